@@ -1,0 +1,209 @@
+#!/usr/bin/env node
+/**
+ * Builds the npm package into `dist/`: one ESM file per entry of deno.json `exports`
+ * (esbuild; shared code goes to `dist/_chunks/` so that every entry sees the same module
+ * state), `.d.ts` declarations next to them (TypeScript, declarations only), and the
+ * `skiff` bin (`dist/cli.js`) when `src/cli/main.ts` exists.
+ *
+ * Run with `node scripts/build.mjs` (or `npm run build`): only Node 20 and `node_modules`
+ * are needed. The source tree is mirrored, so `src/hono/mod.ts` becomes
+ * `dist/src/hono/mod.js` and `dist/src/hono/mod.d.ts`.
+ *
+ * @module
+ */
+import { chmod, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import * as esbuild from "esbuild";
+import ts from "typescript";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+const OUT = join(ROOT, "dist");
+const CLI_MAIN = "src/cli/main.ts";
+
+const started = performance.now();
+const deno = JSON.parse(await readFile(join(ROOT, "deno.json"), "utf8"));
+const pkg = JSON.parse(await readFile(join(ROOT, "package.json"), "utf8"));
+const problems = checkManifests(deno, pkg);
+if (problems.length > 0) fail(problems);
+
+const entries = [];
+for (const [subpath, source] of Object.entries(deno.exports)) {
+  if (existsSync(join(ROOT, source))) entries.push({ subpath, source });
+  else console.warn(`build: skipping export "${subpath}": ${source} does not exist yet`);
+}
+const external = [...Object.keys(pkg.dependencies ?? {}), "node:*"];
+
+await rm(OUT, { recursive: true, force: true });
+await Promise.all([buildModules(), buildCli(), buildDeclarations()]);
+const ms = Math.round(performance.now() - started);
+console.log(`build: ${entries.length} entries${hasCli() ? " + cli" : ""} into dist/ in ${ms} ms`);
+
+/** The path a source file is built to, relative to the package root, without extension. */
+function outBase(source) {
+  return join("dist", source.replace(/^\.\//, "").replace(/\.ts$/, ""));
+}
+
+/**
+ * The package.json must describe what the build makes: same version as deno.json, an
+ * `exports` entry per deno.json export pointing at the built files, and dependencies
+ * pinned to the same versions as deno.json's import map.
+ */
+function checkManifests(deno, pkg) {
+  const out = [];
+  if (deno.version !== pkg.version) {
+    out.push(`package.json version ${pkg.version} differs from deno.json version ${deno.version}`);
+  }
+  for (const [subpath, source] of Object.entries(deno.exports)) {
+    const base = "./" + outBase(source);
+    const want = { types: `${base}.d.ts`, import: `${base}.js` };
+    const got = pkg.exports?.[subpath];
+    if (JSON.stringify(got) !== JSON.stringify(want)) {
+      out.push(`package.json exports["${subpath}"] must be ${JSON.stringify(want)}`);
+    }
+  }
+  for (const subpath of Object.keys(pkg.exports ?? {})) {
+    if (!(subpath in deno.exports)) {
+      out.push(`package.json exports["${subpath}"] has no counterpart in deno.json exports`);
+    }
+  }
+  for (const [name, version] of Object.entries(pkg.dependencies ?? {})) {
+    const want = `npm:${name}@${version}`;
+    if (deno.imports?.[name] !== want) {
+      out.push(`deno.json imports["${name}"] must be "${want}" to match package.json`);
+    }
+  }
+  return out;
+}
+
+function hasCli() {
+  return existsSync(join(ROOT, CLI_MAIN));
+}
+
+/** Shared esbuild options: dependencies stay imports, anything else bare is an error. */
+function esbuildOptions() {
+  return {
+    absWorkingDir: ROOT,
+    bundle: true,
+    format: "esm",
+    target: "es2022",
+    external,
+    logLevel: "warning",
+    legalComments: "none",
+    plugins: [onlyDeclaredDependencies()],
+  };
+}
+
+/**
+ * A bare import that is not a dependency would be bundled silently from a devDependency,
+ * or break for users at run time: refuse it at build time instead.
+ */
+function onlyDeclaredDependencies() {
+  const allowed = new Set(Object.keys(pkg.dependencies ?? {}));
+  return {
+    name: "only-declared-dependencies",
+    setup(build) {
+      build.onResolve({ filter: /^[^./]/ }, (args) => {
+        if (args.path.startsWith("node:")) return undefined;
+        const name = args.path.startsWith("@")
+          ? args.path.split("/").slice(0, 2).join("/")
+          : args.path.split("/")[0];
+        if (allowed.has(name)) return undefined;
+        return {
+          errors: [{
+            text: `"${args.path}" is imported but "${name}" is not in package.json dependencies`,
+          }],
+        };
+      });
+    },
+  };
+}
+
+async function buildModules() {
+  if (entries.length === 0) return;
+  await esbuild.build({
+    ...esbuildOptions(),
+    entryPoints: entries.map((e) => ({ in: e.source, out: outBase(e.source).slice(5) })),
+    outdir: OUT,
+    platform: "neutral",
+    splitting: true,
+    chunkNames: "_chunks/[name]-[hash]",
+  });
+}
+
+async function buildCli() {
+  if (!hasCli()) return;
+  const outfile = join(OUT, "cli.js");
+  await esbuild.build({
+    ...esbuildOptions(),
+    // Imported rather than used as the entry, so that its Deno hashbang stays behind.
+    stdin: { contents: `import "./${CLI_MAIN}";`, resolveDir: ROOT, sourcefile: "cli.js" },
+    outfile,
+    platform: "node",
+    banner: { js: "#!/usr/bin/env node" },
+  });
+  await chmod(outfile, 0o755);
+}
+
+/**
+ * Declarations only, without type checking (`noCheck`): `deno check` is the type checker
+ * of this repository, and the public API carries explicit types (JSR's no-slow-types), so
+ * emitting needs no inference across files. TypeScript keeps import specifiers as written in
+ * declarations (`rewriteRelativeImportExtensions` only touches JS), so relative `.ts`
+ * specifiers are rewritten to `.js` here, for Node consumers (node16, nodenext, bundler).
+ */
+async function buildDeclarations() {
+  if (entries.length === 0) return;
+  const options = {
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.ESNext,
+    moduleResolution: ts.ModuleResolutionKind.Bundler,
+    lib: ["lib.es2022.d.ts", "lib.dom.d.ts", "lib.dom.iterable.d.ts"],
+    types: [],
+    allowImportingTsExtensions: true,
+    resolveJsonModule: true,
+    declaration: true,
+    emitDeclarationOnly: true,
+    noCheck: true,
+    skipLibCheck: true,
+    strict: true,
+    rootDir: ROOT,
+    outDir: OUT,
+  };
+  const program = ts.createProgram(entries.map((e) => join(ROOT, e.source)), options);
+  const writes = [];
+  const result = program.emit(undefined, (file, text) => {
+    if (!file.endsWith(".d.ts")) return;
+    writes.push(writeFileDeep(file, rewriteSpecifiers(text)));
+  });
+  await Promise.all(writes);
+  const errors = [...program.getOptionsDiagnostics(), ...result.diagnostics];
+  if (errors.length > 0) {
+    const host = {
+      getCanonicalFileName: (f) => f,
+      getCurrentDirectory: () => ROOT,
+      getNewLine: () => "\n",
+    };
+    fail([ts.formatDiagnostics(errors, host)]);
+  }
+}
+
+/** `./x.ts` becomes `./x.js` in `from "..."`, `import("...")` and `export ... from`. */
+function rewriteSpecifiers(text) {
+  return text.replace(
+    /((?:from|import)\s*\(?\s*)(["'])(\.{1,2}\/[^"']*?)(?<!\.d)\.([mc]?)ts\2/g,
+    (_, head, quote, path, kind) => `${head}${quote}${path}.${kind}js${quote}`,
+  );
+}
+
+async function writeFileDeep(file, text) {
+  await mkdir(dirname(file), { recursive: true });
+  await writeFile(file, text);
+}
+
+function fail(messages) {
+  for (const m of messages) console.error(`build: ${m}`);
+  console.error("build: failed");
+  process.exit(1);
+}

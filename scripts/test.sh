@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Runs every test: fmt, lint, type check and the Deno suites (`deno task ok`), then the
+# runtime smoke suites (Node from dist/, Bun, workerd through Miniflare), against a private
+# redis-server and the local Upstash REST server. Installs what is missing first.
+set -uo pipefail
+source "$(dirname "$0")/_services.sh"
+cd "$SKIFF_ROOT" || exit 1
+
+trap 'stop_services' EXIT
+trap 'stop_services; exit 130' INT TERM
+
+ensure_node_modules
+ensure_redis_server ||
+  die "redis-server is needed for the tests: install it (Debian: apt-get install redis-server), then run this again."
+start_services
+echo "skiff: Redis on ${SKIFF_TEST_REDIS_URL#redis://}, local REST server on $UPSTASH_REDIS_REST_URL"
+
+logs="$SKIFF_TMP/logs"
+mkdir -p "$logs"
+failed=()
+run_stage() {
+  local name=$1
+  shift
+  echo "== $name"
+  if "$@" 2>&1 | tee "$logs/$name.log"; then :; else failed+=("$name"); fi
+}
+
+run_stage deno "$DENO" task ok
+run_stage runtimes bash scripts/runtime_tests.sh
+
+# One closing line for the whole run, summed from each runner's own summary.
+passed=0
+fails=0
+while read -r p f; do
+  passed=$((passed + p))
+  fails=$((fails + f))
+done < <(
+  sed 's/\x1b\[[0-9;]*m//g' "$logs"/*.log | sed -nE \
+    -e 's/^ok \| ([0-9]+) passed \| ([0-9]+) failed.*/\1 \2/p' \
+    -e 's/^FAILED \| ([0-9]+) passed \| ([0-9]+) failed.*/\1 \2/p' \
+    -e 's/^# pass ([0-9]+)$/\1 0/p' -e 's/^# fail ([0-9]+)$/0 \1/p' \
+    -e 's/^ *([0-9]+) pass$/\1 0/p' -e 's/^ *([0-9]+) fail$/0 \1/p'
+)
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "skiff: failing stages: ${failed[*]}"
+  echo "local server log:" && tail -n 20 "$SKIFF_TMP/local.log"
+  [ "$fails" -gt 0 ] || fails=${#failed[@]}
+fi
+echo "tests: $passed passed, $fails failed"
+[ ${#failed[@]} -eq 0 ]

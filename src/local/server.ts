@@ -1,0 +1,308 @@
+/**
+ * The HTTP side of `skiff/local`: the Upstash REST protocol (`POST /`, `/pipeline`,
+ * `/multi-exec`, and commands in the path) in front of a real redis-server.
+ *
+ * @module
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { Buffer } from "node:buffer";
+import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
+import { ConnectionPool } from "./connection.ts";
+import { refusal, ScriptTable } from "./commands.ts";
+import { itemJson } from "./json.ts";
+import { RespError, type RespValue } from "./resp.ts";
+
+/** Faults to inject for reliability tests; all off unless set. */
+export interface FaultOptions {
+  /** Milliseconds added before each request runs. */
+  latencyMs?: number;
+  /** Share of requests (0 to 1) answered 503 without running. */
+  errorRate?: number;
+  /** Share of requests (0 to 1) that run, then lose their response (the socket drops). */
+  dropRate?: number;
+  /** The source of randomness for the shares; `Math.random` by default. */
+  random?: () => number;
+}
+
+/** Options of {@linkcode startLocalServer}. */
+export interface LocalServerOptions {
+  /** The redis-server to front, as `redis://[user:password@]host:port[/db]`. */
+  redis: string | URL;
+  /** The bearer token clients must present. */
+  token: string;
+  /** The port to listen on; 0 picks a free one. Defaults to 8079. */
+  port?: number;
+  /** The address to listen on. Defaults to `127.0.0.1`. */
+  hostname?: string;
+  /** The most Redis connections open at once. Defaults to 16. */
+  poolSize?: number;
+  /** The largest request body accepted, in bytes. Defaults to 10 MiB, as Upstash. */
+  maxBodyBytes?: number;
+  /** Faults for reliability tests. */
+  faults?: FaultOptions;
+  /** Where a line per error goes (never with the token or a payload). Defaults to stderr. */
+  log?: (line: string) => void;
+}
+
+/** A running local server. */
+export interface LocalServer {
+  /** The base URL to give `@upstash/redis`, e.g. `http://127.0.0.1:8079`. */
+  readonly url: string;
+  /** The port it listens on. */
+  readonly port: number;
+  /** Faults in force; change them while the server runs. */
+  faults: FaultOptions;
+  /** Stops accepting, lets requests in flight finish, then closes the Redis connections. */
+  close(): Promise<void>;
+}
+
+class BadRequest extends Error {}
+
+const MiB = 1024 * 1024;
+
+/**
+ * Starts an Upstash REST server in front of a redis-server, after checking that Redis
+ * answers.
+ *
+ * @example Start one on a free port
+ * ```ts ignore
+ * import { startLocalServer } from "@skiff/skiff/local";
+ * import { Redis } from "@upstash/redis";
+ *
+ * const server = await startLocalServer({ redis: "redis://127.0.0.1:6379", token: "dev", port: 0 });
+ * const redis = new Redis({ url: server.url, token: "dev" });
+ * await redis.set("greeting", "hello");
+ * await server.close();
+ * ```
+ *
+ * @param options Where Redis is, the token, the port.
+ * @returns The running server.
+ * @throws {Error} When Redis cannot be reached or the port is taken.
+ */
+export async function startLocalServer(options: LocalServerOptions): Promise<LocalServer> {
+  if (!options.token) throw new TypeError("Cannot start local server: 'token' must not be empty");
+  const redisUrl = new URL(options.redis);
+  if (redisUrl.protocol !== "redis:") {
+    throw new TypeError(
+      `Cannot start local server: 'redis' must be a redis:// URL, received ${redisUrl.protocol}//`,
+    );
+  }
+  const pool = new ConnectionPool(redisUrl, options.poolSize ?? 16);
+  const ping = await pool.use((c) => c.send([["PING"]]));
+  if (ping[0] instanceof RespError) {
+    pool.close();
+    throw new Error(`Cannot start local server: Redis answered PING with an error`);
+  }
+
+  const scripts = new ScriptTable();
+  const log = options.log ?? ((line: string) => console.error(line));
+  const maxBody = options.maxBodyBytes ?? 10 * MiB;
+  const tokenDigest = digest(options.token);
+  // Requests in flight per socket, so that close() can end idle keep-alive sockets at
+  // once and busy ones right after their response.
+  const sockets = new Map<Socket, number>();
+  let closing = false;
+
+  const state: LocalServer = {
+    url: "",
+    port: 0,
+    faults: { ...options.faults },
+    close,
+  };
+
+  const server = createServer((req, res) => {
+    const socket = req.socket;
+    sockets.set(socket, (sockets.get(socket) ?? 0) + 1);
+    handle(req, res).catch((error) => {
+      log(`skiff local: 500 ${pathOf(req)}: ${error instanceof Error ? error.name : "error"}`);
+      reply(res, 500, { error: "ERR internal error of the local server" });
+    }).finally(() => {
+      const left = (sockets.get(socket) ?? 1) - 1;
+      sockets.set(socket, left);
+      if (closing && left === 0) socket.destroy();
+    });
+  });
+  server.on("connection", (socket: Socket) => {
+    sockets.set(socket, 0);
+    socket.on("close", () => sockets.delete(socket));
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readBody(req, maxBody);
+    const path = pathOf(req);
+    // Redis's own error texts may quote user data, so only their first word is logged.
+    const fail = (status: number, message: string, logged = message) => {
+      log(`skiff local: ${status} ${path}: ${logged}`);
+      reply(res, status, { error: message });
+    };
+    if (!authorized(req.headers.authorization, tokenDigest)) {
+      return fail(401, "Unauthorized");
+    }
+    if (body === undefined) {
+      return fail(400, `ERR max request size exceeded, limit is ${maxBody} bytes`);
+    }
+    let commands: string[][];
+    try {
+      commands = parseRequest(req.method ?? "GET", path, body);
+    } catch (error) {
+      if (error instanceof BadRequest) return fail(400, error.message);
+      throw error;
+    }
+    for (const args of commands) {
+      const refused = refusal(args);
+      if (refused) return fail(400, refused);
+    }
+
+    const faults = state.faults;
+    const random = faults.random ?? Math.random;
+    if (faults.latencyMs) await new Promise((r) => setTimeout(r, faults.latencyMs));
+    if (faults.errorRate && random() < faults.errorRate) {
+      return fail(503, "ERR injected fault: service unavailable");
+    }
+
+    const transaction = path === "/multi-exec";
+    const prepared = commands.map((args) => scripts.prepare(args));
+    const batch = prepared.map((p) => p.args);
+    let replies: RespValue[];
+    try {
+      replies = await pool.use((c) =>
+        c.send(transaction ? [["MULTI"], ...batch, ["EXEC"]] : batch)
+      );
+    } catch {
+      return fail(503, "ERR the local server cannot reach Redis");
+    }
+    if (faults.dropRate && random() < faults.dropRate) {
+      log(`skiff local: dropped the response of ${path} (fault mode)`);
+      req.socket.destroy();
+      return;
+    }
+
+    if (transaction) {
+      const exec = replies[replies.length - 1];
+      if (!Array.isArray(exec)) {
+        const message = exec instanceof RespError ? exec.message : "ERR transaction aborted";
+        return fail(400, message, errorCode(message));
+      }
+      replies = exec;
+    }
+    const fixed = replies.map((value, i) => prepared[i].reply?.(value) ?? value);
+    const names = commands.map((args) => args[0].toUpperCase());
+    fixed.forEach((value, i) => {
+      if (value instanceof RespError) {
+        log(`skiff local: ${path} ${names[i]}: ${errorCode(value.message)}`);
+      }
+    });
+    const base64 = String(req.headers["upstash-encoding"]).toLowerCase() === "base64";
+    if (path === "/pipeline" || transaction) {
+      return replyRaw(res, 200, `[${fixed.map((v) => itemJson(v, base64)).join(",")}]`);
+    }
+    replyRaw(res, fixed[0] instanceof RespError ? 400 : 200, itemJson(fixed[0], base64));
+  }
+
+  async function close(): Promise<void> {
+    closing = true;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const [socket, busy] of sockets) if (busy === 0) socket.destroy();
+    await closed;
+    pool.close();
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 8079, options.hostname ?? "127.0.0.1", () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  return Object.assign(state, { url: `http://${host}:${address.port}`, port: address.port });
+}
+
+function pathOf(req: IncomingMessage): string {
+  return new URL(req.url ?? "/", "http://local").pathname;
+}
+
+function errorCode(message: string): string {
+  return message.split(" ")[0];
+}
+
+function digest(text: string): Buffer {
+  return createHash("sha256").update(text).digest();
+}
+
+function authorized(header: string | undefined, expected: Buffer): boolean {
+  const match = /^Bearer (.+)$/i.exec(header ?? "");
+  return match !== null && timingSafeEqual(digest(match[1]), expected);
+}
+
+function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined> {
+  // The whole body is read even when too large, so the answer reaches the client
+  // instead of a dropped socket (which the client would retry six times).
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= max) chunks.push(chunk);
+      else chunks.length = 0;
+    });
+    req.on("end", () => resolve(size <= max ? Buffer.concat(chunks) : undefined));
+    req.on("error", reject);
+  });
+}
+
+function parseRequest(method: string, path: string, body: Buffer): string[][] {
+  if (path === "/" || path === "/pipeline" || path === "/multi-exec") {
+    if (method !== "POST") {
+      throw new BadRequest(`ERR ${path} accepts POST only, received ${method}`);
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(body.toString("utf8"));
+    } catch {
+      throw new BadRequest("ERR the request body must be JSON");
+    }
+    if (path === "/") return [command(json, "the request body")];
+    if (!Array.isArray(json) || json.length === 0) {
+      throw new BadRequest(`ERR the ${path} body must be a non-empty array of commands`);
+    }
+    return json.map((item, i) => command(item, `command ${i + 1}`));
+  }
+  // Upstash also takes a command in the path: /set/key/value, the body as a last argument.
+  const args = path.split("/").filter(Boolean).map((part) => {
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      throw new BadRequest("ERR the path is not valid percent-encoding");
+    }
+  });
+  if (body.length > 0) args.push(body.toString("utf8"));
+  return [command(args, "the path")];
+}
+
+function command(value: unknown, where: string): string[] {
+  if (!Array.isArray(value) || value.length === 0) {
+    throw new BadRequest(`ERR ${where} must be a non-empty array of arguments`);
+  }
+  return value.map((arg, i) => {
+    if (typeof arg === "string") return arg;
+    if (typeof arg === "number" && Number.isFinite(arg)) return String(arg);
+    if (typeof arg === "boolean") return String(arg);
+    const kind = arg === null ? "null" : Array.isArray(arg) ? "array" : typeof arg;
+    throw new BadRequest(
+      `ERR argument ${i + 1} of ${where} must be a string, number or boolean, received ${kind}`,
+    );
+  });
+}
+
+function reply(res: ServerResponse, status: number, body: unknown): void {
+  replyRaw(res, status, JSON.stringify(body));
+}
+
+function replyRaw(res: ServerResponse, status: number, json: string): void {
+  if (res.headersSent) return;
+  res.writeHead(status, {
+    "content-type": "application/json",
+    "upstash-sync-token": randomUUID(),
+  });
+  res.end(json);
+}

@@ -1,0 +1,27 @@
+/** The names of the variables Upstash's console gives for a database's REST endpoint. */
+export const ENV_URL = "UPSTASH_REDIS_REST_URL";
+/** The variable that holds the REST token. */
+export const ENV_TOKEN = "UPSTASH_REDIS_REST_TOKEN";
+
+/**
+ * Reads the REST URL and token from an environment, failing with the name of what is
+ * missing (never with a value).
+ *
+ * @param env The environment: `process.env`, `Deno.env.toObject()`, Cloudflare's `env`.
+ * @param where Who asks, for the error message.
+ * @returns The URL and token.
+ * @throws {TypeError} When either is missing or empty.
+ */
+export function restCredentials(
+  env: Readonly<Record<string, unknown>>,
+  where: string,
+): { url: string; token: string } {
+  const url = env[ENV_URL];
+  const token = env[ENV_TOKEN];
+  for (const [name, value] of [[ENV_URL, url], [ENV_TOKEN, token]] as const) {
+    if (typeof value !== "string" || value === "") {
+      throw new TypeError(`Cannot create Redis client in ${where}: ${name} is not set`);
+    }
+  }
+  return { url: url as string, token: token as string };
+}

@@ -1,0 +1,125 @@
+/**
+ * The checks every runtime smoke suite runs (node, bun, workerd), each against its own
+ * import of skiff and its own `@upstash/redis` client. Web APIs only, so that it runs
+ * inside workerd too; each check returns what it saw and throws on a mismatch.
+ *
+ * @module
+ */
+
+/**
+ * Reads the local server's address from the environment.
+ *
+ * @param {Record<string, string | undefined>} env Where to look: `process.env` or a worker's env.
+ * @returns {{ url: string, token: string }}
+ */
+export function upstashEnv(env) {
+  const url = env.UPSTASH_REDIS_REST_URL;
+  const token = env.UPSTASH_REDIS_REST_TOKEN;
+  if (!url || !token) {
+    throw new Error(
+      "Cannot run the runtime smoke suite: UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN " +
+        "must be set (start redis-server and `skiff local`, or run scripts/test.sh)",
+    );
+  }
+  return { url, token };
+}
+
+/**
+ * A key prefix of its own for each run, so that suites running at once never meet.
+ *
+ * @param {string} runtime
+ * @returns {string}
+ */
+export function randomPrefix(runtime) {
+  return `skiff-smoke:${runtime}:${crypto.randomUUID()}:`;
+}
+
+/**
+ * The keys a run may create, for cleanup.
+ *
+ * @param {string} prefix
+ * @returns {string[]}
+ */
+export function smokeKeys(prefix) {
+  return [`${prefix}greeting`, `${prefix}counter`];
+}
+
+/**
+ * Given a client, when a value is SET under the prefix, then GET returns it.
+ *
+ * @param {{ set: Function, get: Function }} redis
+ * @param {string} prefix
+ * @returns {Promise<{ value: unknown }>}
+ */
+export async function checkRoundTrip(redis, prefix) {
+  const [key] = smokeKeys(prefix);
+  const wanted = { hello: "world", n: 42 };
+  await redis.set(key, wanted, { ex: 60 });
+  const value = await redis.get(key);
+  if (JSON.stringify(value) !== JSON.stringify(wanted)) {
+    throw new Error(`GET returned ${JSON.stringify(value)}, expected ${JSON.stringify(wanted)}`);
+  }
+  return { value };
+}
+
+/**
+ * Given a script Redis has never seen (its source names the prefix), when it runs twice,
+ * then the first run falls back from EVALSHA to EVAL, the second is EVALSHA alone, both
+ * return INCRBY's value, and the SHA-1 computed with WebCrypto is the one Redis knows.
+ *
+ * @param {{ Script: new (name: string, source: string) => any }} skiff
+ * @param {{ eval: Function, evalsha: Function, scriptExists: Function }} redis
+ * @param {string} prefix
+ * @returns {Promise<{ first: unknown, second: unknown, calls: string[][] }>}
+ */
+export async function checkScript(skiff, redis, prefix) {
+  const [, key] = smokeKeys(prefix);
+  const script = new skiff.Script(
+    "smoke-incr-by",
+    `-- ${prefix}\nredis.call("EXPIRE", KEYS[1], 60)\n` +
+      `return redis.call("INCRBY", KEYS[1], ARGV[1])`,
+  );
+  /** @type {string[]} */
+  let calls = [];
+  const spy = {
+    evalsha: async (...args) => {
+      try {
+        const out = await redis.evalsha(...args);
+        calls.push("evalsha");
+        return out;
+      } catch (error) {
+        calls.push(String(error).includes("NOSCRIPT") ? "evalsha:NOSCRIPT" : "evalsha:error");
+        throw error;
+      }
+    },
+    eval: (...args) => {
+      calls.push("eval");
+      return redis.eval(...args);
+    },
+  };
+  const first = await script.run(spy, [key], [5]);
+  const firstCalls = calls;
+  calls = [];
+  const second = await script.run(spy, [key], [7]);
+  const secondCalls = calls;
+  const expect = (what, got, want) => {
+    if (JSON.stringify(got) !== JSON.stringify(want)) {
+      throw new Error(`${what}: got ${JSON.stringify(got)}, expected ${JSON.stringify(want)}`);
+    }
+  };
+  expect("first run", [first, firstCalls], [5, ["evalsha:NOSCRIPT", "eval"]]);
+  expect("second run", [second, secondCalls], [12, ["evalsha"]]);
+  expect("SCRIPT EXISTS of the WebCrypto SHA-1", await redis.scriptExists(await script.sha()), [1]);
+  return { first, second, calls: [firstCalls, secondCalls] };
+}
+
+/**
+ * Deletes the keys of a run.
+ *
+ * @param {{ del: Function }} redis
+ * @param {string} prefix
+ * @returns {Promise<number>} How many keys there were.
+ */
+export function cleanup(redis, prefix) {
+  return redis.del(...smokeKeys(prefix));
+}
