@@ -38,7 +38,7 @@ done < <(
   sed 's/\x1b\[[0-9;]*m//g' "$logs"/*.log | sed -nE \
     -e 's/^ok \| ([0-9]+) passed \| ([0-9]+) failed.*/\1 \2/p' \
     -e 's/^FAILED \| ([0-9]+) passed \| ([0-9]+) failed.*/\1 \2/p' \
-    -e 's/^# pass ([0-9]+)$/\1 0/p' -e 's/^# fail ([0-9]+)$/0 \1/p' \
+    -e 's/^(#|ℹ) pass ([0-9]+)$/\2 0/p' -e 's/^(#|ℹ) fail ([0-9]+)$/0 \2/p' \
     -e 's/^ *([0-9]+) pass$/\1 0/p' -e 's/^ *([0-9]+) fail$/0 \1/p'
 )
 if [ ${#failed[@]} -gt 0 ]; then
