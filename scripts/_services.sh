@@ -64,17 +64,24 @@ wait_for_line() {
   die "$what did not start within 10 seconds."
 }
 
+# Starts a redis-server named $1 in the temporary directory; sets REDIS_URL.
+start_redis() {
+  local name=$1 port
+  port=$(free_port)
+  mkdir -p "$SKIFF_TMP/$name"
+  redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
+    --dir "$SKIFF_TMP/$name" --logfile "$SKIFF_TMP/$name/redis.log" --daemonize no &
+  SKIFF_PIDS+=($!)
+  wait_for_line "$SKIFF_TMP/$name/redis.log" "Ready to accept connections" "$!" "redis-server"
+  REDIS_URL="redis://127.0.0.1:$port"
+}
+
 # Starts redis-server and skiff local; exports SKIFF_TEST_REDIS_URL,
 # UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN.
 start_services() {
   SKIFF_TMP=$(mktemp -d "${TMPDIR:-/tmp}/skiff.XXXXXX")
-  local redis_port
-  redis_port=$(free_port)
-  redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no \
-    --dir "$SKIFF_TMP" --logfile "$SKIFF_TMP/redis.log" --daemonize no &
-  SKIFF_PIDS+=($!)
-  wait_for_line "$SKIFF_TMP/redis.log" "Ready to accept connections" "$!" "redis-server"
-  export SKIFF_TEST_REDIS_URL="redis://127.0.0.1:$redis_port"
+  start_redis main
+  export SKIFF_TEST_REDIS_URL="$REDIS_URL"
 
   export UPSTASH_REDIS_REST_TOKEN="local-$(node -p 'crypto.randomUUID()')"
   SKIFF_LOCAL_TOKEN="$UPSTASH_REDIS_REST_TOKEN" "$DENO" run --allow-all "$SKIFF_ROOT/src/cli/main.ts" \

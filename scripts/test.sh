@@ -13,6 +13,10 @@ ensure_node_modules
 ensure_redis_server ||
   die "redis-server is needed for the tests: install it (Debian: apt-get install redis-server), then run this again."
 start_services
+# A second private Redis for the cost tests: INFO commandstats counts every client's
+# commands, so it must see nothing but the operation being measured.
+start_redis cost
+export SKIFF_COST_REDIS_URL="$REDIS_URL"
 echo "skiff: Redis on ${SKIFF_TEST_REDIS_URL#redis://}, local REST server on $UPSTASH_REDIS_REST_URL"
 
 logs="$SKIFF_TMP/logs"

@@ -20,6 +20,14 @@ export function testRedisUrl(): string {
   return required("SKIFF_TEST_REDIS_URL");
 }
 
+/**
+ * A second private redis-server that only the cost tests use, one test at a time, so that
+ * `INFO commandstats` counts nothing but the operation measured.
+ */
+export function costRedisUrl(): string {
+  return required("SKIFF_COST_REDIS_URL");
+}
+
 /** The local Upstash REST server the harness started through the CLI. */
 export function restEnv(): { url: string; token: string } {
   return { url: required("UPSTASH_REDIS_REST_URL"), token: required("UPSTASH_REDIS_REST_TOKEN") };
