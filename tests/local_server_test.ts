@@ -397,3 +397,14 @@ Deno.test("local: fault mode adds latency", () =>
     await (await call("/", ["PING"])).body?.cancel();
     assert.ok(performance.now() - started >= 55);
   }));
+
+Deno.test("local: the default body limit is 10 MiB, as Upstash's", () =>
+  withServer("size10", async ({ call, prefix }) => {
+    const MiB = 1024 * 1024;
+    const under = await call("/", ["SET", `${prefix}a`, "x".repeat(9 * MiB)]);
+    assert.deepEqual(await json(under), { result: "OK" });
+    const over = await call("/", ["SET", `${prefix}b`, "x".repeat(10 * MiB)]);
+    assert.equal(over.status, 400);
+    assert.match((await json(over) as { error: string }).error, /max request size exceeded/);
+    assert.deepEqual(await json(await call("/", ["EXISTS", `${prefix}b`])), { result: 0 });
+  }));

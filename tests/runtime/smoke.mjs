@@ -123,3 +123,39 @@ export async function checkScript(skiff, redis, prefix) {
 export function cleanup(redis, prefix) {
   return redis.del(...smokeKeys(prefix));
 }
+
+/**
+ * Starts `skiff/local` in this runtime in front of the harness's private redis-server,
+ * checks a command, a pipeline and an allow-key-locking script through it, then closes it.
+ *
+ * @param {{ startLocalServer: Function }} local The `skiff/local` module as this runtime loads it.
+ * @param {Record<string, string | undefined>} env The environment (`SKIFF_TEST_REDIS_URL`).
+ * @param {typeof import("@upstash/redis").Redis} Redis The client class.
+ * @param {string} prefix This run's key prefix.
+ */
+export async function checkLocalServer(local, env, Redis, prefix) {
+  const redisUrl = env.SKIFF_TEST_REDIS_URL;
+  if (!redisUrl) throw new Error("SKIFF_TEST_REDIS_URL is not set: run scripts/test.sh");
+  const server = await local.startLocalServer({
+    redis: redisUrl,
+    token: "runtime-smoke",
+    port: 0,
+    log: () => {},
+  });
+  try {
+    const redis = new Redis({ url: server.url, token: "runtime-smoke", enableTelemetry: false });
+    const set = await redis.set(`${prefix}local`, "served");
+    const pipe = redis.pipeline();
+    pipe.get(`${prefix}local`).incr(`${prefix}local:n`);
+    const piped = await pipe.exec();
+    const script = `#!lua flags=allow-key-locking\nreturn redis.call("INCR", KEYS[1])`;
+    const scripted = await redis.eval(script, [`${prefix}local:n`], []);
+    const seen = JSON.stringify([set, piped, scripted]);
+    if (seen !== JSON.stringify(["OK", ["served", 1], 2])) {
+      throw new Error(`skiff/local answered ${seen}, expected ["OK",["served",1],2]`);
+    }
+    await redis.del(`${prefix}local`, `${prefix}local:n`);
+  } finally {
+    await server.close();
+  }
+}

@@ -12,7 +12,15 @@ import process from "node:process";
 import { Redis } from "@upstash/redis";
 import * as skiff from "../../../mod.ts";
 import pkg from "../../../package.json" with { type: "json" };
-import { checkRoundTrip, checkScript, cleanup, randomPrefix, upstashEnv } from "../smoke.mjs";
+import * as local from "../../../src/local/mod.ts";
+import {
+  checkLocalServer,
+  checkRoundTrip,
+  checkScript,
+  cleanup,
+  randomPrefix,
+  upstashEnv,
+} from "../smoke.mjs";
 
 const prefix = randomPrefix("bun");
 let redis: Redis | undefined;
@@ -38,4 +46,8 @@ test("SET then GET round-trips through the local server", async () => {
 
 test("Script falls back from EVALSHA to EVAL once, then EVALSHA alone", async () => {
   await checkScript(skiff, redis!, prefix);
+});
+
+test("skiff/local serves the Upstash REST protocol under Bun", async () => {
+  await checkLocalServer(local, process.env, Redis, prefix);
 });

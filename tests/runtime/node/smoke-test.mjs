@@ -18,7 +18,16 @@ import { Redis } from "@upstash/redis";
 // `deno check` follows this to the source; Node ignores it and loads dist/ by name.
 // @ts-types="../../../mod.ts"
 import * as skiff from "skiff";
-import { checkRoundTrip, checkScript, cleanup, randomPrefix, upstashEnv } from "../smoke.mjs";
+// @ts-types="../../../src/local/mod.ts"
+import * as local from "skiff/local";
+import {
+  checkLocalServer,
+  checkRoundTrip,
+  checkScript,
+  cleanup,
+  randomPrefix,
+  upstashEnv,
+} from "../smoke.mjs";
 
 const root = new URL("../../../", import.meta.url);
 const readJson = async (path) => JSON.parse(await readFile(new URL(path, root), "utf8"));
@@ -46,6 +55,10 @@ test("SET then GET round-trips through the local server", async () => {
 
 test("Script falls back from EVALSHA to EVAL once, then EVALSHA alone", async () => {
   await checkScript(skiff, redis, prefix);
+});
+
+test("skiff/local serves the Upstash REST protocol under Node", async () => {
+  await checkLocalServer(local, process.env, Redis, prefix);
 });
 
 test("every subpath export loads by package name", async (t) => {
