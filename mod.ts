@@ -1,14 +1,28 @@
 /**
  * skiff: an edge-first task queue for TypeScript, with Dramatiq's model (actors,
- * messages, retries, results, pipelines, groups, rate limiters, schedules) kept in Redis
- * through the Upstash REST protocol. The core uses Web APIs only, so it runs wherever
- * `fetch` runs.
+ * messages, retries, middleware, workers) kept in Redis through the Upstash REST protocol,
+ * or in memory. The core uses Web APIs only, so it runs wherever `fetch` runs.
  *
  * ```ts ignore
  * // Deno
- * import { VERSION } from "@skiff/skiff";
+ * import { actor, MemoryBroker, setBroker } from "@skiff/skiff";
  * // Node and Bun
- * import { VERSION } from "skiff";
+ * import { actor, MemoryBroker, setBroker } from "skiff";
+ * ```
+ *
+ * @example Declare an actor, send it a message, run it
+ * ```ts
+ * import { actor, MemoryBroker, setBroker } from "@skiff/skiff";
+ *
+ * const broker = new MemoryBroker();
+ * setBroker(broker);
+ * const seen: number[] = [];
+ * const add = actor("mod-example-add", (x: number, y: number) => {
+ *   seen.push(x + y);
+ * });
+ * await add.send(1, 2);
+ * await broker.join("default");
+ * console.assert(seen[0] === 3);
  * ```
  *
  * @module
@@ -16,3 +30,71 @@
 export { VERSION } from "./src/version.ts";
 export type { RedisClient } from "./src/redis/client.ts";
 export { Script, type ScriptArg } from "./src/redis/script.ts";
+
+export {
+  Actor,
+  actor,
+  type ActorFunction,
+  type ActorOptions,
+  type ArgsSchema,
+  type ErrorClass,
+  type MessageOptions,
+  type PerMessageOptions,
+} from "./src/actor.ts";
+export {
+  type AddMiddlewareOptions,
+  Broker,
+  type BrokerOptions,
+  type Claim,
+  type ClaimByIdResult,
+  type ClaimOptions,
+  type DeadLetter,
+  type EncodedMessage,
+  type JoinOptions,
+  type Lease,
+  type LeaseOptions,
+  type Logger,
+  type MessageState,
+  type NackOutcome,
+  type QueueStats,
+} from "./src/broker.ts";
+export { MemoryBroker } from "./src/brokers/memory.ts";
+export { getBroker, setBroker } from "./src/global_broker.ts";
+export { MessageContext, type MessageContextInit } from "./src/context.ts";
+export {
+  JoinTimeout,
+  MessageTooLarge,
+  Retry,
+  type RetryOptions,
+  SkipMessage,
+  type SkipMessageOptions,
+  TimeLimitExceeded,
+} from "./src/errors.ts";
+export {
+  type Envelope,
+  ENVELOPE_VERSION,
+  EnvelopeSchema,
+  Message,
+  type MessageInit,
+} from "./src/message.ts";
+export {
+  type Awaitable,
+  type HookName,
+  Middleware,
+  type ProcessOutcome,
+} from "./src/middleware/middleware.ts";
+export {
+  type BackoffOptions,
+  computeBackoff,
+  Retries,
+  type RetriesOptions,
+} from "./src/middleware/retries.ts";
+export { AgeLimit, type AgeLimitOptions } from "./src/middleware/age_limit.ts";
+export { TimeLimit, type TimeLimitOptions } from "./src/middleware/time_limit.ts";
+export { type ActorOptionSpec, declareActorOptions } from "./src/options.ts";
+export {
+  Worker,
+  type WorkerJoinOptions,
+  type WorkerOptions,
+  type WorkerStopOptions,
+} from "./src/worker.ts";

@@ -1,0 +1,34 @@
+/**
+ * Time-sortable message ids: UUIDv7 (RFC 9562) with a monotonic counter, so that ids
+ * created later in the same process sort later, even within one millisecond. Brokers
+ * break score ties by id, which makes FIFO within a priority hold.
+ */
+
+let lastMs = -1;
+let counter = 0;
+
+/** Returns a new UUIDv7 string, lowercase, greater than every id returned before. */
+export function newId(): string {
+  let ms = Date.now();
+  if (ms <= lastMs) {
+    ms = lastMs;
+    counter++;
+    if (counter > 0xfff) {
+      ms = ++lastMs;
+      counter = 0;
+    }
+  } else {
+    counter = 0;
+  }
+  lastMs = ms;
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  // 48-bit big-endian milliseconds; Math.floor keeps it exact beyond 32 bits.
+  for (let i = 5, rest = ms; i >= 0; i--, rest = Math.floor(rest / 256)) bytes[i] = rest % 256;
+  bytes[6] = 0x70 | (counter >> 8); // version 7, then the counter's high 4 bits
+  bytes[7] = counter & 0xff;
+  bytes[8] = 0x80 | (bytes[8] & 0x3f); // RFC variant
+  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${
+    hex.slice(20)
+  }`;
+}

@@ -1,0 +1,63 @@
+/** Small helpers shared by the core; private to skiff. */
+
+/**
+ * Describes a value for an error message without quoting anything long: options are not
+ * payloads, but a stray string may still be large.
+ */
+export function describe(value: unknown): string {
+  if (typeof value === "string") {
+    return value.length > 40 ? `a string of ${value.length} characters` : JSON.stringify(value);
+  }
+  if (typeof value === "function") return "a function";
+  if (Array.isArray(value)) return "an array";
+  if (value === null) return "null";
+  if (typeof value === "object") return "an object";
+  return String(value);
+}
+
+/** The longest `setTimeout` delay runtimes honour (about 24.8 days). */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+/** A check for integers in `[min, max]`. */
+export function integerIn(min: number, max: number): (value: unknown) => boolean {
+  return (value) => Number.isInteger(value) && (value as number) >= min && (value as number) <= max;
+}
+
+/** Names of queues and actors: safe in Redis keys (no braces) and in log lines. */
+export const NAME_PATTERN: RegExp = /^[A-Za-z0-9_.:@\/-]{1,200}$/;
+
+/** Lowest and highest message priority: every ready score stays an exact double. */
+export const MIN_PRIORITY = -255;
+/** See {@linkcode MIN_PRIORITY}. */
+export const MAX_PRIORITY = 255;
+
+/** Whether a value is a finite number at least zero. */
+export function isNonNegative(value: unknown): value is number {
+  return typeof value === "number" && Number.isFinite(value) && value >= 0;
+}
+
+/** An error's name, for log lines that must not quote payloads. */
+export function errorName(error: unknown): string {
+  if (error instanceof Error) return error.name;
+  return typeof error === "object" && error !== null ? "a non-Error object" : typeof error;
+}
+
+/** An error's name and message, for dead-letter reasons kept beside the message itself. */
+export function errorSummary(error: unknown): string {
+  if (error instanceof Error) return error.message ? `${error.name}: ${error.message}` : error.name;
+  return `a thrown ${errorName(error)}`;
+}
+
+/** Resolves after `ms` milliseconds, or at once when `signal` aborts; never rejects. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, Math.min(ms, MAX_TIMER_MS));
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}

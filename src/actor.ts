@@ -1,0 +1,343 @@
+/**
+ * Actors: functions declared once, at module top level, and run from messages.
+ *
+ * @module
+ */
+import * as v from "valibot";
+import {
+  describe,
+  integerIn,
+  isNonNegative,
+  MAX_PRIORITY,
+  MIN_PRIORITY,
+  NAME_PATTERN,
+} from "./_util.ts";
+import type { Broker } from "./broker.ts";
+import type { MessageContext } from "./context.ts";
+import { getBroker } from "./global_broker.ts";
+import { Message } from "./message.ts";
+import { type ActorOptionSpec, checkActorOptions, declareActorOptions } from "./options.ts";
+import { registerActor } from "./registry.ts";
+// The built-in middleware declare their actor options when imported.
+import "./middleware/age_limit.ts";
+import "./middleware/retries.ts";
+import "./middleware/time_limit.ts";
+
+/** A valibot schema for an actor's positional arguments, such as `v.tuple([...])`. */
+export type ArgsSchema = v.GenericSchema<unknown[], unknown[]>;
+
+/** An error class, as listed in `throws`. */
+export type ErrorClass = abstract new (...args: never[]) => unknown;
+
+/** Options of {@linkcode actor}: Dramatiq's, in camelCase. */
+export interface ActorOptions {
+  /** The queue its messages go to (default "default"). */
+  queue?: string;
+  /** Lower runs first; an integer in [-255, 255] (default 0). */
+  priority?: number;
+  /** The broker to send through (default: the global broker, looked up at each send). */
+  broker?: Broker;
+  /** A valibot schema for the arguments, checked at send and again before each run. */
+  args?: ArgsSchema;
+  /** Retries before the message is dead (default 20). */
+  maxRetries?: number;
+  /** The first retry's backoff, in milliseconds (default 15 s). */
+  minBackoff?: number;
+  /** The largest backoff, in milliseconds (default 7 days). */
+  maxBackoff?: number;
+  /** Decides whether to retry, instead of `maxRetries`. */
+  retryWhen?: (retries: number, error: unknown) => boolean;
+  /** Errors that are never retried: the message is dead at once. */
+  throws?: ErrorClass[];
+  /** How long one attempt may run, in milliseconds (default 10 minutes). */
+  timeLimit?: number;
+  /** Dead-letter messages older than this, in milliseconds, instead of running them. */
+  maxAge?: number;
+}
+
+/** Actor options that may be set per message: their values survive JSON. */
+export type PerMessageOptions = Pick<
+  ActorOptions,
+  "maxRetries" | "minBackoff" | "maxBackoff" | "timeLimit" | "maxAge"
+>;
+
+/** Options of `messageWithOptions()` and `sendWithOptions()`. */
+export type MessageOptions<Args extends unknown[]> =
+  & PerMessageOptions
+  & ([] extends Args ? { args?: Args } : { args: Args })
+  & {
+    /** Run no earlier than this many milliseconds after send. */
+    delay?: number;
+    /** Run no earlier than this time (a `Date`, or milliseconds since the epoch). */
+    eta?: number | Date;
+    /** Overrides the actor's priority. */
+    priority?: number;
+  };
+
+/** The function of an actor; its `this` is the running message's context. */
+export type ActorFunction = (this: MessageContext, ...args: never[]) => unknown;
+
+const priorityCheck = integerIn(MIN_PRIORITY, MAX_PRIORITY);
+
+/** The options the core reads. */
+export const CORE_ACTOR_OPTIONS: Readonly<Record<string, ActorOptionSpec>> = {
+  queue: {
+    type: "string",
+    expected: "1 to 200 of A-Z a-z 0-9 _ . : @ / -",
+    check: (value) => NAME_PATTERN.test(value as string),
+    perMessage: false,
+  },
+  priority: {
+    type: "number",
+    expected: `an integer between ${MIN_PRIORITY} and ${MAX_PRIORITY}`,
+    check: priorityCheck,
+    perMessage: false,
+  },
+  broker: {
+    type: "object",
+    expected: "a Broker",
+    check: (value) => typeof (value as Broker)?.enqueue === "function",
+    perMessage: false,
+  },
+  args: {
+    type: "object",
+    expected: "a synchronous valibot schema",
+    check: (value) =>
+      typeof (value as { "~run"?: unknown })?.["~run"] === "function" &&
+      (value as { async?: unknown }).async === false,
+    perMessage: false,
+  },
+};
+declareActorOptions(CORE_ACTOR_OPTIONS);
+
+/**
+ * A declared actor: sends messages that run its function on a worker.
+ *
+ * @typeParam Args The arguments `send()` takes.
+ * @typeParam Result What the function resolves to (for the results middleware).
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryBroker } from "./brokers/memory.ts";
+ *
+ * const broker = new MemoryBroker();
+ * const add = actor(`add-${crypto.randomUUID()}`, (x: number, y: number) => x + y, { broker });
+ * const message = await add.sendWithOptions({ args: [1, 2], delay: 60_000 });
+ * assert(message.eta !== undefined && (await broker.stats("default")).delayed === 1);
+ * ```
+ */
+export class Actor<Args extends unknown[] = unknown[], Result = unknown> {
+  /** The actor's name: unique, and what messages refer to. */
+  readonly name: string;
+  /** The function, run with the message's context as `this`. */
+  readonly fn: ActorFunction;
+  /** The options, as declared. */
+  readonly options: Readonly<ActorOptions>;
+  /** The queue its messages go to. */
+  readonly queue: string;
+  /** Its messages' default priority. */
+  readonly priority: number;
+
+  /**
+   * Prefer {@linkcode actor}, which also registers the actor.
+   *
+   * @param name The actor's name.
+   * @param fn The function.
+   * @param options The options.
+   * @throws {TypeError} On an invalid name, an unknown option or a value of the wrong type.
+   * @throws {RangeError} On a value out of range.
+   */
+  constructor(name: string, fn: ActorFunction, options: ActorOptions = {}) {
+    const context = `Cannot declare actor '${typeof name === "string" ? name : "?"}'`;
+    if (typeof name !== "string" || !NAME_PATTERN.test(name)) {
+      throw new TypeError(
+        `Cannot declare actor: the name must be 1 to 200 of A-Z a-z 0-9 _ . : @ / -, received ${
+          describe(name)
+        }`,
+      );
+    }
+    if (typeof fn !== "function") {
+      throw new TypeError(`${context}: the actor must be a function, received ${describe(fn)}`);
+    }
+    checkActorOptions(options as Record<string, unknown>, context);
+    this.name = name;
+    this.fn = fn;
+    this.options = Object.freeze({ ...options });
+    this.queue = options.queue ?? "default";
+    this.priority = options.priority ?? 0;
+  }
+
+  /** The broker to send through: the `broker` option, else the global broker now. */
+  get broker(): Broker {
+    return this.options.broker ?? getBroker();
+  }
+
+  /**
+   * Builds an unsent message, for composition or for `broker.enqueue()` in a batch.
+   *
+   * @param args The arguments.
+   * @returns The message.
+   * @throws {TypeError} When the arguments do not match the `args` schema.
+   */
+  message(...args: Args): Message<Args> {
+    return this.messageWithOptions({ args } as MessageOptions<Args>);
+  }
+
+  /**
+   * Builds an unsent message with options: a delay or an eta, a priority, or actor
+   * options for this message only.
+   *
+   * @param options The arguments and the options.
+   * @returns The message.
+   * @throws {TypeError} On arguments that do not match the schema, an unknown option, or
+   *   both `delay` and `eta`.
+   * @throws {RangeError} On a negative delay or an out-of-range option.
+   */
+  messageWithOptions(options: MessageOptions<Args>): Message<Args> {
+    const context = `Cannot send message to actor '${this.name}'`;
+    const { args = [] as unknown[] as Args, delay, eta, priority, ...rest } = options as
+      & MessageOptions<Args>
+      & { args?: Args };
+    if (delay !== undefined && !isNonNegative(delay)) {
+      throw new RangeError(
+        `${context}: 'delay' must be a non-negative number of milliseconds, received ${
+          describe(delay)
+        }`,
+      );
+    }
+    const etaMs = eta instanceof Date ? eta.getTime() : eta;
+    if (etaMs !== undefined && !isNonNegative(etaMs)) {
+      throw new RangeError(
+        `${context}: 'eta' must be a Date or a non-negative number of milliseconds since the epoch, received ${
+          describe(etaMs)
+        }`,
+      );
+    }
+    if (delay !== undefined && eta !== undefined) {
+      throw new TypeError(`${context}: set 'delay' or 'eta', not both`);
+    }
+    if (priority !== undefined && !priorityCheck(priority)) {
+      throw new RangeError(
+        `${context}: 'priority' must be an integer between ${MIN_PRIORITY} and ${MAX_PRIORITY}, received ${
+          describe(priority)
+        }`,
+      );
+    }
+    checkActorOptions(rest, context, true);
+    this.#checkArgs(args, context);
+    return new Message<Args>({
+      queue: this.queue,
+      actor: this.name,
+      args,
+      options: Object.fromEntries(Object.entries(rest).filter(([, value]) => value !== undefined)),
+      priority: priority ?? this.priority,
+      delay: delay === undefined ? undefined : Math.ceil(delay),
+      eta: etaMs === undefined ? undefined : Math.ceil(etaMs),
+    });
+  }
+
+  /**
+   * Sends a message to run the actor with these arguments.
+   *
+   * @param args The arguments.
+   * @returns The enqueued message.
+   * @throws {TypeError} When the arguments do not match the schema or cannot be encoded.
+   * @throws {MessageTooLarge} When the encoded message is too large.
+   */
+  async send(...args: Args): Promise<Message<Args>> {
+    return await this.#enqueue(this.message(...args));
+  }
+
+  /**
+   * Sends a message with options: see `messageWithOptions()`.
+   *
+   * @param options The arguments and the options.
+   * @returns The enqueued message.
+   * @throws {TypeError} On invalid arguments or options.
+   * @throws {RangeError} On out-of-range options.
+   * @throws {MessageTooLarge} When the encoded message is too large.
+   */
+  async sendWithOptions(options: MessageOptions<Args>): Promise<Message<Args>> {
+    return await this.#enqueue(this.messageWithOptions(options));
+  }
+
+  async #enqueue(message: Message<Args>): Promise<Message<Args>> {
+    const [sent] = await this.broker.enqueue([message as Message]);
+    return sent as Message<Args>;
+  }
+
+  #checkArgs(args: unknown, context: string): void {
+    if (!Array.isArray(args)) {
+      throw new TypeError(`${context}: 'args' must be an array, received ${describe(args)}`);
+    }
+    const schema = this.options.args;
+    if (!schema) return;
+    const result = v.safeParse(schema, args);
+    if (result.success) return;
+    const issue = result.issues[0];
+    throw new TypeError(
+      `${context}: argument ${v.getDotPath(issue) ?? "list"} must be ${issue.expected ?? "valid"}`,
+    );
+  }
+}
+
+/**
+ * Declares an actor: at module top level, with no broker and no secrets needed. Declare
+ * it with a `function` to read the running message's context as `this`.
+ *
+ * @param name A unique name; messages refer to the actor by it.
+ * @param fn The function; its arguments must survive JSON.
+ * @param options Dramatiq's actor options, and `args`, a valibot schema for the arguments.
+ * @returns The actor.
+ * @throws {TypeError} On a duplicate name, an unknown option, or a value of the wrong type.
+ * @throws {RangeError} On a value out of range.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as v from "valibot";
+ * import { MemoryBroker } from "./brokers/memory.ts";
+ * import type { MessageContext } from "./context.ts";
+ *
+ * const broker = new MemoryBroker();
+ * const greet = actor(`greet-${crypto.randomUUID()}`, function (this: MessageContext, who: string) {
+ *   assert(this.attempt === 1 && who === "world");
+ * }, { broker, args: v.tuple([v.string()]), maxRetries: 3 });
+ * await greet.send("world");
+ * await broker.join("default");
+ * ```
+ */
+export function actor<S extends ArgsSchema, R>(
+  name: string,
+  fn: (this: MessageContext, ...args: v.InferOutput<S>) => R,
+  options: ActorOptions & { args: S },
+): Actor<v.InferInput<S>, Awaited<R>>;
+/**
+ * Declares an actor whose argument types are inferred from its function.
+ *
+ * @param name A unique name; messages refer to the actor by it.
+ * @param fn The function; its arguments must survive JSON.
+ * @param options Dramatiq's actor options.
+ * @returns The actor.
+ * @throws {TypeError} On a duplicate name, an unknown option, or a value of the wrong type.
+ * @throws {RangeError} On a value out of range.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const double = actor(`double-${crypto.randomUUID()}`, (n: number) => n * 2);
+ * assert.deepEqual(double.message(2).args, [2]);
+ * ```
+ */
+export function actor<A extends unknown[], R>(
+  name: string,
+  fn: (this: MessageContext, ...args: A) => R,
+  options?: ActorOptions,
+): Actor<A, Awaited<R>>;
+export function actor(
+  name: string,
+  fn: ActorFunction,
+  options: ActorOptions = {},
+): Actor {
+  const declared = new Actor(name, fn, options);
+  registerActor(declared);
+  return declared;
+}

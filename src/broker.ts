@@ -1,0 +1,446 @@
+/**
+ * The `Broker` contract: storage primitives that each implementation provides (one round
+ * trip each), and the parts every broker shares (middleware, `enqueue()`, `join()`, the
+ * clock). See `docs/lifecycle.md`.
+ *
+ * @module
+ */
+import { takeFailure } from "./_failures.ts";
+import { isNonNegative, NAME_PATTERN, sleep } from "./_util.ts";
+import { JoinTimeout, MessageTooLarge } from "./errors.ts";
+import type { Message } from "./message.ts";
+import { AgeLimit } from "./middleware/age_limit.ts";
+import { emit } from "./middleware/_emit.ts";
+import type { Middleware } from "./middleware/middleware.ts";
+import { Retries } from "./middleware/retries.ts";
+import { TimeLimit } from "./middleware/time_limit.ts";
+import { declareActorOptions } from "./options.ts";
+import { processMessage } from "./process.ts";
+
+/** Where skiff writes log lines; `console` by default. */
+export type Logger = Pick<Console, "debug" | "info" | "warn" | "error">;
+
+/** A claim's right to finish a message: its id and fencing token. */
+export interface Lease {
+  /** The message id. */
+  id: string;
+  /** The fencing token of this claim. */
+  token: string;
+}
+
+/** A claimed message. */
+export interface Claim extends Lease {
+  /** The encoded envelope, as written. */
+  body: string;
+  /** When the lease ends unless extended, in milliseconds since the epoch. */
+  leaseUntil: number;
+}
+
+/** Options of `claim()`, `claimById()` and `extendLease()`. */
+export interface LeaseOptions {
+  /** How long the lease holds, in milliseconds (default 30 000). */
+  leaseMs?: number;
+}
+
+/** Options of `claim()`. */
+export interface ClaimOptions extends LeaseOptions {
+  /** How many messages to claim at most (default 1). */
+  count?: number;
+}
+
+/** Where a message is: see `docs/lifecycle.md`; `missing` is done or never sent. */
+export type MessageState = "ready" | "delayed" | "leased" | "dead" | "missing";
+
+/** What `claimById()` answers. */
+export interface ClaimByIdResult {
+  /** The messages claimed now. */
+  claimed: Claim[];
+  /** The others and where they are (never `ready`). */
+  unclaimed: { id: string; state: Exclude<MessageState, "ready"> }[];
+}
+
+/** How a failed message goes on: retried at a time, or dead with a reason. */
+export type NackOutcome =
+  | { kind: "retry"; at: number; body?: string }
+  | { kind: "dead"; reason: string; body?: string };
+
+/** How many messages of a queue are in each state. */
+export interface QueueStats {
+  /** Ready to be claimed. */
+  ready: number;
+  /** Waiting for their eta (including due ones not yet promoted by a claim). */
+  delayed: number;
+  /** Claimed (including expired leases not yet recovered by a claim). */
+  leased: number;
+  /** Dead letters not yet expired or purged. */
+  dead: number;
+}
+
+/** A dead message. */
+export interface DeadLetter {
+  /** The message id. */
+  id: string;
+  /** The encoded envelope; `Message.decode()` it (it may be what could not be decoded). */
+  body: string;
+  /** Why it died. */
+  reason: string;
+  /** When it died, in milliseconds since the epoch. */
+  deadAt: number;
+}
+
+/** A message ready to be written, as the base class hands it to `write()`. */
+export interface EncodedMessage {
+  /** The message id. */
+  id: string;
+  /** Its queue. */
+  queue: string;
+  /** Its priority, in [-255, 255]. */
+  priority: number;
+  /** When it becomes ready: later than now means delayed. */
+  readyAt: number;
+  /** The encoded envelope. */
+  body: string;
+}
+
+/** Options shared by every broker. */
+export interface BrokerOptions {
+  /** The clock, in milliseconds since the epoch (default `Date.now`); inject one in tests. */
+  now?: () => number;
+  /** Replaces the default middleware stack (`AgeLimit`, `TimeLimit`, `Retries`). */
+  middleware?: Middleware[];
+  /** Where to log (default `console`). */
+  logger?: Logger;
+  /** The largest encoded message accepted at send, in bytes (default 256 KiB). */
+  maxMessageBytes?: number;
+  /** How long dead letters are kept, in milliseconds (default 7 days). */
+  deadLetterTtl?: number;
+}
+
+/** Options of `join()`. */
+export interface JoinOptions {
+  /** Give up after this many milliseconds with `JoinTimeout` (default: wait forever). */
+  timeout?: number;
+  /** Re-raise the first actor error of the queue (default `true`). */
+  failFast?: boolean;
+  /** The lease of messages join processes itself (default 30 000 ms). */
+  leaseMs?: number;
+}
+
+/** Options of `addMiddleware()`: where to insert. */
+export interface AddMiddlewareOptions {
+  /** Insert before the first middleware of this class. */
+  before?: abstract new (...args: never[]) => Middleware;
+  /** Insert after the first middleware of this class. */
+  after?: abstract new (...args: never[]) => Middleware;
+}
+
+const DEFAULT_LEASE_MS = 30_000;
+const DAY_MS = 86_400_000;
+
+/**
+ * A message broker. Implementations extend this class and provide the abstract storage
+ * methods with the semantics of `docs/lifecycle.md`; `tests/broker_conformance.ts` checks
+ * them. Every method is async; every batch is meant to be one round trip.
+ *
+ * @example Send, then drain inline with `join()`
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryBroker } from "./brokers/memory.ts";
+ * import { actor } from "./actor.ts";
+ *
+ * const broker = new MemoryBroker();
+ * const seen: number[] = [];
+ * const record = actor(`record-${crypto.randomUUID()}`, (n: number) => { seen.push(n) }, { broker });
+ * await broker.enqueue([record.message(1), record.message(2)]);
+ * await broker.join("default");
+ * assert(seen.join() === "1,2");
+ * ```
+ */
+export abstract class Broker {
+  /** The clock, in milliseconds since the epoch. */
+  readonly now: () => number;
+  /** Where skiff logs. */
+  readonly logger: Logger;
+  /** The largest encoded message accepted at send, in bytes. */
+  readonly maxMessageBytes: number;
+  /** How long dead letters are kept, in milliseconds. */
+  readonly deadLetterTtl: number;
+  #middleware: Middleware[];
+
+  /**
+   * Sets up what every broker shares: clock, logger, limits and middleware.
+   *
+   * @param options The clock, middleware, logger and limits.
+   * @throws {RangeError} When a limit is not a positive number.
+   */
+  constructor(options: BrokerOptions = {}) {
+    this.now = options.now ?? Date.now;
+    this.logger = options.logger ?? console;
+    this.maxMessageBytes = positive(options.maxMessageBytes, 256 * 1024, "maxMessageBytes");
+    this.deadLetterTtl = positive(options.deadLetterTtl, 7 * DAY_MS, "deadLetterTtl");
+    this.#middleware = [];
+    for (const m of options.middleware ?? [new AgeLimit(), new TimeLimit(), new Retries()]) {
+      this.addMiddleware(m);
+    }
+  }
+
+  /** The middleware stack, in the order before-hooks run. */
+  get middleware(): readonly Middleware[] {
+    return this.#middleware;
+  }
+
+  /**
+   * Adds a middleware, at the end of the stack or next to one of a given class, and
+   * declares the actor options it reads.
+   *
+   * @param middleware The middleware.
+   * @param options Where to insert it.
+   * @throws {TypeError} When the class to insert next to is not in the stack.
+   */
+  addMiddleware(middleware: Middleware, options: AddMiddlewareOptions = {}): void {
+    declareActorOptions(middleware.actorOptions);
+    const anchor = options.before ?? options.after;
+    if (!anchor) {
+      this.#middleware.push(middleware);
+      return;
+    }
+    const index = this.#middleware.findIndex((m) => m instanceof anchor);
+    if (index < 0) {
+      throw new TypeError(
+        `Cannot add middleware '${middleware.name}': no '${anchor.name}' in the stack`,
+      );
+    }
+    this.#middleware.splice(options.before ? index : index + 1, 0, middleware);
+  }
+
+  /**
+   * Sends messages in one batch: runs `beforeEnqueue`, stamps `enqueuedAt` and the eta,
+   * checks every message before writing any, writes them, then runs `afterEnqueue`.
+   *
+   * @param messages The messages, possibly for several queues.
+   * @returns The messages as written (with `enqueuedAt` and `eta` set), in order.
+   * @throws {MessageTooLarge} When an encoded message exceeds `maxMessageBytes`.
+   * @throws {TypeError} When a message cannot be encoded.
+   */
+  async enqueue(messages: readonly Message[]): Promise<Message[]> {
+    const now = this.now();
+    const ready: Message[] = [];
+    for (let message of messages) {
+      const replaced = await emit(this, "beforeEnqueue", [this, message]);
+      if (replaced !== undefined) message = replaced as Message;
+      const eta = message.eta ?? (message.delay ? now + message.delay : undefined);
+      ready.push(message.copy({ enqueuedAt: now, eta, delay: undefined }));
+    }
+    const encoder = new TextEncoder();
+    const records = ready.map((message): EncodedMessage => {
+      const body = message.encode();
+      const size = encoder.encode(body).byteLength;
+      if (size > this.maxMessageBytes) throw new MessageTooLarge(size, this.maxMessageBytes);
+      return {
+        id: message.id,
+        queue: message.queue,
+        priority: message.priority,
+        readyAt: Math.max(now, message.eta ?? now),
+        body,
+      };
+    });
+    if (records.length > 0) await this.write(records);
+    for (const message of ready) {
+      await emit(this, "afterEnqueue", [this, message], { reverse: true });
+    }
+    return ready;
+  }
+
+  /**
+   * Drains a queue inline: claims and processes its messages one at a time until nothing
+   * is ready, due or leased (delays not yet due are left alone), waiting for other
+   * consumers' leases to end. The test idiom of Dramatiq's `join`.
+   *
+   * @param queue The queue.
+   * @param options The timeout, and whether to re-raise actor errors.
+   * @returns When the queue is idle.
+   * @throws {JoinTimeout} When `timeout` passes first.
+   * @throws {unknown} The first actor error recorded for the queue since the last join,
+   *   unless `failFast` is `false`.
+   */
+  async join(queue: string, options: JoinOptions = {}): Promise<void> {
+    const { timeout, failFast = true, leaseMs = DEFAULT_LEASE_MS } = options;
+    const timer = new AbortController();
+    const handle = timeout === undefined
+      ? undefined
+      : setTimeout(() => timer.abort(), Math.max(0, timeout));
+    try {
+      let idle = 1;
+      while (true) {
+        const failure = failFast ? takeFailure(this, queue) : undefined;
+        if (failure) throw failure.error;
+        if (timer.signal.aborted) throw new JoinTimeout(`queue '${queue}'`, timeout ?? 0);
+        const [claim] = await this.claim(queue, { count: 1, leaseMs });
+        if (claim) {
+          idle = 1;
+          await processMessage(this, queue, claim, { leaseMs, signal: timer.signal });
+          continue;
+        }
+        const stats = await this.stats(queue);
+        if (stats.ready === 0 && stats.leased === 0) break;
+        await sleep(idle, timer.signal);
+        idle = Math.min(idle * 2, 50);
+      }
+      if (!failFast) takeFailure(this, queue);
+    } finally {
+      clearTimeout(handle);
+    }
+  }
+
+  /**
+   * Stores encoded messages, each as ready or delayed (`readyAt` later than now), in one
+   * round trip per queue at most. Idempotent by id: an id already stored (in any state)
+   * is left alone, so that a retried request cannot reset a running message.
+   *
+   * @param records The messages, checked and encoded.
+   */
+  protected abstract write(records: readonly EncodedMessage[]): Promise<void>;
+
+  /**
+   * Promotes due delays, recovers expired leases, then leases up to `count` ready
+   * messages, lowest score first.
+   *
+   * @param queue The queue.
+   * @param options How many, and for how long.
+   * @returns The claims, in the order they should run.
+   */
+  abstract claim(queue: string, options?: ClaimOptions): Promise<Claim[]>;
+
+  /**
+   * Leases the given messages if ready, due or lease-expired; a message whose lease holds
+   * is left alone, so a duplicate push runs once.
+   *
+   * @param queue The queue.
+   * @param ids The message ids.
+   * @param options For how long.
+   * @returns The claims, and the state of each message not claimed.
+   */
+  abstract claimById(
+    queue: string,
+    ids: readonly string[],
+    options?: LeaseOptions,
+  ): Promise<ClaimByIdResult>;
+
+  /**
+   * Deletes finished messages whose lease token still matches.
+   *
+   * @param queue The queue.
+   * @param leases The leases.
+   * @returns For each lease, whether it was acknowledged (`false`: stale token).
+   */
+  abstract ack(queue: string, leases: readonly Lease[]): Promise<boolean[]>;
+
+  /**
+   * Retries a failed message later, or moves it to the dead letters, if its token matches.
+   *
+   * @param queue The queue.
+   * @param lease The lease.
+   * @param outcome Retry at a time, or dead with a reason; with an optional new body.
+   * @returns Whether it was done (`false`: stale token).
+   */
+  abstract nack(queue: string, lease: Lease, outcome: NackOutcome): Promise<boolean>;
+
+  /**
+   * Hands leased messages back to ready, with their old place, without counting a retry.
+   *
+   * @param queue The queue.
+   * @param leases The leases.
+   * @returns For each lease, whether it was released (`false`: stale token).
+   */
+  abstract release(queue: string, leases: readonly Lease[]): Promise<boolean[]>;
+
+  /**
+   * Extends a lease to `now + leaseMs` if its token matches: a heartbeat.
+   *
+   * @param queue The queue.
+   * @param lease The lease.
+   * @param options The new lease duration.
+   * @returns Whether the lease is still held.
+   */
+  abstract extendLease(queue: string, lease: Lease, options?: LeaseOptions): Promise<boolean>;
+
+  /**
+   * Counts a queue's messages by state.
+   *
+   * @param queue The queue.
+   * @returns The counts.
+   */
+  abstract stats(queue: string): Promise<QueueStats>;
+
+  /**
+   * Lists dead letters, oldest first.
+   *
+   * @param queue The queue.
+   * @param options How many to skip and return (default 0 and 100).
+   * @returns The dead letters.
+   */
+  abstract deadLetters(
+    queue: string,
+    options?: { offset?: number; limit?: number },
+  ): Promise<DeadLetter[]>;
+
+  /**
+   * Moves dead letters back to ready; their retry count is kept.
+   *
+   * @param queue The queue.
+   * @param ids The message ids.
+   * @returns How many were requeued.
+   */
+  abstract requeue(queue: string, ids: readonly string[]): Promise<number>;
+
+  /**
+   * Deletes dead letters: the given ones, or all of the queue.
+   *
+   * @param queue The queue.
+   * @param options The ids to delete (default: all).
+   * @returns How many were deleted.
+   */
+  abstract purgeDead(queue: string, options?: { ids?: readonly string[] }): Promise<number>;
+
+  /**
+   * Checks a storage method's arguments the same way in every implementation.
+   *
+   * @param method The method's name, for error messages.
+   * @param queue The queue.
+   * @param options The claim options.
+   * @returns The count and lease duration, with defaults applied.
+   * @throws {TypeError} When the queue name is invalid.
+   * @throws {RangeError} When `count` or `leaseMs` is not a positive integer.
+   */
+  protected checkArgs(
+    method: string,
+    queue: string,
+    options: ClaimOptions = {},
+  ): { count: number; leaseMs: number } {
+    if (typeof queue !== "string" || !NAME_PATTERN.test(queue)) {
+      throw new TypeError(`Cannot ${method}: invalid queue name`);
+    }
+    const { count = 1, leaseMs = DEFAULT_LEASE_MS } = options;
+    if (!Number.isInteger(count) || count < 1) {
+      throw new RangeError(
+        `Cannot ${method}: 'count' must be a positive integer, received ${count}`,
+      );
+    }
+    if (!Number.isInteger(leaseMs) || leaseMs < 1) {
+      throw new RangeError(
+        `Cannot ${method}: 'leaseMs' must be a positive integer number of milliseconds, received ${leaseMs}`,
+      );
+    }
+    return { count, leaseMs };
+  }
+}
+
+function positive(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!isNonNegative(value) || value === 0) {
+    throw new RangeError(
+      `Cannot create broker: '${name}' must be a positive number, received ${value}`,
+    );
+  }
+  return value;
+}

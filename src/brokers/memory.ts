@@ -1,0 +1,409 @@
+/**
+ * The in-process broker: Dramatiq's `StubBroker`, with the same semantics as the Redis
+ * broker. The embedded default, for tests, scripts and local development.
+ *
+ * @module
+ */
+import {
+  Broker,
+  type BrokerOptions,
+  type Claim,
+  type ClaimByIdResult,
+  type ClaimOptions,
+  type DeadLetter,
+  type EncodedMessage,
+  type Lease,
+  type LeaseOptions,
+  type NackOutcome,
+  type QueueStats,
+} from "../broker.ts";
+import { readyScore } from "./_score.ts";
+
+type State = "ready" | "delayed" | "leased" | "dead";
+
+interface Entry {
+  id: string;
+  body: string;
+  priority: number;
+  state: State;
+  /** The ready score it has (ready) or had (leased). */
+  score: number;
+  /** When it becomes ready (delayed). */
+  dueAt: number;
+  token: string;
+  leaseUntil: number;
+  deadAt: number;
+  reason: string;
+}
+
+class Queue {
+  readonly entries = new Map<string, Entry>();
+  /** Sorted by (score, id). */
+  readonly ready: Entry[] = [];
+  /** Sorted by (dueAt, id). */
+  readonly delayed: Entry[] = [];
+  readonly leased = new Set<Entry>();
+  /** In insertion order; sorted by deadAt when listed. */
+  readonly dead = new Set<Entry>();
+}
+
+const byScore = (a: Entry, b: Entry) =>
+  a.score - b.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+const byDue = (a: Entry, b: Entry) => a.dueAt - b.dueAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+function insert(list: Entry[], entry: Entry, compare: (a: Entry, b: Entry) => number): void {
+  let low = 0;
+  let high = list.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (compare(list[mid], entry) < 0) low = mid + 1;
+    else high = mid;
+  }
+  list.splice(low, 0, entry);
+}
+
+function remove(list: Entry[], entry: Entry): void {
+  const index = list.indexOf(entry);
+  if (index >= 0) list.splice(index, 1);
+}
+
+/**
+ * Keeps queues in memory. `join()` drains a queue inline, so a test needs no worker:
+ * send, join, assert. Every method is async, like the Redis broker's.
+ *
+ * @example Send, drain, count
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { actor } from "../actor.ts";
+ *
+ * let time = 0;
+ * const broker = new MemoryBroker({ now: () => time });
+ * const seen: string[] = [];
+ * const log = actor(`log-${crypto.randomUUID()}`, (s: string) => { seen.push(s) }, { broker });
+ * await log.sendWithOptions({ args: ["later"], delay: 1_000 });
+ * await log.sendWithOptions({ args: ["urgent"], priority: -1 });
+ * await log.send("now");
+ * await broker.join("default");
+ * time = 1_000;
+ * await broker.join("default");
+ * assert(seen.join() === "urgent,now,later");
+ * ```
+ */
+export class MemoryBroker extends Broker {
+  readonly #queues = new Map<string, Queue>();
+
+  /**
+   * Creates a MemoryBroker.
+   *
+   * @param options The clock, middleware, logger and limits.
+   * @throws {RangeError} When a limit is not a positive number.
+   */
+  constructor(options: BrokerOptions = {}) {
+    super(options);
+  }
+
+  /**
+   * Stores messages as ready or delayed.
+   *
+   * @param records The encoded messages.
+   */
+  protected write(records: readonly EncodedMessage[]): Promise<void> {
+    const now = this.now();
+    for (const record of records) {
+      const queue = this.#queue(record.queue);
+      // Idempotent by id: a retried request must not reset a message already running.
+      if (queue.entries.has(record.id)) continue;
+      const entry: Entry = {
+        id: record.id,
+        body: record.body,
+        priority: record.priority,
+        state: "ready",
+        score: readyScore(record.priority, record.readyAt),
+        dueAt: record.readyAt,
+        token: "",
+        leaseUntil: 0,
+        deadAt: 0,
+        reason: "",
+      };
+      queue.entries.set(entry.id, entry);
+      if (record.readyAt > now) this.#toDelayed(queue, entry, record.readyAt);
+      else this.#toReady(queue, entry, entry.score);
+    }
+    return Promise.resolve();
+  }
+
+  /**
+   * Promotes due delays, recovers expired leases, then leases ready messages.
+   *
+   * @param queue The queue.
+   * @param options How many, and for how long.
+   * @returns The claims, in the order they should run.
+   * @throws {TypeError} On an invalid queue name.
+   * @throws {RangeError} On a `count` or `leaseMs` that is not a positive integer.
+   */
+  claim(queue: string, options: ClaimOptions = {}): Promise<Claim[]> {
+    const { count, leaseMs } = this.checkArgs("claim messages", queue, options);
+    const now = this.now();
+    const q = this.#tidy(queue, now);
+    const token = crypto.randomUUID();
+    const taken = q.ready.splice(0, count);
+    return Promise.resolve(taken.map((entry) => this.#lease(q, entry, token, now + leaseMs)));
+  }
+
+  /**
+   * Leases the given messages if ready, due or lease-expired.
+   *
+   * @param queue The queue.
+   * @param ids The message ids.
+   * @param options For how long.
+   * @returns The claims, and the state of each message not claimed.
+   * @throws {TypeError} On an invalid queue name.
+   * @throws {RangeError} On a `leaseMs` that is not a positive integer.
+   */
+  claimById(
+    queue: string,
+    ids: readonly string[],
+    options: LeaseOptions = {},
+  ): Promise<ClaimByIdResult> {
+    const { leaseMs } = this.checkArgs("claim messages by id", queue, options);
+    const now = this.now();
+    const q = this.#tidy(queue, now);
+    const token = crypto.randomUUID();
+    const result: ClaimByIdResult = { claimed: [], unclaimed: [] };
+    for (const id of new Set(ids)) {
+      const entry = q.entries.get(id);
+      if (!entry) {
+        result.unclaimed.push({ id, state: "missing" });
+      } else if (entry.state === "ready") {
+        remove(q.ready, entry);
+        result.claimed.push(this.#lease(q, entry, token, now + leaseMs));
+      } else {
+        result.unclaimed.push({ id, state: entry.state });
+      }
+    }
+    return Promise.resolve(result);
+  }
+
+  /**
+   * Deletes finished messages whose token still matches.
+   *
+   * @param queue The queue.
+   * @param leases The leases.
+   * @returns For each lease, whether it was acknowledged.
+   */
+  ack(queue: string, leases: readonly Lease[]): Promise<boolean[]> {
+    const q = this.#queue(queue);
+    return Promise.resolve(leases.map((lease) => {
+      const entry = this.#held(q, lease);
+      if (entry) this.#unlink(q, entry);
+      return entry !== undefined;
+    }));
+  }
+
+  /**
+   * Retries a failed message later, or moves it to the dead letters.
+   *
+   * @param queue The queue.
+   * @param lease The lease.
+   * @param outcome Retry at a time, or dead with a reason.
+   * @returns Whether it was done.
+   */
+  nack(queue: string, lease: Lease, outcome: NackOutcome): Promise<boolean> {
+    const q = this.#queue(queue);
+    const entry = this.#held(q, lease);
+    if (!entry) return Promise.resolve(false);
+    q.leased.delete(entry);
+    if (outcome.body !== undefined) entry.body = outcome.body;
+    if (outcome.kind === "retry") {
+      this.#toDelayed(q, entry, outcome.at);
+    } else {
+      const now = this.now();
+      this.#expireDead(q, now);
+      entry.state = "dead";
+      entry.deadAt = now;
+      entry.reason = outcome.reason;
+      q.dead.add(entry);
+    }
+    return Promise.resolve(true);
+  }
+
+  /**
+   * Hands leased messages back to ready, with their old place.
+   *
+   * @param queue The queue.
+   * @param leases The leases.
+   * @returns For each lease, whether it was released.
+   */
+  release(queue: string, leases: readonly Lease[]): Promise<boolean[]> {
+    const q = this.#queue(queue);
+    return Promise.resolve(leases.map((lease) => {
+      const entry = this.#held(q, lease);
+      if (entry) {
+        q.leased.delete(entry);
+        this.#toReady(q, entry, entry.score);
+      }
+      return entry !== undefined;
+    }));
+  }
+
+  /**
+   * Extends a lease if its token matches.
+   *
+   * @param queue The queue.
+   * @param lease The lease.
+   * @param options The new lease duration.
+   * @returns Whether the lease is still held.
+   * @throws {RangeError} On a `leaseMs` that is not a positive integer.
+   */
+  extendLease(queue: string, lease: Lease, options: LeaseOptions = {}): Promise<boolean> {
+    const { leaseMs } = this.checkArgs("extend a lease", queue, options);
+    const entry = this.#held(this.#queue(queue), lease);
+    if (entry) entry.leaseUntil = this.now() + leaseMs;
+    return Promise.resolve(entry !== undefined);
+  }
+
+  /**
+   * Counts a queue's messages by state.
+   *
+   * @param queue The queue.
+   * @returns The counts.
+   */
+  stats(queue: string): Promise<QueueStats> {
+    const q = this.#queue(queue);
+    this.#expireDead(q, this.now());
+    return Promise.resolve({
+      ready: q.ready.length,
+      delayed: q.delayed.length,
+      leased: q.leased.size,
+      dead: q.dead.size,
+    });
+  }
+
+  /**
+   * Lists dead letters, oldest first.
+   *
+   * @param queue The queue.
+   * @param options How many to skip and return (default 0 and 100).
+   * @returns The dead letters.
+   */
+  deadLetters(
+    queue: string,
+    options: { offset?: number; limit?: number } = {},
+  ): Promise<DeadLetter[]> {
+    const { offset = 0, limit = 100 } = options;
+    const q = this.#queue(queue);
+    this.#expireDead(q, this.now());
+    const sorted = [...q.dead].sort((a, b) => a.deadAt - b.deadAt || (a.id < b.id ? -1 : 1));
+    return Promise.resolve(
+      sorted.slice(offset, offset + limit).map(({ id, body, reason, deadAt }) => ({
+        id,
+        body,
+        reason,
+        deadAt,
+      })),
+    );
+  }
+
+  /**
+   * Moves dead letters back to ready, as if enqueued now.
+   *
+   * @param queue The queue.
+   * @param ids The message ids.
+   * @returns How many were requeued.
+   */
+  requeue(queue: string, ids: readonly string[]): Promise<number> {
+    const q = this.#queue(queue);
+    const now = this.now();
+    this.#expireDead(q, now);
+    let count = 0;
+    for (const id of new Set(ids)) {
+      const entry = q.entries.get(id);
+      if (entry?.state !== "dead") continue;
+      q.dead.delete(entry);
+      entry.reason = "";
+      this.#toReady(q, entry, readyScore(entry.priority, now));
+      count++;
+    }
+    return Promise.resolve(count);
+  }
+
+  /**
+   * Deletes dead letters: the given ones, or all of the queue.
+   *
+   * @param queue The queue.
+   * @param options The ids to delete (default: all).
+   * @returns How many were deleted.
+   */
+  purgeDead(queue: string, options: { ids?: readonly string[] } = {}): Promise<number> {
+    const q = this.#queue(queue);
+    this.#expireDead(q, this.now());
+    const targets = options.ids
+      ? [...new Set(options.ids)].map((id) => q.entries.get(id)).filter((e) => e?.state === "dead")
+      : [...q.dead];
+    for (const entry of targets) this.#unlink(q, entry!);
+    return Promise.resolve(targets.length);
+  }
+
+  #queue(name: string): Queue {
+    let queue = this.#queues.get(name);
+    if (!queue) this.#queues.set(name, queue = new Queue());
+    return queue;
+  }
+
+  /** What every claim does first: promote due delays, recover expired leases. */
+  #tidy(name: string, now: number): Queue {
+    const queue = this.#queue(name);
+    while (queue.delayed.length > 0 && queue.delayed[0].dueAt <= now) {
+      const entry = queue.delayed.shift()!;
+      this.#toReady(queue, entry, readyScore(entry.priority, entry.dueAt));
+    }
+    for (const entry of queue.leased) {
+      if (entry.leaseUntil > now) continue;
+      queue.leased.delete(entry);
+      this.#toReady(queue, entry, entry.score);
+    }
+    return queue;
+  }
+
+  #toReady(queue: Queue, entry: Entry, score: number): void {
+    entry.state = "ready";
+    entry.score = score;
+    entry.token = "";
+    insert(queue.ready, entry, byScore);
+  }
+
+  #toDelayed(queue: Queue, entry: Entry, dueAt: number): void {
+    entry.state = "delayed";
+    entry.dueAt = dueAt;
+    entry.token = "";
+    insert(queue.delayed, entry, byDue);
+  }
+
+  #lease(queue: Queue, entry: Entry, token: string, leaseUntil: number): Claim {
+    entry.state = "leased";
+    entry.token = token;
+    entry.leaseUntil = leaseUntil;
+    queue.leased.add(entry);
+    return { id: entry.id, token, body: entry.body, leaseUntil };
+  }
+
+  /** The entry if it is leased under this token. */
+  #held(queue: Queue, lease: Lease): Entry | undefined {
+    const entry = queue.entries.get(lease.id);
+    return entry?.state === "leased" && entry.token === lease.token ? entry : undefined;
+  }
+
+  #unlink(queue: Queue, entry: Entry): void {
+    queue.entries.delete(entry.id);
+    if (entry.state === "ready") remove(queue.ready, entry);
+    else if (entry.state === "delayed") remove(queue.delayed, entry);
+    else if (entry.state === "leased") queue.leased.delete(entry);
+    else queue.dead.delete(entry);
+  }
+
+  #expireDead(queue: Queue, now: number): void {
+    for (const entry of queue.dead) {
+      if (entry.deadAt <= now - this.deadLetterTtl) this.#unlink(queue, entry);
+    }
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * The running message's context, bound as `this` for the actor function. A `this`
+ * binding needs no AsyncLocalStorage, so it works the same in Deno, Node, Bun and workerd
+ * without flags, and leaves the positional arguments to the caller (and to pipelines).
+ *
+ * @module
+ */
+import type { Actor } from "./actor.ts";
+import type { Broker, Lease } from "./broker.ts";
+import type { Message } from "./message.ts";
+
+/** What {@linkcode MessageContext} is made of; `processMessage()` builds it. */
+export interface MessageContextInit {
+  /** The broker the message was claimed from. */
+  broker: Broker;
+  /** The queue it was claimed from. */
+  queue: string;
+  /** The decoded message. */
+  message: Message;
+  /** Its actor, or `undefined` when no actor has its name. */
+  actor: Actor | undefined;
+  /** The lease its claim holds. */
+  lease: Lease;
+  /** The lease duration to extend by, in milliseconds. */
+  leaseMs: number;
+}
+
+/**
+ * What an actor can know about the message it runs: declare the actor with a `function`
+ * (not an arrow function) to receive it as `this`.
+ *
+ * @example Read the context inside an actor
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryBroker } from "./brokers/memory.ts";
+ * import { actor } from "./actor.ts";
+ *
+ * const broker = new MemoryBroker();
+ * const seen: number[] = [];
+ * const task = actor(`task-${crypto.randomUUID()}`, async function (this: MessageContext, n: number) {
+ *   seen.push(this.attempt);
+ *   if (this.signal.aborted) return;
+ *   await this.extendLease();
+ *   seen.push(n);
+ * }, { broker });
+ * await task.send(7);
+ * await broker.join("default");
+ * assert(seen.join() === "1,7");
+ * ```
+ */
+export class MessageContext {
+  /** The broker the message was claimed from. */
+  readonly broker: Broker;
+  /** The queue it was claimed from. */
+  readonly queue: string;
+  /** The running message. */
+  readonly message: Message;
+  /** Its actor (`undefined` only in hooks that see a message of an unknown actor). */
+  readonly actor: Actor | undefined;
+  /** The attempt number: 1, then 2 on the first retry, and so on. */
+  readonly attempt: number;
+  /** Aborts when the attempt must stop: time limit, lost lease, or worker shutdown. */
+  readonly signal: AbortSignal;
+  /** The claim's lease: the message id and the fencing token. */
+  readonly lease: Lease;
+  readonly #controller = new AbortController();
+  readonly #leaseMs: number;
+
+  /**
+   * Creates a MessageContext.
+   *
+   * @param init The message, its broker and its lease.
+   */
+  constructor(init: MessageContextInit) {
+    this.broker = init.broker;
+    this.queue = init.queue;
+    this.message = init.message;
+    this.actor = init.actor;
+    this.attempt = init.message.retries + 1;
+    this.signal = this.#controller.signal;
+    this.lease = init.lease;
+    this.#leaseMs = init.leaseMs;
+  }
+
+  /**
+   * Aborts the attempt: the signal fires with `reason` and the attempt fails with it.
+   *
+   * @param reason The signal's reason; an `AbortError` by default.
+   */
+  abort(reason?: unknown): void {
+    this.#controller.abort(reason);
+  }
+
+  /**
+   * Extends the message's lease (a heartbeat); workers do this on their own every third
+   * of the lease, so actors need it only to be sure before a long step.
+   *
+   * @param leaseMs The new lease, from now, in milliseconds (default: the claim's).
+   * @returns `false` when the lease was lost: another consumer holds the message now.
+   */
+  extendLease(leaseMs: number = this.#leaseMs): Promise<boolean> {
+    return this.broker.extendLease(this.queue, this.lease, { leaseMs });
+  }
+
+  /**
+   * Reads an actor option as this message sees it: the message's own value, else the
+   * actor's.
+   *
+   * @param name The option's name.
+   * @returns The value, or `undefined` when neither sets it.
+   */
+  option<T = unknown>(name: string): T | undefined {
+    if (this.message.options[name] !== undefined) return this.message.options[name] as T;
+    return this.actor?.options[name as keyof typeof this.actor.options] as T | undefined;
+  }
+}

@@ -1,0 +1,298 @@
+/**
+ * Messages and their wire format: a versioned JSON envelope checked with valibot.
+ *
+ * @module
+ */
+import * as v from "valibot";
+import { newId } from "./_id.ts";
+import { describe, isNonNegative, MAX_PRIORITY, MIN_PRIORITY, NAME_PATTERN } from "./_util.ts";
+
+/** The envelope version this code writes and reads. */
+export const ENVELOPE_VERSION = 1;
+
+/** A message as stored in a broker (version 1). */
+export interface Envelope {
+  /** The envelope version, {@linkcode ENVELOPE_VERSION}. */
+  v: 1;
+  /** The message id, time-sortable. */
+  id: string;
+  /** The queue the message was sent to. */
+  queue: string;
+  /** The name of the actor that runs it. */
+  actor: string;
+  /** The positional arguments, JSON values. */
+  args: unknown[];
+  /** Actor options overridden for this message. */
+  options: Record<string, unknown>;
+  /** Lower runs first; an integer in [-255, 255]. */
+  priority: number;
+  /** When the message was enqueued, in milliseconds since the epoch. */
+  enqueuedAt: number;
+  /** When the message was first due, if it was sent with a delay or an eta. */
+  eta?: number;
+  /** How many times it has been retried. */
+  retries: number;
+}
+
+const name = v.pipe(v.string(), v.regex(NAME_PATTERN));
+const millis = v.pipe(v.number(), v.integer(), v.minValue(0));
+
+/**
+ * The valibot schema of {@linkcode Envelope}. Unknown fields are accepted (and dropped),
+ * so that a later version may add optional ones without breaking older workers.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as v from "valibot";
+ * const envelope = { v: 1, id: "x", queue: "default", actor: "add", args: [1, 2], options: {},
+ *   priority: 0, enqueuedAt: 0, retries: 0 };
+ * assert(v.is(EnvelopeSchema, envelope));
+ * ```
+ */
+export const EnvelopeSchema: v.GenericSchema<unknown, Envelope> = v.looseObject({
+  v: v.literal(ENVELOPE_VERSION),
+  id: v.pipe(v.string(), v.minLength(1), v.maxLength(100)),
+  queue: name,
+  actor: name,
+  args: v.array(v.unknown()),
+  options: v.record(v.string(), v.unknown()),
+  priority: v.pipe(v.number(), v.integer(), v.minValue(MIN_PRIORITY), v.maxValue(MAX_PRIORITY)),
+  enqueuedAt: millis,
+  eta: v.optional(millis),
+  retries: v.pipe(v.number(), v.integer(), v.minValue(0)),
+});
+
+/** What a {@linkcode Message} is made of; only `queue`, `actor` and `args` are required. */
+export interface MessageInit<Args extends unknown[] = unknown[]> {
+  /** The message id; a new time-sortable id by default. */
+  id?: string;
+  /** The queue to send it to. */
+  queue: string;
+  /** The name of the actor that runs it. */
+  actor: string;
+  /** The positional arguments; they must survive `JSON.stringify`. */
+  args: Args;
+  /** Actor options overridden for this message. */
+  options?: Record<string, unknown>;
+  /** Lower runs first; an integer in [-255, 255] (default 0). */
+  priority?: number;
+  /** When it was enqueued; set by the broker at send. */
+  enqueuedAt?: number;
+  /** Run no earlier than this time, in milliseconds since the epoch. */
+  eta?: number;
+  /** Run no earlier than this many milliseconds after send; turned into `eta` at send. */
+  delay?: number;
+  /** How many times it has been retried (default 0). */
+  retries?: number;
+}
+
+/**
+ * One invocation of an actor: what `actor.message()` builds and `actor.send()` enqueues.
+ * Messages are immutable; `copy()` makes changed ones.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const message = new Message({ queue: "default", actor: "add", args: [1, 2] });
+ * const sent = message.copy({ enqueuedAt: 1_000 });
+ * const again = Message.decode(sent.encode());
+ * assert(again.id === message.id && again.args[1] === 2);
+ * ```
+ */
+export class Message<Args extends unknown[] = unknown[]> {
+  /** The message id, time-sortable. */
+  readonly id: string;
+  /** The queue it is sent to. */
+  readonly queue: string;
+  /** The name of the actor that runs it. */
+  readonly actor: string;
+  /** The positional arguments. */
+  readonly args: Args;
+  /** Actor options overridden for this message. */
+  readonly options: Readonly<Record<string, unknown>>;
+  /** Lower runs first. */
+  readonly priority: number;
+  /** When it was enqueued; `undefined` until sent. */
+  readonly enqueuedAt: number | undefined;
+  /** When it was first due, if sent with a delay or an eta. */
+  readonly eta: number | undefined;
+  /** The delay asked for before it was sent; `undefined` once sent. */
+  readonly delay: number | undefined;
+  /** How many times it has been retried. */
+  readonly retries: number;
+
+  /**
+   * Creates a Message.
+   *
+   * @param init The fields.
+   * @throws {TypeError} When a name or the arguments have the wrong shape.
+   * @throws {RangeError} When a number is out of range.
+   */
+  constructor(init: MessageInit<Args>) {
+    const fail = (field: string, expected: string, value: unknown, type = RangeError) => {
+      throw new type(
+        `Cannot create message: '${field}' must be ${expected}, received ${describe(value)}`,
+      );
+    };
+    if (typeof init.queue !== "string" || !NAME_PATTERN.test(init.queue)) {
+      fail("queue", "1 to 200 of A-Z a-z 0-9 _ . : @ / -", init.queue, TypeError);
+    }
+    if (typeof init.actor !== "string" || !NAME_PATTERN.test(init.actor)) {
+      fail("actor", "1 to 200 of A-Z a-z 0-9 _ . : @ / -", init.actor, TypeError);
+    }
+    if (!Array.isArray(init.args)) fail("args", "an array", init.args, TypeError);
+    const priority = init.priority ?? 0;
+    if (!Number.isInteger(priority) || priority < MIN_PRIORITY || priority > MAX_PRIORITY) {
+      fail("priority", `an integer between ${MIN_PRIORITY} and ${MAX_PRIORITY}`, priority);
+    }
+    for (const field of ["enqueuedAt", "eta", "delay", "retries"] as const) {
+      const value = init[field];
+      if (value !== undefined && !(isNonNegative(value) && Number.isInteger(value))) {
+        fail(field, "a non-negative integer", value);
+      }
+    }
+    this.id = init.id ?? newId();
+    this.queue = init.queue;
+    this.actor = init.actor;
+    this.args = init.args;
+    this.options = Object.freeze({ ...init.options });
+    this.priority = priority;
+    this.enqueuedAt = init.enqueuedAt;
+    this.eta = init.eta;
+    this.delay = init.delay;
+    this.retries = init.retries ?? 0;
+  }
+
+  /**
+   * Makes a message like this one, of the same class, with some fields changed (the id is
+   * kept).
+   *
+   * @param changes The fields to change; an explicit `undefined` clears a field.
+   * @returns The new message.
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * const message = new Message({ queue: "default", actor: "add", args: [1, 2] });
+   * assert(message.copy({ retries: 1 }).retries === 1);
+   * ```
+   */
+  copy(changes: Partial<MessageInit<Args>>): Message<Args> {
+    // The same class as this one, so that a subclass (say, one that encodes differently)
+    // survives the copies a broker makes at send.
+    const Class = this.constructor as new (init: MessageInit<Args>) => Message<Args>;
+    return new Class({ ...this.#init(), ...changes });
+  }
+
+  /**
+   * The envelope of this message, as `encode()` writes it.
+   *
+   * @returns The envelope.
+   * @throws {TypeError} When the message has not been enqueued (no `enqueuedAt`).
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * const message = new Message({ queue: "q", actor: "a", args: [], enqueuedAt: 5 });
+   * assert(message.toEnvelope().enqueuedAt === 5);
+   * ```
+   */
+  toEnvelope(): Envelope {
+    if (this.enqueuedAt === undefined) {
+      throw new TypeError(`Cannot encode message ${this.id}: it has not been enqueued`);
+    }
+    const envelope: Envelope = {
+      v: ENVELOPE_VERSION,
+      id: this.id,
+      queue: this.queue,
+      actor: this.actor,
+      args: this.args,
+      options: { ...this.options },
+      priority: this.priority,
+      enqueuedAt: this.enqueuedAt,
+      retries: this.retries,
+    };
+    if (this.eta !== undefined) envelope.eta = this.eta;
+    return envelope;
+  }
+
+  /**
+   * Encodes the message as JSON, for a broker to store.
+   *
+   * @returns The JSON text.
+   * @throws {TypeError} When the message has not been enqueued, or its arguments or
+   *   options cannot be encoded as JSON.
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * const message = new Message({ queue: "q", actor: "a", args: [1], enqueuedAt: 0 });
+   * assert(JSON.parse(message.encode()).v === 1);
+   * ```
+   */
+  encode(): string {
+    const envelope = this.toEnvelope();
+    try {
+      return JSON.stringify(envelope);
+    } catch {
+      throw new TypeError(
+        `Cannot encode message ${this.id}: its arguments or options are not JSON-serializable`,
+      );
+    }
+  }
+
+  /**
+   * Decodes and validates what `encode()` wrote.
+   *
+   * @param body The JSON text.
+   * @returns The message.
+   * @throws {TypeError} When the body is not JSON or not a valid envelope; the message says
+   *   which field is wrong, never what it holds.
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * try {
+   *   Message.decode("{");
+   * } catch (error) {
+   *   assert(error instanceof TypeError);
+   * }
+   * ```
+   */
+  static decode(body: string): Message {
+    let data: unknown;
+    try {
+      data = JSON.parse(body);
+    } catch {
+      throw new TypeError("Cannot decode message: the body is not JSON");
+    }
+    const version = (data as { v?: unknown } | null)?.v;
+    if (version !== ENVELOPE_VERSION) {
+      throw new TypeError(
+        `Cannot decode message: unsupported envelope version ${describe(version)}`,
+      );
+    }
+    const result = v.safeParse(EnvelopeSchema, data);
+    if (!result.success) {
+      const issue = result.issues[0];
+      const path = v.getDotPath(issue) ?? "(root)";
+      throw new TypeError(
+        `Cannot decode message: '${path}' must be ${issue.expected ?? "valid"}`,
+      );
+    }
+    const { v: _, ...init } = result.output;
+    return new Message(init);
+  }
+
+  #init(): MessageInit<Args> {
+    return {
+      id: this.id,
+      queue: this.queue,
+      actor: this.actor,
+      args: this.args,
+      options: { ...this.options },
+      priority: this.priority,
+      enqueuedAt: this.enqueuedAt,
+      eta: this.eta,
+      delay: this.delay,
+      retries: this.retries,
+    };
+  }
+}

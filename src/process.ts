@@ -1,0 +1,223 @@
+/**
+ * Processes one claimed message: the only place a message runs. The pull `Worker`,
+ * `broker.join()` and the push endpoint all call {@linkcode processMessage}.
+ *
+ * @module
+ */
+import * as v from "valibot";
+import { recordFailure } from "./_failures.ts";
+import { errorName, errorSummary } from "./_util.ts";
+import type { Actor } from "./actor.ts";
+import type { Broker, Claim, Lease, NackOutcome } from "./broker.ts";
+import { MessageContext } from "./context.ts";
+import { Retry, SkipMessage } from "./errors.ts";
+import { Message } from "./message.ts";
+import { emit } from "./middleware/_emit.ts";
+import type { ProcessOutcome } from "./middleware/middleware.ts";
+import { checkActorOptions } from "./options.ts";
+import { getActor } from "./registry.ts";
+
+/** Options of {@linkcode processMessage}. */
+export interface ProcessOptions {
+  /** The lease to extend by in heartbeats, in milliseconds (default 30 000). */
+  leaseMs?: number;
+  /** Aborts when the caller stops (worker shutdown): the message is released, not retried. */
+  signal?: AbortSignal;
+}
+
+/** How processing ended. `stale`: the ack or nack was refused, another claim owns it. */
+export type ProcessStatus = "acked" | "retried" | "dead" | "skipped" | "released" | "stale";
+
+/** What {@linkcode processMessage} reports. */
+export interface ProcessReport {
+  /** The message id. */
+  id: string;
+  /** How processing ended. */
+  status: ProcessStatus;
+  /** What the actor threw, or why the message could not run. */
+  error?: unknown;
+}
+
+/**
+ * Decodes and checks a claimed message, runs the middleware and its actor (with the
+ * context as `this`), then acks, retries or dead-letters it. Undecodable envelopes,
+ * unknown actors and invalid arguments become dead letters with the reason.
+ *
+ * @param broker The broker it was claimed from.
+ * @param queue The queue it was claimed from.
+ * @param claim The claim.
+ * @param options The lease for heartbeats, and a stop signal.
+ * @returns How processing ended.
+ * @throws {Error} Only what the broker throws (a network error, say): the message then
+ *   stays leased until its lease expires, and runs again.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryBroker } from "./brokers/memory.ts";
+ * import { actor } from "./actor.ts";
+ *
+ * const broker = new MemoryBroker();
+ * const add = actor(`add-${crypto.randomUUID()}`, (x: number, y: number) => x + y, { broker });
+ * await add.send(1, 2);
+ * const [claim] = await broker.claim("default");
+ * const report = await processMessage(broker, "default", claim);
+ * assert(report.status === "acked");
+ * ```
+ */
+export async function processMessage(
+  broker: Broker,
+  queue: string,
+  claim: Claim,
+  options: ProcessOptions = {},
+): Promise<ProcessReport> {
+  const leaseMs = options.leaseMs ?? 30_000;
+  const lease: Lease = { id: claim.id, token: claim.token };
+  let message: Message;
+  try {
+    message = Message.decode(claim.body);
+  } catch (error) {
+    broker.logger.error(`Dead-lettering message ${claim.id} of queue '${queue}': undecodable`);
+    recordFailure(broker, queue, error);
+    const done = await broker.nack(queue, lease, { kind: "dead", reason: errorSummary(error) });
+    return { id: claim.id, status: done ? "dead" : "stale", error };
+  }
+  const actor = getActor(message.actor);
+  const context = new MessageContext({ broker, queue, message, actor, lease, leaseMs });
+  let args: unknown[];
+  try {
+    args = checkMessage(actor, message);
+  } catch (error) {
+    broker.logger.error(`Dead-lettering message ${message.id} of actor '${message.actor}'`);
+    recordFailure(broker, queue, error);
+    return await nack(context, { kind: "dead", reason: errorSummary(error) }, error);
+  }
+
+  const heartbeat = setInterval(async () => {
+    try {
+      if (!await context.extendLease()) context.abort(new Error("The lease was lost"));
+    } catch (error) {
+      broker.logger.warn(`Cannot extend the lease of message ${message.id}: ${errorName(error)}`);
+    }
+  }, Math.max(1, Math.floor(leaseMs / 3)));
+  const stop = () => context.abort(options.signal?.reason);
+  options.signal?.addEventListener("abort", stop, { once: true });
+  if (options.signal?.aborted) stop();
+  try {
+    try {
+      await emit(broker, "beforeProcessMessage", [context], { allowSkip: true });
+    } catch (skip) {
+      return await skipped(context, skip as SkipMessage);
+    }
+    const outcome: ProcessOutcome = { failed: false };
+    try {
+      outcome.result = await run(actor!, context, args);
+    } catch (error) {
+      outcome.failed = true;
+      outcome.error = error;
+    }
+    if (outcome.error instanceof SkipMessage && !options.signal?.aborted) {
+      await emit(broker, "afterProcessMessage", [context, outcome], { reverse: true });
+      return await skipped(context, outcome.error);
+    }
+    // On a stop, hooks still run so that they clean up (timers), but the outcome is
+    // ignored: the message goes back to ready without counting a retry.
+    await emit(broker, "afterProcessMessage", [context, outcome], { reverse: true });
+    if (options.signal?.aborted) {
+      const [released] = await broker.release(queue, [lease]);
+      return { id: message.id, status: released ? "released" : "stale" };
+    }
+    if (!outcome.failed) return await ack(context);
+    return await failed(context, outcome);
+  } finally {
+    clearInterval(heartbeat);
+    options.signal?.removeEventListener("abort", stop);
+  }
+}
+
+/** Checks the per-message options and the arguments; returns the arguments to pass. */
+function checkMessage(actor: Actor | undefined, message: Message): unknown[] {
+  if (!actor) {
+    throw new TypeError(`Cannot process message: no actor named '${message.actor}' is declared`);
+  }
+  checkActorOptions(message.options, `Cannot process message of actor '${actor.name}'`, true);
+  const schema = actor.options.args;
+  if (!schema) return message.args;
+  const result = v.safeParse(schema, message.args);
+  if (result.success) return result.output as unknown[];
+  const issue = result.issues[0];
+  throw new TypeError(
+    `Cannot process message of actor '${actor.name}': argument ${
+      v.getDotPath(issue) ?? "list"
+    } must be ${issue.expected ?? "valid"}`,
+  );
+}
+
+/** Runs the actor, failing as soon as the context's signal aborts. */
+function run(actor: Actor, context: MessageContext, args: unknown[]): Promise<unknown> {
+  const { signal } = context;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const abort = () => reject(signal.reason);
+    signal.addEventListener("abort", abort, { once: true });
+    Promise.resolve()
+      .then(() => actor.fn.apply(context, args as never[]))
+      .then(resolve, reject)
+      .finally(() => signal.removeEventListener("abort", abort));
+  });
+}
+
+async function skipped(context: MessageContext, skip: SkipMessage): Promise<ProcessReport> {
+  const { broker, message } = context;
+  broker.logger.info(`Skipped message ${message.id} of actor '${message.actor}': ${skip.message}`);
+  await emit(broker, "afterSkipMessage", [context, skip], { reverse: true });
+  if (skip.deadLetter) return await nack(context, { kind: "dead", reason: skip.message });
+  const report = await ack(context);
+  return report.status === "acked" ? { ...report, status: "skipped" } : report;
+}
+
+async function ack(context: MessageContext): Promise<ProcessReport> {
+  const { broker, message, queue } = context;
+  await emit(broker, "beforeAck", [context]);
+  const [done] = await broker.ack(queue, [context.lease]);
+  if (!done) {
+    broker.logger.warn(`Cannot ack message ${message.id}: another claim holds it now`);
+    return { id: message.id, status: "stale" };
+  }
+  await emit(broker, "afterAck", [context], { reverse: true });
+  return { id: message.id, status: "acked" };
+}
+
+async function failed(context: MessageContext, outcome: ProcessOutcome): Promise<ProcessReport> {
+  const { broker, message, queue } = context;
+  const { error } = outcome;
+  const what =
+    `Message ${message.id} of actor '${message.actor}' failed on attempt ${context.attempt}`;
+  if (!(error instanceof Retry)) recordFailure(broker, queue, error);
+  if (outcome.retryAt !== undefined) {
+    const delay = Math.max(0, outcome.retryAt - broker.now());
+    if (!(error instanceof Retry)) {
+      broker.logger.warn(`${what} with ${errorName(error)}; retrying in ${delay} ms`, error);
+    }
+    const body = message.copy({ retries: message.retries + 1 }).encode();
+    return await nack(context, { kind: "retry", at: outcome.retryAt, body }, error);
+  }
+  broker.logger.error(`${what} with ${errorName(error)}; dead-lettering it`, error);
+  const reason = outcome.deadReason ?? errorSummary(error);
+  return await nack(context, { kind: "dead", reason }, error);
+}
+
+async function nack(
+  context: MessageContext,
+  outcome: NackOutcome,
+  error?: unknown,
+): Promise<ProcessReport> {
+  const { broker, message, queue } = context;
+  await emit(broker, "beforeNack", [context, outcome]);
+  const done = await broker.nack(queue, context.lease, outcome);
+  if (!done) {
+    broker.logger.warn(`Cannot nack message ${message.id}: another claim holds it now`);
+    return { id: message.id, status: "stale", error };
+  }
+  await emit(broker, "afterNack", [context, outcome], { reverse: true });
+  return { id: message.id, status: outcome.kind === "retry" ? "retried" : "dead", error };
+}

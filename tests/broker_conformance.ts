@@ -1,0 +1,467 @@
+/**
+ * The broker conformance suite: every `Broker` implementation runs it, so that they all
+ * keep the semantics of `docs/lifecycle.md`. Call `brokerConformance()` from a test file
+ * with a factory; each test gets a fresh broker, an injected clock and its own queue.
+ *
+ * ```ts ignore
+ * brokerConformance("MemoryBroker", (options) => new MemoryBroker(options));
+ * ```
+ */
+import assert from "node:assert/strict";
+import * as v from "valibot";
+import { actor } from "../src/actor.ts";
+import type { Broker, Logger, NackOutcome } from "../src/broker.ts";
+import type { MessageContext } from "../src/context.ts";
+import { MessageTooLarge, Retry, TimeLimitExceeded } from "../src/errors.ts";
+import { Message } from "../src/message.ts";
+import { Middleware } from "../src/middleware/middleware.ts";
+import { processMessage } from "../src/process.ts";
+import { Worker } from "../src/worker.ts";
+
+/** What the suite hands a factory: spread it into the broker's options. */
+export interface ConformanceBrokerOptions {
+  /** The injected clock; tests move it. */
+  now: () => number;
+  /** A logger that keeps quiet. */
+  logger: Logger;
+}
+
+/** Makes a fresh broker for one test. */
+export type BrokerFactory = (options: ConformanceBrokerOptions) => Broker | Promise<Broker>;
+
+/** Options of {@linkcode brokerConformance}. */
+export interface ConformanceOptions {
+  /** Deletes what a test left in its queue (say, Redis keys). */
+  cleanup?: (broker: Broker, queue: string) => Promise<void>;
+}
+
+/** A logger that keeps quiet. */
+export const silentLogger: Logger = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+};
+
+/** Records every nack outcome, so that tests can read retry times. */
+class NackRecorder extends Middleware {
+  readonly outcomes: NackOutcome[] = [];
+  override afterNack(_context: MessageContext, outcome: NackOutcome): void {
+    this.outcomes.push(outcome);
+  }
+}
+
+interface Setup {
+  broker: Broker;
+  queue: string;
+  clock: { time: number };
+  /** A unique actor name. */
+  name: (prefix: string) => string;
+}
+
+/**
+ * Registers the suite's tests with `Deno.test`.
+ *
+ * @param label Prefixes every test name, as in "MemoryBroker".
+ * @param factory Makes a fresh broker for each test.
+ * @param options Cleanup after each test.
+ */
+export function brokerConformance(
+  label: string,
+  factory: BrokerFactory,
+  options: ConformanceOptions = {},
+): void {
+  const test = (name: string, fn: (setup: Setup) => Promise<void>) => {
+    Deno.test(`${label}: ${name}`, async () => {
+      const clock = { time: 1_700_000_000_000 };
+      const broker = await factory({ now: () => clock.time, logger: silentLogger });
+      const queue = `conformance-${crypto.randomUUID()}`;
+      try {
+        await fn({ broker, queue, clock, name: (prefix) => `${prefix}-${crypto.randomUUID()}` });
+      } finally {
+        await options.cleanup?.(broker, queue);
+      }
+    });
+  };
+
+  test("given JSON arguments, when sent and processed, then the actor receives them intact", async ({ broker, queue, name }) => {
+    const received: unknown[][] = [];
+    const echo = actor(name("echo"), (...args: unknown[]) => {
+      received.push(args);
+    }, { broker, queue });
+    const args = [1, -2.5, "héllo ✓", null, true, [1, [2]], { a: { b: [null, "x"] } }];
+    const sent = await echo.send(...args);
+    assert.equal(sent.queue, queue);
+    assert.ok(sent.enqueuedAt !== undefined);
+    await broker.join(queue);
+    assert.deepEqual(received, [args]);
+    assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
+  });
+
+  test("given a batch across two queues, when enqueued in one call, then each queue gets its own", async ({ broker, queue, name }) => {
+    const other = `${queue}-other`;
+    const a = actor(name("a"), () => {}, { broker, queue });
+    const b = actor(name("b"), () => {}, { broker, queue: other });
+    const sent = await broker.enqueue([a.message(), b.message(), a.message()]);
+    assert.equal(sent.length, 3);
+    assert.equal((await broker.stats(queue)).ready, 2);
+    assert.equal((await broker.stats(other)).ready, 1);
+    await broker.join(queue);
+    await broker.join(other);
+    await options.cleanup?.(broker, other);
+  });
+
+  test("given a message enqueued twice, when the second write arrives, then it is left alone", async ({ broker, queue, name }) => {
+    const task = actor(name("task"), () => {}, { broker, queue });
+    const [sent] = await broker.enqueue([task.message()]);
+    const [claim] = await broker.claim(queue);
+    await broker.enqueue([sent]); // a retried request, say
+    assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 1, dead: 0 });
+    assert.deepEqual(await broker.ack(queue, [claim]), [true]);
+  });
+
+  test("given mixed priorities, when claimed, then lower priorities come first and FIFO within one", async ({ broker, queue, name }) => {
+    const task = actor(name("task"), (_n: number) => {}, { broker, queue });
+    const priorities = [0, 5, -1, 0, 5, -1, 0];
+    const sent = await broker.enqueue(
+      priorities.map((priority, n) => task.messageWithOptions({ args: [n], priority })),
+    );
+    const claims = await broker.claim(queue, { count: 10 });
+    const order = claims.map((claim) => sent.findIndex((m) => m.id === claim.id));
+    assert.deepEqual(order, [2, 5, 0, 3, 6, 1, 4]);
+  });
+
+  test("given messages of one priority, when processed by join, then they run in send order", async ({ broker, queue, name }) => {
+    const seen: number[] = [];
+    const task = actor(name("task"), (n: number) => {
+      seen.push(n);
+    }, { broker, queue });
+    for (let n = 0; n < 20; n++) await task.send(n);
+    await broker.join(queue);
+    assert.deepEqual(seen, Array.from({ length: 20 }, (_, n) => n));
+  });
+
+  test("given a delay and an eta, when the clock reaches them, then they become claimable", async ({ broker, queue, clock, name }) => {
+    const task = actor(name("task"), (_n: number) => {}, { broker, queue });
+    const delayed = await task.sendWithOptions({ args: [1], delay: 5_000 });
+    const scheduled = await task.sendWithOptions({ args: [2], eta: new Date(clock.time + 9_000) });
+    assert.equal(delayed.eta, clock.time + 5_000);
+    assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 2, leased: 0, dead: 0 });
+    assert.deepEqual(await broker.claim(queue), []);
+    await broker.join(queue); // delays not yet due are left alone
+    clock.time += 5_000;
+    const [first] = await broker.claim(queue, { count: 5 });
+    assert.equal(first.id, delayed.id);
+    clock.time += 4_000;
+    const [second] = await broker.claim(queue, { count: 5 });
+    assert.equal(second.id, scheduled.id);
+  });
+
+  test("given an always-failing actor, when retried, then backoffs stay in bounds and it dies after maxRetries", async ({ broker, queue, clock, name }) => {
+    const recorder = new NackRecorder();
+    broker.addMiddleware(recorder);
+    const attempts: number[] = [];
+    const fail = actor(name("fail"), function (this: MessageContext) {
+      attempts.push(this.attempt);
+      throw new Error("boom");
+    }, { broker, queue, maxRetries: 3, minBackoff: 1_000, maxBackoff: 3_000 });
+    await fail.send();
+    for (let retry = 1; retry <= 3; retry++) {
+      await broker.join(queue, { failFast: false });
+      const outcome = recorder.outcomes.at(-1)!;
+      assert.equal(outcome.kind, "retry");
+      const delay = (outcome as { at: number }).at - clock.time;
+      const base = 1_000 * 2 ** (retry - 1);
+      assert.ok(delay >= Math.min(base, 3_000) && delay <= Math.min(2 * base, 3_000), `${delay}`);
+      assert.equal((await broker.stats(queue)).delayed, 1);
+      clock.time += delay;
+    }
+    await assert.rejects(broker.join(queue), /boom/);
+    assert.deepEqual(attempts, [1, 2, 3, 4]);
+    const [dead] = await broker.deadLetters(queue);
+    assert.match(dead.reason, /^Retries exhausted after 3 retries: Error: boom$/);
+    assert.equal(Message.decode(dead.body).retries, 3);
+  });
+
+  test("given an error listed in throws, when the actor throws it, then the message dies at once", async ({ broker, queue, name }) => {
+    class Permanent extends Error {}
+    let attempts = 0;
+    const task = actor(name("task"), () => {
+      attempts++;
+      throw new Permanent("no");
+    }, { broker, queue, throws: [Permanent] });
+    await task.send();
+    await assert.rejects(broker.join(queue), Permanent);
+    assert.equal(attempts, 1);
+    const [dead] = await broker.deadLetters(queue);
+    assert.match(dead.reason, /throws/);
+  });
+
+  test("given retryWhen, when it refuses, then the message dies regardless of maxRetries", async ({ broker, queue, clock, name }) => {
+    const calls: [number, string][] = [];
+    const task = actor(name("task"), () => {
+      throw new Error(calls.length === 0 ? "transient" : "fatal");
+    }, {
+      broker,
+      queue,
+      maxRetries: 100,
+      minBackoff: 10,
+      retryWhen: (retries, error) => {
+        calls.push([retries, (error as Error).message]);
+        return (error as Error).message === "transient";
+      },
+    });
+    await task.send();
+    await broker.join(queue, { failFast: false });
+    clock.time += 1_000;
+    await broker.join(queue, { failFast: false });
+    assert.deepEqual(calls, [[0, "transient"], [1, "fatal"]]);
+    assert.equal((await broker.stats(queue)).dead, 1);
+  });
+
+  test("given a Retry with a delay, when thrown, then the retry is due after exactly that delay", async ({ broker, queue, clock, name }) => {
+    const recorder = new NackRecorder();
+    broker.addMiddleware(recorder);
+    const task = actor(name("task"), () => {
+      throw new Retry({ delay: 42 });
+    }, { broker, queue });
+    await task.send();
+    await broker.join(queue); // a Retry is not an actor error to re-raise
+    assert.deepEqual(recorder.outcomes.map((o) => o.kind), ["retry"]);
+    assert.equal((recorder.outcomes[0] as { at: number }).at, clock.time + 42);
+  });
+
+  test("given dead letters, when listed, requeued and purged, then each does what it says", async ({ broker, queue, clock, name }) => {
+    let healthy = false;
+    const seen: number[] = [];
+    const task = actor(name("task"), (n: number) => {
+      if (!healthy) throw new Error("down");
+      seen.push(n);
+    }, { broker, queue, maxRetries: 0 });
+    const sent = [];
+    for (let n = 0; n < 3; n++) {
+      sent.push(await task.send(n));
+      await broker.join(queue, { failFast: false });
+      clock.time += 1;
+    }
+    const dead = await broker.deadLetters(queue);
+    assert.deepEqual(dead.map((d) => d.id), sent.map((m) => m.id));
+    assert.ok(dead.every((d) => d.reason === "Retries exhausted after 0 retries: Error: down"));
+    assert.deepEqual((await broker.deadLetters(queue, { offset: 1, limit: 1 })).map((d) => d.id), [
+      sent[1].id,
+    ]);
+
+    healthy = true;
+    assert.equal(await broker.requeue(queue, [sent[1].id, "no-such-id"]), 1);
+    assert.deepEqual(await broker.stats(queue), { ready: 1, delayed: 0, leased: 0, dead: 2 });
+    await broker.join(queue);
+    assert.deepEqual(seen, [1]);
+
+    assert.equal(await broker.purgeDead(queue, { ids: [sent[0].id] }), 1);
+    assert.equal(await broker.purgeDead(queue), 1);
+    assert.deepEqual(await broker.deadLetters(queue), []);
+  });
+
+  test("given a dead letter, when seven days pass, then it is gone", async ({ broker, queue, clock, name }) => {
+    const task = actor(name("task"), () => {
+      throw new Error("x");
+    }, { broker, queue, maxRetries: 0 });
+    await task.send();
+    await broker.join(queue, { failFast: false });
+    clock.time += 7 * 86_400_000 - 1;
+    assert.equal((await broker.stats(queue)).dead, 1);
+    clock.time += 1;
+    assert.equal((await broker.stats(queue)).dead, 0);
+  });
+
+  test("given a consumer that crashed, when its lease expires, then the message is claimed again with a new token", async ({ broker, queue, clock, name }) => {
+    const task = actor(name("task"), () => {}, { broker, queue });
+    const sent = await task.send();
+    const [crashed] = await broker.claim(queue, { leaseMs: 1_000 });
+    assert.equal(crashed.id, sent.id);
+    assert.equal(crashed.leaseUntil, clock.time + 1_000);
+    assert.deepEqual(await broker.claim(queue), []);
+    assert.equal((await broker.stats(queue)).leased, 1);
+    clock.time += 1_000;
+    const [again] = await broker.claim(queue, { leaseMs: 1_000 });
+    assert.equal(again.id, sent.id);
+    assert.notEqual(again.token, crashed.token);
+    // The late finisher's token is stale: every transition refuses it.
+    assert.deepEqual(await broker.ack(queue, [crashed]), [false]);
+    assert.equal(await broker.nack(queue, crashed, { kind: "dead", reason: "late" }), false);
+    assert.equal(await broker.nack(queue, crashed, { kind: "retry", at: clock.time }), false);
+    assert.deepEqual(await broker.release(queue, [crashed]), [false]);
+    assert.equal(await broker.extendLease(queue, crashed), false);
+    assert.deepEqual(await broker.ack(queue, [again]), [true]);
+    assert.deepEqual(await broker.ack(queue, [again]), [false]);
+    assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
+  });
+
+  test("given a long actor, when its lease is extended, then the message is not recovered", async ({ broker, queue, clock, name }) => {
+    const task = actor(name("task"), () => {}, { broker, queue });
+    await task.send();
+    const [claim] = await broker.claim(queue, { leaseMs: 1_000 });
+    clock.time += 800;
+    assert.equal(await broker.extendLease(queue, claim, { leaseMs: 1_000 }), true);
+    clock.time += 800;
+    assert.deepEqual(await broker.claim(queue), []);
+    clock.time += 200;
+    assert.equal((await broker.claim(queue)).length, 1);
+  });
+
+  test("given a claimed message, when released, then it is ready again in its old place, retries unchanged", async ({ broker, queue, name }) => {
+    const task = actor(name("task"), (_n: number) => {}, { broker, queue });
+    const first = await task.send(1);
+    await task.send(2);
+    const [claim] = await broker.claim(queue);
+    assert.deepEqual(await broker.release(queue, [claim]), [true]);
+    const [again] = await broker.claim(queue);
+    assert.equal(again.id, first.id);
+    assert.equal(Message.decode(again.body).retries, 0);
+  });
+
+  test("given a message pushed twice, when claimed by id twice, then it runs once", async ({ broker, queue, name }) => {
+    let runs = 0;
+    const task = actor(name("task"), () => {
+      runs++;
+    }, { broker, queue });
+    const sent = await task.send();
+    const [one, two] = await Promise.all([
+      broker.claimById(queue, [sent.id]),
+      broker.claimById(queue, [sent.id]),
+    ]);
+    const claims = [...one.claimed, ...two.claimed];
+    assert.equal(claims.length, 1);
+    assert.deepEqual([...one.unclaimed, ...two.unclaimed], [{ id: sent.id, state: "leased" }]);
+    await processMessage(broker, queue, claims[0]);
+    assert.equal(runs, 1);
+    const after = await broker.claimById(queue, [sent.id, "no-such-id"]);
+    assert.deepEqual(after, {
+      claimed: [],
+      unclaimed: [{ id: sent.id, state: "missing" }, { id: "no-such-id", state: "missing" }],
+    });
+  });
+
+  test("given delayed and dead messages, when claimed by id, then due ones are claimed and others reported", async ({ broker, queue, clock, name }) => {
+    const task = actor(name("task"), () => {
+      throw new Error("x");
+    }, { broker, queue, maxRetries: 0 });
+    const later = await task.sendWithOptions({ delay: 1_000 });
+    const doomed = await task.send();
+    await broker.join(queue, { failFast: false });
+    const before = await broker.claimById(queue, [later.id, doomed.id]);
+    assert.deepEqual(before.unclaimed, [
+      { id: later.id, state: "delayed" },
+      { id: doomed.id, state: "dead" },
+    ]);
+    clock.time += 1_000;
+    const due = await broker.claimById(queue, [later.id]);
+    assert.deepEqual(due.claimed.map((c) => c.id), [later.id]);
+  });
+
+  test("given a bad envelope, an unknown actor or invalid arguments, when processed, then each is dead with a reason", async ({ broker, queue, name }) => {
+    class Garbled extends Message {
+      override encode(): string {
+        return "{not json";
+      }
+    }
+    const strict = actor(name("strict"), (_n: number) => {}, {
+      broker,
+      queue,
+      args: v.tuple([v.number()]),
+    });
+    await broker.enqueue([
+      new Garbled({ queue, actor: strict.name, args: [1] }),
+      new Message({ queue, actor: name("nobody"), args: [] }),
+      new Message({ queue, actor: strict.name, args: ["one"] }),
+      new Message({ queue, actor: strict.name, args: [1], options: { maxRetries: -1 } }),
+    ]);
+    await assert.rejects(broker.join(queue), TypeError);
+    await broker.join(queue, { failFast: false });
+    const reasons = (await broker.deadLetters(queue)).map((d) => d.reason);
+    assert.equal(reasons.length, 4);
+    assert.match(reasons[0], /not JSON/);
+    assert.match(reasons[1], /no actor named/);
+    assert.match(reasons[2], /argument 0 must be number/);
+    assert.match(reasons[3], /'maxRetries' must be a non-negative integer/);
+    assert.ok(reasons.every((reason) => !reason.includes('"one"')));
+  });
+
+  test("given an oversized message, when sent, then MessageTooLarge and nothing is written", async ({ broker, queue, name }) => {
+    const task = actor(name("task"), (_s: string) => {}, { broker, queue });
+    await assert.rejects(
+      broker.enqueue([task.message("small"), task.message("x".repeat(300_000))]),
+      MessageTooLarge,
+    );
+    assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
+  });
+
+  test("given an actor past its maxAge, when processed, then it is dead without running", async ({ broker, queue, clock, name }) => {
+    let runs = 0;
+    const task = actor(name("task"), () => {
+      runs++;
+    }, { broker, queue, maxAge: 1_000 });
+    await task.send();
+    clock.time += 1_001;
+    await broker.join(queue);
+    assert.equal(runs, 0);
+    const [dead] = await broker.deadLetters(queue);
+    assert.match(dead.reason, /older than its maxAge of 1000 ms/);
+  });
+
+  test("given an actor past its timeLimit, when it runs, then its signal aborts and the attempt fails", async ({ broker, queue, name }) => {
+    let reason: unknown;
+    const task = actor(name("task"), function (this: MessageContext) {
+      return new Promise((_, reject) => {
+        this.signal.addEventListener("abort", () => {
+          reason = this.signal.reason;
+          reject(this.signal.reason);
+        });
+      });
+    }, { broker, queue, timeLimit: 5 });
+    await task.send();
+    await assert.rejects(broker.join(queue), TimeLimitExceeded);
+    assert.ok(reason instanceof TimeLimitExceeded);
+    assert.equal((await broker.stats(queue)).delayed, 1);
+  });
+
+  test("given a running worker, when stopped, then in-flight messages finish and are acked", async ({ broker, queue, name }) => {
+    const started = Promise.withResolvers<void>();
+    const finish = Promise.withResolvers<void>();
+    let done = 0;
+    const task = actor(name("task"), async () => {
+      started.resolve();
+      await finish.promise;
+      done++;
+    }, { broker, queue });
+    await task.send();
+    const worker = new Worker(broker, { queues: [queue], concurrency: 2, pollMin: 1, pollMax: 5 });
+    await worker.start();
+    await started.promise;
+    const stopped = worker.stop({ timeout: 60_000 });
+    finish.resolve();
+    await stopped;
+    assert.equal(done, 1);
+    assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
+  });
+
+  test("given a worker whose actor outlives the stop timeout, when stopped, then the message is handed back unretried", async ({ broker, queue, name }) => {
+    const started = Promise.withResolvers<void>();
+    let aborted = false;
+    const task = actor(name("task"), function (this: MessageContext) {
+      started.resolve();
+      this.signal.addEventListener("abort", () => aborted = true);
+      return new Promise(() => {}); // ignores its signal
+    }, { broker, queue });
+    const sent = await task.send();
+    const worker = new Worker(broker, { queues: [queue], pollMin: 1, pollMax: 5 });
+    await worker.start();
+    await started.promise;
+    await worker.stop({ timeout: 1 });
+    assert.ok(aborted);
+    assert.deepEqual(await broker.stats(queue), { ready: 1, delayed: 0, leased: 0, dead: 0 });
+    const [claim] = await broker.claim(queue);
+    assert.equal(claim.id, sent.id);
+    assert.equal(Message.decode(claim.body).retries, 0);
+  });
+}

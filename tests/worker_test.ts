@@ -1,0 +1,170 @@
+import assert from "node:assert/strict";
+import { actor } from "../src/actor.ts";
+import type { Broker, Claim, ClaimOptions, Lease, LeaseOptions } from "../src/broker.ts";
+import { MemoryBroker } from "../src/brokers/memory.ts";
+import { Middleware } from "../src/middleware/middleware.ts";
+import { Worker } from "../src/worker.ts";
+import { silentLogger } from "./broker_conformance.ts";
+
+const unique = (prefix: string) => `${prefix}-${crypto.randomUUID()}`;
+const fast = { pollMin: 1, pollMax: 5 };
+
+Deno.test("Worker: given more messages than slots, then at most `concurrency` run at once", async () => {
+  const broker = new MemoryBroker({ logger: silentLogger });
+  const queue = unique("q");
+  let running = 0;
+  let peak = 0;
+  const task = actor(unique("t"), async () => {
+    peak = Math.max(peak, ++running);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    running--;
+  }, { broker, queue });
+  await broker.enqueue(Array.from({ length: 9 }, () => task.message()));
+  const worker = new Worker(broker, { queues: [queue], concurrency: 3, ...fast });
+  await worker.start();
+  await worker.join();
+  await worker.stop();
+  assert.equal(peak, 3);
+  assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
+});
+
+Deno.test("Worker: given several queues, then it consumes all of them", async () => {
+  const broker = new MemoryBroker({ logger: silentLogger });
+  const [a, b] = [unique("a"), unique("b")];
+  const seen: string[] = [];
+  const onA = actor(unique("t"), () => {
+    seen.push("a");
+  }, { broker, queue: a });
+  const onB = actor(unique("t"), () => {
+    seen.push("b");
+  }, { broker, queue: b });
+  const worker = new Worker(broker, { queues: [a, b], ...fast });
+  await worker.start();
+  await onA.send();
+  await onB.send();
+  await broker.join(a);
+  await broker.join(b);
+  await worker.join();
+  await worker.stop();
+  assert.deepEqual(seen.sort(), ["a", "b"]);
+});
+
+Deno.test("Worker: given a failing actor, then join re-raises its error unless failFast is false", async () => {
+  const broker = new MemoryBroker({ logger: silentLogger });
+  const queue = unique("q");
+  const task = actor(unique("t"), () => {
+    throw new SyntaxError("bad");
+  }, { broker, queue, maxRetries: 0 });
+  const worker = new Worker(broker, { queues: [queue], ...fast });
+  await worker.start();
+  await task.send();
+  await assert.rejects(worker.join(), SyntaxError);
+  await task.send();
+  await worker.join({ failFast: false });
+  await worker.stop();
+  assert.equal((await broker.stats(queue)).dead, 2);
+});
+
+Deno.test("Worker: given a stop while a claim is in flight, then the claimed messages are handed back", async () => {
+  const gate = Promise.withResolvers<void>();
+  const claiming = Promise.withResolvers<void>();
+  class SlowClaims extends MemoryBroker {
+    override async claim(queue: string, options?: ClaimOptions): Promise<Claim[]> {
+      claiming.resolve();
+      await gate.promise;
+      return await super.claim(queue, options);
+    }
+  }
+  const broker = new SlowClaims({ logger: silentLogger });
+  const queue = unique("q");
+  let runs = 0;
+  const task = actor(unique("t"), () => {
+    runs++;
+  }, { broker, queue });
+  await task.send();
+  await task.send();
+  const worker = new Worker(broker, { queues: [queue], ...fast });
+  await worker.start();
+  await claiming.promise;
+  const stopped = worker.stop();
+  gate.resolve();
+  await stopped;
+  assert.equal(runs, 0);
+  assert.deepEqual(await broker.stats(queue), { ready: 2, delayed: 0, leased: 0, dead: 0 });
+});
+
+Deno.test("Worker: given a long actor, then heartbeats keep its lease", async () => {
+  const clock = { time: 0 };
+  const extended = Promise.withResolvers<void>();
+  class Watched extends MemoryBroker {
+    override async extendLease(q: string, lease: Lease, options?: LeaseOptions): Promise<boolean> {
+      const held = await super.extendLease(q, lease, options);
+      extended.resolve();
+      return held;
+    }
+  }
+  const broker: Broker = new Watched({ now: () => clock.time, logger: silentLogger });
+  const queue = unique("q");
+  let stolen: Claim[] | undefined;
+  const task = actor(unique("t"), async () => {
+    clock.time += 25; // within the 30 ms lease
+    await extended.promise; // a heartbeat at 25 ms: the lease now ends at 55 ms
+    clock.time += 25; // past the first lease, within the extended one
+    stolen = await broker.claim(queue);
+  }, { broker, queue });
+  await task.send();
+  const worker = new Worker(broker, { queues: [queue], leaseMs: 30, ...fast });
+  await worker.start();
+  await worker.join();
+  await worker.stop();
+  assert.deepEqual(stolen, []);
+  assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
+});
+
+Deno.test("Worker: given middleware, then boot and shutdown hooks run around the worker", async () => {
+  const log: string[] = [];
+  class Lifecycle extends Middleware {
+    override beforeWorkerBoot(): void {
+      log.push("beforeBoot");
+    }
+    override afterWorkerBoot(): void {
+      log.push("afterBoot");
+    }
+    override beforeWorkerShutdown(): void {
+      log.push("beforeShutdown");
+    }
+    override afterWorkerShutdown(): void {
+      log.push("afterShutdown");
+    }
+  }
+  const broker = new MemoryBroker({ logger: silentLogger, middleware: [new Lifecycle()] });
+  const worker = new Worker(broker, { queues: [unique("q")], ...fast });
+  await worker.start();
+  await worker.start(); // idempotent
+  await worker.stop();
+  await worker.stop(); // idempotent
+  assert.deepEqual(log, ["beforeBoot", "afterBoot", "beforeShutdown", "afterShutdown"]);
+  await assert.rejects(worker.start(), TypeError);
+});
+
+Deno.test("Worker: given a join timeout while an actor runs, then JoinTimeout", async () => {
+  const broker = new MemoryBroker({ logger: silentLogger });
+  const queue = unique("q");
+  const release = Promise.withResolvers<void>();
+  const task = actor(unique("t"), () => release.promise, { broker, queue });
+  await task.send();
+  const worker = new Worker(broker, { queues: [queue], ...fast });
+  await worker.start();
+  await assert.rejects(worker.join({ timeout: 5 }), { name: "JoinTimeout" });
+  release.resolve();
+  await worker.join();
+  await worker.stop();
+});
+
+Deno.test("Worker: given invalid options, then the constructor throws", () => {
+  const broker = new MemoryBroker({ logger: silentLogger });
+  assert.throws(() => new Worker(broker, { queues: [] }), TypeError);
+  assert.throws(() => new Worker(broker, { queues: ["bad queue"] }), TypeError);
+  assert.throws(() => new Worker(broker, { concurrency: 0 }), RangeError);
+  assert.throws(() => new Worker(broker, { leaseMs: 1.5 }), RangeError);
+});
