@@ -27,6 +27,16 @@ export function setBroker(broker: Broker): void {
 }
 
 /**
+ * Whether a broker was set, rather than the default about to be made (the CLI uses this to
+ * fall back to Redis from the environment).
+ *
+ * @returns `true` after {@linkcode setBroker}.
+ */
+export function hasBroker(): boolean {
+  return current !== undefined;
+}
+
+/**
  * Returns the global broker; the first call without a `setBroker()` before it creates a
  * `MemoryBroker`, the embedded default (messages then live only in this process).
  *

@@ -159,3 +159,44 @@ export async function checkLocalServer(local, env, Redis, prefix) {
     await server.close();
   }
 }
+
+/**
+ * Given a broker, when an actor that reads its context (`this`) is sent two messages and a
+ * worker-less `broker.join()` runs them, then each ran once with its arguments, its first
+ * attempt, an unaborted signal and its own message id; and a first attempt that asks for a
+ * retry runs again with the attempt count the context reports.
+ *
+ * @param {any} skiff The skiff module as this runtime loads it.
+ * @param {any} broker A broker from that module.
+ * @param {string} prefix This run's prefix, for unique actor names.
+ * @returns {Promise<{ runs: unknown[] }>}
+ */
+export async function checkActors(skiff, broker, prefix) {
+  const runs = [];
+  const name = `${prefix}double`.replace(/[^a-zA-Z0-9_.:-]/g, "-");
+  const double = skiff.actor(
+    name,
+    function (n) {
+      // Retry at once: join() leaves delays that are not yet due alone.
+      if (n === 3 && this.attempt === 1) throw new skiff.Retry({ delay: 0 });
+      runs.push({
+        n: n * 2,
+        attempt: this.attempt,
+        aborted: this.signal.aborted,
+        id: this.message.id,
+      });
+    },
+    { broker, queue: "smoke" },
+  );
+  const sent = [await double.send(1), await double.send(3)];
+  await broker.join("smoke", { failFast: false, timeout: 10_000 });
+  runs.sort((a, b) => a.n - b.n);
+  const seen = JSON.stringify(runs.map(({ n, attempt, aborted }) => [n, attempt, aborted]));
+  if (seen !== JSON.stringify([[2, 1, false], [6, 2, false]])) {
+    throw new Error(`actor runs were ${seen}, expected [[2,1,false],[6,2,false]]`);
+  }
+  if (runs[0].id !== sent[0].id || runs[1].id !== sent[1].id) {
+    throw new Error("the context's message ids are not the sent messages' ids");
+  }
+  return { runs };
+}

@@ -14,6 +14,7 @@ import * as skiff from "../../../mod.ts";
 import pkg from "../../../package.json" with { type: "json" };
 import * as local from "../../../src/local/mod.ts";
 import {
+  checkActors,
   checkLocalServer,
   checkRoundTrip,
   checkScript,
@@ -50,4 +51,8 @@ test("Script falls back from EVALSHA to EVAL once, then EVALSHA alone", async ()
 
 test("skiff/local serves the Upstash REST protocol under Bun", async () => {
   await checkLocalServer(local, process.env, Redis, prefix);
+});
+
+test("actors run on the MemoryBroker under Bun with their context as this", async () => {
+  await checkActors(skiff, new skiff.MemoryBroker(), prefix);
 });

@@ -21,6 +21,7 @@ import * as skiff from "skiff";
 // @ts-types="../../../src/local/mod.ts"
 import * as local from "skiff/local";
 import {
+  checkActors,
   checkLocalServer,
   checkRoundTrip,
   checkScript,
@@ -97,4 +98,8 @@ test("declarations import .js, never .ts", async () => {
     const text = await readFile(new URL(`dist/${file}`, root), "utf8");
     assert.doesNotMatch(text, /(from|import)\s*\(?\s*["']\.{1,2}\/[^"']*\.ts["']/, file);
   }
+});
+
+test("actors run on the MemoryBroker under Node with their context as this", async () => {
+  await checkActors(skiff, new skiff.MemoryBroker(), prefix);
 });

@@ -94,3 +94,8 @@ test("Script falls back from EVALSHA to EVAL once, then EVALSHA alone", async ()
   const [, key] = smokeKeys(prefix);
   assert.equal(await redis.get(key), 12);
 });
+
+test("actors run inside workerd with their context as this, retries included", async () => {
+  const { runs } = await call("/actors");
+  assert.deepEqual(runs.map((r) => [r.n, r.attempt]), [[2, 1], [6, 2]]);
+});

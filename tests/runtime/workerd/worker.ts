@@ -8,7 +8,7 @@
  */
 import { Redis } from "@upstash/redis/cloudflare";
 import * as skiff from "../../../mod.ts";
-import { checkRoundTrip, checkScript, cleanup } from "../smoke.mjs";
+import { checkActors, checkRoundTrip, checkScript, cleanup } from "../smoke.mjs";
 
 /** The worker's bindings. */
 export interface Env {
@@ -23,6 +23,7 @@ const ROUTES: Record<string, Check> = {
   "/version": () => Promise.resolve(skiff.VERSION),
   "/round-trip": checkRoundTrip,
   "/script": (redis, prefix) => checkScript(skiff, redis, prefix),
+  "/actors": (_redis, prefix) => checkActors(skiff, new skiff.MemoryBroker(), prefix),
   "/cleanup": cleanup,
 };
 
