@@ -98,3 +98,8 @@ export {
   type WorkerOptions,
   type WorkerStopOptions,
 } from "./src/worker.ts";
+export {
+  UpstashBroker,
+  type UpstashBrokerClient,
+  type UpstashBrokerOptions,
+} from "./src/brokers/upstash.ts";

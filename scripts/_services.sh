@@ -8,6 +8,15 @@ SKIFF_TMP=""
 SKIFF_PIDS=()
 DENO="$SKIFF_ROOT/node_modules/.bin/deno"
 
+# Enters the repository, arranges for everything started to stop on any exit, and
+# installs the toolchain when it is missing.
+skiff_init() {
+  cd "$SKIFF_ROOT" || exit 1
+  trap 'stop_services' EXIT
+  trap 'stop_services; exit 130' INT TERM
+  ensure_node_modules
+}
+
 die() {
   echo "skiff: $*" >&2
   exit 1

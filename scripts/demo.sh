@@ -1,16 +1,15 @@
 #!/usr/bin/env bash
-# The demo: starts a private redis-server and the local Upstash REST server, then runs
-# the example against them. Installs what is missing first.
+# The demo: a shop's background jobs sent to actors, with retries, a delay and a dead
+# letter, processed by a pull worker. Messages live in a private redis-server behind the
+# local Upstash REST server; with no redis-server to be had, in memory.
 set -uo pipefail
 source "$(dirname "$0")/_services.sh"
-cd "$SKIFF_ROOT" || exit 1
+skiff_init
 
-trap 'stop_services' EXIT
-trap 'stop_services; exit 130' INT TERM
-
-ensure_node_modules
-ensure_redis_server ||
-  die "redis-server is needed for this demo: install it (Debian: apt-get install redis-server), then run this again."
-start_services
-echo "skiff: Redis on ${SKIFF_TEST_REDIS_URL#redis://}, local REST server on $UPSTASH_REDIS_REST_URL"
-"$DENO" run --allow-all examples/local_roundtrip.ts
+if ensure_redis_server; then
+  start_services
+  echo "skiff: Redis on ${SKIFF_TEST_REDIS_URL#redis://}, local REST server on $UPSTASH_REDIS_REST_URL"
+else
+  echo "skiff: no redis-server here (install it with: apt-get install redis-server); the demo runs in memory"
+fi
+"$DENO" run --allow-all examples/demo.ts

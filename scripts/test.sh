@@ -4,12 +4,7 @@
 # redis-server and the local Upstash REST server. Installs what is missing first.
 set -uo pipefail
 source "$(dirname "$0")/_services.sh"
-cd "$SKIFF_ROOT" || exit 1
-
-trap 'stop_services' EXIT
-trap 'stop_services; exit 130' INT TERM
-
-ensure_node_modules
+skiff_init
 ensure_redis_server ||
   die "redis-server is needed for the tests: install it (Debian: apt-get install redis-server), then run this again."
 start_services

@@ -44,13 +44,12 @@ Deno.test("cli: local without a token exits 2", async () => {
   }
 });
 
-Deno.test("cli: local serves until stopped, then exits 0", async () => {
+Deno.test("cli: local serves until a signal, then exits 0", async () => {
   const { out, io } = capture();
-  let stop!: () => void;
-  const stopSignal = new Promise<void>((resolve) => (stop = resolve));
+  let signal!: () => void;
   const running = main(
     ["local", "--redis", testRedisUrl(), "--port", "0", "--token", "cli-token"],
-    { ...io, stopSignal },
+    { ...io, onSignal: (listener) => (signal = listener) },
   );
   while (out.length === 0) await new Promise((r) => setTimeout(r, 5));
   const url = /listening on (\S+)/.exec(out[0])![1];
@@ -60,7 +59,7 @@ Deno.test("cli: local serves until stopped, then exits 0", async () => {
     body: '["PING"]',
   });
   assert.deepEqual(await res.json(), { result: "PONG" });
-  stop();
+  signal();
   assert.equal(await running, EXIT.OK);
   assert.ok(!out.join("\n").includes("cli-token"));
 });

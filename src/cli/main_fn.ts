@@ -1,31 +1,20 @@
-import process from "node:process";
-import { parseArgs } from "node:util";
-import { startLocalServer } from "../local/server.ts";
 import { VERSION } from "../version.ts";
+import { EXIT, type Io, processIo } from "./_io.ts";
+import { localCommand } from "./local_command.ts";
+import { workerCommand } from "./worker_command.ts";
 
-/** Exit codes of the `skiff` command. */
-export const EXIT = {
-  /** A clean stop. */
-  OK: 0,
-  /** Bad arguments, or a module that fails to import. */
-  USAGE: 2,
-  /** Redis cannot be reached at startup. */
-  UNREACHABLE: 3,
-} as const;
-
-/** Where the command writes, and which signals end it; tests pass their own. */
-export interface MainOptions {
-  /** Lines for the user. */
-  out?: (line: string) => void;
-  /** Errors, one line each. */
-  err?: (line: string) => void;
-  /** Resolves when the command should stop; SIGINT or SIGTERM by default. */
-  stopSignal?: Promise<unknown>;
-}
+export { EXIT, type Io };
 
 const USAGE = `Usage: skiff <command> [options]
 
 Commands:
+  worker <module...>   Import the modules that declare actors, then process their queues
+           --queues <a,b>            queues to consume (default: those of the declared actors)
+           --concurrency <n>         messages processed at once (default 8)
+           --shutdown-timeout <ms>   time messages in flight get on SIGINT/SIGTERM (default 30000)
+           The broker is the one a module set with setBroker(), else Redis from
+           UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN.
+
   local    Serve the Upstash REST protocol in front of a redis-server
            --redis <url>       redis://[user:password@]host:port[/db] (default redis://127.0.0.1:6379)
            --port <n>          port to listen on (default 8079; 0 picks a free one)
@@ -35,7 +24,10 @@ Commands:
            --error-rate <0-1>  fault mode: answer this share of requests with 503
            --drop-rate <0-1>   fault mode: run, then drop this share of responses
 
-  version  Print the version`;
+  version  Print the version
+
+Exit codes: 0 clean stop, 2 bad arguments or a module that fails to import,
+3 Redis unreachable at startup, 130 a second signal before the graceful stop ended.`;
 
 /**
  * Runs the `skiff` command.
@@ -50,114 +42,30 @@ Commands:
  * ```
  *
  * @param args The arguments after `skiff`.
- * @param options Output and stop signal, for tests.
+ * @param io Output, signals and exit, for tests; the process's own by default.
  * @returns The exit code: 0 after a clean stop, 2 on bad arguments, 3 when Redis cannot be
  * reached at startup.
  */
-export async function main(args: string[], options: MainOptions = {}): Promise<number> {
-  const out = options.out ?? ((line: string) => console.log(line));
-  const err = options.err ?? ((line: string) => console.error(line));
+export async function main(args: string[], io: Partial<Io> = {}): Promise<number> {
+  const full: Io = { ...processIo(), ...io };
   const [command, ...rest] = args;
   switch (command) {
+    case "worker":
+      return await workerCommand(rest, full);
     case "local":
-      return await local(rest, out, err, options.stopSignal ?? stopSignal());
+      return await localCommand(rest, full);
     case "version":
     case "--version":
-      out(VERSION);
+      full.out(VERSION);
       return EXIT.OK;
     case "help":
     case "--help":
     case "-h":
-      out(USAGE);
+      full.out(USAGE);
       return EXIT.OK;
     default:
-      err(command ? `skiff: unknown command '${command}'` : "skiff: missing command");
-      err(USAGE);
+      full.err(command ? `skiff: unknown command '${command}'` : "skiff: missing command");
+      full.err(USAGE);
       return EXIT.USAGE;
   }
-}
-
-async function local(
-  args: string[],
-  out: (line: string) => void,
-  err: (line: string) => void,
-  stop: Promise<unknown>,
-): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        redis: { type: "string", default: "redis://127.0.0.1:6379" },
-        port: { type: "string", default: "8079" },
-        host: { type: "string", default: "127.0.0.1" },
-        token: { type: "string" },
-        latency: { type: "string" },
-        "error-rate": { type: "string" },
-        "drop-rate": { type: "string" },
-      },
-    }));
-  } catch (error) {
-    err(`skiff local: ${error instanceof Error ? error.message : "bad arguments"}`);
-    return EXIT.USAGE;
-  }
-  const token = values.token ?? process.env.SKIFF_LOCAL_TOKEN;
-  if (!token) {
-    err("skiff local: a token is required: pass --token or set SKIFF_LOCAL_TOKEN");
-    return EXIT.USAGE;
-  }
-  const numbers: Record<string, number | undefined> = {};
-  for (
-    const [name, max] of [["port", 65535], ["latency", Infinity], ["error-rate", 1], [
-      "drop-rate",
-      1,
-    ]] as const
-  ) {
-    const raw = values[name];
-    if (raw === undefined) continue;
-    const n = Number(raw);
-    if (raw === "" || !Number.isFinite(n) || n < 0 || n > max) {
-      err(`skiff local: --${name} must be a number from 0 to ${max}, received '${raw}'`);
-      return EXIT.USAGE;
-    }
-    numbers[name] = n;
-  }
-  let redisUrl: URL;
-  try {
-    redisUrl = new URL(values.redis);
-  } catch {
-    err("skiff local: --redis must be a URL such as redis://127.0.0.1:6379");
-    return EXIT.USAGE;
-  }
-
-  let server;
-  try {
-    server = await startLocalServer({
-      redis: redisUrl,
-      token,
-      port: numbers.port,
-      hostname: values.host,
-      faults: {
-        latencyMs: numbers.latency,
-        errorRate: numbers["error-rate"],
-        dropRate: numbers["drop-rate"],
-      },
-    });
-  } catch (error) {
-    const message = error instanceof Error ? error.message : "unknown error";
-    err(`skiff local: ${message}`);
-    return error instanceof TypeError ? EXIT.USAGE : EXIT.UNREACHABLE;
-  }
-  out(`skiff local: listening on ${server.url} (Redis at ${redisUrl.host})`);
-  await stop;
-  await server.close();
-  out("skiff local: stopped");
-  return EXIT.OK;
-}
-
-function stopSignal(): Promise<unknown> {
-  return new Promise((resolve) => {
-    process.once("SIGINT", resolve);
-    process.once("SIGTERM", resolve);
-  });
 }

@@ -2,6 +2,7 @@
  * `skiff/cli`: the `skiff` command for Node, Deno and Bun.
  *
  * ```sh
+ * skiff worker app.ts --concurrency 8
  * skiff local --redis redis://127.0.0.1:6379 --port 8079 --token dev
  * ```
  *
@@ -14,4 +15,4 @@
  *
  * @module
  */
-export { EXIT, main, type MainOptions } from "./main_fn.ts";
+export { EXIT, type Io, main } from "./main_fn.ts";

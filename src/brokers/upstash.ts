@@ -1,0 +1,361 @@
+/**
+ * The Redis broker: messages live in Redis, reached through the Upstash REST protocol
+ * (`@upstash/redis`), one Lua script per transition. Key layout and scripts:
+ * `src/brokers/upstash/`.
+ *
+ * @module
+ */
+import type { Redis } from "@upstash/redis";
+import {
+  Broker,
+  type BrokerOptions,
+  type Claim,
+  type ClaimByIdResult,
+  type ClaimOptions,
+  type DeadLetter,
+  type EncodedMessage,
+  type Lease,
+  type LeaseOptions,
+  type NackOutcome,
+  type QueueStats,
+} from "../broker.ts";
+import type { Script, ScriptArg } from "../redis/script.ts";
+import {
+  MAX_BATCH,
+  toClaimById,
+  toClaims,
+  toDeadLetters,
+  writeRequests,
+} from "./upstash/_codec.ts";
+import { NAMESPACE_PATTERN, queueKeys } from "./upstash/_keys.ts";
+import { redisError, runPipelined } from "./upstash/_run.ts";
+import { CLAIM, CLAIM_BY_ID } from "./upstash/claim.ts";
+import { DEAD_LETTERS, PURGE_DEAD, REQUEUE } from "./upstash/dead_letters.ts";
+import { ACK, EXTEND_LEASE, RELEASE } from "./upstash/lease.ts";
+import { NACK } from "./upstash/nack.ts";
+import { WRITE } from "./upstash/write.ts";
+
+/** What the broker needs of a client: any `@upstash/redis` instance fits. */
+export type UpstashBrokerClient = Pick<Redis, "eval" | "evalsha" | "pipeline">;
+
+/** Options of {@linkcode UpstashBroker}. */
+export interface UpstashBrokerOptions extends BrokerOptions {
+  /** The client, e.g. `Redis.fromEnv()`. */
+  redis: UpstashBrokerClient;
+  /** The prefix of every key (default `"skiff"`); no braces. */
+  namespace?: string;
+}
+
+/**
+ * Keeps queues in Redis: `<namespace>:{<queue>}:ready` and four other keys per queue,
+ * changed by Lua scripts, each one round trip and safe to run twice (the client retries a
+ * request whose response was lost).
+ *
+ * @example Send, then drain inline
+ * ```ts ignore
+ * import { Redis } from "@upstash/redis";
+ * import { actor, UpstashBroker } from "@skiff/skiff";
+ *
+ * const broker = new UpstashBroker({ redis: Redis.fromEnv() });
+ * const add = actor("add", (x: number, y: number) => x + y, { broker });
+ * await add.send(1, 2);
+ * await broker.join("default");
+ * ```
+ */
+export class UpstashBroker extends Broker {
+  /** The prefix of every key. */
+  readonly namespace: string;
+  /** The client, for parts that share the broker's Redis (push replay protection, say). */
+  readonly redis: UpstashBrokerClient;
+
+  /**
+   * Creates an UpstashBroker; it sends nothing to Redis until used.
+   *
+   * @param options The client, the namespace, and what every broker takes.
+   * @throws {TypeError} When `redis` is missing or `namespace` is invalid.
+   * @throws {RangeError} When a limit is not a positive number.
+   */
+  constructor(options: UpstashBrokerOptions) {
+    super(options);
+    if (typeof options?.redis?.evalsha !== "function") {
+      throw new TypeError("Cannot create broker: 'redis' must be an @upstash/redis client");
+    }
+    const namespace = options.namespace ?? "skiff";
+    if (typeof namespace !== "string" || !NAMESPACE_PATTERN.test(namespace)) {
+      throw new TypeError("Cannot create broker: 'namespace' must be 1-100 of A-Z a-z 0-9 _.:@/-");
+    }
+    this.namespace = namespace;
+    this.redis = options.redis;
+  }
+
+  /**
+   * Stores messages as ready or delayed: one request (a pipeline when several queues),
+   * more only for batches over 4 MiB.
+   *
+   * @param records The encoded messages.
+   * @throws {Error} When Redis fails.
+   */
+  protected async write(records: readonly EncodedMessage[]): Promise<void> {
+    for (const queue of new Set(records.map((r) => r.queue))) this.#keys("send messages", queue);
+    for (const runs of writeRequests(this.namespace, records, this.#now())) {
+      try {
+        if (runs.length === 1) await WRITE.run(this.redis, runs[0].keys, runs[0].args);
+        else await runPipelined(this.redis, WRITE, runs);
+      } catch (error) {
+        throw redisError("send messages", records[0].queue, error);
+      }
+    }
+  }
+
+  /**
+   * Promotes due delays, recovers expired leases, then leases up to `count` (at most 1000)
+   * ready messages, lowest score first.
+   *
+   * @param queue The queue.
+   * @param options How many, and for how long.
+   * @returns The claims, in the order they should run.
+   * @throws {TypeError} On an invalid queue name.
+   * @throws {RangeError} On a `count` or `leaseMs` that is not a positive integer.
+   * @throws {Error} When Redis fails.
+   */
+  async claim(queue: string, options: ClaimOptions = {}): Promise<Claim[]> {
+    const { count, leaseMs } = this.checkArgs("claim messages", queue, options);
+    const now = this.#now();
+    const leaseUntil = now + leaseMs;
+    const args = [now, Math.min(count, MAX_BATCH), leaseUntil, crypto.randomUUID()];
+    return toClaims(await this.#run(CLAIM, "claim messages", queue, args), leaseUntil);
+  }
+
+  /**
+   * Leases the given messages if ready, due or lease-expired.
+   *
+   * @param queue The queue.
+   * @param ids The message ids (at most 1000).
+   * @param options For how long.
+   * @returns The claims, and the state of each message not claimed.
+   * @throws {TypeError} On an invalid queue name.
+   * @throws {RangeError} On a `leaseMs` that is not a positive integer, or over 1000 ids.
+   * @throws {Error} When Redis fails.
+   */
+  async claimById(
+    queue: string,
+    ids: readonly string[],
+    options: LeaseOptions = {},
+  ): Promise<ClaimByIdResult> {
+    const { leaseMs } = this.checkArgs("claim messages by id", queue, options);
+    if (ids.length > MAX_BATCH) {
+      throw new RangeError(
+        `Cannot claim messages by id: at most ${MAX_BATCH} ids, received ${ids.length}`,
+      );
+    }
+    if (ids.length === 0) return { claimed: [], unclaimed: [] };
+    const now = this.#now();
+    const leaseUntil = now + leaseMs;
+    const args = [now, leaseUntil, crypto.randomUUID(), ...ids];
+    const answer = await this.#run(CLAIM_BY_ID, "claim messages by id", queue, args);
+    return toClaimById(answer, leaseUntil);
+  }
+
+  /**
+   * Deletes finished messages whose token still matches.
+   *
+   * @param queue The queue.
+   * @param leases The leases.
+   * @returns For each lease, whether it was acknowledged.
+   * @throws {TypeError} On an invalid queue name.
+   * @throws {Error} When Redis fails.
+   */
+  ack(queue: string, leases: readonly Lease[]): Promise<boolean[]> {
+    return this.#leases(ACK, "acknowledge messages", queue, leases);
+  }
+
+  /**
+   * Retries a failed message later, or moves it to the dead letters.
+   *
+   * @param queue The queue.
+   * @param lease The lease.
+   * @param outcome Retry at a time, or dead with a reason; with an optional new body.
+   * @returns Whether it was done (`false`: stale token).
+   * @throws {TypeError} On an invalid queue name.
+   * @throws {RangeError} On a retry time that is not a finite number.
+   * @throws {Error} When Redis fails.
+   */
+  async nack(queue: string, lease: Lease, outcome: NackOutcome): Promise<boolean> {
+    const now = this.#now();
+    const retry = outcome.kind === "retry";
+    const action = retry ? "retry a message" : "dead-letter a message";
+    if (retry && !Number.isFinite(outcome.at)) {
+      throw new RangeError(
+        `Cannot ${action}: 'at' must be a finite number of milliseconds, received ${outcome.at}`,
+      );
+    }
+    const args: ScriptArg[] = [
+      lease.id,
+      lease.token,
+      retry ? "r" : "d",
+      retry ? Math.ceil(outcome.at) : now,
+      retry ? "" : outcome.reason,
+      now - this.deadLetterTtl,
+    ];
+    if (outcome.body !== undefined) args.push(outcome.body);
+    return await this.#run(NACK, action, queue, args) === 1;
+  }
+
+  /**
+   * Hands leased messages back to ready, with their old place, without counting a retry.
+   *
+   * @param queue The queue.
+   * @param leases The leases.
+   * @returns For each lease, whether it was released.
+   * @throws {TypeError} On an invalid queue name.
+   * @throws {Error} When Redis fails.
+   */
+  release(queue: string, leases: readonly Lease[]): Promise<boolean[]> {
+    return this.#leases(RELEASE, "release messages", queue, leases);
+  }
+
+  /**
+   * Extends a lease to now + `leaseMs` if its token matches.
+   *
+   * @param queue The queue.
+   * @param lease The lease.
+   * @param options The new lease duration.
+   * @returns Whether the lease is still held.
+   * @throws {RangeError} On a `leaseMs` that is not a positive integer.
+   * @throws {Error} When Redis fails.
+   */
+  async extendLease(queue: string, lease: Lease, options: LeaseOptions = {}): Promise<boolean> {
+    const { leaseMs } = this.checkArgs("extend a lease", queue, options);
+    const args = [lease.id, lease.token, this.#now() + leaseMs];
+    return await this.#run(EXTEND_LEASE, "extend a lease", queue, args) === 1;
+  }
+
+  /**
+   * Counts a queue's messages by state: four commands in one request.
+   *
+   * @param queue The queue.
+   * @returns The counts.
+   * @throws {TypeError} On an invalid queue name.
+   * @throws {Error} When Redis fails.
+   */
+  async stats(queue: string): Promise<QueueStats> {
+    const [ready, timers, , dead] = this.#keys("count messages", queue);
+    const pipeline = this.redis.pipeline();
+    pipeline.zcard(ready);
+    pipeline.zcount(timers, 0, "+inf");
+    pipeline.zcount(timers, "-inf", "(0");
+    pipeline.zcount(dead, `(${this.#now() - this.deadLetterTtl}`, "+inf");
+    try {
+      const [r, d, l, x] = await pipeline.exec<number[]>();
+      return { ready: Number(r), delayed: Number(d), leased: Number(l), dead: Number(x) };
+    } catch (error) {
+      throw redisError("count messages", queue, error);
+    }
+  }
+
+  /**
+   * Lists dead letters, oldest first.
+   *
+   * @param queue The queue.
+   * @param options How many to skip and return (default 0 and 100).
+   * @returns The dead letters.
+   * @throws {RangeError} When `offset` or `limit` is not a non-negative integer.
+   * @throws {Error} When Redis fails.
+   */
+  async deadLetters(
+    queue: string,
+    options: { offset?: number; limit?: number } = {},
+  ): Promise<DeadLetter[]> {
+    const { offset = 0, limit = 100 } = options;
+    for (const [name, value] of [["offset", offset], ["limit", limit]] as const) {
+      if (!Number.isInteger(value) || value < 0) {
+        throw new RangeError(
+          `Cannot list dead letters: '${name}' must be a non-negative integer, received ${value}`,
+        );
+      }
+    }
+    if (limit === 0) return [];
+    const args = [this.#now() - this.deadLetterTtl, offset, offset + limit - 1];
+    return toDeadLetters(await this.#run(DEAD_LETTERS, "list dead letters", queue, args));
+  }
+
+  /**
+   * Moves dead letters back to ready; their retry count is kept.
+   *
+   * @param queue The queue.
+   * @param ids The message ids.
+   * @returns How many were requeued.
+   * @throws {Error} When Redis fails.
+   */
+  async requeue(queue: string, ids: readonly string[]): Promise<number> {
+    let count = 0;
+    for (let i = 0; i < ids.length; i += MAX_BATCH) {
+      const args = [this.#now() - this.deadLetterTtl, this.#now(), ...ids.slice(i, i + MAX_BATCH)];
+      count += Number(await this.#run(REQUEUE, "requeue dead letters", queue, args));
+    }
+    return count;
+  }
+
+  /**
+   * Deletes dead letters: the given ones, or all of the queue.
+   *
+   * @param queue The queue.
+   * @param options The ids to delete (default: all).
+   * @returns How many were deleted.
+   * @throws {Error} When Redis fails.
+   */
+  async purgeDead(queue: string, options: { ids?: readonly string[] } = {}): Promise<number> {
+    const { ids } = options;
+    const cutoff = () => this.#now() - this.deadLetterTtl;
+    const purge = async (args: ScriptArg[]) =>
+      Number(await this.#run(PURGE_DEAD, "purge dead letters", queue, args));
+    let count = 0;
+    if (ids === undefined) {
+      // Each run deletes at most MAX_BATCH, so that no single script blocks Redis for long.
+      let n: number;
+      do {
+        n = await purge([cutoff(), "all"]);
+        count += n;
+      } while (n === MAX_BATCH);
+      return count;
+    }
+    for (let i = 0; i < ids.length; i += MAX_BATCH) {
+      count += await purge([cutoff(), "ids", ...ids.slice(i, i + MAX_BATCH)]);
+    }
+    return count;
+  }
+
+  /** The clock, in whole milliseconds (scores must be integers). */
+  #now(): number {
+    return Math.floor(this.now());
+  }
+
+  #keys(action: string, queue: string): string[] {
+    this.checkArgs(action, queue);
+    return queueKeys(this.namespace, queue);
+  }
+
+  async #run<T>(script: Script<T>, action: string, queue: string, args: ScriptArg[]): Promise<T> {
+    const keys = this.#keys(action, queue);
+    try {
+      return await script.run(this.redis, keys, args);
+    } catch (error) {
+      throw redisError(action, queue, error);
+    }
+  }
+
+  async #leases(
+    script: Script<number[]>,
+    action: string,
+    queue: string,
+    leases: readonly Lease[],
+  ): Promise<boolean[]> {
+    const done: boolean[] = [];
+    for (let i = 0; i < leases.length; i += MAX_BATCH) {
+      const args = leases.slice(i, i + MAX_BATCH).flatMap((lease) => [lease.id, lease.token]);
+      const answer = await this.#run(script, action, queue, args);
+      done.push(...answer.map((n) => Number(n) === 1));
+    }
+    return done;
+  }
+}

@@ -1,0 +1,102 @@
+/** What `UpstashBroker` sends to its scripts and reads back; private to skiff. */
+import type {
+  Claim,
+  ClaimByIdResult,
+  DeadLetter,
+  EncodedMessage,
+  MessageState,
+} from "../../broker.ts";
+import { readyScore } from "../_score.ts";
+import { delayedScore, queueKeys } from "./_keys.ts";
+import type { ScriptRun } from "./_run.ts";
+
+/** The most messages one script run handles; larger batches take several runs. */
+export const MAX_BATCH = 1000;
+
+/**
+ * The most message bytes one HTTP request carries: Upstash refuses large requests (10 MiB
+ * on most plans), and JSON escaping can double a body's size on the way.
+ */
+export const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The WRITE runs for a batch, grouped into requests: a run holds one queue's messages, at
+ * most 1000 and `MAX_REQUEST_BYTES`; a request holds runs up to `MAX_REQUEST_BYTES` (a
+ * single larger message gets a request of its own).
+ */
+export function writeRequests(
+  namespace: string,
+  records: readonly EncodedMessage[],
+  now: number,
+): ScriptRun[][] {
+  const encoder = new TextEncoder();
+  const requests: ScriptRun[][] = [];
+  const open = new Map<string, ScriptRun>();
+  let request: ScriptRun[] = [];
+  let bytes = 0;
+  for (const r of records) {
+    const size = encoder.encode(r.body).byteLength + r.id.length;
+    if (request.length > 0 && bytes + size > MAX_REQUEST_BYTES) {
+      requests.push(request);
+      request = [];
+      bytes = 0;
+      open.clear();
+    }
+    let run = open.get(r.queue);
+    if (!run || run.args.length >= 4 * MAX_BATCH) {
+      request.push(run = { keys: queueKeys(namespace, r.queue), args: [] });
+      open.set(r.queue, run);
+    }
+    const delayed = r.readyAt > now;
+    const score = delayed ? delayedScore(r.priority, r.readyAt) : readyScore(r.priority, r.readyAt);
+    run.args.push(r.id, delayed ? "d" : "r", score, r.body);
+    bytes += size;
+  }
+  if (request.length > 0) requests.push(request);
+  return requests;
+}
+
+/**
+ * Reads a script's JSON answer: `@upstash/redis` parses it already unless the client was
+ * made with `automaticDeserialization: false`. Lua encodes an empty table as `{}`.
+ */
+export function fromJson(answer: unknown): unknown[] {
+  const value = typeof answer === "string" ? JSON.parse(answer) : answer;
+  return Array.isArray(value) ? value : [];
+}
+
+/** Splits a flat list into rows of `width` strings. */
+function rows(flat: unknown[], width: number): string[][] {
+  const out: string[][] = [];
+  for (let i = 0; i + width <= flat.length; i += width) {
+    out.push(flat.slice(i, i + width).map(String));
+  }
+  return out;
+}
+
+/** Claims from `[id, token, body, ...]`. */
+export function toClaims(answer: unknown, leaseUntil: number): Claim[] {
+  return rows(fromJson(answer), 3).map(([id, token, body]) => ({ id, token, body, leaseUntil }));
+}
+
+/** A `claimById()` result from `[[id, token, body, ...], [id, state, ...]]`. */
+export function toClaimById(answer: unknown, leaseUntil: number): ClaimByIdResult {
+  const [claimed, unclaimed] = fromJson(answer);
+  return {
+    claimed: toClaims(claimed, leaseUntil),
+    unclaimed: rows(fromJson(unclaimed), 2).map(([id, state]) => ({
+      id,
+      state: state as Exclude<MessageState, "ready">,
+    })),
+  };
+}
+
+/** Dead letters from `[id, body, reason, deadAt, ...]`. */
+export function toDeadLetters(answer: unknown): DeadLetter[] {
+  return rows(fromJson(answer), 4).map(([id, body, reason, deadAt]) => ({
+    id,
+    body,
+    reason,
+    deadAt: Number(deadAt),
+  }));
+}

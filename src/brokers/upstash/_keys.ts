@@ -1,0 +1,20 @@
+/** Key names and scores of `UpstashBroker`; private to skiff. See `_lua.ts` for the layout. */
+
+/** The parts of a queue's keys, in the order every script receives them. */
+const PARTS = ["ready", "timers", "msg", "dead", "reason"] as const;
+
+/** Namespaces: like queue names, but never braces (they would move the hash tag). */
+export const NAMESPACE_PATTERN: RegExp = /^[A-Za-z0-9_.:@\/-]{1,100}$/;
+
+/** A queue's keys, all under the hash tag `{queue}`, in the order of `PARTS`. */
+export function queueKeys(namespace: string, queue: string): string[] {
+  return PARTS.map((part) => `${namespace}:{${queue}}:${part}`);
+}
+
+/**
+ * The score of a delayed message: its eta, with the priority in the low 9 bits so that
+ * promotion needs no other read. Exact up to 2^44 ms (the year 2527), as ready scores are.
+ */
+export function delayedScore(priority: number, eta: number): number {
+  return Math.ceil(eta) * 512 + priority + 255;
+}

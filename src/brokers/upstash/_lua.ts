@@ -1,0 +1,137 @@
+/**
+ * Lua shared by the `UpstashBroker` scripts; private to skiff.
+ *
+ * Every script gets the same five keys of one queue, in this order (all under one hash
+ * tag, `<namespace>:{<queue>}:`):
+ *
+ * - `KEYS[1]` ready: zset, member id, score `priority * 2^44 + readyAt`.
+ * - `KEYS[2]` timers: zset of what waits for a time, so that one `ZRANGEBYSCORE` finds
+ *   everything due. Delays: member id, score `eta * 512 + priority + 255` (never negative).
+ *   Leases: member `id|token`, score `-leaseUntil` (always negative). A token is
+ *   `<claim token>:<ready score>`: it carries the score the message goes back to ready with.
+ * - `KEYS[3]` msg: hash, id to body, for every message in any state.
+ * - `KEYS[4]` dead: zset, member id, score `deadAt`.
+ * - `KEYS[5]` reason: hash, id to `<priority>|<reason>`, for dead letters.
+ *
+ * The command counts in each script's doc are its `redis.call`s; the EVALSHA that runs it
+ * is one more (`tests/cost_test.ts` measures the totals).
+ *
+ * Numbers reach Lua as strings and go back as strings: Lua's own `tostring` keeps only 14
+ * digits, which scores exceed.
+ *
+ * @module
+ */
+
+const SHEBANG = "#!lua flags=allow-key-locking";
+
+const PRELUDE = `
+local ready, timers, msg, dead, reason = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local P = 17592186044416
+local function fmt(x) return string.format("%.0f", x) end
+local function lease(member) return string.match(member, "^(.*)|([^|]*)$") end
+local function scoreOf(token) return string.match(token, ":([^:]*)$") end
+`;
+
+/** Builds a script's source: the shebang, the prelude, then the given parts. */
+export function lua(...parts: string[]): string {
+  return [SHEBANG, PRELUDE, ...parts].join("\n").trim() + "\n";
+}
+
+/**
+ * own(leaseUntil, claimToken): the leases a claim request with this token already made,
+ * found by their exact score; a retried request answers them again instead of leasing
+ * others. In the order they were claimed (ready score, then id).
+ */
+export const OWN = `
+local function own(leaseUntil, claimToken)
+  local mine, prefix = {}, claimToken .. ":"
+  local found = redis.call("ZRANGEBYSCORE", timers, "-" .. leaseUntil, "-" .. leaseUntil)
+  for i, member in ipairs(found) do
+    local id, token = lease(member)
+    if id and string.sub(token, 1, #prefix) == prefix then
+      mine[#mine + 1] = { id = id, token = token, score = tonumber(scoreOf(token)), i = i }
+    end
+  end
+  table.sort(mine, function(a, b)
+    if a.score ~= b.score then return a.score < b.score end
+    return a.i < b.i
+  end)
+  return mine
+end
+`;
+
+/**
+ * tidy(now): moves due delays to ready (as of their eta) and expired leases back to ready
+ * (with the score they had), at most 1000 per call. One call when nothing is due.
+ */
+export const TIDY = `
+local function tidy(now)
+  local due = redis.call("ZRANGEBYSCORE", timers, "-" .. now, fmt(tonumber(now) * 512 + 511),
+    "WITHSCORES", "LIMIT", 0, 1000)
+  if #due == 0 then return end
+  local back, gone = {}, {}
+  for i = 1, #due, 2 do
+    local member, s = due[i], tonumber(due[i + 1])
+    gone[#gone + 1] = member
+    if s < 0 then
+      local id, token = lease(member)
+      if id then
+        back[#back + 1] = scoreOf(token)
+        back[#back + 1] = id
+      end
+    else
+      local eta = math.floor(s / 512)
+      back[#back + 1] = fmt((s - eta * 512 - 255) * P + eta)
+      back[#back + 1] = member
+    end
+  end
+  if #back > 0 then redis.call("ZADD", ready, unpack(back)) end
+  redis.call("ZREM", timers, unpack(gone))
+end
+`;
+
+/** expireDead(cutoff): drops dead letters that died at or before `cutoff`, at most 1000. */
+export const EXPIRE_DEAD = `
+local function expireDead(cutoff)
+  local old = redis.call("ZRANGEBYSCORE", dead, "-inf", cutoff, "LIMIT", 0, 1000)
+  if #old == 0 then return end
+  redis.call("ZREM", dead, unpack(old))
+  redis.call("HDEL", msg, unpack(old))
+  redis.call("HDEL", reason, unpack(old))
+end
+`;
+
+/**
+ * held(): for the (id, token) pairs in ARGV, 1 if leased under that token, else 0 (a
+ * lease named twice counts once); and the held ones as { member, id, token }.
+ */
+export const HELD = `
+local function held()
+  local members, out, found, seen = {}, {}, {}, {}
+  for i = 1, #ARGV / 2 do members[i] = ARGV[2 * i - 1] .. "|" .. ARGV[2 * i] end
+  local scores = redis.call("ZMSCORE", timers, unpack(members))
+  for i, member in ipairs(members) do
+    out[i] = 0
+    if scores[i] and tonumber(scores[i]) < 0 and not seen[member] then
+      seen[member] = true
+      out[i] = 1
+      found[#found + 1] = { member = member, id = ARGV[2 * i - 1], token = ARGV[2 * i] }
+    end
+  end
+  return out, found
+end
+`;
+
+/** unique(from): ARGV[from..], duplicates dropped, in order. */
+export const UNIQUE = `
+local function unique(from)
+  local ids, seen = {}, {}
+  for i = from, #ARGV do
+    if not seen[ARGV[i]] then
+      seen[ARGV[i]] = true
+      ids[#ids + 1] = ARGV[i]
+    end
+  end
+  return ids
+end
+`;

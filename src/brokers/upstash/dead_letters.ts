@@ -1,0 +1,121 @@
+/**
+ * The dead-letter scripts of `UpstashBroker`: list, requeue, purge. Each first drops the
+ * dead letters older than the cutoff (`now - deadLetterTtl`).
+ *
+ * @module
+ */
+import { Script } from "../../redis/script.ts";
+import { EXPIRE_DEAD, lua, UNIQUE } from "./_lua.ts";
+
+/**
+ * Lists a page of dead letters, oldest first. 4 commands.
+ *
+ * - KEYS: ready, timers, msg, dead, reason (see `_lua.ts`).
+ * - ARGV: cutoff, first index, last index.
+ * - Returns: JSON `[id, body, reason, deadAt, ...]`.
+ *
+ * @example
+ * ```ts ignore
+ * const json = await DEAD_LETTERS.run(redis, keys, [cutoff, 0, 99]);
+ * ```
+ */
+export const DEAD_LETTERS: Script<unknown> = new Script(
+  "skiff-dead-letters",
+  lua(
+    EXPIRE_DEAD,
+    `
+expireDead(ARGV[1])
+local page = redis.call("ZRANGE", dead, ARGV[2], ARGV[3], "WITHSCORES")
+if #page == 0 then return "[]" end
+local ids, out = {}, {}
+for i = 1, #page, 2 do ids[#ids + 1] = page[i] end
+local bodies = redis.call("HMGET", msg, unpack(ids))
+local reasons = redis.call("HMGET", reason, unpack(ids))
+for i, id in ipairs(ids) do
+  out[#out + 1] = id
+  out[#out + 1] = bodies[i] or ""
+  out[#out + 1] = string.match(reasons[i] or "", "^%-?%d+|(.*)$") or ""
+  out[#out + 1] = page[2 * i]
+end
+return cjson.encode(out)
+`,
+  ),
+);
+
+/**
+ * Moves dead letters back to ready, as if enqueued now, with their priority. 6 commands.
+ *
+ * - KEYS: ready, timers, msg, dead, reason (see `_lua.ts`).
+ * - ARGV: cutoff, now, id...
+ * - Returns: how many were requeued.
+ *
+ * @example
+ * ```ts ignore
+ * const count = await REQUEUE.run(redis, keys, [cutoff, Date.now(), id]);
+ * ```
+ */
+export const REQUEUE: Script<number> = new Script(
+  "skiff-requeue",
+  lua(
+    EXPIRE_DEAD,
+    UNIQUE,
+    `
+expireDead(ARGV[1])
+local ids, found, back = unique(3), {}, {}
+local scores = redis.call("ZMSCORE", dead, unpack(ids))
+for i, id in ipairs(ids) do
+  if scores[i] then found[#found + 1] = id end
+end
+if #found == 0 then return 0 end
+local reasons = redis.call("HMGET", reason, unpack(found))
+for i, id in ipairs(found) do
+  local p = tonumber(string.match(reasons[i] or "", "^(%-?%d+)|")) or 0
+  back[#back + 1] = fmt(p * P + tonumber(ARGV[2]))
+  back[#back + 1] = id
+end
+redis.call("ZADD", ready, unpack(back))
+redis.call("ZREM", dead, unpack(found))
+redis.call("HDEL", reason, unpack(found))
+return #found
+`,
+  ),
+);
+
+/**
+ * Deletes dead letters: the given ids, or (`all`) the oldest 1000; call again until it
+ * answers less than 1000. 5 commands.
+ *
+ * - KEYS: ready, timers, msg, dead, reason (see `_lua.ts`).
+ * - ARGV: cutoff, `all` or `ids`, id...
+ * - Returns: how many were deleted.
+ *
+ * @example
+ * ```ts ignore
+ * const count = await PURGE_DEAD.run(redis, keys, [cutoff, "ids", id]);
+ * ```
+ */
+export const PURGE_DEAD: Script<number> = new Script(
+  "skiff-purge-dead",
+  lua(
+    EXPIRE_DEAD,
+    UNIQUE,
+    `
+expireDead(ARGV[1])
+local targets = {}
+if ARGV[2] == "all" then
+  targets = redis.call("ZRANGE", dead, 0, 999)
+else
+  local ids = unique(3)
+  local scores = redis.call("ZMSCORE", dead, unpack(ids))
+  for i, id in ipairs(ids) do
+    if scores[i] then targets[#targets + 1] = id end
+  end
+end
+if #targets == 0 then return 0 end
+redis.call("ZREM", dead, unpack(targets))
+redis.call("HDEL", msg, unpack(targets))
+redis.call("HDEL", reason, unpack(targets))
+return #targets
+`,
+  ),
+);

@@ -1,0 +1,48 @@
+/**
+ * The nack script of `UpstashBroker`.
+ *
+ * @module
+ */
+import { Script } from "../../redis/script.ts";
+import { EXPIRE_DEAD, lua } from "./_lua.ts";
+
+/**
+ * Retries a leased message at a time (to `timers`) or moves it to the dead letters with
+ * a reason, if the token matches; the priority comes from the ready score in the token.
+ * A retried request finds the lease gone and answers 0. 3 commands for a retry with a new
+ * body, 5 for a death.
+ *
+ * - KEYS: ready, timers, msg, dead, reason (see `_lua.ts`).
+ * - ARGV: id, token, `r` (retry) or `d` (dead), the retry's eta or the time of death,
+ *   reason, dead-letter cutoff, [new body].
+ * - Returns: 1 (done) or 0 (stale token).
+ *
+ * @example
+ * ```ts ignore
+ * const done = await NACK.run(redis, keys, [id, token, "r", at, "", cutoff, body]);
+ * ```
+ */
+export const NACK: Script<number> = new Script(
+  "skiff-nack",
+  lua(
+    EXPIRE_DEAD,
+    `
+local id, token, at = ARGV[1], ARGV[2], tonumber(ARGV[4])
+local score = tonumber(scoreOf(token) or "")
+-- Checked before the first write: Redis does not undo a script that fails halfway.
+if not at then return redis.error_reply("ERR skiff-nack: the time is not a number") end
+if not score then return 0 end
+if redis.call("ZREM", timers, id .. "|" .. token) == 0 then return 0 end
+local p = math.floor(score / P)
+if ARGV[7] then redis.call("HSET", msg, id, ARGV[7]) end
+if ARGV[3] == "r" then
+  redis.call("ZADD", timers, fmt(at * 512 + p + 255), id)
+else
+  expireDead(ARGV[6])
+  redis.call("ZADD", dead, ARGV[4], id)
+  redis.call("HSET", reason, id, p .. "|" .. ARGV[5])
+end
+return 1
+`,
+  ),
+);

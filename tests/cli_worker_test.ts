@@ -1,0 +1,129 @@
+import assert from "node:assert/strict";
+import { EXIT, main } from "../src/cli/mod.ts";
+import { UpstashBroker } from "../src/brokers/upstash.ts";
+import { cleanup, restClient, restEnv, testPrefix } from "./_env.ts";
+
+// The fixture reads its queue when imported: one queue of its own for this file's run.
+const queue = `fixture-${crypto.randomUUID().slice(0, 8)}`;
+Deno.env.set("SKIFF_FIXTURE_QUEUE", queue);
+const { slowRecord } = await import("./fixtures/worker_app.ts");
+
+function capture() {
+  const err: string[] = [];
+  return { err, io: { out: () => {}, err: (line: string) => err.push(line) } };
+}
+
+Deno.test("cli worker: no module, a missing module or a broken one exits 2", async () => {
+  for (
+    const [args, pattern] of [
+      [[], /name at least one module/],
+      [["tests/fixtures/does_not_exist.ts"], /cannot import 'tests\/fixtures\/does_not_exist.ts'/],
+      [["tests/fixtures/broken_module.ts"], /broken on purpose/],
+      [["tests/fixtures/worker_app.ts", "--concurrency", "0"], /--concurrency must be/],
+    ] as const
+  ) {
+    const { err, io } = capture();
+    assert.equal(await main(["worker", ...args], io), EXIT.USAGE, args.join(" "));
+    assert.match(err[0], pattern);
+  }
+});
+
+function spawnWorker(env: Record<string, string>, ...args: string[]): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      new URL("../src/cli/main.ts", import.meta.url).pathname,
+      "worker",
+      new URL("./fixtures/worker_app.ts", import.meta.url).pathname,
+      ...args,
+    ],
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+async function text(stream: ReadableStream<Uint8Array>): Promise<string> {
+  return await new Response(stream).text();
+}
+
+Deno.test("cli worker: exits 3 with one line when Redis cannot be reached", async () => {
+  const child = spawnWorker({
+    UPSTASH_REDIS_REST_URL: "http://127.0.0.1:1",
+    UPSTASH_REDIS_REST_TOKEN: "secret-token-never-printed",
+  });
+  const [status, out, err] = await Promise.all([
+    child.status,
+    text(child.stdout),
+    text(child.stderr),
+  ]);
+  assert.equal(status.code, EXIT.UNREACHABLE);
+  assert.equal(out, "");
+  const lines = err.trim().split("\n");
+  assert.equal(lines.length, 1);
+  assert.match(lines[0], /^skiff worker: cannot reach Redis/);
+  assert.ok(!err.includes("secret-token-never-printed"));
+});
+
+async function until(check: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 400 && !(await check()); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+Deno.test("cli worker: SIGTERM lets the message in flight finish, then exits 0", async () => {
+  const redis = restClient();
+  const prefix = testPrefix("cli-worker");
+  const child = spawnWorker(
+    { ...fixtureEnv(), SKIFF_FIXTURE_PREFIX: prefix, SKIFF_FIXTURE_QUEUE: queue },
+    "--shutdown-timeout",
+    "10000",
+  );
+  const output = text(child.stdout);
+  try {
+    const broker = new UpstashBroker({ redis });
+    await broker.enqueue([slowRecord.message("a", 400)]);
+    await until(async () => (await redis.llen(`${prefix}started`)) === 1);
+    child.kill("SIGTERM");
+    assert.equal((await child.status).code, EXIT.OK);
+    assert.deepEqual(await redis.lrange(`${prefix}finished`, 0, -1), ["a"]);
+    assert.match(await output, /consuming fixture-\w+ with concurrency 8[\s\S]*stopped/);
+    assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
+  } finally {
+    await child.stderr.cancel();
+    await cleanup(redis, prefix);
+    await cleanup(redis, `skiff:{${queue}}`);
+  }
+});
+
+Deno.test("cli worker: a second signal exits at once with 130", async () => {
+  const redis = restClient();
+  const prefix = testPrefix("cli-worker2");
+  const child = spawnWorker({
+    ...fixtureEnv(),
+    SKIFF_FIXTURE_PREFIX: prefix,
+    SKIFF_FIXTURE_QUEUE: queue,
+  });
+  try {
+    const broker = new UpstashBroker({ redis });
+    await broker.enqueue([slowRecord.message("slow", 60_000)]);
+    await until(async () => (await redis.llen(`${prefix}started`)) === 1);
+    child.kill("SIGTERM");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    child.kill("SIGTERM");
+    assert.equal((await child.status).code, EXIT.INTERRUPTED);
+    assert.equal(await redis.llen(`${prefix}finished`), 0);
+  } finally {
+    await child.stdout.cancel();
+    await child.stderr.cancel();
+    await cleanup(redis, prefix);
+    await cleanup(redis, `skiff:{${queue}}`);
+    await cleanup(redis, `skiff:{${queue}}`);
+  }
+});
+
+function fixtureEnv(): Record<string, string> {
+  const { url, token } = restEnv();
+  return { UPSTASH_REDIS_REST_URL: url, UPSTASH_REDIS_REST_TOKEN: token };
+}

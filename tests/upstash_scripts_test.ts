@@ -1,0 +1,213 @@
+import assert from "node:assert/strict";
+import { Redis } from "@upstash/redis";
+import { type Actor, actor } from "../src/actor.ts";
+import { UpstashBroker, type UpstashBrokerClient } from "../src/brokers/upstash.ts";
+import { runPipelined } from "../src/brokers/upstash/_run.ts";
+import { UPSTASH_SCRIPTS, WRITE } from "../src/brokers/upstash/scripts.ts";
+import { startLocalServer } from "../src/local/mod.ts";
+import { Script } from "../src/redis/script.ts";
+import { silentLogger } from "./broker_conformance.ts";
+import { cleanup, restClient, testPrefix, testRedisUrl } from "./_env.ts";
+
+const redis = restClient();
+const KEY_VARIABLES = new Set(["ready", "timers", "msg", "dead", "reason"]);
+
+Deno.test("upstash scripts: each loads, its SHA matches, and it names keys only through KEYS", async () => {
+  for (const script of UPSTASH_SCRIPTS) {
+    assert.ok(script.source.startsWith("#!lua flags=allow-key-locking\n"), script.name);
+    assert.equal(await redis.scriptLoad(script.source), await script.sha(), script.name);
+    const calls = [...script.source.matchAll(/redis\.call\("(\w+)", ([^,)]+)/g)];
+    assert.ok(calls.length > 0, script.name);
+    for (const [, command, key] of calls) {
+      assert.ok(KEY_VARIABLES.has(key), `${script.name}: ${command} on ${key}`);
+    }
+  }
+  assert.equal(new Set(UPSTASH_SCRIPTS.map((s) => s.name)).size, UPSTASH_SCRIPTS.length);
+});
+
+/** A client that runs every script twice, as a request retried after a lost response. */
+function twice(client: Redis): { client: UpstashBrokerClient; answers: unknown[][] } {
+  const answers: unknown[][] = [];
+  const run = <A extends unknown[]>(fn: (...args: A) => Promise<unknown>) => async (...args: A) => {
+    const first = await fn(...args);
+    const second = await fn(...args);
+    answers.push([first, second]);
+    return second;
+  };
+  const doubled = {
+    evalsha: run((...args: Parameters<Redis["evalsha"]>) => client.evalsha(...args)),
+    eval: run((...args: Parameters<Redis["eval"]>) => client.eval(...args)),
+    pipeline: () => client.pipeline(),
+  };
+  return { client: doubled as unknown as UpstashBrokerClient, answers };
+}
+
+interface Pair {
+  /** A broker whose scripts all run twice. */
+  doubled: UpstashBroker;
+  /** A plain broker on the same keys. */
+  broker: UpstashBroker;
+  /** What each doubled script answered, first and second run. */
+  answers: unknown[][];
+  queue: string;
+  task: Actor<[], void>;
+}
+
+async function withPair(name: string, fn: (pair: Pair) => Promise<void>): Promise<void> {
+  const namespace = testPrefix(name).slice(0, -1);
+  const { client, answers } = twice(redis);
+  const options = { namespace, logger: silentLogger, now: () => 1_700_000_000_000 };
+  const broker = new UpstashBroker({ ...options, redis });
+  const doubled = new UpstashBroker({ ...options, redis: client });
+  const queue = `q-${crypto.randomUUID().slice(0, 8)}`;
+  const task = actor(`task-${crypto.randomUUID()}`, () => {}, { broker, queue });
+  try {
+    await fn({ doubled, broker, answers, queue, task });
+  } finally {
+    await cleanup(redis, `${namespace}:`);
+  }
+}
+
+Deno.test("upstash scripts: given a send run twice, then the message is stored once", () =>
+  withPair("w2", async ({ doubled, broker, answers, queue, task }) => {
+    await doubled.enqueue([task.message()]);
+    await doubled.enqueue([task.message(), task.message(), task.message()]);
+    assert.deepEqual(answers, [[1, 0], [3, 0]]);
+    assert.deepEqual(await broker.stats(queue), { ready: 4, delayed: 0, leased: 0, dead: 0 });
+  }));
+
+Deno.test("upstash scripts: given a claim run twice, then both runs answer the same leases and nothing else is leased", () =>
+  withPair("c2", async ({ doubled, broker, answers, queue, task }) => {
+    const sent = await broker.enqueue([task.message(), task.message(), task.message()]);
+    const claims = await doubled.claim(queue, { count: 2 });
+    assert.deepEqual(claims.map((c) => c.id), [sent[0].id, sent[1].id]);
+    assert.deepEqual(answers[0][0], answers[0][1]);
+    assert.deepEqual(await broker.stats(queue), { ready: 1, delayed: 0, leased: 2, dead: 0 });
+    assert.deepEqual(await broker.ack(queue, claims), [true, true]);
+  }));
+
+Deno.test("upstash scripts: given an idle claim run twice, then both answer nothing", () =>
+  withPair("i2", async ({ doubled, answers, queue }) => {
+    assert.deepEqual(await doubled.claim(queue), []);
+    assert.deepEqual(answers[0][0], answers[0][1]);
+  }));
+
+Deno.test("upstash scripts: given a claim by id run twice, then the second run answers the same claim", () =>
+  withPair("b2", async ({ doubled, broker, queue, task }) => {
+    const [sent] = await broker.enqueue([task.message()]);
+    const { claimed, unclaimed } = await doubled.claimById(queue, [sent.id, "nope"]);
+    assert.deepEqual(claimed.map((c) => c.id), [sent.id]);
+    assert.deepEqual(unclaimed, [{ id: "nope", state: "missing" }]);
+    assert.deepEqual(await broker.ack(queue, claimed), [true]);
+  }));
+
+Deno.test("upstash scripts: given an ack run twice, then the first run acks, the second answers false, and the message is gone", () =>
+  withPair("a2", async ({ doubled, broker, answers, queue, task }) => {
+    await broker.enqueue([task.message(), task.message()]);
+    const [one, two] = await broker.claim(queue, { count: 2 });
+    assert.deepEqual(await doubled.ack(queue, [one]), [false]);
+    assert.deepEqual(await doubled.ack(queue, [two, two]), [false, false]);
+    assert.deepEqual(answers, [[[1], [0]], [[1, 0], [0, 0]]]);
+    assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
+    assert.deepEqual((await broker.claimById(queue, [one.id])).unclaimed, [
+      { id: one.id, state: "missing" },
+    ]);
+  }));
+
+Deno.test("upstash scripts: given a nack run twice, then it is retried or dead once", () =>
+  withPair("n2", async ({ doubled, broker, answers, queue, task }) => {
+    await broker.enqueue([task.message(), task.message()]);
+    const [one, two] = await broker.claim(queue, { count: 2 });
+    assert.equal(await doubled.nack(queue, one, { kind: "retry", at: 1_700_000_005_000 }), false);
+    assert.equal(await doubled.nack(queue, two, { kind: "dead", reason: "bad" }), false);
+    assert.deepEqual(answers, [[1, 0], [1, 0]]);
+    assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 1, leased: 0, dead: 1 });
+    assert.deepEqual((await broker.deadLetters(queue)).map((d) => [d.id, d.reason]), [
+      [two.id, "bad"],
+    ]);
+  }));
+
+Deno.test("upstash scripts: given a release, an extension and a requeue run twice, then each happens once", () =>
+  withPair("r2", async ({ doubled, broker, answers, queue, task }) => {
+    await broker.enqueue([task.message(), task.message()]);
+    const [one, two] = await broker.claim(queue, { count: 2 });
+    assert.equal(await doubled.extendLease(queue, two, { leaseMs: 60_000 }), true);
+    assert.deepEqual(await doubled.release(queue, [one]), [false]);
+    await broker.nack(queue, two, { kind: "dead", reason: "x" });
+    assert.equal(await doubled.requeue(queue, [two.id]), 0);
+    assert.deepEqual(answers, [[1, 1], [[1], [0]], [1, 0]]);
+    assert.deepEqual(await broker.stats(queue), { ready: 2, delayed: 0, leased: 0, dead: 0 });
+  }));
+
+Deno.test("upstash scripts: given a script Redis has not seen, when run in a pipeline, then EVAL takes over", async () => {
+  const namespace = testPrefix("noscript").slice(0, -1);
+  const fresh = new Script<number>("fresh-write", `${WRITE.source}-- ${crypto.randomUUID()}\n`);
+  const broker = new UpstashBroker({ redis, namespace, logger: silentLogger });
+  const keys = (queue: string) =>
+    ["ready", "timers", "msg", "dead", "reason"].map((k) => `${namespace}:{${queue}}:${k}`);
+  try {
+    const answers = await runPipelined(redis, fresh, [
+      { keys: keys("a"), args: ["m1", "r", 1, "{}"] },
+      { keys: keys("b"), args: ["m2", "r", 1, "{}", "m3", "r", 2, "{}"] },
+    ]);
+    assert.deepEqual(answers, [1, 2]);
+    assert.equal((await broker.stats("b")).ready, 2);
+  } finally {
+    await cleanup(redis, `${namespace}:`);
+  }
+});
+
+const TOKEN = "fault-test-token";
+
+Deno.test("upstash scripts: given lost responses, when the client retries, then the state is as if each ran once", async () => {
+  const logs: string[] = [];
+  const server = await startLocalServer({
+    redis: testRedisUrl(),
+    token: TOKEN,
+    port: 0,
+    log: (line) => logs.push(line),
+  });
+  const client = new Redis({ url: server.url, token: TOKEN, enableTelemetry: false });
+  const namespace = testPrefix("faults").slice(0, -1);
+  const broker = new UpstashBroker({ redis: client, namespace, logger: silentLogger });
+  const queue = "faults";
+  const task = actor(`task-${crypto.randomUUID()}`, () => {}, { broker, queue });
+  /** Drops the response of the next request, after Redis ran it. */
+  const dropNext = () => {
+    const draws = [0];
+    server.faults = { dropRate: 0.5, random: () => draws.shift() ?? 1 };
+  };
+  try {
+    for (const script of UPSTASH_SCRIPTS) await client.scriptLoad(script.source);
+
+    // Send: the retry finds the message stored and adds nothing.
+    dropNext();
+    const [first] = await broker.enqueue([task.message()]);
+    await broker.enqueue([task.message(), task.message()]);
+    assert.deepEqual(await broker.stats(queue), { ready: 3, delayed: 0, leased: 0, dead: 0 });
+
+    // Claim: the retry answers the leases of the first run and leases nothing else.
+    dropNext();
+    const claims = await broker.claim(queue, { count: 2 });
+    assert.equal(claims[0].id, first.id);
+    assert.equal(claims.length, 2);
+    assert.deepEqual(await broker.stats(queue), { ready: 1, delayed: 0, leased: 2, dead: 0 });
+
+    // Ack: the first run acked (its answer was lost); the retry finds the lease gone.
+    dropNext();
+    assert.deepEqual(await broker.ack(queue, [claims[0]]), [false]);
+    assert.deepEqual((await broker.claimById(queue, [first.id])).unclaimed, [
+      { id: first.id, state: "missing" },
+    ]);
+
+    // Nack: retried once, not twice; the lease is gone either way.
+    dropNext();
+    assert.equal(await broker.nack(queue, claims[1], { kind: "retry", at: Date.now() }), false);
+    assert.deepEqual(await broker.stats(queue), { ready: 1, delayed: 1, leased: 0, dead: 0 });
+    assert.equal(logs.filter((line) => line.includes("dropped the response")).length, 4);
+  } finally {
+    server.faults = {};
+    await cleanup(client, `${namespace}:`);
+    await server.close();
+  }
+});
