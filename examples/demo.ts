@@ -21,7 +21,9 @@ const broker: Broker = url
   })
   : new MemoryBroker({ logger: quiet });
 setBroker(broker);
-console.log(url ? `Broker: Redis through the Upstash REST protocol at ${url}` : "Broker: in memory");
+console.log(
+  url ? `Broker: Redis through the Upstash REST protocol at ${url}` : "Broker: in memory",
+);
 
 console.log("\nSending 6 messages (one delayed by 1.5 s, in one batch request)...");
 await broker.enqueue([
