@@ -56,3 +56,11 @@ test("skiff/local serves the Upstash REST protocol under Bun", async () => {
 test("actors run on the MemoryBroker under Bun with their context as this", async () => {
   await checkActors(skiff, new skiff.MemoryBroker(), prefix);
 });
+
+test("actors run on the UpstashBroker under Bun, through the local server", async () => {
+  await checkActors(
+    skiff,
+    new skiff.UpstashBroker({ redis: redis!, namespace: `${prefix}ns` }),
+    `${prefix}redis:`,
+  );
+});

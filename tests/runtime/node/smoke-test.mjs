@@ -103,3 +103,11 @@ test("declarations import .js, never .ts", async () => {
 test("actors run on the MemoryBroker under Node with their context as this", async () => {
   await checkActors(skiff, new skiff.MemoryBroker(), prefix);
 });
+
+test("actors run on the UpstashBroker under Node, through the local server", async () => {
+  await checkActors(
+    skiff,
+    new skiff.UpstashBroker({ redis, namespace: `${prefix}ns` }),
+    `${prefix}redis:`,
+  );
+});

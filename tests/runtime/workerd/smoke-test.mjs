@@ -99,3 +99,8 @@ test("actors run inside workerd with their context as this, retries included", a
   const { runs } = await call("/actors");
   assert.deepEqual(runs.map((r) => [r.n, r.attempt]), [[2, 1], [6, 2]]);
 });
+
+test("actors run inside workerd on the UpstashBroker, through the local server", async () => {
+  const { runs } = await call("/actors-redis");
+  assert.deepEqual(runs.map((r) => [r.n, r.attempt]), [[2, 1], [6, 2]]);
+});

@@ -24,6 +24,12 @@ const ROUTES: Record<string, Check> = {
   "/round-trip": checkRoundTrip,
   "/script": (redis, prefix) => checkScript(skiff, redis, prefix),
   "/actors": (_redis, prefix) => checkActors(skiff, new skiff.MemoryBroker(), prefix),
+  "/actors-redis": (redis, prefix) =>
+    checkActors(
+      skiff,
+      new skiff.UpstashBroker({ redis, namespace: `${prefix}ns` }),
+      `${prefix}redis:`,
+    ),
   "/cleanup": cleanup,
 };
 
