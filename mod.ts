@@ -103,3 +103,39 @@ export {
   type UpstashBrokerClient,
   type UpstashBrokerOptions,
 } from "./src/brokers/upstash.ts";
+export { Push, type PushOptions, type PushReport } from "./src/push/push.ts";
+export {
+  deliver,
+  type DeliverOptions,
+  type DeliveryResult,
+  type DeliveryStatus,
+} from "./src/push/deliver.ts";
+export {
+  keyId,
+  MIN_SECRET_LENGTH,
+  SIGNATURE_HEADER,
+  SIGNATURE_TOLERANCE_MS,
+  type SignatureFailure,
+  type SignedRequest,
+  type SignOptions,
+  signPush,
+  type VerifyOptions,
+  verifyPush,
+  type VerifyResult,
+} from "./src/push/signature.ts";
+export {
+  MemoryReplayStore,
+  type MemoryReplayStoreOptions,
+  RedisReplayStore,
+  type RedisReplayStoreOptions,
+  type ReplayClient,
+  type ReplayStore,
+  replayStoreFor,
+} from "./src/push/replay.ts";
+export {
+  type QueueTickReport,
+  tick,
+  type TickOptions,
+  type TickReport,
+  type TickScheduler,
+} from "./src/tick.ts";

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runtime smoke suites: builds dist/, then runs the node, bun and workerd suites and the
+# Runtime suites: builds dist/, then runs the node, bun and workerd smoke suites (workerd also
+# runs the push delivery suite of tests/workerd/) and the
 # type check of dist/'s declarations by a Node TypeScript consumer. Expects a local server
 # (or Upstash) in UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN.
 #
@@ -74,7 +75,7 @@ for suite in "${suites[@]}"; do
   case $suite in
     node) step node node --test --test-reporter=spec tests/runtime/node/ ;;
     bun) step bun "$bin/bun" test tests/runtime/bun ;;
-    workerd) step workerd node --test --test-reporter=spec tests/runtime/workerd/ ;;
+    workerd) step workerd node --test --test-reporter=spec tests/runtime/workerd/ tests/workerd/ ;;
     types) step types check_types ;;
   esac
 done

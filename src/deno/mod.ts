@@ -2,17 +2,27 @@
  * `skiff/deno`: glue for Deno and Deno Deploy.
  *
  * ```ts ignore
- * import { redisFromEnv } from "@skiff/skiff/deno";
+ * import { cronTick, redisFromEnv } from "@skiff/skiff/deno";
  * ```
  *
  * @module
  */
 import { Redis } from "@upstash/redis";
+import type { Broker } from "../broker.ts";
+import { getBroker } from "../global_broker.ts";
 import { restCredentials } from "../redis/from_env.ts";
+import { tick, type TickOptions, type TickReport } from "../tick.ts";
 
 interface DenoEnv {
   env: { toObject(): Record<string, string> };
 }
+
+/** The shape of `Deno.cron` that {@linkcode cronTick} calls. */
+export type DenoCron = (
+  name: string,
+  schedule: string,
+  handler: () => Promise<void>,
+) => Promise<void>;
 
 /**
  * Creates an `@upstash/redis` client from `UPSTASH_REDIS_REST_URL` and
@@ -34,4 +44,71 @@ export function redisFromEnv(): Redis {
   if (!deno) throw new TypeError("Cannot create Redis client: skiff/deno runs on Deno only");
   const { url, token } = restCredentials(deno.env.toObject(), "skiff/deno");
   return new Redis({ url, token, enableTelemetry: false });
+}
+
+/** Options of {@linkcode cronTick}. */
+export interface CronTickOptions extends TickOptions {
+  /** The broker (default: `getBroker()` at each tick). */
+  broker?: Broker | (() => Broker);
+  /** The cron job's name, unique in the deployment (default `"skiff-tick"`). */
+  name?: string;
+  /** A cron expression (default every minute, `"* * * * *"`). */
+  schedule?: string;
+  /** Called with each tick's report. */
+  onTick?: (report: TickReport) => void;
+  /** The cron to register with (default `Deno.cron`; inject one in tests). */
+  cron?: DenoCron;
+}
+
+/**
+ * Registers a `Deno.cron` job that runs `tick()`: on Deno Deploy, and locally with
+ * `--unstable-cron`. A failed tick is logged and the next one tries again; nothing is lost.
+ *
+ * @example With an injected cron (`Deno.cron` itself needs `--unstable-cron` locally)
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryBroker } from "../brokers/memory.ts";
+ *
+ * let handler: (() => Promise<void>) | undefined;
+ * const broker = new MemoryBroker();
+ * await cronTick({
+ *   broker,
+ *   queues: ["default"],
+ *   cron: (_name, _schedule, fn) => {
+ *     handler = fn;
+ *     return Promise.resolve();
+ *   },
+ * });
+ * await handler!();
+ * ```
+ *
+ * @param options The job's name and schedule, the broker, and the tick's options.
+ * @returns What `Deno.cron` returns: a promise that settles when the job is stopped.
+ * @throws {TypeError} When `Deno.cron` is not available.
+ */
+export function cronTick(options: CronTickOptions = {}): Promise<void> {
+  const {
+    broker,
+    name = "skiff-tick",
+    schedule = "* * * * *",
+    onTick,
+    cron,
+    ...tickOptions
+  } = options;
+  const denoCron = cron ?? (globalThis as { Deno?: { cron?: DenoCron } }).Deno?.cron;
+  if (typeof denoCron !== "function") {
+    throw new TypeError(
+      "Cannot register cron tick: Deno.cron is not available (use Deno Deploy, or run with --unstable-cron)",
+    );
+  }
+  return denoCron(name, schedule, async () => {
+    const target = typeof broker === "function" ? broker() : broker ?? getBroker();
+    try {
+      onTick?.(await tick(target, tickOptions));
+    } catch (error) {
+      target.logger.error(
+        `The cron tick '${name}' failed with ${error instanceof Error ? error.name : "an error"}`,
+      );
+    }
+  });
 }

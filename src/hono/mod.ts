@@ -1,7 +1,8 @@
 /**
  * `skiff/hono`: the worker endpoint as a Hono app, mountable under any prefix and
- * deployable as is on Cloudflare Workers, Deno Deploy, Bun and Node. Today it answers
- * `GET /health`; push delivery (`POST /messages`) and ticks (`POST /tick`) build on it.
+ * deployable as is on Cloudflare Workers, Deno Deploy, Bun, Node (`@hono/node-server`) and
+ * Vercel. Messages are pushed to it (`POST /messages`, signed), cron or any caller ticks it
+ * (`POST /tick`, signed), and `GET /health` answers without touching Redis.
  *
  * ```ts ignore
  * // Deno
@@ -10,27 +11,24 @@
  * import { workerApp } from "skiff/hono";
  * ```
  *
- * @module
- */
-import { Hono } from "hono";
-import { VERSION } from "../version.ts";
-
-/**
- * Creates the worker endpoint.
+ * @example Mount it under a prefix, with the broker made per request (Cloudflare)
+ * ```ts ignore
+ * import { Hono } from "hono";
+ * import { UpstashBroker } from "skiff";
+ * import { redisFromEnv } from "skiff/cloudflare";
+ * import { workerApp } from "skiff/hono";
  *
- * @example Ask it for its health
- * ```ts
- * import { workerApp } from "@skiff/skiff/hono";
- *
- * const res = await workerApp().request("/health");
- * console.assert(res.status === 200);
+ * type Bindings = { SKIFF_SIGNING_KEY: string; UPSTASH_REDIS_REST_URL: string; UPSTASH_REDIS_REST_TOKEN: string };
+ * const app = new Hono<{ Bindings: Bindings }>();
+ * app.route("/skiff", workerApp<{ Bindings: Bindings }>({
+ *   signingKeys: (c) => [c.env.SKIFF_SIGNING_KEY],
+ *   broker: (c) => new UpstashBroker({ redis: redisFromEnv(c.env) }),
+ * }));
+ * export default app;
  * ```
  *
- * @returns A Hono app whose every answer is JSON.
+ * @module
  */
-export function workerApp(): Hono {
-  const app = new Hono();
-  app.get("/health", (c) => c.json({ ok: true, version: VERSION }));
-  app.notFound((c) => c.json({ error: `No route for ${c.req.method} ${c.req.path}` }, 404));
-  return app;
-}
+export { workerApp } from "./app.ts";
+export { type PerRequest, type WorkerAppOptions, type WorkerTickOptions } from "./options.ts";
+export { keepPushes } from "./keep_pushes.ts";

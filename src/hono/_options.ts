@@ -1,0 +1,80 @@
+/** Checking and resolving the worker endpoint's options; private to skiff. */
+import type { Context, Env } from "hono";
+import { describe } from "../_util.ts";
+import { MIN_SECRET_LENGTH } from "../push/signature.ts";
+import type { PerRequest, WorkerAppOptions } from "./options.ts";
+
+/** The options with their defaults applied; private to skiff. */
+export type ResolvedOptions<E extends Env> =
+  & WorkerAppOptions<E>
+  & Required<Pick<WorkerAppOptions<E>, NumberOption>>;
+
+type NumberOption = "budgetMs" | "maxIds" | "maxBodyBytes" | "leaseMs" | "concurrency";
+
+/** The most ids a broker claims by id in one round trip. */
+const MAX_IDS = 1000;
+
+const DEFAULTS: Readonly<Record<NumberOption, number>> = {
+  budgetMs: 10_000,
+  maxIds: 100,
+  maxBodyBytes: 64 * 1024,
+  leaseMs: 30_000,
+  concurrency: 8,
+};
+
+/**
+ * Checks signing keys: an array of strings of at least 16 characters.
+ *
+ * @throws {TypeError} When they are not; the message quotes none of them.
+ */
+export function checkKeys(keys: unknown, what: string): readonly string[] {
+  if (
+    !Array.isArray(keys) ||
+    keys.some((key) => typeof key !== "string" || key.length < MIN_SECRET_LENGTH)
+  ) {
+    throw new TypeError(
+      `${what}: 'signingKeys' must be an array of strings of at least ${MIN_SECRET_LENGTH} characters`,
+    );
+  }
+  return keys;
+}
+
+/**
+ * Checks the options that can be checked before any request, and applies the defaults.
+ *
+ * @throws {TypeError} When static `signingKeys` are invalid.
+ * @throws {RangeError} When a limit is not a positive integer.
+ */
+export function resolveOptions<E extends Env>(options: WorkerAppOptions<E>): ResolvedOptions<E> {
+  const resolved = { ...options } as ResolvedOptions<E>;
+  for (const name of Object.keys(DEFAULTS) as NumberOption[]) {
+    const value = options[name];
+    if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
+      throw new RangeError(
+        `Cannot create worker app: '${name}' must be a positive integer, received ${
+          describe(value)
+        }`,
+      );
+    }
+    resolved[name] = value ?? DEFAULTS[name];
+  }
+  if (resolved.maxIds > MAX_IDS) {
+    throw new RangeError(
+      `Cannot create worker app: 'maxIds' must be at most ${MAX_IDS}, received ${resolved.maxIds}`,
+    );
+  }
+  if (Array.isArray(options.signingKeys)) {
+    checkKeys(options.signingKeys, "Cannot create worker app");
+  }
+  return resolved;
+}
+
+/** A per-request option's value for this request. */
+export async function resolve<T, E extends Env>(
+  value: PerRequest<T, E>,
+  c: Context<E>,
+): Promise<T> {
+  return typeof value === "function"
+    ? await (value as (c: Context<E>) => T | Promise<T>)(c)
+    : value;
+}

@@ -1,0 +1,124 @@
+/** The handlers of `POST /messages` and `POST /tick`; private to skiff. */
+import type { Context, Env } from "hono";
+import * as v from "valibot";
+import { errorName, NAME_PATTERN } from "../_util.ts";
+import type { Broker } from "../broker.ts";
+import { getBroker } from "../global_broker.ts";
+import { deliver, type DeliveryResult } from "../push/deliver.ts";
+import { replayStoreFor } from "../push/replay.ts";
+import { tick } from "../tick.ts";
+import { checkKeys, resolve, type ResolvedOptions } from "./_options.ts";
+import { authenticate, parseJson, readBody, Refusal } from "./_request.ts";
+import { keepPushesAlive, platformWaitUntil } from "./_wait_until.ts";
+
+/**
+ * Resolves the keys and the broker, reads the body and authenticates the request: every
+ * refusal here costs no Redis command but the replay check's one `SET`.
+ */
+async function admit<E extends Env>(
+  c: Context<E>,
+  options: ResolvedOptions<E>,
+  allowEmpty: boolean,
+): Promise<{ broker: Broker; body: Uint8Array }> {
+  const keys = checkKeys(
+    options.signingKeys === undefined ? [] : await resolve(options.signingKeys, c),
+    "Cannot accept push",
+  );
+  if (keys.length === 0) {
+    throw new Refusal(500, "Cannot accept push: no signing keys are configured");
+  }
+  const broker = options.broker === undefined ? getBroker() : await resolve(options.broker, c);
+  const body = await readBody(c, options.maxBodyBytes, allowEmpty);
+  const replay = typeof options.replayStore === "function"
+    ? options.replayStore(broker, c)
+    : options.replayStore ?? replayStoreFor(broker);
+  await authenticate(c, body, keys, broker.now(), replay);
+  return { broker, body };
+}
+
+/** The status of a push's answer: 503 if any id must be retried, 202 if any is elsewhere. */
+function statusOf(results: readonly DeliveryResult[]): 200 | 202 | 503 {
+  if (results.some((r) => r.status === "error")) return 503;
+  if (results.some((r) => r.status === "leased" || r.status === "deferred")) return 202;
+  return 200;
+}
+
+/** `POST /messages`: a signed push of `{ queue, ids }`. */
+export function messagesRoute<E extends Env>(
+  options: ResolvedOptions<E>,
+): (c: Context<E>) => Promise<Response> {
+  const { maxIds, leaseMs, budgetMs, concurrency } = options;
+  const PushBody = v.strictObject({
+    queue: v.pipe(v.string(), v.regex(NAME_PATTERN)),
+    ids: v.pipe(
+      v.array(v.pipe(v.string(), v.minLength(1), v.maxLength(100))),
+      v.minLength(1),
+      v.maxLength(maxIds),
+    ),
+  });
+  return async (c) => {
+    const { broker, body } = await admit(c, options, false);
+    const parsed = v.safeParse(PushBody, parseJson(body));
+    if (!parsed.success) {
+      const field = v.getDotPath(parsed.issues[0])?.split(".")[0];
+      throw new Refusal(
+        400,
+        field === "queue"
+          ? "Cannot accept push: 'queue' must be 1 to 200 of A-Z a-z 0-9 _ . : @ / -"
+          : field === "ids"
+          ? `Cannot accept push: 'ids' must be an array of 1 to ${maxIds} ids of 1 to 100 characters`
+          : "Cannot accept push: the body must be an object with 'queue' and 'ids' only",
+      );
+    }
+    const { queue, ids } = parsed.output;
+    let results: DeliveryResult[];
+    try {
+      results = await deliver(broker, queue, ids, { leaseMs, budgetMs, concurrency });
+    } catch (error) {
+      broker.logger.error(`Cannot claim pushed messages of '${queue}': ${errorName(error)}`);
+      throw new Refusal(503, "Cannot process push now: the broker is unreachable; retry later");
+    } finally {
+      keepPushesAlive(c, broker);
+    }
+    return c.json({ queue, results }, statusOf(results));
+  };
+}
+
+const TickBody = v.strictObject({
+  queues: v.optional(v.pipe(v.array(v.pipe(v.string(), v.regex(NAME_PATTERN))), v.minLength(1))),
+});
+
+/** `POST /tick`: a signed tick, body empty or `{ queues?: [...] }`. */
+export function tickRoute<E extends Env>(
+  options: ResolvedOptions<E>,
+): (c: Context<E>) => Promise<Response> {
+  return async (c) => {
+    const { broker, body } = await admit(c, options, true);
+    const parsed = v.safeParse(TickBody, body.byteLength === 0 ? {} : parseJson(body));
+    if (!parsed.success) {
+      throw new Refusal(
+        400,
+        "Cannot tick: the body must be empty or an object with an optional 'queues' array of queue names",
+      );
+    }
+    const { push, ...rest } = options.tick ?? {};
+    try {
+      const report = await tick(broker, {
+        ...rest,
+        budgetMs: rest.budgetMs ?? options.budgetMs,
+        leaseMs: options.leaseMs,
+        queues: parsed.output.queues ?? rest.queues,
+        push: push === undefined ? undefined : await resolve(push, c),
+        waitUntil: platformWaitUntil(c),
+        scheduler: options.scheduler,
+      });
+      return c.json(report, 200);
+    } catch (error) {
+      if (error instanceof TypeError || error instanceof RangeError) throw error;
+      broker.logger.error(`Cannot tick: ${errorName(error)}`);
+      throw new Refusal(503, "Cannot tick now: the broker is unreachable; retry later");
+    } finally {
+      keepPushesAlive(c, broker);
+    }
+  };
+}

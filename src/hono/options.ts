@@ -1,0 +1,51 @@
+/**
+ * Options of the worker endpoint (`workerApp()`).
+ *
+ * @module
+ */
+import type { Context, Env } from "hono";
+import type { Broker } from "../broker.ts";
+import type { Push } from "../push/push.ts";
+import type { ReplayStore } from "../push/replay.ts";
+import type { TickOptions, TickScheduler } from "../tick.ts";
+
+/** A value, or a function of the request's context that makes it (from `c.env`, say). */
+export type PerRequest<T, E extends Env = Env> = T | ((c: Context<E>) => T | Promise<T>);
+
+/** Options of `POST /tick`. */
+export interface WorkerTickOptions<E extends Env = Env>
+  extends Pick<TickOptions, "queues" | "maxMessages" | "budgetMs" | "concurrency"> {
+  /** Fan out through this `Push` instead of processing inline (see `tick()`). */
+  push?: PerRequest<Push, E>;
+}
+
+/** Options of `workerApp()`. */
+export interface WorkerAppOptions<E extends Env = Env> {
+  /**
+   * The secrets pushes and ticks must be signed with; several during a rotation. Without
+   * any, `POST /messages` and `POST /tick` answer 500.
+   */
+  signingKeys?: PerRequest<readonly string[], E>;
+  /** The broker (default: `getBroker()` at each request). */
+  broker?: PerRequest<Broker, E>;
+  /**
+   * Where signatures are remembered once (default: in Redis under `<namespace>:sig:` for a
+   * broker that exposes its client as `redis`, else in memory); or a function of the
+   * request's broker and context that makes it.
+   */
+  replayStore?: ReplayStore | ((broker: Broker, c: Context<E>) => ReplayStore);
+  /** Start no message after this many milliseconds of an invocation (default 10 000). */
+  budgetMs?: number;
+  /** The most ids one push may carry (default 100, at most 1000). */
+  maxIds?: number;
+  /** The largest request body accepted, in bytes (default 64 KiB). */
+  maxBodyBytes?: number;
+  /** The lease of each claim, renewed every third of it (default 30 000 ms). */
+  leaseMs?: number;
+  /** How many pushed messages run at once (default 8). */
+  concurrency?: number;
+  /** What `POST /tick` does. */
+  tick?: WorkerTickOptions<E>;
+  /** Fired by every tick first: the `Scheduler`. */
+  scheduler?: TickScheduler;
+}

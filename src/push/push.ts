@@ -1,0 +1,244 @@
+/**
+ * The push sender: a middleware that, after each send, pushes the new message ids to the
+ * worker endpoint (`POST /messages` of `workerApp()`), signed, batched per queue, fire and
+ * forget through the platform's `waitUntil`. A lost push loses nothing: the message waits
+ * in the broker for the next tick, pull or push.
+ *
+ * @module
+ */
+import { describe, errorName, NAME_PATTERN } from "../_util.ts";
+import type { Broker, Logger } from "../broker.ts";
+import type { Message } from "../message.ts";
+import { Middleware } from "../middleware/middleware.ts";
+import { MIN_SECRET_LENGTH, SIGNATURE_HEADER, signPush } from "./signature.ts";
+import { vercelWaitUntil, type WaitUntil } from "./_wait_until.ts";
+
+/** Options of {@linkcode Push}. */
+export interface PushOptions {
+  /** The endpoint's messages URL, mount prefix included, e.g. `https://app.example/skiff/messages`. */
+  url: string | URL;
+  /** The secret to sign with (one of the endpoint's `signingKeys`). */
+  signingKey: string;
+  /**
+   * Keeps the platform alive until a push settles (`ctx.waitUntil` on Cloudflare). By
+   * default Vercel's is used where there is one; elsewhere pushes are tracked, and
+   * `flush()` waits for them (`workerApp()` hands them to its request's `waitUntil`).
+   */
+  waitUntil?: (promise: Promise<unknown>) => void;
+  /** The `fetch` to push with (default the global one). */
+  fetch?: (request: Request) => Promise<Response>;
+  /** The most ids per request; more are split (default 100, the endpoint's default). */
+  maxIds?: number;
+  /** Push only these queues (default: all). */
+  queues?: readonly string[];
+  /** Give up on a push after this many milliseconds (default 60 000). */
+  timeoutMs?: number;
+  /** Where to log failed pushes (default: the broker's logger, else `console`). */
+  logger?: Logger;
+}
+
+/** What one push request came to. */
+export interface PushReport {
+  /** The queue. */
+  queue: string;
+  /** The ids pushed. */
+  ids: string[];
+  /** The endpoint's HTTP status, or `0` when the request failed (network, timeout). */
+  status: number;
+}
+
+/**
+ * Pushes sent messages to the worker endpoint. Add it to the broker that sends:
+ * `broker.addMiddleware(new Push({ url, signingKey }))`. Messages not yet due (a delay or
+ * an eta) are not pushed: a tick promotes them.
+ *
+ * @example Push to an endpoint (here, a fake `fetch`)
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryBroker } from "../brokers/memory.ts";
+ * import { actor } from "../actor.ts";
+ *
+ * const requests: Request[] = [];
+ * const push = new Push({
+ *   url: "https://app.example/skiff/messages",
+ *   signingKey: "a-secret-of-at-least-16-chars",
+ *   fetch: (request) => {
+ *     requests.push(request);
+ *     return Promise.resolve(Response.json({ results: [] }));
+ *   },
+ * });
+ * const broker = new MemoryBroker();
+ * broker.addMiddleware(push);
+ * const task = actor(`task-${crypto.randomUUID()}`, () => {}, { broker });
+ * await Promise.all([task.send(), task.send()]);
+ * await push.flush();
+ * assert.equal(requests.length, 1);
+ * assert.equal((await requests[0].json()).ids.length, 2);
+ * ```
+ */
+export class Push extends Middleware {
+  /** Where pushes go. */
+  readonly url: URL;
+  readonly #secret: string;
+  readonly #waitUntil?: WaitUntil;
+  readonly #fetch: (request: Request) => Promise<Response>;
+  readonly #maxIds: number;
+  readonly #queues?: ReadonlySet<string>;
+  readonly #timeoutMs: number;
+  #logger?: Logger;
+  /** Ids waiting for the end of the current turn, by queue. */
+  #pending = new Map<string, string[]>();
+  #batch?: Promise<void>;
+  readonly #inFlight = new Set<Promise<unknown>>();
+
+  /**
+   * Creates a Push.
+   *
+   * @param options The endpoint, the signing key, and how to send.
+   * @throws {TypeError} On a URL that is not http(s), a short signing key, or a bad queue.
+   * @throws {RangeError} On `maxIds` or `timeoutMs` that is not a positive integer.
+   */
+  constructor(options: PushOptions) {
+    super();
+    const what = "Cannot create Push";
+    let url: URL;
+    try {
+      url = new URL(options?.url);
+    } catch {
+      throw new TypeError(`${what}: 'url' must be an absolute http(s) URL`);
+    }
+    if (url.protocol !== "https:" && url.protocol !== "http:") {
+      throw new TypeError(`${what}: 'url' must be an absolute http(s) URL`);
+    }
+    if (typeof options.signingKey !== "string" || options.signingKey.length < MIN_SECRET_LENGTH) {
+      throw new TypeError(
+        `${what}: 'signingKey' must be a string of at least ${MIN_SECRET_LENGTH} characters`,
+      );
+    }
+    const { maxIds = 100, timeoutMs = 60_000 } = options;
+    for (const [name, value] of Object.entries({ maxIds, timeoutMs })) {
+      if (!Number.isInteger(value) || value < 1) {
+        throw new RangeError(
+          `${what}: '${name}' must be a positive integer, received ${describe(value)}`,
+        );
+      }
+    }
+    if (options.queues !== undefined) {
+      if (!Array.isArray(options.queues) || options.queues.some((q) => !NAME_PATTERN.test(q))) {
+        throw new TypeError(`${what}: 'queues' must be an array of queue names`);
+      }
+      this.#queues = new Set(options.queues);
+    }
+    this.url = url;
+    this.#secret = options.signingKey;
+    this.#waitUntil = options.waitUntil;
+    this.#fetch = options.fetch ?? ((request) => fetch(request));
+    this.#maxIds = maxIds;
+    this.#timeoutMs = timeoutMs;
+    this.#logger = options.logger;
+  }
+
+  /**
+   * Queues a sent message's id for the push that leaves at the end of the current turn,
+   * so that the messages of one `enqueue()` (or of sends made together) share a request.
+   *
+   * @param broker The broker that sent it.
+   * @param message The message as written.
+   */
+  override afterEnqueue(broker: Broker, message: Message): void {
+    this.#logger ??= broker.logger;
+    if (this.#queues && !this.#queues.has(message.queue)) return;
+    if (message.eta !== undefined && message.eta > broker.now()) return;
+    const ids = this.#pending.get(message.queue);
+    if (ids) ids.push(message.id);
+    else this.#pending.set(message.queue, [message.id]);
+    if (this.#batch) return;
+    this.#batch = new Promise<void>((resolve) => {
+      setTimeout(() => {
+        const pending = this.#pending;
+        this.#pending = new Map();
+        this.#batch = undefined;
+        const sends = [...pending].map(([queue, ids]) => this.#send(queue, ids));
+        Promise.all(sends).then(() => resolve());
+      }, 0);
+    });
+    this.#track(this.#batch);
+  }
+
+  /**
+   * Pushes ids of one queue now, split into requests of at most `maxIds`. Never rejects:
+   * a failed push is logged (without the URL or the body) and reported with its status.
+   *
+   * @param queue The queue.
+   * @param ids The message ids.
+   * @returns One report per request.
+   * @throws {TypeError} On an invalid queue name.
+   */
+  push(queue: string, ids: readonly string[]): Promise<PushReport[]> {
+    if (typeof queue !== "string" || !NAME_PATTERN.test(queue)) {
+      throw new TypeError("Cannot push messages: invalid queue name");
+    }
+    const sending = this.#send(queue, [...ids]);
+    this.#track(sending);
+    return sending;
+  }
+
+  /**
+   * Waits until every push sent or about to be sent has settled: for tests, scripts, and
+   * platforms where `waitUntil` takes a promise at the end of a request.
+   *
+   * @returns When no push is in flight.
+   */
+  async flush(): Promise<void> {
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+  }
+
+  #track(promise: Promise<unknown>): void {
+    this.#inFlight.add(promise);
+    promise.finally(() => this.#inFlight.delete(promise));
+    const waitUntil = this.#waitUntil ?? vercelWaitUntil();
+    waitUntil?.(promise);
+  }
+
+  async #send(queue: string, ids: string[]): Promise<PushReport[]> {
+    const chunks: string[][] = [];
+    for (let i = 0; i < ids.length; i += this.#maxIds) chunks.push(ids.slice(i, i + this.#maxIds));
+    return await Promise.all(chunks.map((chunk) => this.#post(queue, chunk)));
+  }
+
+  async #post(queue: string, ids: string[]): Promise<PushReport> {
+    const body = JSON.stringify({ queue, ids });
+    let status = 0;
+    try {
+      const signature = await signPush(this.#secret, {
+        method: "POST",
+        path: this.url.pathname,
+        body,
+      });
+      const response = await this.#fetch(
+        new Request(this.url, {
+          method: "POST",
+          headers: { "content-type": "application/json", [SIGNATURE_HEADER]: signature },
+          body,
+          signal: AbortSignal.timeout(this.#timeoutMs),
+        }),
+      );
+      status = response.status;
+      await response.body?.cancel();
+    } catch (error) {
+      this.#log(`Cannot push ${ids.length} message(s) of queue '${queue}': ${errorName(error)}`);
+      return { queue, ids, status };
+    }
+    if (status >= 300 || status < 200) {
+      this.#log(
+        `Cannot push ${ids.length} message(s) of queue '${queue}': the endpoint answered ${status}`,
+      );
+    }
+    return { queue, ids, status };
+  }
+
+  #log(line: string): void {
+    // The messages wait in the broker: a tick, a pull worker or a later push runs them.
+    (this.#logger ?? console).warn(`${line}; they wait for the next tick`);
+  }
+}

@@ -1,0 +1,194 @@
+import assert from "node:assert/strict";
+import { actor } from "../src/actor.ts";
+import type { Logger } from "../src/broker.ts";
+import { MemoryBroker } from "../src/brokers/memory.ts";
+import { workerApp } from "../src/hono/mod.ts";
+import { Push, type PushOptions } from "../src/push/push.ts";
+import { verifyPush } from "../src/push/signature.ts";
+import { tick } from "../src/tick.ts";
+import { silentLogger } from "./broker_conformance.ts";
+
+const SECRET = "sender-secret-0123456789";
+const URL_WITH_SECRET = "https://user:pw@worker.example/skiff/messages?token=abc";
+
+const unique = (prefix: string) => `${prefix}-${crypto.randomUUID()}`;
+
+/** A fake endpoint that records requests and answers with a status. */
+function recorder(status = 200) {
+  const requests: { path: string; signature: string | null; body: string }[] = [];
+  const fetch = async (request: Request) => {
+    requests.push({
+      path: new URL(request.url).pathname,
+      signature: request.headers.get("skiff-signature"),
+      body: await request.text(),
+    });
+    return Response.json({}, { status });
+  };
+  return { requests, fetch };
+}
+
+function setup(options: Partial<PushOptions> = {}) {
+  const broker = new MemoryBroker({ logger: silentLogger });
+  const { requests, fetch } = recorder();
+  const push = new Push({ url: URL_WITH_SECRET, signingKey: SECRET, fetch, ...options });
+  broker.addMiddleware(push);
+  return { broker, push, requests };
+}
+
+Deno.test("Push: given sends to two queues at once, then one signed request per queue", async () => {
+  const { broker, push, requests } = setup();
+  const [a, b] = [unique("a"), unique("b")];
+  const onA = actor(unique("t"), () => {}, { broker, queue: a });
+  const onB = actor(unique("t"), () => {}, { broker, queue: b });
+  const sent = await Promise.all([onA.send(), onA.send(), onB.send()]);
+  await broker.enqueue([onB.message()]);
+  await push.flush();
+  assert.equal(requests.length, 2);
+  const byQueue = Object.fromEntries(requests.map((r) => [JSON.parse(r.body).queue, r]));
+  assert.deepEqual(JSON.parse(byQueue[a].body).ids, [sent[0].id, sent[1].id]);
+  assert.equal(JSON.parse(byQueue[b].body).ids.length, 2);
+  for (const request of requests) {
+    assert.equal(request.path, "/skiff/messages");
+    const result = await verifyPush(request.signature, {
+      method: "POST",
+      path: request.path,
+      body: request.body,
+      secrets: [SECRET],
+      now: Date.now(),
+    });
+    assert(result.ok);
+  }
+});
+
+Deno.test("Push: given more ids than maxIds, then they are split into requests", async () => {
+  const { broker, push, requests } = setup({ maxIds: 2 });
+  const queue = unique("q");
+  const task = actor(unique("t"), () => {}, { broker, queue });
+  await broker.enqueue(Array.from({ length: 5 }, () => task.message()));
+  await push.flush();
+  assert.deepEqual(requests.map((r) => JSON.parse(r.body).ids.length), [2, 2, 1]);
+});
+
+Deno.test("Push: given delayed messages or other queues, then they are not pushed", async () => {
+  const queue = unique("q");
+  const { broker, push, requests } = setup({ queues: [queue] });
+  const task = actor(unique("t"), () => {}, { broker, queue });
+  const elsewhere = actor(unique("t"), () => {}, { broker, queue: unique("other") });
+  await task.sendWithOptions({ delay: 60_000 });
+  await elsewhere.send();
+  await push.flush();
+  assert.equal(requests.length, 0);
+});
+
+Deno.test("Push: given the real endpoint, then a sent message is processed through it", async () => {
+  const broker = new MemoryBroker({ logger: silentLogger });
+  const app = workerApp({ broker, signingKeys: [SECRET] });
+  const push = new Push({
+    url: "https://worker.example/messages",
+    signingKey: SECRET,
+    fetch: (request) => Promise.resolve(app.fetch(request)),
+  });
+  broker.addMiddleware(push);
+  const queue = unique("q");
+  const seen: number[] = [];
+  const task = actor(unique("t"), (n: number) => {
+    seen.push(n);
+  }, { broker, queue });
+  await task.send(7);
+  const [report] = await push.push(queue, []);
+  assert.equal(report, undefined);
+  await push.flush();
+  assert.deepEqual(seen, [7]);
+  assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
+});
+
+Deno.test("Push: given a failed push, then nothing is lost: the next tick runs the message", async () => {
+  const lines: string[] = [];
+  const logger: Logger = { ...silentLogger, warn: (line: string) => void lines.push(line) };
+  const broker = new MemoryBroker({ logger });
+  const push = new Push({
+    url: URL_WITH_SECRET,
+    signingKey: SECRET,
+    fetch: () => Promise.reject(new TypeError("fetch failed")),
+  });
+  broker.addMiddleware(push);
+  const queue = unique("q");
+  let runs = 0;
+  const task = actor(unique("t"), () => {
+    runs++;
+  }, { broker, queue });
+  await task.send();
+  await push.flush();
+  assert.equal(runs, 0);
+  assert.equal((await broker.stats(queue)).ready, 1);
+  assert.equal(lines.length, 1);
+  assert.match(lines[0], /^Cannot push 1 message\(s\) of queue '.*': TypeError; they wait/);
+  for (const secret of ["pw", "abc", SECRET, "worker.example"]) {
+    assert(!lines[0].includes(secret), secret);
+  }
+  const report = await tick(broker, { queues: [queue] });
+  assert.equal(report.queues[queue].processed, 1);
+  assert.equal(runs, 1);
+});
+
+Deno.test("Push: given the endpoint refuses, then the status is logged and reported", async () => {
+  const lines: string[] = [];
+  const logger: Logger = { ...silentLogger, warn: (line: string) => void lines.push(line) };
+  const { fetch } = recorder(503);
+  const push = new Push({ url: URL_WITH_SECRET, signingKey: SECRET, fetch, logger });
+  const [report] = await push.push("default", ["x"]);
+  assert.deepEqual(report, { queue: "default", ids: ["x"], status: 503 });
+  assert.deepEqual(lines, [
+    "Cannot push 1 message(s) of queue 'default': the endpoint answered 503; they wait for the next tick",
+  ]);
+});
+
+Deno.test("Push: given waitUntil, then every push is handed to it", async () => {
+  const waited: Promise<unknown>[] = [];
+  const { broker, push } = setup({ waitUntil: (p) => void waited.push(p) });
+  const task = actor(unique("t"), () => {}, { broker });
+  await Promise.all([task.send(), task.send()]);
+  assert.equal(waited.length, 1);
+  await push.push("default", ["a"]);
+  assert.equal(waited.length, 2);
+  await Promise.all(waited);
+});
+
+Deno.test("Push: given Vercel's request context, then its waitUntil is used", async () => {
+  const waited: Promise<unknown>[] = [];
+  const symbol = Symbol.for("@vercel/request-context");
+  const global = globalThis as Record<symbol, unknown>;
+  global[symbol] = { get: () => ({ waitUntil: (p: Promise<unknown>) => waited.push(p) }) };
+  try {
+    const { broker, push } = setup();
+    const task = actor(unique("t"), () => {}, { broker });
+    await task.send();
+    assert.equal(waited.length, 1);
+    await push.flush();
+  } finally {
+    delete global[symbol];
+  }
+});
+
+Deno.test("Push: given bad options, then TypeError or RangeError without the secret", () => {
+  const cases: [Partial<PushOptions>, ErrorConstructor][] = [
+    [{ url: "not a url" }, TypeError],
+    [{ url: "ftp://worker.example/messages" }, TypeError],
+    [{ signingKey: "short" }, TypeError],
+    [{ maxIds: 0 }, RangeError],
+    [{ timeoutMs: 1.5 }, RangeError],
+    [{ queues: ["bad queue{"] }, TypeError],
+  ];
+  for (const [options, type] of cases) {
+    assert.throws(
+      () => new Push({ url: "https://w.example/m", signingKey: SECRET, ...options }),
+      (error: Error) => {
+        assert(error instanceof type, JSON.stringify(options));
+        assert(!error.message.includes("short") && !error.message.includes(SECRET));
+        return true;
+      },
+    );
+  }
+  const push = new Push({ url: "https://w.example/m", signingKey: SECRET });
+  assert.throws(() => push.push("bad queue{", ["x"]), TypeError);
+});
