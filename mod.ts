@@ -64,6 +64,7 @@ export { MessageContext, type MessageContextInit } from "./src/context.ts";
 export {
   JoinTimeout,
   MessageTooLarge,
+  RateLimitExceeded,
   Retry,
   type RetryOptions,
   SkipMessage,
@@ -139,3 +140,36 @@ export {
   type TickReport,
   type TickScheduler,
 } from "./src/tick.ts";
+export { type AcquireOptions, RateLimiter, type Release } from "./src/rate_limits/rate_limiter.ts";
+export {
+  ConcurrentRateLimiter,
+  type ConcurrentRateLimiterOptions,
+} from "./src/rate_limits/concurrent.ts";
+export { WindowRateLimiter, type WindowRateLimiterOptions } from "./src/rate_limits/window.ts";
+export {
+  BUCKET_STRATEGIES,
+  BucketRateLimiter,
+  type BucketRateLimiterOptions,
+  type BucketStrategy,
+} from "./src/rate_limits/bucket.ts";
+export {
+  Barrier,
+  type BarrierOptions,
+  type BarrierWaitOptions,
+} from "./src/rate_limits/barrier.ts";
+export type {
+  BarrierCreateOptions,
+  BarrierState,
+  BucketSlotOptions,
+  ConcurrentSlotOptions,
+  RateLimiterBackend,
+  WindowSlotOptions,
+} from "./src/rate_limits/backend.ts";
+export {
+  MemoryRateLimiterBackend,
+  type MemoryRateLimiterBackendOptions,
+} from "./src/rate_limits/memory_backend.ts";
+export {
+  UpstashRateLimiterBackend,
+  type UpstashRateLimiterBackendOptions,
+} from "./src/rate_limits/upstash_backend.ts";

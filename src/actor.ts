@@ -53,12 +53,14 @@ export interface ActorOptions {
   timeLimit?: number;
   /** Dead-letter messages older than this, in milliseconds, instead of running them. */
   maxAge?: number;
+  /** Whether retries after `RateLimitExceeded` count against `maxRetries` (default true). */
+  rateLimitRetriesCount?: boolean;
 }
 
 /** Actor options that may be set per message: their values survive JSON. */
 export type PerMessageOptions = Pick<
   ActorOptions,
-  "maxRetries" | "minBackoff" | "maxBackoff" | "timeLimit" | "maxAge"
+  "maxRetries" | "minBackoff" | "maxBackoff" | "timeLimit" | "maxAge" | "rateLimitRetriesCount"
 >;
 
 /** Options of `messageWithOptions()` and `sendWithOptions()`. */

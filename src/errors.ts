@@ -85,6 +85,37 @@ export class Retry extends Error {
 }
 
 /**
+ * Thrown by a rate limiter's `acquire()` when it cannot acquire (and `raiseOnFailure` is
+ * not `false`). It is a {@linkcode Retry}: the `Retries` middleware retries the message with
+ * backoff and no failure is logged; it counts against `maxRetries` unless the actor option
+ * `rateLimitRetriesCount` is `false`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const error = new RateLimitExceeded("distributed-mutex");
+ * assert(error instanceof Retry && error.key === "distributed-mutex");
+ * assert(error.message === "Cannot acquire rate limiter 'distributed-mutex': its limit is reached");
+ * ```
+ */
+export class RateLimitExceeded extends Retry {
+  /** The rate limiter's key. */
+  readonly key: string;
+
+  /**
+   * Creates a RateLimitExceeded.
+   *
+   * @param key The rate limiter's key.
+   */
+  constructor(key: string) {
+    super();
+    this.name = "RateLimitExceeded";
+    this.message = `Cannot acquire rate limiter '${key}': its limit is reached`;
+    this.key = key;
+  }
+}
+
+/**
  * The reason of a message context's `signal` when the actor ran past its `timeLimit`; the
  * attempt fails with it.
  *

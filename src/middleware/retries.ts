@@ -4,8 +4,10 @@
  * @module
  */
 import { errorSummary, integerIn } from "../_util.ts";
+import type { NackOutcome } from "../broker.ts";
 import type { MessageContext } from "../context.ts";
-import { Retry } from "../errors.ts";
+import { RateLimitExceeded, Retry } from "../errors.ts";
+import { Message } from "../message.ts";
 import { type ActorOptionSpec, declareActorOptions } from "../options.ts";
 import { Middleware, type ProcessOutcome } from "./middleware.ts";
 
@@ -37,6 +39,11 @@ export const RETRIES_OPTIONS: Readonly<Record<string, ActorOptionSpec>> = {
     check: (value) => Array.isArray(value) && value.every((c) => typeof c === "function"),
     perMessage: false,
   },
+  rateLimitRetriesCount: {
+    type: "boolean",
+    expected: "a boolean",
+    perMessage: true,
+  },
 };
 declareActorOptions(RETRIES_OPTIONS);
 
@@ -50,6 +57,13 @@ export interface RetriesOptions {
   maxBackoff?: number;
   /** A random number in [0, 1) for the jitter (default `Math.random`); inject one in tests. */
   random?: () => number;
+  /**
+   * Whether retries after `RateLimitExceeded` count against `maxRetries` (default `true`,
+   * as in Dramatiq). With `false`, such a retry keeps the message's retry count and
+   * attempt number, waits the backoff of its current count, and is never dead for it
+   * (`maxAge` still applies). Actors may set the same option.
+   */
+  rateLimitRetriesCount?: boolean;
 }
 
 /** Options of {@linkcode computeBackoff}. */
@@ -89,6 +103,8 @@ export function computeBackoff(retry: number, options: BackoffOptions): number {
  * Decides what happens to a failed attempt: an error listed in `throws` is dead at once;
  * otherwise the message is retried while `retryWhen(retries, error)` (or, without it,
  * `retries < maxRetries`) holds, after `computeBackoff()` or a `Retry`'s explicit delay.
+ * A `RateLimitExceeded` is retried the same way, unless `rateLimitRetriesCount` is `false`
+ * (actor option, else this middleware's): then it is always retried, without counting.
  * Installed on every broker by default.
  *
  * @example Retry an actor's failure twice, then dead-letter it
@@ -121,7 +137,11 @@ export class Retries extends Middleware {
   readonly minBackoff: number;
   /** The default of `maxBackoff`, in milliseconds. */
   readonly maxBackoff: number;
+  /** The default of `rateLimitRetriesCount`. */
+  readonly rateLimitRetriesCount: boolean;
   readonly #random: () => number;
+  /** Attempts retried after a rate limit without counting, until their nack. */
+  readonly #uncounted = new WeakSet<MessageContext>();
 
   /**
    * Creates the Retries middleware.
@@ -134,6 +154,7 @@ export class Retries extends Middleware {
     this.minBackoff = options.minBackoff ?? 15_000;
     this.maxBackoff = options.maxBackoff ?? 7 * 86_400_000;
     this.#random = options.random ?? Math.random;
+    this.rateLimitRetriesCount = options.rateLimitRetriesCount ?? true;
   }
 
   /**
@@ -153,7 +174,10 @@ export class Retries extends Middleware {
     }
     const retryWhen = context.option<(retries: number, error: unknown) => boolean>("retryWhen");
     const maxRetries = context.option<number>("maxRetries") ?? this.maxRetries;
-    if (retryWhen ? !retryWhen(retries, error) : retries >= maxRetries) {
+    const uncounted = error instanceof RateLimitExceeded &&
+      !(context.option<boolean>("rateLimitRetriesCount") ?? this.rateLimitRetriesCount);
+    if (uncounted) this.#uncounted.add(context);
+    else if (retryWhen ? !retryWhen(retries, error) : retries >= maxRetries) {
       const count = `${retries} ${retries === 1 ? "retry" : "retries"}`;
       outcome.deadReason = `Retries exhausted after ${count}: ${errorSummary(error)}`;
       return;
@@ -166,5 +190,17 @@ export class Retries extends Middleware {
         random: this.#random,
       });
     outcome.retryAt = context.broker.now() + delay;
+  }
+
+  /**
+   * Keeps the retry count of a message retried after a rate limit without counting:
+   * `processMessage` wrote the retry's body with the count plus one.
+   *
+   * @param context The message's context.
+   * @param outcome The nack about to be written.
+   */
+  override beforeNack(context: MessageContext, outcome: NackOutcome): void {
+    if (!this.#uncounted.delete(context) || outcome.kind !== "retry" || !outcome.body) return;
+    outcome.body = Message.decode(outcome.body).copy({ retries: context.message.retries }).encode();
   }
 }

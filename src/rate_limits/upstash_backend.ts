@@ -1,0 +1,221 @@
+/**
+ * Rate limiter state in Redis through the Upstash REST protocol: one Lua script, one round
+ * trip, per acquire, release, creation or arrival.
+ *
+ * @module
+ */
+import type { RedisClient } from "../redis/client.ts";
+import type {
+  BarrierCreateOptions,
+  BarrierState,
+  BucketSlotOptions,
+  ConcurrentSlotOptions,
+  RateLimiterBackend,
+  WindowSlotOptions,
+} from "./backend.ts";
+import { checkClock, checkName } from "./_checks.ts";
+import {
+  ACQUIRE_CONCURRENT,
+  ACQUIRE_FIXED_BUCKET,
+  ACQUIRE_TOKEN_BUCKET,
+  ACQUIRE_WINDOW,
+  ARRIVE_AT_BARRIER,
+  BARRIER_FIELDS,
+  CREATE_BARRIER,
+  RELEASE_CONCURRENT,
+} from "./_scripts.ts";
+
+/** Options of {@linkcode UpstashRateLimiterBackend}. */
+export interface UpstashRateLimiterBackendOptions {
+  /** Any `@upstash/redis`-compatible client (it needs `eval` and `evalsha` only). */
+  redis: RedisClient;
+  /** Prefixes every key (default `"skiff"`), as the broker's namespace does. */
+  namespace?: string;
+  /** The clock (default `Date.now`), passed to the scripts; inject one in tests. */
+  now?: () => number;
+}
+
+/**
+ * Keeps rate limiter and barrier state in Redis, in keys such as
+ * `skiff:rate:{mutex}:concurrent` (one hash tag per limiter, every key in `KEYS`).
+ * Times come from this process's clock, so the processes sharing a limiter should keep
+ * their clocks in sync (NTP); a skew of `s` ms shifts windows and expiries by up to `s`.
+ *
+ * @example Share a mutex between processes through Upstash
+ * ```ts ignore
+ * import { Redis } from "@upstash/redis";
+ * import { ConcurrentRateLimiter, UpstashRateLimiterBackend } from "@skiff/skiff";
+ *
+ * const backend = new UpstashRateLimiterBackend({ redis: Redis.fromEnv() });
+ * const mutex = new ConcurrentRateLimiter(backend, "distributed-mutex", { limit: 1 });
+ * await mutex.acquire(async () => {});
+ * ```
+ * @example Construct one (no request is sent until a limiter acquires)
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Redis } from "@upstash/redis";
+ *
+ * const redis = new Redis({ url: "http://127.0.0.1:8079", token: "dev", enableTelemetry: false });
+ * const backend = new UpstashRateLimiterBackend({ redis, namespace: "app" });
+ * assert(backend.namespace === "app");
+ * ```
+ */
+export class UpstashRateLimiterBackend implements RateLimiterBackend {
+  /** The key prefix. */
+  readonly namespace: string;
+  readonly #redis: RedisClient;
+  readonly #now: () => number;
+
+  /**
+   * Creates a backend on a Redis client.
+   *
+   * @param options The client, the namespace and the clock.
+   * @throws {TypeError} When `redis` lacks `eval`/`evalsha`, or `namespace` or `now` is
+   *   invalid.
+   */
+  constructor(options: UpstashRateLimiterBackendOptions) {
+    const context = "Cannot create UpstashRateLimiterBackend";
+    const redis = options?.redis as Partial<RedisClient> | undefined;
+    if (typeof redis?.eval !== "function" || typeof redis?.evalsha !== "function") {
+      throw new TypeError(`${context}: 'redis' must be a client with eval and evalsha`);
+    }
+    this.#redis = options.redis;
+    this.namespace = checkName(options.namespace ?? "skiff", "namespace", context);
+    this.#now = checkClock(options.now, "UpstashRateLimiterBackend");
+  }
+
+  /**
+   * The backend's clock.
+   *
+   * @returns Milliseconds since the epoch.
+   */
+  now(): number {
+    return this.#now();
+  }
+
+  /**
+   * Takes a concurrency slot: see {@linkcode RateLimiterBackend.acquireConcurrent}.
+   *
+   * @param key The limiter's key.
+   * @param options The token, the limit and the ttl.
+   * @returns Whether `token` holds a slot.
+   * @throws {Error} What the client throws (a network error, say).
+   */
+  async acquireConcurrent(key: string, options: ConcurrentSlotOptions): Promise<boolean> {
+    const { token, limit, ttl } = options;
+    const now = this.#now();
+    const args = [now, token, limit, ttl, now + ttl];
+    return await ACQUIRE_CONCURRENT.run(this.#redis, [this.#key(key, "concurrent")], args) === 1;
+  }
+
+  /**
+   * Frees a concurrency slot: see {@linkcode RateLimiterBackend.releaseConcurrent}.
+   *
+   * @param key The limiter's key.
+   * @param token The holder's token.
+   * @returns Whether a slot was freed.
+   * @throws {Error} What the client throws.
+   */
+  async releaseConcurrent(key: string, token: string): Promise<boolean> {
+    return await RELEASE_CONCURRENT.run(this.#redis, [this.#key(key, "concurrent")], [token]) ===
+      1;
+  }
+
+  /**
+   * Admits a request in a sliding window: see {@linkcode RateLimiterBackend.acquireWindow}.
+   *
+   * @param key The limiter's key.
+   * @param options The request id, the limit and the window.
+   * @returns Whether the request is admitted.
+   * @throws {Error} What the client throws.
+   */
+  async acquireWindow(key: string, options: WindowSlotOptions): Promise<boolean> {
+    const { id, limit, window } = options;
+    const now = this.#now();
+    const args = [now, id, limit, window, now - window];
+    return await ACQUIRE_WINDOW.run(this.#redis, [this.#key(key, "window")], args) === 1;
+  }
+
+  /**
+   * Counts a request in a fixed bucket: see {@linkcode RateLimiterBackend.acquireFixedBucket}.
+   *
+   * @param key The limiter's key.
+   * @param options The limit and the bucket's length.
+   * @returns Whether the request is admitted.
+   * @throws {Error} What the client throws.
+   */
+  async acquireFixedBucket(key: string, options: BucketSlotOptions): Promise<boolean> {
+    const { limit, bucket } = options;
+    const now = this.#now();
+    const index = Math.floor(now / bucket);
+    const keys = [this.#key(key, `bucket:${index}`)];
+    const keep = (index + 2) * bucket - now;
+    return await ACQUIRE_FIXED_BUCKET.run(this.#redis, keys, [limit, keep]) === 1;
+  }
+
+  /**
+   * Takes a token from a token bucket: see {@linkcode RateLimiterBackend.acquireTokenBucket}.
+   *
+   * @param key The limiter's key.
+   * @param options The capacity and the refill time.
+   * @returns Whether a token was taken.
+   * @throws {Error} What the client throws.
+   */
+  async acquireTokenBucket(key: string, options: BucketSlotOptions): Promise<boolean> {
+    const { limit, bucket } = options;
+    const args = [this.#now(), limit * bucket, limit, bucket];
+    return await ACQUIRE_TOKEN_BUCKET.run(this.#redis, [this.#key(key, "tokens")], args) === 1;
+  }
+
+  /**
+   * Creates a barrier: see {@linkcode RateLimiterBackend.createBarrier}.
+   *
+   * @param key The barrier's key.
+   * @param options The creator's token, the parties and the ttl.
+   * @returns Whether this token created it.
+   * @throws {Error} What the client throws.
+   */
+  async createBarrier(key: string, options: BarrierCreateOptions): Promise<boolean> {
+    const { parties, token, ttl } = options;
+    const now = this.#now();
+    const args = [now, parties, token, ttl, now + ttl];
+    return await CREATE_BARRIER.run(this.#redis, [this.#barrierKey(key)], args) === 1;
+  }
+
+  /**
+   * Arrives at a barrier: see {@linkcode RateLimiterBackend.arriveAtBarrier}.
+   *
+   * @param key The barrier's key.
+   * @param party The party's id.
+   * @returns The barrier after the arrival, or `undefined` when it does not exist.
+   * @throws {Error} What the client throws.
+   */
+  async arriveAtBarrier(key: string, party: string): Promise<BarrierState | undefined> {
+    const [parties, arrived, expiresAt] = await ARRIVE_AT_BARRIER.run(
+      this.#redis,
+      [this.#barrierKey(key)],
+      [this.#now(), party],
+    );
+    return parties === 0 ? undefined : { parties, arrived, expiresAt };
+  }
+
+  /**
+   * Counts a barrier's arrivals: see {@linkcode RateLimiterBackend.barrierArrivals}.
+   *
+   * @param key The barrier's key.
+   * @returns The count, or `undefined` when the barrier's key is gone.
+   * @throws {Error} What the client throws.
+   */
+  async barrierArrivals(key: string): Promise<number | undefined> {
+    const fields = await BARRIER_FIELDS.run(this.#redis, [this.#barrierKey(key)], []);
+    return fields === 0 ? undefined : fields - 3;
+  }
+
+  #key(key: string, kind: string): string {
+    return `${this.namespace}:rate:{${key}}:${kind}`;
+  }
+
+  #barrierKey(key: string): string {
+    return `${this.namespace}:barrier:{${key}}`;
+  }
+}
