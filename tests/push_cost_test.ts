@@ -16,7 +16,6 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { Buffer } from "node:buffer";
 import { Redis } from "@upstash/redis";
 import type { Hono } from "hono";
 import { actor } from "../src/actor.ts";
@@ -29,6 +28,7 @@ import { signPush } from "../src/push/signature.ts";
 import { tick } from "../src/tick.ts";
 import { silentLogger } from "./broker_conformance.ts";
 import { cleanup, testPrefix, testRedisUrl } from "./_env.ts";
+import { CommandCounter, total } from "./_monitor.ts";
 
 /** The database index this file measures on; no other test uses it. */
 const DB = 14;
@@ -56,94 +56,6 @@ export const PUSH_COST = {
 
 type Operation = keyof typeof PUSH_COST;
 
-/** A MONITOR connection that collects the lines of database {@linkcode DB}. */
-class Monitor {
-  readonly lines: string[] = [];
-  #buffer = "";
-  #waiters: (() => void)[] = [];
-  readonly #monitor: Deno.Conn;
-  readonly #marker: Deno.Conn;
-  readonly #reading: Promise<void>;
-
-  private constructor(monitor: Deno.Conn, marker: Deno.Conn) {
-    this.#monitor = monitor;
-    this.#marker = marker;
-    this.#reading = this.#read();
-  }
-
-  static async open(url: string): Promise<Monitor> {
-    const { hostname, port } = new URL(url);
-    const options = { hostname, port: Number(port || 6379) };
-    const monitor = await Deno.connect(options);
-    const marker = await Deno.connect(options);
-    await write(marker, `SELECT ${DB}\r\n`);
-    await readSome(marker);
-    await write(monitor, "MONITOR\r\n");
-    return new Monitor(monitor, marker);
-  }
-
-  async #read(): Promise<void> {
-    const chunk = new Uint8Array(65_536);
-    while (true) {
-      let n: number | null;
-      try {
-        n = await this.#monitor.read(chunk);
-      } catch {
-        return;
-      }
-      if (n === null) return;
-      this.#buffer += Buffer.from(chunk.subarray(0, n)).toString("utf8");
-      const parts = this.#buffer.split("\r\n");
-      this.#buffer = parts.pop()!;
-      for (const line of parts) {
-        if (line.startsWith(`+`) && line.includes(` [${DB} `)) this.lines.push(line);
-      }
-      for (const wake of this.#waiters.splice(0)) wake();
-    }
-  }
-
-  /** Sends a marker on database DB and waits until MONITOR shows it; returns its index. */
-  async mark(): Promise<number> {
-    const id = crypto.randomUUID();
-    await write(this.#marker, `ECHO ${id}\r\n`);
-    await readSome(this.#marker);
-    while (true) {
-      const index = this.lines.findIndex((line) => line.includes(`"ECHO" "${id}"`));
-      if (index >= 0) return index;
-      await new Promise<void>((resolve) => this.#waiters.push(resolve));
-    }
-  }
-
-  /** Counts, by command name, the lines between two markers. */
-  count(from: number, to: number): Map<string, number> {
-    const counts = new Map<string, number>();
-    for (const line of this.lines.slice(from + 1, to)) {
-      const name = /\] "([^"]+)"/.exec(line)?.[1]?.toUpperCase() ?? "?";
-      if (name === "SELECT" || name === "ECHO") continue;
-      counts.set(name, (counts.get(name) ?? 0) + 1);
-    }
-    return counts;
-  }
-
-  async close(): Promise<void> {
-    this.#monitor.close();
-    this.#marker.close();
-    await this.#reading;
-  }
-}
-
-async function write(conn: Deno.Conn, text: string): Promise<void> {
-  await conn.write(new TextEncoder().encode(text));
-}
-
-async function readSome(conn: Deno.Conn): Promise<void> {
-  await conn.read(new Uint8Array(1024));
-}
-
-function total(counts: Map<string, number>): number {
-  return [...counts.values()].reduce((a, b) => a + b, 0);
-}
-
 async function signedPush(app: Hono, queue: string, ids: string[], now = Date.now()) {
   const body = JSON.stringify({ queue, ids });
   const signature = await signPush(SECRET, { method: "POST", path: "/messages", body, now });
@@ -160,7 +72,7 @@ Deno.test("cost: a push deployment idles at zero commands; each push costs its d
   url.pathname = `/${DB}`;
   const server = await startLocalServer({ redis: url, token: TOKEN, port: 0, log: () => {} });
   const redis = new Redis({ url: server.url, token: TOKEN, enableTelemetry: false });
-  const monitor = await Monitor.open(testRedisUrl());
+  const counter = await CommandCounter.open(testRedisUrl(), DB);
   const namespace = testPrefix("push-cost").slice(0, -1);
   const broker = new UpstashBroker({ redis, namespace, logger: silentLogger });
   const captured: Request[] = [];
@@ -180,12 +92,14 @@ Deno.test("cost: a push deployment idles at zero commands; each push costs its d
   });
   const queue = "cost";
   const task = actor(`task-${crypto.randomUUID()}`, () => {}, { broker, queue });
-  const measured = new Map<Operation, Map<string, number>>();
+  const measured = new Map<Operation, Record<string, number>>();
   const measure = async <T>(operation: Operation, fn: () => Promise<T>): Promise<T> => {
-    const from = await monitor.mark();
-    const result = await fn();
-    await push.flush();
-    measured.set(operation, monitor.count(from, await monitor.mark()));
+    let result!: T;
+    const counts = await counter.count(async () => {
+      result = await fn();
+      await push.flush();
+    });
+    measured.set(operation, counts);
     return result;
   };
 
@@ -245,7 +159,8 @@ Deno.test("cost: a push deployment idles at zero commands; each push costs its d
 
     const rows = (Object.keys(PUSH_COST) as Operation[]).map((op) => {
       const counts = measured.get(op)!;
-      const detail = [...counts].map(([name, n]) => `${name} ${n}`).join(", ");
+      const detail = Object.entries(counts).map(([name, n]) => `${name.toUpperCase()} ${n}`)
+        .join(", ");
       return `| ${op} | ${total(counts)} | ${detail} |`;
     });
     console.log(
@@ -257,7 +172,7 @@ Deno.test("cost: a push deployment idles at zero commands; each push costs its d
       assert.equal(total(measured.get(operation as Operation)!), budget, operation);
     }
   } finally {
-    await monitor.close();
+    await counter.close();
     await cleanup(redis, `${namespace}:`);
     await server.close();
   }

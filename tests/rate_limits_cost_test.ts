@@ -22,91 +22,12 @@ import { Barrier } from "../src/rate_limits/barrier.ts";
 import { ConcurrentRateLimiter } from "../src/rate_limits/concurrent.ts";
 import { UpstashRateLimiterBackend } from "../src/rate_limits/upstash_backend.ts";
 import { testRedisUrl } from "./_env.ts";
+import { CommandCounter } from "./_monitor.ts";
 
 /** The database index this file measures on; no other test uses it. */
 const DB = 13;
 /** How many times each operation runs per measurement. */
 const RUNS = 10;
-
-/** Counts the commands MONITOR shows for database {@linkcode DB}. */
-class CommandCounter {
-  readonly #monitor: Deno.Conn;
-  readonly #marker: Deno.Conn;
-  readonly #lines: string[] = [];
-  #pending = "";
-  #seen = Promise.withResolvers<void>();
-  readonly #reading: Promise<void>;
-
-  private constructor(monitor: Deno.Conn, marker: Deno.Conn) {
-    this.#monitor = monitor;
-    this.#marker = marker;
-    this.#reading = this.#read();
-  }
-
-  static async open(url: string): Promise<CommandCounter> {
-    const { hostname, port } = new URL(url);
-    const address = { hostname, port: Number(port || 6379) };
-    const monitor = await Deno.connect(address);
-    const marker = await Deno.connect(address);
-    await send(marker, ["SELECT", String(DB)]);
-    await send(monitor, ["MONITOR"]);
-    return new CommandCounter(monitor, marker);
-  }
-
-  async #read(): Promise<void> {
-    const decoder = new TextDecoder();
-    const chunk = new Uint8Array(65_536);
-    while (true) {
-      const n = await this.#monitor.read(chunk).catch(() => null);
-      if (n === null) return;
-      const parts = (this.#pending + decoder.decode(chunk.subarray(0, n), { stream: true }))
-        .split("\r\n");
-      this.#pending = parts.pop()!;
-      this.#lines.push(...parts.filter((line) => line.includes(` [${DB} `)));
-      this.#seen.resolve();
-      this.#seen = Promise.withResolvers();
-    }
-  }
-
-  /** Shows a marker on database DB and waits for MONITOR to list it. */
-  async #mark(): Promise<number> {
-    const id = crypto.randomUUID();
-    await send(this.#marker, ["ECHO", id]);
-    while (true) {
-      const at = this.#lines.findIndex((line) => line.endsWith(`"ECHO" "${id}"`));
-      if (at >= 0) return at;
-      await this.#seen.promise;
-    }
-  }
-
-  /** Runs `fn`; answers the commands it caused on database DB, by name. */
-  async count(fn: () => Promise<void>): Promise<Record<string, number>> {
-    const from = await this.#mark();
-    await fn();
-    const to = await this.#mark();
-    const counts: Record<string, number> = {};
-    for (const line of this.#lines.slice(from + 1, to)) {
-      const name = /\] "([^"]+)"/.exec(line)?.[1]?.toLowerCase() ?? "?";
-      // A new pooled connection selects the database first; Upstash has no such command.
-      if (name !== "select") counts[name] = (counts[name] ?? 0) + 1;
-    }
-    return counts;
-  }
-
-  async close(): Promise<void> {
-    this.#monitor.close();
-    this.#marker.close();
-    await this.#reading;
-  }
-}
-
-/** Sends one command and reads (and ignores) the start of its reply. */
-async function send(conn: Deno.Conn, args: string[]): Promise<void> {
-  const bytes = (text: string) => new TextEncoder().encode(text).length;
-  const command = `*${args.length}\r\n${args.map((a) => `$${bytes(a)}\r\n${a}\r\n`).join("")}`;
-  await conn.write(new TextEncoder().encode(command));
-  await conn.read(new Uint8Array(1_024));
-}
 
 interface Cost {
   /** Commands per operation, all commands summed. */
@@ -144,7 +65,7 @@ Deno.test("rate limit cost: commands per acquire, release, barrier step, and @up
   const url = new URL(testRedisUrl());
   url.pathname = `/${DB}`;
   const server = await startLocalServer({ redis: url, token, port: 0, log: () => {} });
-  const counter = await CommandCounter.open(testRedisUrl());
+  const counter = await CommandCounter.open(testRedisUrl(), DB);
   const redis = new Redis({ url: server.url, token, enableTelemetry: false });
   const namespace = `cost-rl-${crypto.randomUUID().slice(0, 8)}`;
   const backend = new UpstashRateLimiterBackend({ redis, namespace });
