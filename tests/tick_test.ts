@@ -139,7 +139,8 @@ Deno.test("tick: given push, then ready messages are handed back and pushed to t
   await broker.enqueue(Array.from({ length: 3 }, () => task.message()));
   const report = await tick(broker, { queues: [queue], push, maxMessages: 10 });
   assert.deepEqual(report.queues[queue], { claimed: 3, processed: 0, failed: 0, pushed: 3 });
-  assert.deepEqual(requests, [2, 1]);
+  // The two pushes leave at once: their order is not part of the contract.
+  assert.deepEqual(requests.toSorted(), [1, 2]);
   assert.equal(runs, 3);
   assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
 });
