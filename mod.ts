@@ -173,3 +173,31 @@ export {
   UpstashRateLimiterBackend,
   type UpstashRateLimiterBackendOptions,
 } from "./src/rate_limits/upstash_backend.ts";
+export {
+  type FiredSlot,
+  type MisfirePolicy,
+  type OverlapPolicy,
+  type Schedule,
+  type ScheduleOptions,
+  Scheduler,
+  type SchedulerOptions,
+  type SchedulerTickOptions,
+  type SchedulerTickReport,
+  type SkippedSlot,
+} from "./src/scheduler/scheduler.ts";
+export type {
+  RecordSwap,
+  ScheduleRecord,
+  ScheduleStore,
+  SwapResult,
+} from "./src/scheduler/store.ts";
+export {
+  MemoryScheduleStore,
+  type MemoryScheduleStoreOptions,
+} from "./src/scheduler/memory_store.ts";
+export {
+  UpstashScheduleStore,
+  type UpstashScheduleStoreOptions,
+} from "./src/scheduler/upstash_store.ts";
+export { getScheduler, hasScheduler, setScheduler } from "./src/scheduler/global_scheduler.ts";
+export { runScheduler, type RunSchedulerOptions } from "./src/scheduler/run_scheduler.ts";

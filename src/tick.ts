@@ -19,9 +19,10 @@ export interface TickScheduler {
    * Fires what is due at `now`.
    *
    * @param now The tick's time.
+   * @param options The broker being ticked, for schedules that have none of their own.
    * @returns Anything; the tick reports it as `scheduled`.
    */
-  tick(now: Date): Promise<unknown>;
+  tick(now: Date, options?: { broker?: Broker }): Promise<unknown>;
 }
 
 /** Options of {@linkcode tick}. */
@@ -141,7 +142,7 @@ export async function tick(broker: Broker, options: TickOptions = {}): Promise<T
   const report: TickReport = { queues: {}, exhausted: false };
   if (scheduler) {
     try {
-      report.scheduled = await scheduler.tick(new Date(start));
+      report.scheduled = await scheduler.tick(new Date(start), { broker });
     } catch (error) {
       report.schedulerError = errorName(error);
       broker.logger.error(`The scheduler failed in tick with ${errorName(error)}; going on`);

@@ -1,6 +1,7 @@
 import { VERSION } from "../version.ts";
 import { EXIT, type Io, processIo } from "./_io.ts";
 import { localCommand } from "./local_command.ts";
+import { schedulerCommand } from "./scheduler_command.ts";
 import { workerCommand } from "./worker_command.ts";
 
 export { EXIT, type Io };
@@ -15,6 +16,12 @@ Commands:
            The broker is the one a module set with setBroker(), else Redis from
            UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN.
 
+  scheduler <module...>   Import the modules that declare schedules, then fire each slot once
+           Schedules: those of getScheduler() and of every Scheduler a module exports, ticked
+           at each whole second until SIGINT/SIGTERM; several scheduler processes on one Redis
+           still fire each slot once. The broker is the one a module set with setBroker(),
+           else Redis from UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN.
+
   local    Serve the Upstash REST protocol in front of a redis-server
            --redis <url>       redis://[user:password@]host:port[/db] (default redis://127.0.0.1:6379)
            --port <n>          port to listen on (default 8079; 0 picks a free one)
@@ -26,7 +33,7 @@ Commands:
 
   version  Print the version
 
-Exit codes: 0 clean stop, 2 bad arguments or a module that fails to import,
+Exit codes: 0 clean stop, 2 bad arguments, a module that fails to import or no schedule,
 3 Redis unreachable at startup, 130 a second signal before the graceful stop ended.`;
 
 /**
@@ -52,6 +59,8 @@ export async function main(args: string[], io: Partial<Io> = {}): Promise<number
   switch (command) {
     case "worker":
       return await workerCommand(rest, full);
+    case "scheduler":
+      return await schedulerCommand(rest, full);
     case "local":
       return await localCommand(rest, full);
     case "version":

@@ -104,7 +104,9 @@ export function cronTick(options: CronTickOptions = {}): Promise<void> {
   return denoCron(name, schedule, async () => {
     const target = typeof broker === "function" ? broker() : broker ?? getBroker();
     try {
-      onTick?.(await tick(target, tickOptions));
+      // Not `onTick?.(await tick(...))`: an optional call skips evaluating its argument.
+      const report = await tick(target, tickOptions);
+      onTick?.(report);
     } catch (error) {
       target.logger.error(
         `The cron tick '${name}' failed with ${error instanceof Error ? error.name : "an error"}`,

@@ -1,0 +1,76 @@
+/**
+ * Where a `Scheduler` remembers, per schedule, the last slot fired: one record per
+ * schedule, changed only by compare-and-set, so that however many ticks race for a slot,
+ * one wins. `MemoryScheduleStore` keeps records in process, `UpstashScheduleStore` in Redis.
+ *
+ * @module
+ */
+
+/** What a store keeps per schedule. */
+export interface ScheduleRecord {
+  /** The latest slot handled (fired or skipped), in milliseconds since the epoch. */
+  slot: number;
+  /** The token of the tick that wrote the record: what the next write compares. */
+  token: string;
+  /** The id of the last message sent for the schedule (`""`: none yet), for `overlap`. */
+  id: string;
+}
+
+/** One compare-and-set of a schedule's record. */
+export interface RecordSwap {
+  /** The schedule's name. */
+  name: string;
+  /** The token of the record the caller saw; `""` when it saw none. */
+  expect: string;
+  /**
+   * What to write if the record still has the `expect`ed token: a record, or `null` to
+   * delete it. Left out, the swap only reads.
+   */
+  next?: ScheduleRecord | null;
+  /** How long a written record is kept, in milliseconds. */
+  ttl: number;
+}
+
+/** What one swap answers. */
+export type SwapResult =
+  /** The write was made (or had been made by this very request, retried). */
+  | { written: true }
+  /** Nothing written: the current record (`null`: none). */
+  | { written: false; current: ScheduleRecord | null };
+
+/**
+ * A store of schedule records. Each swap in a call is atomic on its own; an
+ * implementation answers them in order, in one round trip.
+ *
+ * @example A store that answers from a map (see `MemoryScheduleStore` for a real one)
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const records = new Map<string, ScheduleRecord>();
+ * const store: ScheduleStore = {
+ *   swap: (swaps) =>
+ *     Promise.resolve(swaps.map((swap): SwapResult => {
+ *       const current = records.get(swap.name) ?? null;
+ *       if (swap.next === undefined || (current?.token ?? "") !== swap.expect) {
+ *         return { written: false, current };
+ *       }
+ *       if (swap.next === null) records.delete(swap.name);
+ *       else records.set(swap.name, swap.next);
+ *       return { written: true };
+ *     })),
+ * };
+ * const [first] = await store.swap([
+ *   { name: "report", expect: "", next: { slot: 0, token: "a", id: "" }, ttl: 1_000 },
+ * ]);
+ * assert.deepEqual(first, { written: true });
+ * ```
+ */
+export interface ScheduleStore {
+  /**
+   * Compares and sets records, each atomically.
+   *
+   * @param swaps The swaps, at most one per schedule.
+   * @returns For each swap, in order, whether it was written, else the current record.
+   */
+  swap(swaps: readonly RecordSwap[]): Promise<SwapResult[]>;
+}

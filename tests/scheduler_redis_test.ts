@@ -1,0 +1,239 @@
+/**
+ * The scheduler on Redis: its scripts, retried requests, the store an `UpstashBroker`
+ * brings, and the message states `overlap: "skip"` reads.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { Redis } from "@upstash/redis";
+import { actor } from "../src/actor.ts";
+import { MemoryBroker } from "../src/brokers/memory.ts";
+import { UpstashBroker } from "../src/brokers/upstash.ts";
+import { startLocalServer } from "../src/local/mod.ts";
+import { SCHEDULER_SCRIPTS } from "../src/scheduler/_scripts.ts";
+import { messageStates } from "../src/scheduler/_states.ts";
+import { Scheduler } from "../src/scheduler/scheduler.ts";
+import { UpstashScheduleStore } from "../src/scheduler/upstash_store.ts";
+import { silentLogger } from "./broker_conformance.ts";
+import { cleanup, restClient, testPrefix, testRedisUrl } from "./_env.ts";
+
+const redis = restClient();
+const MINUTE = 60_000;
+const T0 = Date.UTC(2026, 0, 5, 12, 0);
+
+async function withNamespace(name: string, fn: (namespace: string) => Promise<void>) {
+  const namespace = testPrefix(name).slice(0, -1);
+  try {
+    await fn(namespace);
+  } finally {
+    await cleanup(redis, `${namespace}:`);
+  }
+}
+
+Deno.test("scheduler scripts: each loads, its SHA matches, and it names keys only through KEYS", async () => {
+  for (const script of SCHEDULER_SCRIPTS) {
+    assert.ok(script.source.startsWith("#!lua flags=allow-key-locking\n"), script.name);
+    assert.equal(await redis.scriptLoad(script.source), await script.sha(), script.name);
+    const calls = [...script.source.matchAll(/redis\.call\("(\w+)", ([^,)]+)/g)];
+    assert.ok(calls.length > 0, script.name);
+    for (const [, command, key] of calls) {
+      assert.match(key, /^(key|KEYS\[\d\])$/, `${script.name}: ${command} on ${key}`);
+    }
+  }
+});
+
+Deno.test("scheduler (redis): the broker's Redis keeps the records; instances of every region fire a slot once", () =>
+  withNamespace("regions", async (namespace) => {
+    // Given two regions, each with its own client and broker on the same Redis
+    const queue = `q-${crypto.randomUUID().slice(0, 8)}`;
+    const task = actor(`task-${crypto.randomUUID()}`, () => {}, { queue });
+    const regions = [0, 1].map(() => {
+      const broker = new UpstashBroker({ redis: restClient(), namespace, logger: silentLogger });
+      const scheduler = new Scheduler({ broker })
+        .schedule("report", "*/5 * * * *", task.message(), { overlap: "skip" });
+      return { broker, scheduler };
+    });
+    // When both tick the same slot, several times each
+    const reports = await Promise.all(
+      regions.flatMap(({ scheduler }) => [0, 300, 700].map((ms) => scheduler.tick(T0 + ms))),
+    );
+    // Then one message was sent, and the record sits under the broker's namespace
+    assert.equal(reports.flatMap((r) => r.fired).length, 1);
+    assert.equal((await regions[0].broker.stats(queue)).ready, 1);
+    const record = await redis.get<string>(`${namespace}:{schedules}:slot:report`);
+    assert.match(String(record), new RegExp(`^${T0}\\|[0-9a-f-]{36}\\|[0-9a-f-]{36}$`));
+    assert.ok((await redis.pttl(`${namespace}:{schedules}:slot:report`)) > 6 * 86_400_000);
+  }));
+
+Deno.test("scheduler (redis): requests whose responses are lost, and retried, still fire each slot once", async () => {
+  let n = 0;
+  const server = await startLocalServer({
+    redis: testRedisUrl(),
+    token: "drop",
+    port: 0,
+    log: () => {},
+    // Every other response is lost: the client retries, so each script runs twice.
+    faults: { dropRate: 0.5, random: () => (n++ % 2 === 0 ? 0 : 1) },
+  });
+  const client = () =>
+    new Redis({
+      url: server.url,
+      token: "drop",
+      enableTelemetry: false,
+      retry: { backoff: () => 1 },
+    });
+  try {
+    await withNamespace("drop", async (namespace) => {
+      const broker = new MemoryBroker();
+      const queue = `q-${crypto.randomUUID().slice(0, 8)}`;
+      const task = actor(`task-${crypto.randomUUID()}`, () => {}, { broker, queue });
+      const schedulers = [0, 1, 2].map(() =>
+        new Scheduler({ broker, store: new UpstashScheduleStore({ redis: client(), namespace }) })
+          .schedule("minutely", "* * * * *", task.message())
+          .schedule("catching-up", "* * * * *", task.message(), { misfire: { catchUp: 2 } })
+      );
+      const fired: string[] = [];
+      for (const t of [T0, T0 + 1_000, T0 + MINUTE, T0 + 4 * MINUTE, T0 + 4 * MINUTE + 10]) {
+        const reports = await Promise.all(schedulers.map((s) => s.tick(t)));
+        for (const f of reports.flatMap((r) => r.fired)) {
+          fired.push(`${f.schedule}@${(f.slot - T0) / MINUTE}`);
+        }
+      }
+      assert.ok(n > 10, "responses were dropped");
+      assert.deepEqual(fired.sort(), [
+        "catching-up@0",
+        "catching-up@1",
+        "catching-up@2",
+        "catching-up@3",
+        "catching-up@4",
+        "minutely@0",
+        "minutely@1",
+        "minutely@4",
+      ]);
+      assert.equal((await broker.stats(queue)).ready, fired.length);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("scheduler (redis): a swap run twice (a retried request) answers 'written' both times", () =>
+  withNamespace("twice", async (namespace) => {
+    const answers: unknown[][] = [];
+    const twice = {
+      evalsha: async (...args: Parameters<Redis["evalsha"]>) => {
+        const pair = [await redis.evalsha(...args), await redis.evalsha(...args)];
+        answers.push(pair);
+        return pair[1];
+      },
+      eval: (...args: Parameters<Redis["eval"]>) => redis.eval(...args),
+    } as unknown as Redis;
+    const store = new UpstashScheduleStore({ redis: twice, namespace });
+    const next = { slot: T0, token: "t1", id: "m1" };
+    const swaps = [
+      { name: "a", expect: "", next, ttl: 60_000 },
+      { name: "b", expect: "", next: null, ttl: 60_000 },
+      { name: "c", expect: "", ttl: 60_000 },
+    ];
+    assert.deepEqual(await store.swap(swaps), [
+      { written: true },
+      { written: true },
+      { written: false, current: null },
+    ]);
+    assert.deepEqual(answers, [[[1, 1, ""], [1, 1, ""]]]);
+    // A later tick that saw the record moves it on; one that did not, loses
+    const moved = { slot: T0 + MINUTE, token: "t2", id: "m2" };
+    assert.deepEqual(
+      await store.swap([
+        { name: "a", expect: "t1", next: moved, ttl: 60_000 },
+        { name: "a", expect: "", next: { ...moved, token: "t3" }, ttl: 60_000 },
+      ]),
+      [{ written: true }, { written: false, current: moved }],
+    );
+  }));
+
+Deno.test("scheduler (redis): 'overlap: skip' reads message states on an UpstashBroker", () =>
+  withNamespace("overlap", async (namespace) => {
+    let time = T0;
+    const broker = new UpstashBroker({
+      redis,
+      namespace,
+      logger: silentLogger,
+      now: () => time,
+      middleware: [],
+    });
+    const queue = `q-${crypto.randomUUID().slice(0, 8)}`;
+    const task = actor(`task-${crypto.randomUUID()}`, () => {}, { broker, queue });
+    const scheduler = new Scheduler({ broker })
+      .schedule("exclusive", "* * * * *", task.message(), { overlap: "skip" });
+    const tickAt = async (minute: number) => {
+      time = T0 + minute * MINUTE;
+      const report = await scheduler.tick(time);
+      return report.fired.length > 0 ? "fired" : report.skipped.map((s) => s.reason).join();
+    };
+    assert.equal(await tickAt(0), "fired");
+    assert.equal(await tickAt(1), "overlap"); // ready
+    let [claim] = await broker.claim(queue);
+    assert.equal(await tickAt(2), "overlap"); // leased
+    await broker.nack(queue, claim, { kind: "retry", at: time + 10 * MINUTE });
+    assert.equal(await tickAt(3), "overlap"); // delayed, retrying
+    time = T0 + 20 * MINUTE;
+    [claim] = await broker.claim(queue);
+    await broker.nack(queue, claim, { kind: "dead", reason: "test" });
+    assert.equal(await tickAt(21), "fired"); // dead counts as finished
+    [claim] = await broker.claim(queue);
+    await broker.ack(queue, [claim]);
+    assert.equal(await tickAt(22), "fired"); // done
+  }));
+
+Deno.test("scheduler: message states, read-only on Redis and put back in place in memory", () =>
+  withNamespace("states", async (namespace) => {
+    let time = T0;
+    const queue = `q-${crypto.randomUUID().slice(0, 8)}`;
+    for (
+      const broker of [
+        new MemoryBroker({ now: () => time }),
+        new UpstashBroker({ redis, namespace, now: () => time, logger: silentLogger }),
+      ]
+    ) {
+      const task = actor(`task-${crypto.randomUUID()}`, () => {}, { broker, queue });
+      const [first, second, leased, dead, done] = await broker.enqueue(
+        Array.from({ length: 5 }, () => task.message()),
+      );
+      const [delayed] = await broker.enqueue([task.messageWithOptions({ delay: 5_000 })]);
+      const claims = await broker.claimById(queue, [leased.id, dead.id, done.id]);
+      const byId = new Map(claims.claimed.map((c) => [c.id, c]));
+      await broker.nack(queue, byId.get(dead.id)!, { kind: "dead", reason: "test" });
+      await broker.ack(queue, [byId.get(done.id)!]);
+      const ids = [second.id, delayed.id, leased.id, dead.id, done.id, "never-sent"];
+      assert.deepEqual(
+        await messageStates(broker, queue, ids),
+        ["ready", "delayed", "leased", "dead", "missing", "missing"],
+        broker.constructor.name,
+      );
+      // The ready ones keep their place: the first sent is still claimed first
+      assert.deepEqual((await broker.claim(queue, { count: 2 })).map((c) => c.id), [
+        first.id,
+        second.id,
+      ]);
+      time += MINUTE;
+    }
+  }));
+
+Deno.test("scheduler (redis): an unreachable Redis fails the tick with an error that quotes no secret", async () => {
+  const task = actor(`task-${crypto.randomUUID()}`, (_secret: string) => {});
+  const store = new UpstashScheduleStore({
+    redis: new Redis({
+      url: "http://127.0.0.1:1",
+      token: "secret-token-never-printed",
+      enableTelemetry: false,
+      retry: false,
+    }),
+  });
+  const scheduler = new Scheduler({ broker: new MemoryBroker(), store })
+    .schedule("unreachable", "* * * * *", task.message("payload-never-printed"));
+  const error = await scheduler.tick(T0).then(() => undefined, (e: Error) => e);
+  assert.ok(error instanceof Error);
+  assert.match(error.message, /^Cannot swap schedule records: /);
+  assert.doesNotMatch(error.message, /secret-token|payload-never/);
+});
