@@ -37,6 +37,7 @@ export {
   type ActorFunction,
   type ActorOptions,
   type ArgsSchema,
+  type DropLast,
   type ErrorClass,
   type MessageOptions,
   type PerMessageOptions,
@@ -49,14 +50,22 @@ export {
   type ClaimByIdResult,
   type ClaimOptions,
   type DeadLetter,
+  type Effects,
   type EncodedMessage,
+  type EnqueuedMessage,
+  type EnqueueOptions,
+  type GroupStart,
   type JoinOptions,
   type Lease,
   type LeaseOptions,
   type Logger,
+  type MemberReport,
   type MessageState,
+  type MessageTemplate,
   type NackOutcome,
   type QueueStats,
+  type SettleOutcome,
+  type SettleResult,
 } from "./src/broker.ts";
 export { MemoryBroker } from "./src/brokers/memory.ts";
 export { getBroker, setBroker } from "./src/global_broker.ts";
@@ -201,3 +210,51 @@ export {
 } from "./src/scheduler/upstash_store.ts";
 export { getScheduler, hasScheduler, setScheduler } from "./src/scheduler/global_scheduler.ts";
 export { runScheduler, type RunSchedulerOptions } from "./src/scheduler/run_scheduler.ts";
+export {
+  Group,
+  group,
+  type GroupOptions,
+  type Member,
+  type WaitOptions,
+} from "./src/composition/group.ts";
+export {
+  Pipeline,
+  pipeline,
+  type PipelineOptions,
+  type ResultOf,
+  type RunOptions,
+  type Step,
+} from "./src/composition/pipeline.ts";
+export {
+  type Continuation,
+  ContinuationSchema,
+  type Membership,
+  type PendingGroup,
+  type PendingMessage,
+} from "./src/composition/continuation.ts";
+export { COMPOSITION_OPTIONS } from "./src/composition/options.ts";
+export {
+  DEFAULT_RESULT_TIMEOUT,
+  type ReadResultOptions,
+  ResultBackend,
+  type ResultBackendOptions,
+  type ResultEntry,
+  type ResultSlot,
+  type StoredResult,
+} from "./src/results/backend.ts";
+export {
+  type FailureData,
+  ResultError,
+  ResultFailure,
+  ResultMissing,
+  ResultTimeout,
+} from "./src/results/errors.ts";
+export { MemoryResultBackend } from "./src/results/memory.ts";
+export { type ResultOwner, Results, type ResultsOptions } from "./src/results/middleware.ts";
+export { DEFAULT_RESULT_TTL, RESULTS_OPTIONS } from "./src/results/options.ts";
+export { ResultStream } from "./src/results/stream.ts";
+export {
+  UpstashResultBackend,
+  type UpstashResultBackendOptions,
+  type UpstashResultClient,
+} from "./src/results/upstash.ts";

@@ -18,10 +18,12 @@ import { getBroker } from "./global_broker.ts";
 import { Message } from "./message.ts";
 import { type ActorOptionSpec, checkActorOptions, declareActorOptions } from "./options.ts";
 import { registerActor } from "./registry.ts";
-// The built-in middleware declare their actor options when imported.
+// The built-in middleware, results and composition declare their actor options when imported.
 import "./middleware/age_limit.ts";
 import "./middleware/retries.ts";
 import "./middleware/time_limit.ts";
+import "./results/options.ts";
+import "./composition/options.ts";
 
 /** A valibot schema for an actor's positional arguments, such as `v.tuple([...])`. */
 export type ArgsSchema = v.GenericSchema<unknown[], unknown[]>;
@@ -55,13 +57,39 @@ export interface ActorOptions {
   maxAge?: number;
   /** Whether retries after `RateLimitExceeded` count against `maxRetries` (default true). */
   rateLimitRetriesCount?: boolean;
+  /** Store results for `getResult()` (needs the `Results` middleware; default `false`). */
+  storeResults?: boolean;
+  /** How long results are kept, in milliseconds (default 10 minutes). */
+  resultTtl?: number;
+  /** The name of an actor sent `(messageData, result)` when a message succeeds. */
+  onSuccess?: string;
+  /** The name of an actor sent `(messageData, exceptionData)` each time a message fails. */
+  onFailure?: string;
+  /** In a pipeline, do not append the previous step's result to the arguments. */
+  pipeIgnore?: boolean;
 }
 
 /** Actor options that may be set per message: their values survive JSON. */
 export type PerMessageOptions = Pick<
   ActorOptions,
-  "maxRetries" | "minBackoff" | "maxBackoff" | "timeLimit" | "maxAge" | "rateLimitRetriesCount"
+  | "maxRetries"
+  | "minBackoff"
+  | "maxBackoff"
+  | "timeLimit"
+  | "maxAge"
+  | "rateLimitRetriesCount"
+  | "storeResults"
+  | "resultTtl"
+  | "onSuccess"
+  | "onFailure"
+  | "pipeIgnore"
 >;
+
+/**
+ * A tuple without its last element: the arguments of a message built for a pipeline,
+ * which appends the previous step's result.
+ */
+export type DropLast<T extends unknown[]> = T extends [...infer Head, unknown] ? Head : T;
 
 /** Options of `messageWithOptions()` and `sendWithOptions()`. */
 export type MessageOptions<Args extends unknown[]> =
@@ -116,7 +144,7 @@ declareActorOptions(CORE_ACTOR_OPTIONS);
  * A declared actor: sends messages that run its function on a worker.
  *
  * @typeParam Args The arguments `send()` takes.
- * @typeParam Result What the function resolves to (for the results middleware).
+ * @typeParam Result What the function resolves to: the type of `getResult()`.
  * @example
  * ```ts
  * import assert from "node:assert/strict";
@@ -175,19 +203,21 @@ export class Actor<Args extends unknown[] = unknown[], Result = unknown> {
   }
 
   /**
-   * Builds an unsent message, for composition or for `broker.enqueue()` in a batch.
+   * Builds an unsent message, for composition or for `broker.enqueue()` in a batch. The
+   * last argument may be left out, for a pipeline to append the previous step's result.
    *
    * @param args The arguments.
    * @returns The message.
    * @throws {TypeError} When the arguments do not match the `args` schema.
    */
-  message(...args: Args): Message<Args> {
-    return this.messageWithOptions({ args } as MessageOptions<Args>);
+  message(...args: Args | DropLast<Args>): Message<Args, Result> {
+    return this.#build({ args } as MessageOptions<Args>, true);
   }
 
   /**
    * Builds an unsent message with options: a delay or an eta, a priority, or actor
-   * options for this message only.
+   * options for this message only (`pipeIgnore`, `onSuccess`, ...). The last argument may
+   * be left out, for a pipeline to append the previous step's result.
    *
    * @param options The arguments and the options.
    * @returns The message.
@@ -195,7 +225,13 @@ export class Actor<Args extends unknown[] = unknown[], Result = unknown> {
    *   both `delay` and `eta`.
    * @throws {RangeError} On a negative delay or an out-of-range option.
    */
-  messageWithOptions(options: MessageOptions<Args>): Message<Args> {
+  messageWithOptions(
+    options: MessageOptions<Args> | MessageOptions<DropLast<Args>>,
+  ): Message<Args, Result> {
+    return this.#build(options as MessageOptions<Args>, true);
+  }
+
+  #build(options: MessageOptions<Args>, partial: boolean): Message<Args, Result> {
     const context = `Cannot send message to actor '${this.name}'`;
     const { args = [] as unknown[] as Args, delay, eta, priority, ...rest } = options as
       & MessageOptions<Args>
@@ -226,8 +262,8 @@ export class Actor<Args extends unknown[] = unknown[], Result = unknown> {
       );
     }
     checkActorOptions(rest, context, true);
-    this.#checkArgs(args, context);
-    return new Message<Args>({
+    this.#checkArgs(args, context, partial);
+    return new Message<Args, Result>({
       queue: this.queue,
       actor: this.name,
       args,
@@ -246,8 +282,8 @@ export class Actor<Args extends unknown[] = unknown[], Result = unknown> {
    * @throws {TypeError} When the arguments do not match the schema or cannot be encoded.
    * @throws {MessageTooLarge} When the encoded message is too large.
    */
-  async send(...args: Args): Promise<Message<Args>> {
-    return await this.#enqueue(this.message(...args));
+  async send(...args: Args): Promise<Message<Args, Result>> {
+    return await this.#enqueue(this.#build({ args } as MessageOptions<Args>, false));
   }
 
   /**
@@ -259,16 +295,16 @@ export class Actor<Args extends unknown[] = unknown[], Result = unknown> {
    * @throws {RangeError} On out-of-range options.
    * @throws {MessageTooLarge} When the encoded message is too large.
    */
-  async sendWithOptions(options: MessageOptions<Args>): Promise<Message<Args>> {
-    return await this.#enqueue(this.messageWithOptions(options));
+  async sendWithOptions(options: MessageOptions<Args>): Promise<Message<Args, Result>> {
+    return await this.#enqueue(this.#build(options, false));
   }
 
-  async #enqueue(message: Message<Args>): Promise<Message<Args>> {
+  async #enqueue(message: Message<Args, Result>): Promise<Message<Args, Result>> {
     const [sent] = await this.broker.enqueue([message as Message]);
-    return sent as Message<Args>;
+    return sent as Message<Args, Result>;
   }
 
-  #checkArgs(args: unknown, context: string): void {
+  #checkArgs(args: unknown, context: string, partial: boolean): void {
     if (!Array.isArray(args)) {
       throw new TypeError(`${context}: 'args' must be an array, received ${describe(args)}`);
     }
@@ -276,6 +312,13 @@ export class Actor<Args extends unknown[] = unknown[], Result = unknown> {
     if (!schema) return;
     const result = v.safeParse(schema, args);
     if (result.success) return;
+    // A message built for a pipeline may leave out its last argument (the previous
+    // result); it is checked in full before it runs.
+    const missing = String(args.length);
+    const onlyLast = result.issues.every((issue) =>
+      issue.path?.length === 1 && String(issue.path[0].key) === missing
+    );
+    if (partial && onlyLast) return;
     const issue = result.issues[0];
     throw new TypeError(
       `${context}: argument ${v.getDotPath(issue) ?? "list"} must be ${issue.expected ?? "valid"}`,

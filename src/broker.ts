@@ -59,10 +59,13 @@ export interface ClaimByIdResult {
   unclaimed: { id: string; state: Exclude<MessageState, "ready"> }[];
 }
 
-/** How a failed message goes on: retried at a time, or dead with a reason. */
+/**
+ * How a failed message goes on: retried at a time, or dead with a reason; with an optional
+ * new body, and what failed (for hooks such as `Results`; brokers ignore it).
+ */
 export type NackOutcome =
-  | { kind: "retry"; at: number; body?: string }
-  | { kind: "dead"; reason: string; body?: string };
+  | { kind: "retry"; at: number; body?: string; error?: unknown }
+  | { kind: "dead"; reason: string; body?: string; error?: unknown };
 
 /** How many messages of a queue are in each state. */
 export interface QueueStats {
@@ -86,6 +89,109 @@ export interface DeadLetter {
   reason: string;
   /** When it died, in milliseconds since the epoch. */
   deadAt: number;
+}
+
+/**
+ * A message that a group's completion (or failure) enqueues later, inside the broker's
+ * transition: its envelope is JSON text with gaps that the broker fills at that time
+ * (`docs/lifecycle.md`, "Continuations"). `composition/_template.ts` makes and fills them.
+ */
+export interface MessageTemplate {
+  /** The message id, fixed when the composition was built. */
+  id: string;
+  /** Its queue. */
+  queue: string;
+  /** Its priority, in [-255, 255]. */
+  priority: number;
+  /** Becomes ready this many milliseconds after it is enqueued (0: at once). */
+  delay: number;
+  /** Becomes ready no earlier than this time, in milliseconds since the epoch (0: none). */
+  eta: number;
+  /** Whether the fill (JSON values, comma-separated) is appended to its arguments. */
+  fill: boolean;
+  /** The envelope up to its last argument, with no closing bracket. */
+  head: string;
+  /** What goes between the last argument and the fill: `","`, or `""` when no arguments. */
+  sep: string;
+  /** From the closing bracket of the arguments to `"enqueuedAt":`, which comes last. */
+  middle: string;
+}
+
+/** A group whose completion the broker tracks: created when its members are enqueued. */
+export interface GroupStart {
+  /** The group id. */
+  id: string;
+  /** The queue whose hash tag holds the group's state (its first member's). */
+  home: string;
+  /** How many members must succeed. */
+  size: number;
+  /** Enqueued once every member succeeded; the list of results is their fill. */
+  onCompletion: MessageTemplate[];
+  /** Enqueued at the first member that fails for good; `messageData, exceptionData` is their fill. */
+  onFailure: MessageTemplate[];
+  /** How long the state is kept while members are pending, in milliseconds. */
+  ttl: number;
+}
+
+/** A group member's last step reporting to its group, inside its ack or its death. */
+export interface MemberReport {
+  /** The group id. */
+  group: string;
+  /** The queue whose hash tag holds the group's state. */
+  home: string;
+  /** The member's position in the group, from 0. */
+  index: number;
+  /** How many members the group has. */
+  size: number;
+  /** Whether the group keeps the members' results (its completion needs them). */
+  keep: boolean;
+  /** Success: the member's result as JSON (`"null"` when not kept). */
+  result?: string;
+  /** Failure for good: the fill of the failure templates, `messageData,exceptionData`. */
+  failure?: string;
+  /** The queues the group's templates write to. */
+  queues: string[];
+}
+
+/**
+ * What a broker writes in the same transition as an ack or a nack, and only if the lease
+ * token matches: so a duplicate delivery or a retried request never writes it twice, and
+ * a crash never writes it without the transition.
+ */
+export interface Effects {
+  /** Messages to enqueue (encoded by `encodeMessages()`), idempotent by id. */
+  messages?: EncodedMessage[];
+  /** Groups whose state to create (the members are among `messages`). */
+  groups?: GroupStart[];
+  /** A group member reporting success (ack) or failure for good (dead). */
+  member?: MemberReport;
+}
+
+/** What `settle()` does: an ack or a nack, with its effects. */
+export type SettleOutcome = ({ kind: "ack" } | NackOutcome) & { effects?: Effects };
+
+/** A message a transition enqueued. */
+export interface EnqueuedMessage {
+  /** The message id. */
+  id: string;
+  /** Its queue. */
+  queue: string;
+  /** Whether it waits for a delay or an eta (not worth pushing yet). */
+  delayed: boolean;
+}
+
+/** What `settle()` answers. */
+export interface SettleResult {
+  /** Whether the transition was done (`false`: stale token, nothing was written). */
+  done: boolean;
+  /** The messages its effects enqueued (those already stored are left out). */
+  enqueued: EnqueuedMessage[];
+}
+
+/** Options of `enqueue()`. */
+export interface EnqueueOptions {
+  /** Groups whose completion to track; written in the same request as the messages. */
+  groups?: readonly GroupStart[];
 }
 
 /** A message ready to be written, as the base class hands it to `write()`. */
@@ -218,19 +324,53 @@ export abstract class Broker {
    * checks every message before writing any, writes them, then runs `afterEnqueue`.
    *
    * @param messages The messages, possibly for several queues.
+   * @param options Groups whose completion to track, written in the same request.
    * @returns The messages as written (with `enqueuedAt` and `eta` set), in order.
    * @throws {MessageTooLarge} When an encoded message exceeds `maxMessageBytes`.
    * @throws {TypeError} When a message cannot be encoded.
    */
-  async enqueue(messages: readonly Message[]): Promise<Message[]> {
-    const now = this.now();
-    const ready: Message[] = [];
+  async enqueue(messages: readonly Message[], options: EnqueueOptions = {}): Promise<Message[]> {
+    const replaced: Message[] = [];
     for (let message of messages) {
-      const replaced = await emit(this, "beforeEnqueue", [this, message]);
-      if (replaced !== undefined) message = replaced as Message;
-      const eta = message.eta ?? (message.delay ? now + message.delay : undefined);
-      ready.push(message.copy({ enqueuedAt: now, eta, delay: undefined }));
+      const replacement = await emit(this, "beforeEnqueue", [this, message]);
+      if (replacement !== undefined) message = replacement as Message;
+      replaced.push(message);
     }
+    const { messages: ready, records } = this.encodeMessages(replaced);
+    const groups = options.groups ?? [];
+    if (records.length > 0 || groups.length > 0) await this.write(records, groups);
+    for (const message of ready) {
+      await emit(this, "afterEnqueue", [this, message], { reverse: true });
+    }
+    return ready;
+  }
+
+  /**
+   * Stamps messages as `enqueue()` does (`enqueuedAt` now, the eta from a delay) and
+   * encodes them, checking every size, without running hooks or writing anything: what a
+   * continuation hands to `settle()`.
+   *
+   * @param messages The messages.
+   * @returns The stamped messages and their records, in order.
+   * @throws {MessageTooLarge} When an encoded message exceeds `maxMessageBytes`.
+   * @throws {TypeError} When a message cannot be encoded.
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { MemoryBroker } from "./brokers/memory.ts";
+   * import { Message } from "./message.ts";
+   *
+   * const broker = new MemoryBroker({ now: () => 1_000 });
+   * const { records } = broker.encodeMessages([new Message({ queue: "q", actor: "a", args: [], delay: 5 })]);
+   * assert(records[0].readyAt === 1_005);
+   * ```
+   */
+  encodeMessages(messages: readonly Message[]): { messages: Message[]; records: EncodedMessage[] } {
+    const now = this.now();
+    const ready = messages.map((message) => {
+      const eta = message.eta ?? (message.delay ? now + message.delay : undefined);
+      return message.copy({ enqueuedAt: now, eta, delay: undefined });
+    });
     const encoder = new TextEncoder();
     const records = ready.map((message): EncodedMessage => {
       const body = message.encode();
@@ -244,11 +384,7 @@ export abstract class Broker {
         body,
       };
     });
-    if (records.length > 0) await this.write(records);
-    for (const message of ready) {
-      await emit(this, "afterEnqueue", [this, message], { reverse: true });
-    }
-    return ready;
+    return { messages: ready, records };
   }
 
   /**
@@ -298,8 +434,13 @@ export abstract class Broker {
    * is left alone, so that a retried request cannot reset a running message.
    *
    * @param records The messages, checked and encoded.
+   * @param groups Groups whose state to create first, in the same round trip; a group
+   *   already created is left alone.
    */
-  protected abstract write(records: readonly EncodedMessage[]): Promise<void>;
+  protected abstract write(
+    records: readonly EncodedMessage[],
+    groups?: readonly GroupStart[],
+  ): Promise<void>;
 
   /**
    * Promotes due delays, recovers expired leases, then leases up to `count` ready
@@ -344,6 +485,19 @@ export abstract class Broker {
    * @returns Whether it was done (`false`: stale token).
    */
   abstract nack(queue: string, lease: Lease, outcome: NackOutcome): Promise<boolean>;
+
+  /**
+   * Acks or nacks one message and writes its effects (the next step of a pipeline, a
+   * group's state or a member's report, callbacks) in the same transition, if its token
+   * matches: a crash, a duplicate delivery or a retried request never loses or doubles
+   * them. Without effects it costs what `ack()` or `nack()` cost.
+   *
+   * @param queue The queue.
+   * @param lease The lease.
+   * @param outcome Ack, retry or dead, with the effects.
+   * @returns Whether it was done, and what its effects enqueued.
+   */
+  abstract settle(queue: string, lease: Lease, outcome: SettleOutcome): Promise<SettleResult>;
 
   /**
    * Hands leased messages back to ready, with their old place, without counting a retry.

@@ -6,6 +6,10 @@
 import * as v from "valibot";
 import { newId } from "./_id.ts";
 import { describe, isNonNegative, MAX_PRIORITY, MIN_PRIORITY, NAME_PATTERN } from "./_util.ts";
+import { type Continuation, ContinuationSchema } from "./composition/continuation.ts";
+import { type Pipeline, pipeline, type ResultOf, type Step } from "./composition/pipeline.ts";
+import { messageResult } from "./results/_lookup.ts";
+import type { ReadResultOptions } from "./results/backend.ts";
 
 /** The envelope version this code writes and reads. */
 export const ENVELOPE_VERSION = 1;
@@ -32,6 +36,8 @@ export interface Envelope {
   eta?: number;
   /** How many times it has been retried. */
   retries: number;
+  /** What follows it in a pipeline or a group (see `docs/lifecycle.md`, "Continuations"). */
+  next?: Continuation;
 }
 
 const name = v.pipe(v.string(), v.regex(NAME_PATTERN));
@@ -61,6 +67,7 @@ export const EnvelopeSchema: v.GenericSchema<unknown, Envelope> = v.looseObject(
   enqueuedAt: millis,
   eta: v.optional(millis),
   retries: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  next: v.optional(ContinuationSchema),
 });
 
 /** What a {@linkcode Message} is made of; only `queue`, `actor` and `args` are required. */
@@ -85,11 +92,16 @@ export interface MessageInit<Args extends unknown[] = unknown[]> {
   delay?: number;
   /** How many times it has been retried (default 0). */
   retries?: number;
+  /** What follows it in a pipeline or a group; set by `pipeline()` and `group()`. */
+  next?: Continuation;
 }
 
 /**
  * One invocation of an actor: what `actor.message()` builds and `actor.send()` enqueues.
  * Messages are immutable; `copy()` makes changed ones.
+ *
+ * @typeParam Args The actor's arguments.
+ * @typeParam Result What the actor returns: the type of `getResult()`.
  *
  * @example
  * ```ts
@@ -100,7 +112,7 @@ export interface MessageInit<Args extends unknown[] = unknown[]> {
  * assert(again.id === message.id && again.args[1] === 2);
  * ```
  */
-export class Message<Args extends unknown[] = unknown[]> {
+export class Message<Args extends unknown[] = unknown[], Result = unknown> {
   /** The message id, time-sortable. */
   readonly id: string;
   /** The queue it is sent to. */
@@ -121,6 +133,8 @@ export class Message<Args extends unknown[] = unknown[]> {
   readonly delay: number | undefined;
   /** How many times it has been retried. */
   readonly retries: number;
+  /** What follows it in a pipeline or a group, if anything. */
+  readonly next: Continuation | undefined;
 
   /**
    * Creates a Message.
@@ -162,6 +176,7 @@ export class Message<Args extends unknown[] = unknown[]> {
     this.eta = init.eta;
     this.delay = init.delay;
     this.retries = init.retries ?? 0;
+    this.next = init.next;
   }
 
   /**
@@ -177,11 +192,68 @@ export class Message<Args extends unknown[] = unknown[]> {
    * assert(message.copy({ retries: 1 }).retries === 1);
    * ```
    */
-  copy(changes: Partial<MessageInit<Args>>): Message<Args> {
+  copy(changes: Partial<MessageInit<Args>>): Message<Args, Result> {
     // The same class as this one, so that a subclass (say, one that encodes differently)
     // survives the copies a broker makes at send.
-    const Class = this.constructor as new (init: MessageInit<Args>) => Message<Args>;
+    const Class = this.constructor as new (init: MessageInit<Args>) => Message<Args, Result>;
     return new Class({ ...this.#init(), ...changes });
+  }
+
+  /**
+   * Reads the result the actor stored for this message, through the `Results` middleware
+   * of its actor's broker.
+   *
+   * @param options Whether to wait for it, and how long (default: no, 10 000 ms).
+   * @returns What the actor returned.
+   * @throws {ResultMissing} When not stored yet (or expired) and not blocking.
+   * @throws {ResultTimeout} When blocking and the timeout passes first.
+   * @throws {ResultFailure} When the message failed for good.
+   * @throws {TypeError} At once, when the actor does not store results, is not declared
+   *   here, or its broker has no `Results` middleware.
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { MemoryBroker } from "./brokers/memory.ts";
+   * import { actor } from "./actor.ts";
+   * import { Results } from "./results/middleware.ts";
+   * import { MemoryResultBackend } from "./results/memory.ts";
+   *
+   * const broker = new MemoryBroker();
+   * broker.addMiddleware(new Results({ backend: new MemoryResultBackend() }));
+   * const add = actor(`add-${crypto.randomUUID()}`, (x: number, y: number) => x + y, {
+   *   broker,
+   *   storeResults: true,
+   * });
+   * const message = await add.send(1, 2);
+   * await broker.join("default");
+   * const sum: number = await message.getResult({ block: true, timeout: 5_000 });
+   * assert(sum === 3);
+   * ```
+   */
+  getResult(options: ReadResultOptions = {}): Promise<Result> {
+    return messageResult(this, options) as Promise<Result>;
+  }
+
+  /**
+   * Chains a step after this message: its result is appended to the next message's
+   * arguments (unless that message has `pipeIgnore`). The chaining method is `pipe`, never
+   * `then`, so that awaiting a message never runs it.
+   *
+   * @param next A message, a group or a pipeline.
+   * @returns A pipeline of this message and `next`, not run yet.
+   * @throws {TypeError} On a composition skiff cannot run (see `pipeline()`).
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { actor } from "./actor.ts";
+   *
+   * const double = actor(`double-${crypto.randomUUID()}`, (n: number) => n * 2);
+   * const pipe = double.message(1).pipe(double.message());
+   * assert(pipe.steps.length === 2);
+   * ```
+   */
+  pipe<N extends Step>(next: N): Pipeline<ResultOf<N>> {
+    return pipeline([this as Message, next]) as Pipeline<ResultOf<N>>;
   }
 
   /**
@@ -212,6 +284,7 @@ export class Message<Args extends unknown[] = unknown[]> {
       retries: this.retries,
     };
     if (this.eta !== undefined) envelope.eta = this.eta;
+    if (this.next !== undefined) envelope.next = this.next;
     return envelope;
   }
 
@@ -293,6 +366,7 @@ export class Message<Args extends unknown[] = unknown[]> {
       eta: this.eta,
       delay: this.delay,
       retries: this.retries,
+      next: this.next,
     };
   }
 }

@@ -8,7 +8,8 @@ import * as v from "valibot";
 import { recordFailure } from "./_failures.ts";
 import { errorName, errorSummary } from "./_util.ts";
 import type { Actor } from "./actor.ts";
-import type { Broker, Claim, Lease, NackOutcome } from "./broker.ts";
+import type { Broker, Claim, Effects, EnqueuedMessage, Lease, NackOutcome } from "./broker.ts";
+import { failureEffects, successEffects } from "./composition/_effects.ts";
 import { MessageContext } from "./context.ts";
 import { Retry, SkipMessage } from "./errors.ts";
 import { Message } from "./message.ts";
@@ -36,12 +37,20 @@ export interface ProcessReport {
   status: ProcessStatus;
   /** What the actor threw, or why the message could not run. */
   error?: unknown;
+  /**
+   * The messages its transition enqueued: the next step of its pipeline, a group's
+   * members or completion, callbacks. The push endpoint pushes the ready ones.
+   */
+  enqueued?: EnqueuedMessage[];
 }
 
 /**
  * Decodes and checks a claimed message, runs the middleware and its actor (with the
  * context as `this`), then acks, retries or dead-letters it. Undecodable envelopes,
- * unknown actors and invalid arguments become dead letters with the reason.
+ * unknown actors and invalid arguments become dead letters with the reason. What follows
+ * the message (the next step of its pipeline, its group's completion, callbacks) is
+ * written by the broker in the same transition as the ack or nack (`broker.settle()`),
+ * and reported in `enqueued`.
  *
  * @param broker The broker it was claimed from.
  * @param queue The queue it was claimed from.
@@ -89,7 +98,7 @@ export async function processMessage(
   } catch (error) {
     broker.logger.error(`Dead-lettering message ${message.id} of actor '${message.actor}'`);
     recordFailure(broker, queue, error);
-    return await nack(context, { kind: "dead", reason: errorSummary(error) }, error);
+    return await nack(context, { kind: "dead", reason: errorSummary(error), error }, error);
   }
 
   const heartbeat = setInterval(async () => {
@@ -109,10 +118,14 @@ export async function processMessage(
       return await skipped(context, skip as SkipMessage);
     }
     const outcome: ProcessOutcome = { failed: false };
+    let effects: Effects | undefined;
     try {
       outcome.result = await run(actor!, context, args);
+      // Part of the attempt: a result the continuation cannot carry fails it.
+      effects = successEffects(broker, message, outcome.result, true);
     } catch (error) {
       outcome.failed = true;
+      outcome.result = undefined;
       outcome.error = error;
     }
     if (outcome.error instanceof SkipMessage && !options.signal?.aborted) {
@@ -126,7 +139,7 @@ export async function processMessage(
       const [released] = await broker.release(queue, [lease]);
       return { id: message.id, status: released ? "released" : "stale" };
     }
-    if (!outcome.failed) return await ack(context);
+    if (!outcome.failed) return await ack(context, effects);
     return await failed(context, outcome);
   } finally {
     clearInterval(heartbeat);
@@ -170,21 +183,38 @@ async function skipped(context: MessageContext, skip: SkipMessage): Promise<Proc
   const { broker, message } = context;
   broker.logger.info(`Skipped message ${message.id} of actor '${message.actor}': ${skip.message}`);
   await emit(broker, "afterSkipMessage", [context, skip], { reverse: true });
-  if (skip.deadLetter) return await nack(context, { kind: "dead", reason: skip.message });
-  const report = await ack(context);
+  if (skip.deadLetter) {
+    return await nack(context, { kind: "dead", reason: skip.message, error: skip });
+  }
+  // A skipped message counts as a success with a null result: its pipeline goes on.
+  let effects: Effects | undefined;
+  try {
+    effects = successEffects(broker, message, null, false);
+  } catch (error) {
+    return await nack(context, { kind: "dead", reason: errorSummary(error), error }, error);
+  }
+  const report = await ack(context, effects);
   return report.status === "acked" ? { ...report, status: "skipped" } : report;
 }
 
-async function ack(context: MessageContext): Promise<ProcessReport> {
+async function ack(context: MessageContext, effects?: Effects): Promise<ProcessReport> {
   const { broker, message, queue } = context;
   await emit(broker, "beforeAck", [context]);
-  const [done] = await broker.ack(queue, [context.lease]);
+  let done: boolean;
+  let enqueued: EnqueuedMessage[] = [];
+  if (effects) {
+    ({ done, enqueued } = await broker.settle(queue, context.lease, { kind: "ack", effects }));
+  } else {
+    [done] = await broker.ack(queue, [context.lease]);
+  }
   if (!done) {
     broker.logger.warn(`Cannot ack message ${message.id}: another claim holds it now`);
     return { id: message.id, status: "stale" };
   }
   await emit(broker, "afterAck", [context], { reverse: true });
-  return { id: message.id, status: "acked" };
+  return enqueued.length > 0
+    ? { id: message.id, status: "acked", enqueued }
+    : { id: message.id, status: "acked" };
 }
 
 async function failed(context: MessageContext, outcome: ProcessOutcome): Promise<ProcessReport> {
@@ -199,11 +229,11 @@ async function failed(context: MessageContext, outcome: ProcessOutcome): Promise
       broker.logger.warn(`${what} with ${errorName(error)}; retrying in ${delay} ms`, error);
     }
     const body = message.copy({ retries: message.retries + 1 }).encode();
-    return await nack(context, { kind: "retry", at: outcome.retryAt, body }, error);
+    return await nack(context, { kind: "retry", at: outcome.retryAt, body, error }, error);
   }
   broker.logger.error(`${what} with ${errorName(error)}; dead-lettering it`, error);
   const reason = outcome.deadReason ?? errorSummary(error);
-  return await nack(context, { kind: "dead", reason }, error);
+  return await nack(context, { kind: "dead", reason, error }, error);
 }
 
 async function nack(
@@ -213,11 +243,29 @@ async function nack(
 ): Promise<ProcessReport> {
   const { broker, message, queue } = context;
   await emit(broker, "beforeNack", [context, outcome]);
-  const done = await broker.nack(queue, context.lease, outcome);
+  // Built after the hooks, which may rewrite the outcome (its body, say).
+  let effects: Effects | undefined;
+  try {
+    effects = failureEffects(broker, message, outcome, outcome.error ?? error);
+  } catch (reason) {
+    broker.logger.error(
+      `Cannot build what follows the failure of message ${message.id}: ${errorName(reason)}`,
+    );
+  }
+  let done: boolean;
+  let enqueued: EnqueuedMessage[] = [];
+  if (effects) {
+    ({ done, enqueued } = await broker.settle(queue, context.lease, { ...outcome, effects }));
+  } else {
+    done = await broker.nack(queue, context.lease, outcome);
+  }
   if (!done) {
     broker.logger.warn(`Cannot nack message ${message.id}: another claim holds it now`);
     return { id: message.id, status: "stale", error };
   }
   await emit(broker, "afterNack", [context, outcome], { reverse: true });
-  return { id: message.id, status: outcome.kind === "retry" ? "retried" : "dead", error };
+  const status = outcome.kind === "retry" ? "retried" : "dead";
+  return enqueued.length > 0
+    ? { id: message.id, status, error, enqueued }
+    : { id: message.id, status, error };
 }

@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import * as v from "valibot";
 import { actor } from "../src/actor.ts";
 import type { Broker, Logger, NackOutcome } from "../src/broker.ts";
+import { makeTemplate } from "../src/composition/_template.ts";
 import type { MessageContext } from "../src/context.ts";
 import { MessageTooLarge, Retry, TimeLimitExceeded } from "../src/errors.ts";
 import { Message } from "../src/message.ts";
@@ -357,6 +358,76 @@ export function brokerConformance(
     clock.time += 1_000;
     const due = await broker.claimById(queue, [later.id]);
     assert.deepEqual(due.claimed.map((c) => c.id), [later.id]);
+  });
+
+  test("given settle with effects, then they are written with the transition, once; a stale or repeated settle writes nothing", async ({ broker, queue, clock, name }) => {
+    const other = `${queue}-other`;
+    const task = actor(name("task"), (_n?: number) => {}, { broker, queue });
+    const away = actor(name("away"), (_n?: number) => {}, { broker, queue: other });
+    await task.send(1);
+    const [claim] = await broker.claim(queue);
+    const { records } = broker.encodeMessages([
+      away.message(2),
+      task.messageWithOptions({ args: [3], delay: 1_000 }),
+    ]);
+    const effects = { messages: records };
+    assert.deepEqual(await broker.settle(queue, claim, { kind: "ack", effects }), {
+      done: true,
+      enqueued: [
+        { id: records[0].id, queue: other, delayed: false },
+        { id: records[1].id, queue, delayed: true },
+      ],
+    });
+    assert.deepEqual(await broker.settle(queue, claim, { kind: "ack", effects }), {
+      done: false,
+      enqueued: [],
+    });
+    assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 1, leased: 0, dead: 0 });
+    assert.equal((await broker.stats(other)).ready, 1);
+
+    clock.time += 1_000;
+    const [retried] = await broker.claim(queue);
+    const [callback] = broker.encodeMessages([task.message(4)]).records;
+    const retry = { kind: "retry" as const, at: clock.time + 5_000 };
+    const done = await broker.settle(queue, retried, {
+      ...retry,
+      effects: { messages: [callback] },
+    });
+    assert.deepEqual(done.enqueued, [{ id: callback.id, queue, delayed: false }]);
+    assert.deepEqual(await broker.stats(queue), { ready: 1, delayed: 1, leased: 0, dead: 0 });
+    await options.cleanup?.(broker, other);
+  });
+
+  test("given a tracked group, then each member reports once, and the completion gets the results in member order", async ({ broker, queue, name }) => {
+    const received: unknown[][] = [];
+    const member = actor(name("member"), (_n: number) => {}, { broker, queue });
+    const gather = actor(name("gather"), (...args: unknown[]) => {
+      received.push(args);
+    }, { broker, queue });
+    const next = gather.message("results");
+    const id = crypto.randomUUID();
+    const start = {
+      id,
+      home: queue,
+      size: 2,
+      onCompletion: [makeTemplate({ ...next, options: {} }, true)],
+      onFailure: [],
+      ttl: 60_000,
+    };
+    const report = { group: id, home: queue, size: 2, keep: true, queues: [queue] };
+    await broker.enqueue([member.message(0), member.message(1)], { groups: [start] });
+    await broker.enqueue([], { groups: [start] }); // a second start changes nothing
+    const [one, two] = await broker.claim(queue, { count: 2 });
+    const second = { member: { ...report, index: 1, result: '"b"' } };
+    const first = { member: { ...report, index: 0, result: '{"a":[1]}' } };
+    assert.deepEqual(
+      (await broker.settle(queue, two, { kind: "ack", effects: second })).enqueued,
+      [],
+    );
+    const last = await broker.settle(queue, one, { kind: "ack", effects: first });
+    assert.deepEqual(last.enqueued, [{ id: next.id, queue, delayed: false }]);
+    await broker.join(queue);
+    assert.deepEqual(received, [["results", [{ a: [1] }, "b"]]]);
   });
 
   test("given a bad envelope, an unknown actor or invalid arguments, when processed, then each is dead with a reason", async ({ broker, queue, name }) => {

@@ -11,8 +11,13 @@ import { Redis } from "@upstash/redis";
 import { actor } from "../src/actor.ts";
 import type { Claim } from "../src/broker.ts";
 import { UpstashBroker } from "../src/brokers/upstash.ts";
-import { UPSTASH_SCRIPTS } from "../src/brokers/upstash/scripts.ts";
+import { COMPOSITION_SCRIPTS, UPSTASH_SCRIPTS } from "../src/brokers/upstash/scripts.ts";
+import { group } from "../src/composition/group.ts";
+import { pipeline } from "../src/composition/pipeline.ts";
 import { startLocalServer } from "../src/local/mod.ts";
+import { processMessage } from "../src/process.ts";
+import { Results } from "../src/results/middleware.ts";
+import { UpstashResultBackend } from "../src/results/upstash.ts";
 import { silentLogger } from "./broker_conformance.ts";
 import { cleanup, costRedisUrl, testPrefix } from "./_env.ts";
 
@@ -118,6 +123,170 @@ Deno.test("cost: each UpstashBroker operation issues its documented number of Re
     console.log(["", "| operation | Redis commands |", "| --- | ---: |", ...rows].join("\n"));
     for (const [operation, budget] of Object.entries(UPSTASH_BROKER_COST)) {
       assert.equal(measured.get(operation as Operation), budget, operation);
+    }
+  } finally {
+    await cleanup(redis, `${namespace}:`);
+    await server.close();
+  }
+});
+
+/**
+ * Redis commands per transition of results, callbacks, pipelines and groups on the
+ * `UpstashBroker` (one HTTP request each). Processing a message means its settle (ack or
+ * nack with what follows, one SETTLE script), plus a `SET` when it stores its result; the
+ * claim before it costs what `claim` costs above. Plain messages keep the costs above:
+ * their acks and nacks do not run SETTLE.
+ */
+export const COMPOSITION_COST = {
+  "process a plain message (ack)": 3,
+  "process a message with storeResults (SET, then ack)": 4,
+  "process a message with onSuccess (ack + callback)": 5,
+  "process a failing message with onFailure (retry + callback)": 6,
+  "process a pipeline step (ack + next step, same queue)": 5,
+  "process a pipeline step (ack + next step, other queue)": 5,
+  "process a pipeline step with storeResults (SET, then ack + next step)": 6,
+  "process a step that fans out into a group of 3 (ack + state + members)": 9,
+  "process a group member, not the last (ack + report)": 5,
+  "process the last group member (ack + report + next step with the results)": 9,
+  "process a group member that dies, first failure (dead + report + callback)": 10,
+  "run a pipeline (first step)": 3,
+  "run a group of 3 on one queue, no callbacks": 4,
+  "run a group of 3 on one queue, with a completion callback": 7,
+  "getResult (stored)": 1,
+  "getResults of a group of 3 (stored)": 1,
+} as const;
+
+type CompositionOperation = keyof typeof COMPOSITION_COST;
+
+Deno.test("cost: results, callbacks, pipeline steps and group members issue their documented number of Redis commands", async () => {
+  const server = await startLocalServer({
+    redis: costRedisUrl(),
+    token: TOKEN,
+    port: 0,
+    log: () => {},
+  });
+  const redis = new Redis({ url: server.url, token: TOKEN, enableTelemetry: false });
+  const namespace = testPrefix("cost-composition").slice(0, -1);
+  const time = 1_700_000_000_000;
+  const broker = new UpstashBroker({ redis, namespace, logger: silentLogger, now: () => time });
+  const backend = new UpstashResultBackend({ redis, namespace });
+  broker.addMiddleware(new Results({ backend }));
+  const queue = "cost";
+  const other = "cost-other";
+  const name = (prefix: string) => `${prefix}-${crypto.randomUUID()}`;
+  const task = actor(name("task"), (n: number) => n, { broker, queue });
+  const kept = actor(name("kept"), (n: number) => n, { broker, queue, storeResults: true });
+  const elsewhere = actor(name("elsewhere"), (n: number) => n, { broker, queue: other });
+  const callback = actor(name("callback"), (_data: unknown, _result: unknown) => {}, {
+    broker,
+    queue,
+  });
+  // A group's failure callback is sent (messageData, exceptionData) after its own arguments.
+  const report = actor(name("report"), (_data?: unknown, _error?: unknown) => {}, {
+    broker,
+    queue,
+  });
+  const failing = actor(name("failing"), (_n: number) => {
+    throw new Error("boom");
+  }, { broker, queue, maxRetries: 0 });
+  const flaky = actor(name("flaky"), (_n: number) => {
+    throw new Error("boom");
+  }, { broker, queue, maxRetries: 5, onFailure: callback.name });
+  const measured = new Map<CompositionOperation, number>();
+  const measure = async <T>(operation: CompositionOperation, fn: () => Promise<T>): Promise<T> => {
+    await redis.exec(["CONFIG", "RESETSTAT"]);
+    const result = await fn();
+    measured.set(operation, commandCount(await redis.exec<string>(["INFO", "commandstats"])));
+    return result;
+  };
+  /** Claims the next message of a queue and processes it, measuring the processing only. */
+  const step = async (operation: CompositionOperation, from = queue) => {
+    const [claim] = await broker.claim(from);
+    assert.ok(claim, operation);
+    return await measure(operation, () => processMessage(broker, from, claim));
+  };
+  const drain = async () => {
+    await broker.join(queue, { failFast: false });
+    await broker.join(other, { failFast: false });
+  };
+
+  try {
+    for (const script of [...UPSTASH_SCRIPTS, ...COMPOSITION_SCRIPTS]) {
+      await redis.scriptLoad(script.source);
+    }
+
+    await task.send(1);
+    await step("process a plain message (ack)");
+    await kept.send(1);
+    await step("process a message with storeResults (SET, then ack)");
+    await task.sendWithOptions({ args: [1], onSuccess: callback.name });
+    await step("process a message with onSuccess (ack + callback)");
+    await drain();
+    await flaky.send(1);
+    await step("process a failing message with onFailure (retry + callback)");
+    await drain();
+
+    await measure(
+      "run a pipeline (first step)",
+      () =>
+        pipeline([
+          task.message(1),
+          task.message(),
+          elsewhere.message(),
+          kept.message(),
+          task.message(),
+        ])
+          .run(),
+    );
+    await step("process a pipeline step (ack + next step, same queue)");
+    await step("process a pipeline step (ack + next step, other queue)");
+    await step("process a pipeline step (ack + next step, same queue)", other);
+    await step("process a pipeline step with storeResults (SET, then ack + next step)");
+    await drain();
+
+    await pipeline([
+      task.message(1),
+      group([task.message(), task.message(), task.message()]),
+      task.message(),
+    ]).run();
+    await step("process a step that fans out into a group of 3 (ack + state + members)");
+    await step("process a group member, not the last (ack + report)");
+    await step("process a group member, not the last (ack + report)");
+    await step("process the last group member (ack + report + next step with the results)");
+    await drain();
+
+    const doomed = group([failing.message(1), task.message(2)])
+      .addFailureCallback(report.message());
+    await doomed.run();
+    await step("process a group member that dies, first failure (dead + report + callback)");
+    await drain();
+
+    await measure(
+      "run a group of 3 on one queue, no callbacks",
+      () => group([task.message(1), task.message(2), task.message(3)]).run(),
+    );
+    await drain();
+    await measure(
+      "run a group of 3 on one queue, with a completion callback",
+      () =>
+        group([task.message(1), task.message(2), task.message(3)])
+          .addCompletionCallback(task.message(4))
+          .run(),
+    );
+    await drain();
+
+    const three = await group([kept.message(1), kept.message(2), kept.message(3)]).run();
+    await drain();
+    const [first] = three.members as ReturnType<typeof kept.message>[];
+    await measure("getResult (stored)", () => first.getResult());
+    await measure("getResults of a group of 3 (stored)", () => three.getResults().toArray());
+
+    const rows = Object.keys(COMPOSITION_COST).map((op) =>
+      `| ${op} | ${measured.get(op as CompositionOperation)} |`
+    );
+    console.log(["", "| operation | Redis commands |", "| --- | ---: |", ...rows].join("\n"));
+    for (const [operation, budget] of Object.entries(COMPOSITION_COST)) {
+      assert.equal(measured.get(operation as CompositionOperation), budget, operation);
     }
   } finally {
     await cleanup(redis, `${namespace}:`);

@@ -12,11 +12,18 @@ import {
   type ClaimOptions,
   type DeadLetter,
   type EncodedMessage,
+  type EnqueuedMessage,
+  type GroupStart,
   type Lease,
   type LeaseOptions,
+  type MemberReport,
+  type MessageTemplate,
   type NackOutcome,
   type QueueStats,
+  type SettleOutcome,
+  type SettleResult,
 } from "../broker.ts";
+import { COMPLETED_GROUP_TTL, fillTemplate } from "../composition/_template.ts";
 import { readyScore } from "./_score.ts";
 
 type State = "ready" | "delayed" | "leased" | "dead";
@@ -45,6 +52,16 @@ class Queue {
   readonly leased = new Set<Entry>();
   /** In insertion order; sorted by deadAt when listed. */
   readonly dead = new Set<Entry>();
+}
+
+/** A tracked group: which members succeeded (with their results), and what follows. */
+interface GroupState {
+  left: number;
+  results: Map<number, string>;
+  failed: boolean;
+  onCompletion: MessageTemplate[];
+  onFailure: MessageTemplate[];
+  expiresAt: number;
 }
 
 const byScore = (a: Entry, b: Entry) =>
@@ -91,6 +108,7 @@ function remove(list: Entry[], entry: Entry): void {
  */
 export class MemoryBroker extends Broker {
   readonly #queues = new Map<string, Queue>();
+  readonly #groups = new Map<string, GroupState>();
 
   /**
    * Creates a MemoryBroker.
@@ -103,12 +121,46 @@ export class MemoryBroker extends Broker {
   }
 
   /**
-   * Stores messages as ready or delayed.
+   * Stores messages as ready or delayed, after the state of the groups they start.
    *
    * @param records The encoded messages.
+   * @param groups Groups whose state to create (left alone when it exists).
    */
-  protected write(records: readonly EncodedMessage[]): Promise<void> {
+  protected write(
+    records: readonly EncodedMessage[],
+    groups: readonly GroupStart[] = [],
+  ): Promise<void> {
     const now = this.now();
+    for (const group of groups) this.#startGroup(group, now);
+    this.#store(records, now);
+    return Promise.resolve();
+  }
+
+  /**
+   * Acks or nacks a message and applies its effects, if its token matches.
+   *
+   * @param queue The queue.
+   * @param lease The lease.
+   * @param outcome Ack, retry or dead, with the effects.
+   * @returns Whether it was done, and what its effects enqueued.
+   */
+  settle(queue: string, lease: Lease, outcome: SettleOutcome): Promise<SettleResult> {
+    const { effects, ...transition } = outcome;
+    const q = this.#queue(queue);
+    // Synchronous from here on: nothing else sees the transition without its effects.
+    const done = transition.kind === "ack" ? this.#ack(q, lease) : this.#nack(q, lease, transition);
+    if (!done) return Promise.resolve({ done: false, enqueued: [] });
+    const now = Math.floor(this.now());
+    const enqueued = this.#store(effects?.messages ?? [], now);
+    for (const group of effects?.groups ?? []) this.#startGroup(group, now);
+    if (effects?.member) {
+      enqueued.push(...this.#report(effects.member, transition.kind === "ack", now, lease.id));
+    }
+    return Promise.resolve({ done: true, enqueued });
+  }
+
+  #store(records: readonly EncodedMessage[], now: number): EnqueuedMessage[] {
+    const enqueued: EnqueuedMessage[] = [];
     for (const record of records) {
       const queue = this.#queue(record.queue);
       // Idempotent by id: a retried request must not reset a message already running.
@@ -128,8 +180,56 @@ export class MemoryBroker extends Broker {
       queue.entries.set(entry.id, entry);
       if (record.readyAt > now) this.#toDelayed(queue, entry, record.readyAt);
       else this.#toReady(queue, entry, entry.score);
+      enqueued.push({ id: record.id, queue: record.queue, delayed: record.readyAt > now });
     }
-    return Promise.resolve();
+    return enqueued;
+  }
+
+  #startGroup(group: GroupStart, now: number): void {
+    if (this.#group(group.home, group.id, now)) return;
+    this.#groups.set(`${group.home}\n${group.id}`, {
+      left: group.size,
+      results: new Map(),
+      failed: false,
+      onCompletion: group.onCompletion,
+      onFailure: group.onFailure,
+      expiresAt: now + group.ttl,
+    });
+  }
+
+  #group(home: string, id: string, now: number): GroupState | undefined {
+    const key = `${home}\n${id}`;
+    const state = this.#groups.get(key);
+    if (state && state.expiresAt <= now) this.#groups.delete(key);
+    return state && state.expiresAt > now ? state : undefined;
+  }
+
+  /** A member's success or failure for good; what it enqueues. */
+  #report(report: MemberReport, success: boolean, now: number, id: string): EnqueuedMessage[] {
+    const state = this.#group(report.home, report.group, now);
+    if (!state) {
+      this.logger.error(
+        `Cannot report message ${id} to group ${report.group}: the group is unknown or expired`,
+      );
+      return [];
+    }
+    if (success) {
+      // A set of member positions, not a bare counter: a duplicate report counts once.
+      if (state.results.has(report.index)) return [];
+      state.results.set(report.index, report.result ?? "null");
+      if (--state.left > 0) return [];
+      state.expiresAt = now + COMPLETED_GROUP_TTL;
+      const results = Array.from({ length: report.size }, (_, i) => state.results.get(i) ?? "null");
+      return this.#fire(state.onCompletion, `[${results.join(",")}]`, now);
+    }
+    if (state.failed) return [];
+    state.failed = true;
+    state.expiresAt = now + this.deadLetterTtl;
+    return this.#fire(state.onFailure, report.failure ?? "", now);
+  }
+
+  #fire(templates: readonly MessageTemplate[], fill: string, now: number): EnqueuedMessage[] {
+    return this.#store(templates.map((template) => fillTemplate(template, fill, now)), now);
   }
 
   /**
@@ -193,11 +293,13 @@ export class MemoryBroker extends Broker {
    */
   ack(queue: string, leases: readonly Lease[]): Promise<boolean[]> {
     const q = this.#queue(queue);
-    return Promise.resolve(leases.map((lease) => {
-      const entry = this.#held(q, lease);
-      if (entry) this.#unlink(q, entry);
-      return entry !== undefined;
-    }));
+    return Promise.resolve(leases.map((lease) => this.#ack(q, lease)));
+  }
+
+  #ack(q: Queue, lease: Lease): boolean {
+    const entry = this.#held(q, lease);
+    if (entry) this.#unlink(q, entry);
+    return entry !== undefined;
   }
 
   /**
@@ -209,9 +311,12 @@ export class MemoryBroker extends Broker {
    * @returns Whether it was done.
    */
   nack(queue: string, lease: Lease, outcome: NackOutcome): Promise<boolean> {
-    const q = this.#queue(queue);
+    return Promise.resolve(this.#nack(this.#queue(queue), lease, outcome));
+  }
+
+  #nack(q: Queue, lease: Lease, outcome: NackOutcome): boolean {
     const entry = this.#held(q, lease);
-    if (!entry) return Promise.resolve(false);
+    if (!entry) return false;
     q.leased.delete(entry);
     if (outcome.body !== undefined) entry.body = outcome.body;
     if (outcome.kind === "retry") {
@@ -224,7 +329,7 @@ export class MemoryBroker extends Broker {
       entry.reason = outcome.reason;
       q.dead.add(entry);
     }
-    return Promise.resolve(true);
+    return true;
   }
 
   /**

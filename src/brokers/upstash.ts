@@ -14,11 +14,15 @@ import {
   type ClaimOptions,
   type DeadLetter,
   type EncodedMessage,
+  type GroupStart,
   type Lease,
   type LeaseOptions,
   type NackOutcome,
   type QueueStats,
+  type SettleOutcome,
+  type SettleResult,
 } from "../broker.ts";
+import { COMPLETED_GROUP_TTL } from "../composition/_template.ts";
 import type { Script, ScriptArg } from "../redis/script.ts";
 import {
   MAX_BATCH,
@@ -27,12 +31,14 @@ import {
   toDeadLetters,
   writeRequests,
 } from "./upstash/_codec.ts";
-import { NAMESPACE_PATTERN, queueKeys } from "./upstash/_keys.ts";
-import { redisError, runPipelined } from "./upstash/_run.ts";
+import { hasEffects, settleRequest, templateJson, toSettled } from "./upstash/_effects.ts";
+import { groupKey, NAMESPACE_PATTERN, queueKeys } from "./upstash/_keys.ts";
+import { type PipelineClient, redisError, runPipelined } from "./upstash/_run.ts";
 import { CLAIM, CLAIM_BY_ID } from "./upstash/claim.ts";
 import { DEAD_LETTERS, PURGE_DEAD, REQUEUE } from "./upstash/dead_letters.ts";
 import { ACK, EXTEND_LEASE, RELEASE } from "./upstash/lease.ts";
 import { NACK } from "./upstash/nack.ts";
+import { SETTLE } from "./upstash/settle.ts";
 import { WRITE } from "./upstash/write.ts";
 
 /** What the broker needs of a client: any `@upstash/redis` instance fits. */
@@ -90,21 +96,98 @@ export class UpstashBroker extends Broker {
 
   /**
    * Stores messages as ready or delayed: one request (a pipeline when several queues),
-   * more only for batches over 4 MiB.
+   * more only for batches over 4 MiB. The state of tracked groups goes first, in the
+   * first request: `HSETNX left`, `HSET` of its templates, `PEXPIRE` (3 commands each).
    *
    * @param records The encoded messages.
+   * @param groups Groups whose state to create; a state that exists keeps its count.
    * @throws {Error} When Redis fails.
    */
-  protected async write(records: readonly EncodedMessage[]): Promise<void> {
-    for (const queue of new Set(records.map((r) => r.queue))) this.#keys("send messages", queue);
-    for (const runs of writeRequests(this.namespace, records, this.#now())) {
+  protected async write(
+    records: readonly EncodedMessage[],
+    groups: readonly GroupStart[] = [],
+  ): Promise<void> {
+    const queues = new Set([...records.map((r) => r.queue), ...groups.map((g) => g.home)]);
+    for (const queue of queues) this.#keys("send messages", queue);
+    const requests = writeRequests(this.namespace, records, this.#now());
+    if (requests.length === 0) requests.push([]);
+    let prelude = groups.length > 0 ? this.#startGroups(groups) : undefined;
+    for (const runs of requests) {
       try {
-        if (runs.length === 1) await WRITE.run(this.redis, runs[0].keys, runs[0].args);
-        else await runPipelined(this.redis, WRITE, runs);
+        if (runs.length === 1 && !prelude) await WRITE.run(this.redis, runs[0].keys, runs[0].args);
+        else await runPipelined(this.redis, WRITE, runs, prelude);
       } catch (error) {
-        throw redisError("send messages", records[0].queue, error);
+        throw redisError("send messages", records[0]?.queue ?? groups[0].home, error);
       }
+      prelude = undefined;
     }
+  }
+
+  #startGroups(
+    groups: readonly GroupStart[],
+  ): (pipeline: ReturnType<PipelineClient["pipeline"]>) => void {
+    return (pipeline) => {
+      for (const group of groups) {
+        const key = groupKey(this.namespace, group.home, group.id);
+        pipeline.hsetnx(key, "left", String(group.size));
+        pipeline.hset(key, {
+          done: templateJson(group.onCompletion),
+          fail: templateJson(group.onFailure),
+        });
+        pipeline.pexpire(key, group.ttl);
+      }
+    };
+  }
+
+  /**
+   * Acks or nacks a message and writes its effects in one SETTLE script, if its token
+   * matches; without effects, the ACK or NACK script (the same cost as `ack()`, `nack()`).
+   *
+   * @param queue The queue.
+   * @param lease The lease.
+   * @param outcome Ack, retry or dead, with the effects.
+   * @returns Whether it was done, and what its effects enqueued.
+   * @throws {TypeError} On an invalid queue name.
+   * @throws {RangeError} On a retry time that is not a finite number.
+   * @throws {Error} When Redis fails.
+   */
+  async settle(queue: string, lease: Lease, outcome: SettleOutcome): Promise<SettleResult> {
+    if (!hasEffects(outcome)) {
+      if (outcome.kind === "ack") {
+        const [done] = await this.ack(queue, [lease]);
+        return { done, enqueued: [] };
+      }
+      return { done: await this.nack(queue, lease, outcome), enqueued: [] };
+    }
+    const action = outcome.kind === "ack" ? "acknowledge a message" : "nack a message";
+    this.#keys(action, queue);
+    if (outcome.kind === "retry" && !Number.isFinite(outcome.at)) {
+      throw new RangeError(
+        `Cannot retry a message: 'at' must be a finite number of milliseconds, received ${outcome.at}`,
+      );
+    }
+    for (const name of outcome.effects?.member?.queues ?? []) this.#keys(action, name);
+    for (const record of outcome.effects?.messages ?? []) this.#keys(action, record.queue);
+    const { keys, args } = settleRequest(queue, lease, outcome, {
+      namespace: this.namespace,
+      now: this.#now(),
+      deadLetterTtl: this.deadLetterTtl,
+      completedTtl: COMPLETED_GROUP_TTL,
+    });
+    let answer: unknown;
+    try {
+      answer = await SETTLE.run(this.redis, keys, args);
+    } catch (error) {
+      throw redisError(action, queue, error);
+    }
+    const { done, enqueued, lost } = toSettled(answer);
+    const member = outcome.effects?.member;
+    if (lost && member) {
+      this.logger.error(
+        `Cannot report message ${lease.id} to group ${member.group}: the group is unknown or expired`,
+      );
+    }
+    return { done, enqueued };
   }
 
   /**

@@ -12,6 +12,15 @@ export function queueKeys(namespace: string, queue: string): string[] {
 }
 
 /**
+ * The key of a tracked group's state: under the hash tag of its home queue (its first
+ * member's), so that a group whose members, next step and callbacks share one queue keeps
+ * every key of its transitions in one slot.
+ */
+export function groupKey(namespace: string, home: string, id: string): string {
+  return `${namespace}:{${home}}:group:${id}`;
+}
+
+/**
  * The score of a delayed message: its eta, with the priority in the low 9 bits so that
  * promotion needs no other read. Exact up to 2^44 ms (the year 2527), as ready scores are.
  */

@@ -14,17 +14,24 @@ export interface ScriptRun {
 
 /**
  * Runs a script several times in one HTTP request (a pipeline of EVALSHA), then once more
- * with EVAL, pipelined too, for the runs Redis answered NOSCRIPT.
+ * with EVAL, pipelined too, for the runs Redis answered NOSCRIPT. `prelude` adds plain
+ * commands before the runs, in the same request; their answers must not be errors.
  */
 export async function runPipelined<T>(
   redis: PipelineClient,
   script: Script<T>,
   runs: readonly ScriptRun[],
+  prelude?: (pipeline: ReturnType<PipelineClient["pipeline"]>) => void,
 ): Promise<T[]> {
   const sha = await script.sha();
   const first = redis.pipeline();
+  prelude?.(first);
+  const skip = first.length();
   for (const run of runs) first.evalsha(sha, run.keys, run.args);
-  const answers = await first.exec<T[]>({ keepErrors: true });
+  const all = await first.exec<unknown[]>({ keepErrors: true });
+  const before = all.slice(0, skip).find((answer) => answer.error);
+  if (before) throw new Error(String(before.error));
+  const answers = all.slice(skip) as { result?: T; error?: string }[];
   const missing = runs.flatMap((_, i) => String(answers[i].error).includes("NOSCRIPT") ? [i] : []);
   if (missing.length > 0) {
     const second = redis.pipeline();

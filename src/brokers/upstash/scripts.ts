@@ -9,10 +9,11 @@ import { CLAIM, CLAIM_BY_ID } from "./claim.ts";
 import { DEAD_LETTERS, PURGE_DEAD, REQUEUE } from "./dead_letters.ts";
 import { ACK, EXTEND_LEASE, RELEASE } from "./lease.ts";
 import { NACK } from "./nack.ts";
+import { SETTLE } from "./settle.ts";
 import { WRITE } from "./write.ts";
 
 export { ACK, CLAIM, CLAIM_BY_ID, DEAD_LETTERS, EXTEND_LEASE, NACK, PURGE_DEAD, RELEASE, REQUEUE };
-export { WRITE };
+export { SETTLE, WRITE };
 
 /**
  * The scripts, in no particular order.
@@ -36,3 +37,17 @@ export const UPSTASH_SCRIPTS: readonly Script<unknown>[] = [
   REQUEUE,
   PURGE_DEAD,
 ];
+
+/**
+ * The scripts of pipelines, groups and callbacks: SETTLE, an ack or nack with its effects.
+ * Kept apart from {@linkcode UPSTASH_SCRIPTS} because, besides a queue's five keys, it
+ * takes other queues' keys and group states (`tests/settle_script_test.ts` checks it).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert(COMPOSITION_SCRIPTS.every((script) => script.source.startsWith("#!lua")));
+ * ```
+ */
+export const COMPOSITION_SCRIPTS: readonly Script<unknown>[] = [SETTLE];

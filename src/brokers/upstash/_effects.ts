@@ -1,0 +1,128 @@
+/** How `UpstashBroker` hands a transition's effects to the SETTLE script; private to skiff. */
+import type {
+  EncodedMessage,
+  EnqueuedMessage,
+  GroupStart,
+  Lease,
+  MessageTemplate,
+  SettleOutcome,
+} from "../../broker.ts";
+import type { ScriptArg } from "../../redis/script.ts";
+import { readyScore } from "../_score.ts";
+import { delayedScore, groupKey, queueKeys } from "./_keys.ts";
+import { fromJson } from "./_codec.ts";
+
+/** Whether an outcome has effects to write (else ACK or NACK does the job for less). */
+export function hasEffects(outcome: SettleOutcome): boolean {
+  const { messages = [], groups = [], member } = outcome.effects ?? {};
+  return messages.length > 0 || groups.length > 0 || member !== undefined;
+}
+
+/** The score and set of a message to write: `r` ready or `d` delayed. */
+export function placement(record: EncodedMessage, now: number): ["r" | "d", number] {
+  return record.readyAt > now
+    ? ["d", delayedScore(record.priority, record.readyAt)]
+    : ["r", readyScore(record.priority, record.readyAt)];
+}
+
+/** A template as the script reads it: a JSON array, numbers as strings. */
+export function templateJson(templates: readonly MessageTemplate[]): string {
+  return JSON.stringify(templates.map((t) => [
+    t.queue,
+    t.id,
+    String(t.priority),
+    String(t.delay),
+    String(t.eta),
+    t.fill ? 1 : 0,
+    t.head,
+    t.sep,
+    t.middle,
+  ]));
+}
+
+/** Options of {@linkcode settleRequest}. */
+export interface SettleRequestOptions {
+  /** The key prefix. */
+  namespace: string;
+  /** The broker's clock, whole milliseconds. */
+  now: number;
+  /** How long dead letters are kept (also a failed group's state). */
+  deadLetterTtl: number;
+  /** How long a completed group's state is kept. */
+  completedTtl: number;
+}
+
+/** The KEYS and ARGV of one SETTLE run. */
+export function settleRequest(
+  queue: string,
+  lease: Lease,
+  outcome: SettleOutcome,
+  options: SettleRequestOptions,
+): { keys: string[]; args: ScriptArg[] } {
+  const { namespace, now, deadLetterTtl, completedTtl } = options;
+  const { messages = [], groups = [], member } = outcome.effects ?? {};
+  const queues = [queue];
+  for (const name of [...messages.map((m) => m.queue), ...(member?.queues ?? [])]) {
+    if (!queues.includes(name)) queues.push(name);
+  }
+  const keys = queueKeys(namespace, queue);
+  for (const name of queues.slice(1)) keys.push(...queueKeys(namespace, name).slice(0, 3));
+  const state = (home: string, id: string): string => {
+    keys.push(groupKey(namespace, home, id));
+    return String(keys.length - 5 - 3 * (queues.length - 1));
+  };
+  const effects: Record<string, unknown> = { q: queues };
+  if (messages.length > 0) {
+    effects.w = messages.map((record) => {
+      const [set, score] = placement(record, now);
+      return [record.queue, record.id, set, String(score), record.body];
+    });
+  }
+  if (groups.length > 0) {
+    effects.g = groups.map((group: GroupStart) => [
+      state(group.home, group.id),
+      String(group.size),
+      templateJson(group.onCompletion),
+      templateJson(group.onFailure),
+      String(group.ttl),
+    ]);
+  }
+  if (member) {
+    const report: Record<string, unknown> = {
+      s: state(member.home, member.group),
+      i: String(member.index),
+      n: String(member.size),
+      k: member.keep ? 1 : 0,
+    };
+    if (member.result !== undefined) report.r = member.result;
+    if (member.failure !== undefined) report.f = member.failure;
+    effects.m = report;
+  }
+  const kind = outcome.kind === "ack" ? "a" : outcome.kind === "retry" ? "r" : "d";
+  const args: ScriptArg[] = [
+    lease.id,
+    lease.token,
+    kind,
+    outcome.kind === "retry" ? Math.ceil(outcome.at) : now,
+    outcome.kind === "dead" ? outcome.reason : "",
+    now - deadLetterTtl,
+    outcome.kind === "ack" ? "" : outcome.body ?? "",
+    now,
+    JSON.stringify(effects),
+    completedTtl,
+    deadLetterTtl,
+  ];
+  return { keys, args };
+}
+
+/** What SETTLE answered: `[1, [[queue, id, "r"|"d"]...], lost]` or `[0]`. */
+export function toSettled(
+  answer: unknown,
+): { done: boolean; enqueued: EnqueuedMessage[]; lost: boolean } {
+  const [done, written, lost] = fromJson(answer);
+  const enqueued = fromJson(written).map((row) => {
+    const [queue, id, set] = row as string[];
+    return { id: String(id), queue: String(queue), delayed: set === "d" };
+  });
+  return { done: Number(done) === 1, enqueued, lost: Number(lost) === 1 };
+}

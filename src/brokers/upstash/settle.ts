@@ -1,0 +1,199 @@
+/**
+ * The settle script of `UpstashBroker`: an ack or a nack and everything that must happen
+ * with it, in one transition (see `docs/lifecycle.md`, "Continuations").
+ *
+ * @module
+ */
+import { Script } from "../../redis/script.ts";
+import { EXPIRE_DEAD, lua } from "./_lua.ts";
+
+/**
+ * Acks, retries or dead-letters a leased message if its token matches (as ACK and NACK
+ * do), then, only then, writes its effects: messages to enqueue (the next step of a
+ * pipeline, a group's members, callbacks; an id already stored is left alone), group
+ * states to create (`HSETNX left`, so a second start changes nothing), and a member's
+ * report to its group. A retried request finds the lease gone and writes nothing.
+ *
+ * A group's state is a hash: `left` (members still to succeed), `done` and `fail` (the
+ * templates of its completion and failure), `r:<index>` (a member's result: the set of
+ * members that succeeded, so a duplicate report never counts twice), `failed` (the first
+ * member that failed for good). When `left` reaches 0 the completion templates are filled
+ * with the list of results (`[r:0,r:1,...]`) and enqueued; the first failure fills the
+ * failure templates with `messageData,exceptionData`. A report to a group whose state is
+ * gone (expired) deletes what it created and answers it in `lost`.
+ *
+ * Commands: the transition's (2 for an ack, 3 or 5 for a nack), then 2 per message to a
+ * queue (`HSETNX`, `ZADD`), or 3 or 4 per queue for several; 3 per group started; 2 per
+ * member's success, plus `HMGET`, the writes and `PEXPIRE` for the last one.
+ *
+ * - KEYS: ready, timers, msg, dead, reason of the message's queue; ready, timers, msg of
+ *   each other queue written to (in the order of `q` below); each group state.
+ * - ARGV: id, token, `a` (ack), `r` (retry) or `d` (dead), the retry's eta or the time of
+ *   death, reason, dead-letter cutoff, new body (or ""), now, the effects as JSON (below),
+ *   how long a completed group's state is kept, how long a failed one's (milliseconds).
+ *   The effects:
+ *   `{ q: [queue...], w: [[queue, id, "r"|"d", score, body]...],
+ *   g: [[state, size, doneJson, failJson, ttl]...],
+ *   m: { s: state, i: index, n: size, k: 0|1, r: resultJson | f: fill } }` (states are
+ *   1-based positions among the state keys; numbers as strings).
+ * - Returns: JSON `[1, [[queue, id, "r"|"d"]...], lost]`, or `[0]` for a stale token.
+ *
+ * @example
+ * ```ts ignore
+ * const json = await SETTLE.run(redis, keys, [id, token, "a", now, "", cutoff, "", now, effects]);
+ * ```
+ */
+export const SETTLE: Script<unknown> = new Script(
+  "skiff-settle",
+  lua(
+    EXPIRE_DEAD,
+    `
+local id, token, kind = ARGV[1], ARGV[2], ARGV[3]
+local at, now = tonumber(ARGV[4]), tonumber(ARGV[8])
+local score = tonumber(scoreOf(token) or "")
+-- Checked before the first write: Redis does not undo a script that fails halfway.
+if not at or not now then return redis.error_reply("ERR skiff-settle: the time is not a number") end
+local fx = cjson.decode(ARGV[9])
+local names = fx.q or {}
+local base = {}
+for i, name in ipairs(names) do base[name] = i == 1 and 0 or 5 + 3 * (i - 2) end
+for _, e in ipairs(fx.w or {}) do
+  if not base[e[1]] then return redis.error_reply("ERR skiff-settle: a queue has no keys") end
+end
+if not score then return "[0]" end
+if redis.call("ZREM", timers, id .. "|" .. token) == 0 then return "[0]" end
+local p = math.floor(score / P)
+if kind == "a" then
+  redis.call("HDEL", msg, id)
+else
+  if ARGV[7] ~= "" then redis.call("HSET", msg, id, ARGV[7]) end
+  if kind == "r" then
+    redis.call("ZADD", timers, fmt(at * 512 + p + 255), id)
+  else
+    expireDead(ARGV[6])
+    redis.call("ZADD", dead, ARGV[4], id)
+    redis.call("HSET", reason, id, p .. "|" .. ARGV[5])
+  end
+end
+
+local states = 5 + 3 * math.max(#names - 1, 0)
+local out, lost = {}, 0
+
+-- entries: { queue, id, "r" or "d", score, body }; grouped by queue, in order.
+local function store(entries)
+  local order, byQueue = {}, {}
+  for _, e in ipairs(entries) do
+    if not byQueue[e[1]] then
+      byQueue[e[1]] = {}
+      order[#order + 1] = e[1]
+    end
+    table.insert(byQueue[e[1]], e)
+  end
+  for _, name in ipairs(order) do
+    local k, list = base[name], byQueue[name]
+    local ready, timers, msg = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3]
+    if #list == 1 then
+      local e = list[1]
+      if redis.call("HSETNX", msg, e[2], e[5]) == 1 then
+        if e[3] == "r" then
+          redis.call("ZADD", ready, e[4], e[2])
+        else
+          redis.call("ZADD", timers, e[4], e[2])
+        end
+        out[#out + 1] = { name, e[2], e[3] }
+      end
+    else
+      local ids = {}
+      for i, e in ipairs(list) do ids[i] = e[2] end
+      local stored = redis.call("HMGET", msg, unpack(ids))
+      local seen, bodies, soon, later = {}, {}, {}, {}
+      for i, e in ipairs(list) do
+        if not stored[i] and not seen[e[2]] then
+          seen[e[2]] = true
+          bodies[#bodies + 1] = e[2]
+          bodies[#bodies + 1] = e[5]
+          local set = later
+          if e[3] == "r" then set = soon end
+          set[#set + 1] = e[4]
+          set[#set + 1] = e[2]
+          out[#out + 1] = { name, e[2], e[3] }
+        end
+      end
+      if #bodies > 0 then
+        redis.call("HSET", msg, unpack(bodies))
+        if #soon > 0 then redis.call("ZADD", ready, unpack(soon)) end
+        if #later > 0 then redis.call("ZADD", timers, unpack(later)) end
+      end
+    end
+  end
+end
+
+-- Fills templates { queue, id, priority, delay, eta, fill, head, sep, middle } at now.
+local function fire(json, fill)
+  if not json then return end
+  local entries = {}
+  for _, t in ipairs(cjson.decode(json)) do
+    local delay, eta, priority = tonumber(t[4]), tonumber(t[5]), tonumber(t[3])
+    local due = math.max(now + delay, eta)
+    local body = t[7]
+    if t[6] == 1 and fill ~= "" then body = body .. t[8] .. fill end
+    body = body .. t[9] .. fmt(now)
+    if delay > 0 or eta > 0 then body = body .. ',"eta":' .. fmt(due) end
+    body = body .. "}"
+    if due > now then
+      entries[#entries + 1] = { t[1], t[2], "d", fmt(due * 512 + priority + 255), body }
+    else
+      entries[#entries + 1] = { t[1], t[2], "r", fmt(priority * P + now), body }
+    end
+  end
+  store(entries)
+end
+
+if fx.w then store(fx.w) end
+
+for _, g in ipairs(fx.g or {}) do
+  local state = KEYS[states + tonumber(g[1])]
+  if redis.call("HSETNX", state, "left", g[2]) == 1 then
+    redis.call("HSET", state, "done", g[3], "fail", g[4])
+    redis.call("PEXPIRE", state, g[5])
+  end
+end
+
+local m = fx.m
+if m then
+  local state = KEYS[states + tonumber(m.s)]
+  if kind == "a" and m.r then
+    if redis.call("HSETNX", state, "r:" .. m.i, m.r) == 1 then
+      local left = redis.call("HINCRBY", state, "left", -1)
+      if left == 0 then
+        local fields = { "done" }
+        if m.k == 1 then
+          for i = 0, tonumber(m.n) - 1 do fields[#fields + 1] = "r:" .. i end
+        end
+        local got = redis.call("HMGET", state, unpack(fields))
+        local results = {}
+        for i = 2, #got do results[#results + 1] = got[i] or "null" end
+        fire(got[1], "[" .. table.concat(results, ",") .. "]")
+        redis.call("PEXPIRE", state, ARGV[10])
+      elseif left < 0 then
+        redis.call("DEL", state)
+        lost = 1
+      end
+    end
+  elseif kind == "d" and m.f then
+    if redis.call("HSETNX", state, "failed", m.i) == 1 then
+      local got = redis.call("HMGET", state, "left", "fail")
+      if got[1] then
+        fire(got[2], m.f)
+        redis.call("PEXPIRE", state, ARGV[11])
+      else
+        redis.call("DEL", state)
+        lost = 1
+      end
+    end
+  end
+end
+return cjson.encode({ 1, out, lost })
+`,
+  ),
+);

@@ -1,0 +1,138 @@
+/**
+ * What a message carries about the composition it is part of (its envelope's `next`):
+ * the next step of its pipeline, the group it fans out into, the group it reports to.
+ * `pipeline()` and `group()` build it; `docs/lifecycle.md` ("Continuations") describes the
+ * model. Each part appears once in the nesting: a step carries the rest of its pipeline, a
+ * fan-out carries its group's members and the step after the group, so a composition's
+ * envelopes grow linearly with its size.
+ *
+ * @module
+ */
+import * as v from "valibot";
+import { MAX_PRIORITY, MIN_PRIORITY, NAME_PATTERN } from "../_util.ts";
+
+/** A message not enqueued yet: a later step, a group member, a callback. */
+export interface PendingMessage {
+  /** The message id, fixed when the composition was built. */
+  id: string;
+  /** Its queue. */
+  queue: string;
+  /** Its actor's name. */
+  actor: string;
+  /** Its arguments; a pipeline appends the previous result unless `pipeIgnore`. */
+  args: unknown[];
+  /** Actor options set for this message. */
+  options: Record<string, unknown>;
+  /** Its priority. */
+  priority: number;
+  /** Ready this many milliseconds after it is enqueued. */
+  delay?: number;
+  /** Ready no earlier than this time, in milliseconds since the epoch. */
+  eta?: number;
+  /** What comes after it. */
+  next?: Continuation;
+}
+
+/** A group a step fans out into. */
+export interface PendingGroup {
+  /** The group id. */
+  id: string;
+  /** The queue whose hash tag holds the group's state. */
+  home: string;
+  /** The first step of each member, in order; each ends with a report to this group. */
+  members: PendingMessage[];
+  /** The step after the group (fan-in): it receives the list of results. */
+  next?: PendingMessage;
+  /** Enqueued once every member succeeded. */
+  onCompletion: PendingMessage[];
+  /** Enqueued at the first member that fails for good, with `(messageData, exceptionData)`. */
+  onFailure: PendingMessage[];
+  /** How long the group's state is kept while members are pending, in milliseconds. */
+  ttl: number;
+}
+
+/** The group a member belongs to; every step of a member pipeline carries it. */
+export interface Membership {
+  /** The group id. */
+  group: string;
+  /** The queue whose hash tag holds the group's state. */
+  home: string;
+  /** The member's position, from 0. */
+  index: number;
+  /** How many members the group has. */
+  size: number;
+  /** Whether the group keeps results (a fan-in step receives them). */
+  keep: boolean;
+  /** The queues the group's completion and failure write to. */
+  queues: string[];
+  /** Ids of the messages after the group, whose results fail when this member does. */
+  after: string[];
+}
+
+/** What comes after a message: at most one of `pipe` and `fan`, and maybe `member`. */
+export interface Continuation {
+  /** The next step of the pipeline, a message. */
+  pipe?: PendingMessage;
+  /** The next step of the pipeline, a group. */
+  fan?: PendingGroup;
+  /** The group this message's member belongs to: reported to when no step follows. */
+  member?: Membership;
+}
+
+const name = v.pipe(v.string(), v.regex(NAME_PATTERN));
+const id = v.pipe(v.string(), v.minLength(1), v.maxLength(100));
+/** Group ids become part of Redis keys: no braces, which would move the hash tag. */
+const groupId = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.:@\/-]{1,100}$/));
+const millis = v.pipe(v.number(), v.integer(), v.minValue(0));
+const count = v.pipe(v.number(), v.integer(), v.minValue(1));
+
+const PendingMessageSchema: v.GenericSchema<PendingMessage> = v.object({
+  id,
+  queue: name,
+  actor: name,
+  args: v.array(v.unknown()),
+  options: v.record(v.string(), v.unknown()),
+  priority: v.pipe(v.number(), v.integer(), v.minValue(MIN_PRIORITY), v.maxValue(MAX_PRIORITY)),
+  delay: v.optional(millis),
+  eta: v.optional(millis),
+  next: v.optional(v.lazy(() => ContinuationSchema)),
+});
+
+const PendingGroupSchema: v.GenericSchema<PendingGroup> = v.object({
+  id: groupId,
+  home: name,
+  members: v.pipe(v.array(PendingMessageSchema), v.minLength(1)),
+  next: v.optional(PendingMessageSchema),
+  onCompletion: v.array(PendingMessageSchema),
+  onFailure: v.array(PendingMessageSchema),
+  ttl: count,
+});
+
+const MembershipSchema: v.GenericSchema<Membership> = v.object({
+  group: groupId,
+  home: name,
+  index: millis,
+  size: count,
+  keep: v.boolean(),
+  queues: v.array(name),
+  after: v.array(id),
+});
+
+/**
+ * The valibot schema of {@linkcode Continuation}, checked when an envelope is decoded.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as v from "valibot";
+ *
+ * const step = { id: "m2", queue: "default", actor: "count", args: [], options: {}, priority: 0 };
+ * assert(v.is(ContinuationSchema, { pipe: step }));
+ * assert(!v.is(ContinuationSchema, { pipe: { ...step, queue: "no spaces" } }));
+ * ```
+ */
+export const ContinuationSchema: v.GenericSchema<Continuation> = v.object({
+  pipe: v.optional(PendingMessageSchema),
+  fan: v.optional(PendingGroupSchema),
+  member: v.optional(MembershipSchema),
+});

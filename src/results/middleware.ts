@@ -1,0 +1,189 @@
+/**
+ * The `Results` middleware: stores what actors return, and how they failed for good, in a
+ * result backend, for `message.getResult()`, pipelines and groups to read.
+ *
+ * @module
+ */
+import { describe, integerIn } from "../_util.ts";
+import type { NackOutcome } from "../broker.ts";
+import type { MessageContext } from "../context.ts";
+import type { Continuation } from "../composition/continuation.ts";
+import { Middleware, type ProcessOutcome } from "../middleware/middleware.ts";
+import type { ActorOptionSpec } from "../options.ts";
+import { getActor } from "../registry.ts";
+import { toFailureData } from "./_failure.ts";
+import type { ResultBackend } from "./backend.ts";
+import { DEFAULT_RESULT_TTL, RESULTS_OPTIONS } from "./options.ts";
+
+/** Options of {@linkcode Results}. */
+export interface ResultsOptions {
+  /** Where results go: `UpstashResultBackend`, `MemoryResultBackend` or your own. */
+  backend: ResultBackend;
+  /** Whether actors that do not set `storeResults` store theirs (default `false`). */
+  storeResults?: boolean;
+  /** How long results are kept, for actors that do not set `resultTtl` (default 10 minutes). */
+  resultTtl?: number;
+  /** Whether failures keep the error's stack (default `false`: type and message only). */
+  includeStack?: boolean;
+}
+
+/** What the middleware needs of a message, sent or pending: its actor and options. */
+export interface ResultOwner {
+  /** The actor's name. */
+  readonly actor: string;
+  /** Options set for this message. */
+  readonly options: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Stores each result of actors with `storeResults` (per actor, per message, or for all
+ * with the middleware's `storeResults`) for `resultTtl`, just before the ack: a skipped
+ * message stores `null`. A message that fails for good (dead) stores its failure, and so
+ * do the later steps of its pipeline, which will never run: whoever waits on the last
+ * step sees `ResultFailure`. Retried failures store nothing.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryBroker } from "../brokers/memory.ts";
+ * import { actor } from "../actor.ts";
+ * import { MemoryResultBackend } from "./memory.ts";
+ * import { ResultFailure } from "./errors.ts";
+ *
+ * const logger = { ...console, error() {} }; // the failure is expected here
+ * const broker = new MemoryBroker({ logger });
+ * broker.addMiddleware(new Results({ backend: new MemoryResultBackend(), storeResults: true }));
+ * const fail = actor(`fail-${crypto.randomUUID()}`, (): number => {
+ *   throw new RangeError("too big");
+ * }, { broker, maxRetries: 0 });
+ * const message = await fail.send();
+ * await broker.join("default", { failFast: false });
+ * await assert.rejects(message.getResult(), (error) => {
+ *   assert(error instanceof ResultFailure && error.errorType === "RangeError");
+ *   return true;
+ * });
+ * ```
+ */
+export class Results extends Middleware {
+  /** The actor options it reads. */
+  override readonly actorOptions: Readonly<Record<string, ActorOptionSpec>> = RESULTS_OPTIONS;
+  /** Where results go. */
+  readonly backend: ResultBackend;
+  /** The default of `storeResults`. */
+  readonly storeResults: boolean;
+  /** The default of `resultTtl`, in milliseconds. */
+  readonly resultTtl: number;
+  /** Whether failures keep stacks. */
+  readonly includeStack: boolean;
+  readonly #outcomes = new WeakMap<MessageContext, ProcessOutcome>();
+
+  /**
+   * Creates the Results middleware.
+   *
+   * @param options The backend and the defaults.
+   * @throws {TypeError} When `backend` is missing.
+   * @throws {RangeError} When `resultTtl` is not a positive integer.
+   */
+  constructor(options: ResultsOptions) {
+    super();
+    if (typeof options?.backend?.storeResult !== "function") {
+      throw new TypeError("Cannot create Results: 'backend' must be a ResultBackend");
+    }
+    this.backend = options.backend;
+    this.storeResults = options.storeResults ?? false;
+    this.resultTtl = options.resultTtl ?? DEFAULT_RESULT_TTL;
+    if (!integerIn(1, Number.MAX_SAFE_INTEGER)(this.resultTtl)) {
+      throw new RangeError(
+        `Cannot create Results: 'resultTtl' must be ${RESULTS_OPTIONS.resultTtl.expected}, received ${
+          describe(this.resultTtl)
+        }`,
+      );
+    }
+    this.includeStack = options.includeStack ?? false;
+  }
+
+  /**
+   * Whether a message's result is stored: its own option, else its actor's, else the
+   * middleware's default.
+   *
+   * @param message The message (or a pending one).
+   * @returns Whether it stores results.
+   */
+  stores(message: ResultOwner): boolean {
+    const own = message.options.storeResults as boolean | undefined;
+    return own ?? getActor(message.actor)?.options.storeResults ?? this.storeResults;
+  }
+
+  /**
+   * How long a message's result is kept.
+   *
+   * @param message The message.
+   * @returns The time to live, in milliseconds.
+   */
+  ttl(message: ResultOwner): number {
+    const own = message.options.resultTtl as number | undefined;
+    return own ?? getActor(message.actor)?.options.resultTtl ?? this.resultTtl;
+  }
+
+  /**
+   * Keeps the outcome until the ack.
+   *
+   * @param context The message's context.
+   * @param outcome What the attempt came to.
+   */
+  override afterProcessMessage(context: MessageContext, outcome: ProcessOutcome): void {
+    this.#outcomes.set(context, outcome);
+  }
+
+  /**
+   * Stores the result (`null` for a skipped message) before the ack.
+   *
+   * @param context The message's context.
+   */
+  override async beforeAck(context: MessageContext): Promise<void> {
+    const { message } = context;
+    if (!this.stores(message)) return;
+    const outcome = this.#outcomes.get(context);
+    const result = outcome && !outcome.failed ? outcome.result : null;
+    await this.backend.storeResult(message.id, result, this.ttl(message));
+  }
+
+  /**
+   * Stores the failure of a message that dies, and of the later steps it stops.
+   *
+   * @param context The message's context.
+   * @param outcome The nack about to be written.
+   */
+  override async beforeNack(context: MessageContext, outcome: NackOutcome): Promise<void> {
+    if (outcome.kind !== "dead") return;
+    const { message } = context;
+    const ids = this.stores(message) ? [message.id] : [];
+    ids.push(...this.#downstream(message.next));
+    const error = outcome.error ?? this.#outcomes.get(context)?.error;
+    const failure = error === undefined
+      ? { type: "DeadLetter", message: outcome.reason }
+      : toFailureData(error, this.includeStack);
+    await this.backend.storeFailure(ids, failure, this.ttl(message));
+  }
+
+  /** The ids of the later steps whose results must fail with this message. */
+  #downstream(next: Continuation | undefined): string[] {
+    const ids: string[] = [];
+    const walk = (cont: Continuation | undefined): void => {
+      if (cont?.pipe) {
+        if (this.stores(cont.pipe)) ids.push(cont.pipe.id);
+        walk(cont.pipe.next);
+      }
+      if (cont?.fan) {
+        for (const member of cont.fan.members) {
+          if (this.stores(member)) ids.push(member.id);
+          walk({ pipe: member.next?.pipe });
+        }
+        if (cont.fan.next) walk({ pipe: cont.fan.next });
+      }
+      if (cont?.member) ids.push(...cont.member.after);
+    };
+    walk(next);
+    return ids;
+  }
+}

@@ -1,0 +1,244 @@
+import assert from "node:assert/strict";
+import * as v from "valibot";
+import { actor } from "../src/actor.ts";
+import { MemoryBroker } from "../src/brokers/memory.ts";
+import { group } from "../src/composition/group.ts";
+import { Pipeline, pipeline } from "../src/composition/pipeline.ts";
+import { SkipMessage } from "../src/errors.ts";
+import { Message } from "../src/message.ts";
+import { Middleware } from "../src/middleware/middleware.ts";
+import { processMessage } from "../src/process.ts";
+import { silentLogger } from "./broker_conformance.ts";
+import { forEachBroker, settleTwice } from "./_brokers.ts";
+
+// Duplicate deliveries: the next step is written in the same transition as the ack.
+
+forEachBroker(
+  "pipeline: given a step's ack run twice (a retried request), then the next step is written once and runs once",
+  async ({ broker, queue, name }) => {
+    const runs: number[] = [];
+    const step = actor(name("step"), (n: number) => {
+      runs.push(n);
+      return n + 1;
+    }, { broker, queue, storeResults: true });
+    const second = step.message();
+    const pipe = await pipeline([step.message(1), second, step.message()]).run();
+    const doubled = settleTwice(broker);
+    const [claim] = await broker.claim(queue);
+    const report = await processMessage(broker, queue, claim);
+    // The second run answers "stale": the first one did the work, as after a lost response.
+    assert.equal(report.status, "stale");
+    assert.deepEqual(doubled.done, [[true, false]]);
+    assert.deepEqual(await broker.stats(queue), { ready: 1, delayed: 0, leased: 0, dead: 0 });
+    await broker.join(queue);
+    assert.deepEqual(runs, [1, 2, 3]);
+    assert.equal(await pipe.getResult(), 4);
+  },
+);
+
+forEachBroker(
+  "pipeline: given a step delivered twice (its lease expired while it ran), then only the current lease's ack continues the pipeline",
+  async ({ broker, queue, clock, name }) => {
+    const runs: number[] = [];
+    const step = actor(name("step"), (n: number) => {
+      runs.push(n);
+      return n * 10;
+    }, { broker, queue });
+    await pipeline([step.message(1), step.message()]).run();
+    const [slow] = await broker.claim(queue, { leaseMs: 1_000 });
+    clock.time += 1_000;
+    const [again] = await broker.claim(queue, { leaseMs: 30_000 });
+    assert.equal(again.id, slow.id);
+    assert.equal((await processMessage(broker, queue, again, { leaseMs: 30_000 })).status, "acked");
+    assert.equal((await processMessage(broker, queue, slow, { leaseMs: 1_000 })).status, "stale");
+    await broker.join(queue);
+    assert.deepEqual(runs, [1, 1, 10]);
+  },
+);
+
+forEachBroker(
+  "pipeline: given a crash after the step ran but before its ack, then the step runs again and the next step is written once",
+  async ({ broker, queue, clock, name }) => {
+    const runs: number[] = [];
+    const step = actor(name("step"), (n: number) => {
+      runs.push(n);
+      return n + 1;
+    }, { broker, queue });
+    await pipeline([step.message(1), step.message()]).run();
+    await broker.claim(queue, { leaseMs: 1_000 }); // this consumer dies holding the lease
+    clock.time += 1_000;
+    await broker.join(queue);
+    assert.deepEqual(runs, [1, 2]);
+    assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
+  },
+);
+
+forEachBroker(
+  "pipeline: given a next step with a delay, then it waits in delayed until due",
+  async ({ broker, queue, clock, name }) => {
+    const seen: number[] = [];
+    const step = actor(name("step"), (n: number) => {
+      seen.push(n);
+      return n + 1;
+    }, { broker, queue });
+    await pipeline([step.message(1), step.messageWithOptions({ delay: 5_000 })]).run();
+    await broker.join(queue);
+    assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 1, leased: 0, dead: 0 });
+    clock.time += 5_000;
+    await broker.join(queue);
+    assert.deepEqual(seen, [1, 2]);
+  },
+);
+
+forEachBroker(
+  "pipeline: given a step skipped by a middleware, then the pipeline goes on with null",
+  async ({ broker, queue, name }) => {
+    const seen: unknown[][] = [];
+    const skipped = actor(name("skipped"), () => 1, { broker, queue, storeResults: true });
+    class SkipOne extends Middleware {
+      override beforeProcessMessage(context: { message: Message }): void {
+        if (context.message.actor === skipped.name) throw new SkipMessage("not today");
+      }
+    }
+    broker.addMiddleware(new SkipOne());
+    const after = actor(name("after"), (...args: unknown[]) => {
+      seen.push(args);
+    }, { broker, queue });
+    const first = skipped.message();
+    await pipeline([first, after.message("x")]).run();
+    await broker.join(queue);
+    assert.deepEqual(seen, [["x", null]]);
+    assert.equal(await first.getResult(), null);
+  },
+);
+
+forEachBroker(
+  "pipeline: given a result JSON cannot carry, then the attempt fails and the message dies with the reason",
+  async ({ broker, queue, name }) => {
+    const ran: string[] = [];
+    const big = actor(name("big"), () => 10n, { broker, queue, maxRetries: 0 });
+    const next = actor(name("next"), (_n: unknown) => {
+      ran.push("next");
+    }, { broker, queue });
+    await pipeline([big.message(), next.message()]).run();
+    await assert.rejects(broker.join(queue), TypeError);
+    const [dead] = await broker.deadLetters(queue);
+    assert.equal(
+      dead.reason,
+      `Retries exhausted after 0 retries: TypeError: Cannot continue message ${dead.id}: the result is not JSON-serializable`,
+    );
+    assert.deepEqual(ran, []);
+  },
+);
+
+forEachBroker(
+  "pipeline: given an args schema, then a step built without its last argument is checked in full when it runs",
+  async ({ broker, queue, name }) => {
+    const seen: [string, number][] = [];
+    const length = actor(name("length"), (s: string) => s.length, { broker, queue });
+    const label = actor(name("label"), (prefix: string, n: number) => {
+      seen.push([prefix, n]);
+    }, { broker, queue, args: v.tuple([v.string(), v.number()]) });
+    // More than the last argument is missing: refused at once.
+    assert.throws(() => label.message(...([] as unknown as [string])), TypeError);
+    await pipeline([length.message("four"), label.message("n")]).run();
+    await broker.join(queue);
+    assert.deepEqual(seen, [["n", 4]]);
+  },
+);
+
+forEachBroker(
+  "pipeline: given a group step of pipelines whose last steps fail, then the fan-in step never runs and waits see ResultFailure",
+  async ({ broker, queue, name }) => {
+    const ran: string[] = [];
+    const ok = actor(name("ok"), (n: number) => n, { broker, queue, storeResults: true });
+    const fail = actor(name("fail"), (_n: number): number => {
+      throw new Error("boom");
+    }, { broker, queue, storeResults: true, maxRetries: 0 });
+    const gather = actor(name("gather"), (ns: number[]) => {
+      ran.push("gather");
+      return ns.length;
+    }, { broker, queue, storeResults: true });
+    const pipe = await pipeline([
+      group([ok.message(1), pipeline([ok.message(2), fail.message()])]),
+      gather.message(),
+    ]).run();
+    await broker.join(queue, { failFast: false });
+    assert.deepEqual(ran, []);
+    await assert.rejects(pipe.getResult({ block: true, timeout: 1_000 }), {
+      name: "ResultFailure",
+    });
+    assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 1 });
+  },
+);
+
+// Building pipelines: what skiff cannot run is refused at once.
+
+Deno.test("pipeline: given shapes skiff cannot run, then TypeError or RangeError before anything is sent", async () => {
+  const broker = new MemoryBroker({ logger: silentLogger });
+  const a = actor(`a-${crypto.randomUUID()}`, (_n?: number) => 1, { broker });
+  const g = () => group([a.message(), a.message()]);
+  await assert.rejects(pipeline([g(), g()]).run(), {
+    name: "TypeError",
+    message: "Cannot build pipeline: a group must be followed by a message, not by another group",
+  });
+  await assert.rejects(
+    group([pipeline([a.message(), g()])]).run(),
+    /a pipeline inside a group cannot hold a group/,
+  );
+  await assert.rejects(pipeline([]).run(), /it has no steps/);
+  await assert.rejects(group([]).run(), /it has no members/);
+  const twice = a.message();
+  await assert.rejects(pipeline([twice, twice]).run(), /appears twice/);
+  const many = group(Array.from({ length: 1001 }, () => a.message()))
+    .addCompletionCallback(a.message());
+  await assert.rejects(many.run(), RangeError);
+  assert.throws(() => pipeline([1 as never]), TypeError);
+  assert.throws(() => group([g() as never]), TypeError);
+  await assert.rejects(pipeline([a.message()]).run({ delay: -1 }), RangeError);
+  assert.deepEqual(await broker.stats("default"), { ready: 0, delayed: 0, leased: 0, dead: 0 });
+});
+
+Deno.test("pipeline: it is never a thenable, and pipe() composes without running", async () => {
+  const broker = new MemoryBroker({ logger: silentLogger });
+  const a = actor(`a-${crypto.randomUUID()}`, (n: number) => n, { broker });
+  const b = actor(`b-${crypto.randomUUID()}`, (s: string, n: number) => `${s}${n}`, { broker });
+  const message = a.message(1);
+  const pipe = message.pipe(b.message("x")).pipe(a.message(2));
+  assert.ok(pipe instanceof Pipeline);
+  assert.equal(pipe.length, 3);
+  assert.equal("then" in message, false);
+  assert.equal("then" in pipe, false);
+  assert.equal("then" in group([message]), false);
+  assert.equal(await pipe, pipe); // awaiting does not run it
+  assert.equal((await broker.stats("default")).ready, 0);
+  const typed: Pipeline<string> = a.message(1).pipe(b.message("x"));
+  assert.equal(typed.steps.length, 2);
+});
+
+Deno.test("pipeline: given run with a delay, then the first step is delayed and the rest follow it", async () => {
+  let time = 0;
+  const broker = new MemoryBroker({ logger: silentLogger, now: () => time });
+  const seen: number[] = [];
+  const a = actor(`a-${crypto.randomUUID()}`, (n: number) => {
+    seen.push(n);
+    return n + 1;
+  }, { broker });
+  await pipeline([a.message(1), a.message()]).run({ delay: 1_000 });
+  assert.equal((await broker.stats("default")).delayed, 1);
+  time = 1_000;
+  await broker.join("default");
+  assert.deepEqual(seen, [1, 2]);
+});
+
+Deno.test("pipeline: given envelopes that carry a continuation, then a malformed one is a dead letter with a reason", async () => {
+  const broker = new MemoryBroker({ logger: silentLogger });
+  const a = actor(`a-${crypto.randomUUID()}`, () => 1, { broker });
+  const bad = new Message({ queue: "default", actor: a.name, args: [] }).copy({
+    next: { pipe: { id: "", queue: "default" } } as never,
+  });
+  await broker.enqueue([bad]);
+  await broker.join("default", { failFast: false });
+  const [dead] = await broker.deadLetters("default");
+  assert.match(dead.reason, /Cannot decode message: 'next/);
+});
