@@ -113,8 +113,7 @@ export interface MessageInit<Args extends unknown[] = unknown[]> {
  * ```
  */
 export class Message<Args extends unknown[] = unknown[], Result = unknown> {
-  /** The message id, time-sortable. */
-  readonly id: string;
+  #id: string | undefined;
   /** The queue it is sent to. */
   readonly queue: string;
   /** The name of the actor that runs it. */
@@ -135,6 +134,15 @@ export class Message<Args extends unknown[] = unknown[], Result = unknown> {
   readonly retries: number;
   /** What follows it in a pipeline or a group, if anything. */
   readonly next: Continuation | undefined;
+
+  /**
+   * The message id, time-sortable. Made when first read (at send, at the latest), so that
+   * a message can be built where randomness is not allowed, such as a Cloudflare Worker's
+   * global scope (a schedule declared at module top level).
+   */
+  get id(): string {
+    return this.#id ??= newId();
+  }
 
   /**
    * Creates a Message.
@@ -166,7 +174,7 @@ export class Message<Args extends unknown[] = unknown[], Result = unknown> {
         fail(field, "a non-negative integer", value);
       }
     }
-    this.id = init.id ?? newId();
+    this.#id = init.id;
     this.queue = init.queue;
     this.actor = init.actor;
     this.args = init.args;

@@ -18,6 +18,8 @@ import * as esbuild from "esbuild";
 import { Miniflare } from "miniflare";
 
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));
+const DATES_KEY = "workerd-scheduled-dates";
+const firstMinute = Math.floor(Date.now() / 60_000);
 const namespace = `skiff-workerd-push-${crypto.randomUUID().slice(0, 8)}`;
 const signingKey = `workerd-${crypto.randomUUID()}`;
 let env;
@@ -47,6 +49,7 @@ before(async () => {
   }
   env = { url: restUrl, token };
   redis = new Redis({ ...env, enableTelemetry: false });
+  await redis.del(DATES_KEY);
   const scriptPath = here(".build/worker.js");
   await esbuild.build({
     ...common,
@@ -80,6 +83,7 @@ before(async () => {
 after(async () => {
   try {
     if (redis) {
+      await redis.del(DATES_KEY);
       let cursor = "0";
       do {
         const [next, keys] = await redis.scan(cursor, { match: `${namespace}*`, count: 500 });
@@ -137,4 +141,20 @@ test("a Cloudflare scheduled event ticks: a message whose push was lost is proce
   assert.equal(result.outcome, "ok");
   assert.equal(await redis.get(key), 1);
   assert.equal((await sender.queueStats({ redis: env, namespace })).ready, 0);
+});
+
+test("Cloudflare scheduled events fire print_current_date once per minute slot", async () => {
+  const worker = await mf.getWorker();
+  // Two events at once, as from two colos, on top of the event of the test before.
+  const results = await Promise.all([
+    worker.scheduled({ cron: "* * * * *" }),
+    worker.scheduled({ cron: "* * * * *" }),
+  ]);
+  assert.deepEqual(results.map((r) => r.outcome), ["ok", "ok"]);
+  const dates = await redis.lrange(DATES_KEY, 0, -1);
+  // Every event of this file fell in these minutes; each minute's slot fired exactly once.
+  const minutes = dates.map((date) => Math.floor(Date.parse(date) / 60_000));
+  assert.ok(dates.length >= 1);
+  assert.equal(new Set(minutes).size, dates.length);
+  assert.ok(minutes.every((m) => m >= firstMinute && m <= Math.floor(Date.now() / 60_000)));
 });

@@ -1,7 +1,7 @@
 /**
  * A Cloudflare Worker for the workerd push suite: `workerApp()` mounted under `/skiff`
  * with an `UpstashBroker` made from the request's `env`, and a `scheduled` handler that
- * ticks. Bundled by esbuild as wrangler would, run by Miniflare with no compatibility flags.
+ * ticks and fires the seed's `print_current_date` schedule. Bundled by esbuild as wrangler would, run by Miniflare with no compatibility flags.
  *
  * @module
  */
@@ -11,7 +11,8 @@ import { UpstashBroker } from "../../src/brokers/upstash.ts";
 import { scheduledHandler } from "../../src/cloudflare/mod.ts";
 import { workerApp } from "../../src/hono/mod.ts";
 import { RedisReplayStore } from "../../src/push/replay.ts";
-import { QUEUE, useRedis } from "./actors.ts";
+import { Scheduler } from "../../src/scheduler/scheduler.ts";
+import { printCurrentDate, QUEUE, useDatesRedis, useRedis } from "./actors.ts";
 
 /** The worker's bindings. */
 export interface Env {
@@ -24,8 +25,13 @@ export interface Env {
 function brokerFor(env: Env): UpstashBroker {
   const redis = Redis.fromEnv(env, { enableTelemetry: false });
   useRedis(redis);
+  useDatesRedis(redis);
   return new UpstashBroker({ redis, namespace: env.SKIFF_NAMESPACE });
 }
+
+/** Declared at module top level, with no broker: each tick passes the one it ticks. */
+const scheduler = new Scheduler();
+scheduler.schedule("print-current-date", "* * * * *", printCurrentDate.message());
 
 const app = new Hono<{ Bindings: Env }>();
 app.route(
@@ -45,5 +51,5 @@ app.route(
 
 export default {
   fetch: app.fetch,
-  scheduled: scheduledHandler<Env>({ broker: brokerFor, queues: [QUEUE] }),
+  scheduled: scheduledHandler<Env>({ broker: brokerFor, queues: [QUEUE], scheduler }),
 };
