@@ -410,7 +410,7 @@ export function brokerConformance(
       id,
       home: queue,
       size: 2,
-      onCompletion: [makeTemplate({ ...next, options: {} }, true)],
+      onCompletion: [makeTemplate({ ...next, id: next.id, options: {} }, true)],
       onFailure: [],
       ttl: 60_000,
     };
