@@ -113,7 +113,7 @@ export {
   type UpstashBrokerClient,
   type UpstashBrokerOptions,
 } from "./src/brokers/upstash.ts";
-export { Push, type PushOptions, type PushReport } from "./src/push/push.ts";
+export { Push, pushEnqueued, type PushOptions, type PushReport } from "./src/push/push.ts";
 export {
   deliver,
   type DeliverOptions,

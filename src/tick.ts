@@ -10,7 +10,7 @@
 import { describe, errorName, NAME_PATTERN } from "./_util.ts";
 import type { Broker, Claim } from "./broker.ts";
 import { processMessage } from "./process.ts";
-import type { Push } from "./push/push.ts";
+import { type Push, pushEnqueued } from "./push/push.ts";
 import { actorNames, getActor } from "./registry.ts";
 
 /** Anything with a `tick(now)`: the `Scheduler` fires each due (schedule, slot) once. */
@@ -190,7 +190,8 @@ async function runOne(
   counts: QueueTickReport,
 ): Promise<void> {
   try {
-    const { status } = await processMessage(broker, queue, claim, { leaseMs });
+    const { status, enqueued } = await processMessage(broker, queue, claim, { leaseMs });
+    pushEnqueued(broker, enqueued);
     if (status === "acked" || status === "skipped") counts.processed++;
     else if (status === "retried" || status === "dead") counts.failed++;
   } catch (error) {

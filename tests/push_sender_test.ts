@@ -6,6 +6,11 @@ import { workerApp } from "../src/hono/mod.ts";
 import { Push, type PushOptions } from "../src/push/push.ts";
 import { verifyPush } from "../src/push/signature.ts";
 import { tick } from "../src/tick.ts";
+import { group } from "../src/composition/group.ts";
+import { pipeline } from "../src/composition/pipeline.ts";
+import { UpstashBroker } from "../src/brokers/upstash.ts";
+import type { Broker } from "../src/broker.ts";
+import { cleanup, restClient, testPrefix } from "./_env.ts";
 import { silentLogger } from "./broker_conformance.ts";
 
 const SECRET = "sender-secret-0123456789";
@@ -194,3 +199,49 @@ Deno.test("Push: given bad options, then TypeError or RangeError without the sec
   const push = new Push({ url: "https://w.example/m", signingKey: SECRET });
   assert.throws(() => push.push("bad queue{", ["x"]), TypeError);
 });
+
+for (
+  const [label, makeBroker] of [
+    [
+      "MemoryBroker",
+      () => ({ broker: new MemoryBroker({ logger: silentLogger }), done: () => {} }),
+    ],
+    ["UpstashBroker", () => {
+      const redis = restClient();
+      const namespace = testPrefix("push-pipeline").slice(0, -1);
+      const broker = new UpstashBroker({ redis, namespace, logger: silentLogger });
+      return { broker, done: () => cleanup(redis, `${namespace}:`) };
+    }],
+  ] as const
+) {
+  Deno.test(`Push (${label}): given a pipeline with a group, then every step continues by push through the endpoint`, async () => {
+    const { broker, done } = (makeBroker as () => { broker: Broker; done: () => unknown })();
+    const app = workerApp({ broker, signingKeys: [SECRET] });
+    const pushed: string[][] = [];
+    const push = new Push({
+      url: "https://worker.example/messages",
+      signingKey: SECRET,
+      fetch: async (request) => {
+        pushed.push((await request.clone().json()).ids);
+        return await app.fetch(request);
+      },
+    });
+    broker.addMiddleware(push);
+    try {
+      const queue = unique("q");
+      const double = actor(unique("double"), (n: number) => n * 2, { broker, queue });
+      const seen: unknown[] = [];
+      const sum = actor(unique("sum"), (values: number[]) => {
+        seen.push(values);
+      }, { broker, queue });
+      await pipeline([group([double.message(1), double.message(2)]), sum.message()]).run();
+      await push.flush();
+      // No tick and no worker: the group's members, then the next step, arrived by push.
+      assert.deepEqual(seen, [[2, 4]]);
+      assert.equal(pushed.flat().length, 3);
+      assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
+    } finally {
+      await done();
+    }
+  });
+}

@@ -8,6 +8,7 @@
 import { errorName } from "../_util.ts";
 import type { Broker, Claim, MessageState } from "../broker.ts";
 import { processMessage, type ProcessStatus } from "../process.ts";
+import { pushEnqueued } from "./push.ts";
 
 /**
  * What became of one pushed id.
@@ -117,6 +118,7 @@ async function processOne(
 ): Promise<DeliveryResult> {
   try {
     const report = await processMessage(broker, queue, claim, { leaseMs });
+    pushEnqueued(broker, report.enqueued);
     const failed = report.status === "retried" || report.status === "dead";
     return failed && report.error !== undefined
       ? { id: claim.id, status: report.status, error: errorName(report.error) }

@@ -7,7 +7,7 @@
  * @module
  */
 import { describe, errorName, NAME_PATTERN } from "../_util.ts";
-import type { Broker, Logger } from "../broker.ts";
+import type { Broker, EnqueuedMessage, Logger } from "../broker.ts";
 import type { Message } from "../message.ts";
 import { Middleware } from "../middleware/middleware.ts";
 import { MIN_SECRET_LENGTH, SIGNATURE_HEADER, signPush } from "./signature.ts";
@@ -146,12 +146,29 @@ export class Push extends Middleware {
    * @param message The message as written.
    */
   override afterEnqueue(broker: Broker, message: Message): void {
-    this.#logger ??= broker.logger;
-    if (this.#queues && !this.#queues.has(message.queue)) return;
     if (message.eta !== undefined && message.eta > broker.now()) return;
-    const ids = this.#pending.get(message.queue);
-    if (ids) ids.push(message.id);
-    else this.#pending.set(message.queue, [message.id]);
+    this.#queue(broker, message.queue, message.id);
+  }
+
+  /**
+   * Queues the ids of messages a processed message enqueued (the next step of a pipeline,
+   * a group's members or callbacks), as `afterEnqueue` does for sent ones: they are
+   * written by the ack script, so `afterEnqueue` never sees them. The push endpoint and
+   * `tick()` call this through {@linkcode pushEnqueued}.
+   *
+   * @param broker The broker that enqueued them.
+   * @param enqueued What `processMessage` reported as enqueued.
+   */
+  continued(broker: Broker, enqueued: readonly EnqueuedMessage[]): void {
+    for (const { id, queue, delayed } of enqueued) if (!delayed) this.#queue(broker, queue, id);
+  }
+
+  #queue(broker: Broker, queue: string, id: string): void {
+    this.#logger ??= broker.logger;
+    if (this.#queues && !this.#queues.has(queue)) return;
+    const ids = this.#pending.get(queue);
+    if (ids) ids.push(id);
+    else this.#pending.set(queue, [id]);
     if (this.#batch) return;
     this.#batch = new Promise<void>((resolve) => {
       setTimeout(() => {
@@ -240,5 +257,23 @@ export class Push extends Middleware {
   #log(line: string): void {
     // The messages wait in the broker: a tick, a pull worker or a later push runs them.
     (this.#logger ?? console).warn(`${line}; they wait for the next tick`);
+  }
+}
+
+/**
+ * Hands the messages a processed message enqueued to every `Push` middleware of the
+ * broker, so that a pipeline continues by push. Nothing happens without one: the next
+ * step then waits in Redis for a tick or a pull worker.
+ *
+ * @param broker The broker the message was processed with.
+ * @param enqueued What `processMessage` reported as enqueued, if anything.
+ */
+export function pushEnqueued(
+  broker: Broker,
+  enqueued: readonly EnqueuedMessage[] | undefined,
+): void {
+  if (!enqueued?.length) return;
+  for (const middleware of broker.middleware) {
+    if (middleware instanceof Push) middleware.continued(broker, enqueued);
   }
 }
