@@ -11,14 +11,14 @@ import { actor } from "../../src/actor.ts";
 /** The queue of the suite's messages. */
 export const QUEUE = "workerd-push";
 
-let redis: Pick<Redis, "incr"> | undefined;
+let redis: Pick<Redis, "incr" | "rpush" | "set"> | undefined;
 
 /**
  * Installs the client the actor writes with.
  *
  * @param client Any `@upstash/redis` client.
  */
-export function useRedis(client: Pick<Redis, "incr">): void {
+export function useRedis(client: Pick<Redis, "incr" | "rpush" | "set">): void {
   redis = client;
 }
 
@@ -31,21 +31,22 @@ export const record = actor("workerd-push-record", async (key: string) => {
 /** The list the scheduled actor appends to. */
 export const DATES_KEY = "workerd-scheduled-dates";
 
-let dates: Pick<Redis, "rpush"> | undefined;
-
-/**
- * Installs the client the scheduled actor writes with.
- *
- * @param client Any `@upstash/redis` client.
- */
-export function useDatesRedis(client: Pick<Redis, "rpush">): void {
-  dates = client;
-}
-
 /** The seed's `print_current_date`: prints the date, and keeps it for the test to see. */
 export const printCurrentDate = actor("workerd-print-current-date", async () => {
   const now = new Date().toISOString();
   console.log(now);
-  if (!dates) throw new Error("No Redis client installed");
-  await dates.rpush(DATES_KEY, now);
+  if (!redis) throw new Error("No Redis client installed");
+  await redis.rpush(DATES_KEY, now);
+}, { queue: QUEUE, maxRetries: 0 });
+
+/** The first steps of the suite's pipeline: doubles a number. */
+export const double = actor("workerd-double", (n: number) => n * 2, {
+  queue: QUEUE,
+  maxRetries: 0,
+});
+
+/** The last step of the suite's pipeline: stores the sum of the group's results. */
+export const storeSum = actor("workerd-store-sum", async (key: string, values: number[]) => {
+  if (!redis) throw new Error("No Redis client installed");
+  await redis.set(key, values.reduce((a, b) => a + b, 0));
 }, { queue: QUEUE, maxRetries: 0 });

@@ -158,3 +158,14 @@ test("Cloudflare scheduled events fire print_current_date once per minute slot",
   assert.equal(new Set(minutes).size, dates.length);
   assert.ok(minutes.every((m) => m >= firstMinute && m <= Math.floor(Date.now() / 60_000)));
 });
+
+test("a pipeline with a group continues by push inside workerd: fan-out, then fan-in", async () => {
+  const key = `${namespace}:sum`;
+  const statuses = await sender.sendPipeline({ redis: env, namespace, url, signingKey, key });
+  assert.deepEqual(statuses, [200]);
+  // The last step runs in a push the worker sent itself after the response: wait for it.
+  for (let i = 0; i < 100 && (await redis.get(key)) === null; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  assert.equal(await redis.get(key), 6);
+});

@@ -8,7 +8,9 @@
 import { Redis } from "@upstash/redis";
 import { UpstashBroker } from "../../src/brokers/upstash.ts";
 import { Push } from "../../src/push/push.ts";
-import { record } from "./actors.ts";
+import { group } from "../../src/composition/group.ts";
+import { pipeline } from "../../src/composition/pipeline.ts";
+import { double, record, storeSum } from "./actors.ts";
 
 /** Options of {@linkcode sendPushed}. */
 export interface SendOptions {
@@ -77,4 +79,34 @@ export async function sendPushed(
 export function queueStats(options: Pick<SendOptions, "redis" | "namespace">) {
   const redis = new Redis({ ...options.redis, enableTelemetry: false });
   return new UpstashBroker({ redis, namespace: options.namespace }).stats(record.queue);
+}
+
+/**
+ * Runs a pipeline whose first step is a group (double 1, double 2) and whose last step
+ * stores the sum of the group's results under `key`; only the group's members are pushed
+ * from here, the rest continues by push inside the worker.
+ *
+ * @param options Where to send and push, and the key.
+ * @returns The statuses of the pushes sent from here.
+ */
+export async function sendPipeline(options: Omit<SendOptions, "lose">): Promise<number[]> {
+  const redis = new Redis({ ...options.redis, enableTelemetry: false });
+  const broker = new UpstashBroker({ redis, namespace: options.namespace });
+  const statuses: number[] = [];
+  const push = new Push({
+    url: options.url,
+    signingKey: options.signingKey,
+    fetch: async (request) => {
+      const response = await fetch(request);
+      statuses.push(response.status);
+      return response;
+    },
+  });
+  broker.addMiddleware(push);
+  await pipeline([
+    group([double.message(1), double.message(2)], { broker }),
+    storeSum.message(options.key),
+  ], { broker }).run();
+  await push.flush();
+  return statuses;
 }

@@ -12,7 +12,8 @@ import { scheduledHandler } from "../../src/cloudflare/mod.ts";
 import { workerApp } from "../../src/hono/mod.ts";
 import { RedisReplayStore } from "../../src/push/replay.ts";
 import { Scheduler } from "../../src/scheduler/scheduler.ts";
-import { printCurrentDate, QUEUE, useDatesRedis, useRedis } from "./actors.ts";
+import { Push } from "../../src/push/push.ts";
+import { printCurrentDate, QUEUE, useRedis } from "./actors.ts";
 
 /** The worker's bindings. */
 export interface Env {
@@ -25,8 +26,17 @@ export interface Env {
 function brokerFor(env: Env): UpstashBroker {
   const redis = Redis.fromEnv(env, { enableTelemetry: false });
   useRedis(redis);
-  useDatesRedis(redis);
-  return new UpstashBroker({ redis, namespace: env.SKIFF_NAMESPACE });
+  const broker = new UpstashBroker({ redis, namespace: env.SKIFF_NAMESPACE });
+  // Pipeline steps continue by push; here the worker pushes to itself in process, where a
+  // deployment would give its public URL.
+  broker.addMiddleware(
+    new Push({
+      url: "https://worker.internal/skiff/messages",
+      signingKey: env.SKIFF_SIGNING_KEY,
+      fetch: (request) => Promise.resolve(app.fetch(request, env)),
+    }),
+  );
+  return broker;
 }
 
 /** Declared at module top level, with no broker: each tick passes the one it ticks. */
