@@ -519,6 +519,17 @@ export abstract class Broker {
   abstract extendLease(queue: string, lease: Lease, options?: LeaseOptions): Promise<boolean>;
 
   /**
+   * Tells where messages are, changing nothing: no lease is taken, nothing is promoted
+   * or recovered (a due delay is `delayed`, an expired lease `leased`, until a claim moves
+   * them, as `stats()` counts them).
+   *
+   * @param queue The queue.
+   * @param ids The message ids.
+   * @returns The state of each, in order (`missing`: done, or never sent).
+   */
+  abstract state(queue: string, ids: readonly string[]): Promise<MessageState[]>;
+
+  /**
    * Counts a queue's messages by state.
    *
    * @param queue The queue.

@@ -360,6 +360,55 @@ export function brokerConformance(
     assert.deepEqual(due.claimed.map((c) => c.id), [later.id]);
   });
 
+  test("given messages in every state, when asked their state, then each is reported in order", async ({ broker, queue, clock, name }) => {
+    let fail = true;
+    const task = actor(name("task"), () => {
+      if (fail) throw new Error("x");
+    }, { broker, queue, maxRetries: 0 });
+    const dead = await task.send();
+    await broker.join(queue, { failFast: false });
+    fail = false;
+    const done = await task.send();
+    await broker.join(queue);
+    const leased = await task.send();
+    const [claim] = await broker.claim(queue);
+    assert.equal(claim.id, leased.id);
+    const ready = await task.send();
+    const delayed = await task.sendWithOptions({ delay: 1_000 });
+    const ids = [ready.id, delayed.id, leased.id, dead.id, done.id, "never-sent", ready.id];
+    const expected = ["ready", "delayed", "leased", "dead", "missing", "missing", "ready"];
+    assert.deepEqual(await broker.state(queue, ids), expected);
+    assert.deepEqual(await broker.state(queue, []), []);
+    // A due delay and an expired lease stay where they are until a claim moves them.
+    clock.time += 30_000;
+    assert.deepEqual(await broker.state(queue, [delayed.id, leased.id]), ["delayed", "leased"]);
+    // A dead letter past its TTL is gone.
+    clock.time += 7 * 86_400_000;
+    assert.deepEqual(await broker.state(queue, [dead.id]), ["missing"]);
+  });
+
+  test("given a state query, then it changes nothing: counts stay, and claims and acks still work", async ({ broker, queue, clock, name }) => {
+    const task = actor(name("task"), () => {}, { broker, queue });
+    const first = await task.send();
+    const second = await task.send();
+    const later = await task.sendWithOptions({ delay: 1_000 });
+    const [held] = await broker.claimById(queue, [second.id]).then((r) => r.claimed);
+    clock.time += 1_000;
+    const before = await broker.stats(queue);
+    assert.deepEqual(before, { ready: 1, delayed: 1, leased: 1, dead: 0 });
+    const ids = [first.id, second.id, later.id];
+    assert.deepEqual(await broker.state(queue, ids), ["ready", "leased", "delayed"]);
+    assert.deepEqual(await broker.stats(queue), before);
+    const claims = await broker.claim(queue, { count: 10 });
+    assert.deepEqual(claims.map((c) => c.id), [first.id, later.id]);
+    assert.deepEqual(await broker.ack(queue, [...claims, held]), [true, true, true]);
+    assert.deepEqual(await broker.state(queue, ids), ["missing", "missing", "missing"]);
+  });
+
+  test("given an invalid queue name, when asked a state, then TypeError", async ({ broker }) => {
+    await assert.rejects(async () => await broker.state("bad queue{", ["x"]), TypeError);
+  });
+
   test("given settle with effects, then they are written with the transition, once; a stale or repeated settle writes nothing", async ({ broker, queue, clock, name }) => {
     const other = `${queue}-other`;
     const task = actor(name("task"), (_n?: number) => {}, { broker, queue });

@@ -43,6 +43,10 @@ export const UPSTASH_BROKER_COST = {
   "extendLease": 2,
   "stats": 4,
   "deadLetters (1)": 5,
+  "state (1 id, done or never sent)": 2,
+  "state (1 id, ready)": 4,
+  "state (1 id, leased)": 5,
+  "state (10 ids, leased)": 5,
 } as const;
 
 type Operation = keyof typeof UPSTASH_BROKER_COST;
@@ -116,6 +120,17 @@ Deno.test("cost: each UpstashBroker operation issues its documented number of Re
     );
     await measure("stats", () => broker.stats(queue));
     await measure("deadLetters (1)", () => broker.deadLetters(queue));
+
+    const states = (operation: Operation, ids: string[]) =>
+      measure(operation, () => broker.state(queue, ids));
+    assert.deepEqual(await states("state (1 id, done or never sent)", [first.id]), ["missing"]);
+    const waiting = await broker.enqueue(Array.from({ length: 10 }, () => task.message()));
+    assert.deepEqual(await states("state (1 id, ready)", [waiting[0].id]), ["ready"]);
+    const running = await broker.claimById(queue, waiting.map((m) => m.id));
+    assert.equal(running.claimed.length, 10);
+    assert.deepEqual(await states("state (1 id, leased)", [waiting[0].id]), ["leased"]);
+    const ids = waiting.map((m) => m.id);
+    assert.deepEqual(await states("state (10 ids, leased)", ids), ids.map(() => "leased"));
 
     const rows = Object.keys(UPSTASH_BROKER_COST).map((op) =>
       `| ${op} | ${measured.get(op as Operation)} |`

@@ -2,8 +2,10 @@ import assert from "node:assert/strict";
 import { Redis } from "@upstash/redis";
 import { type Actor, actor } from "../src/actor.ts";
 import { UpstashBroker, type UpstashBrokerClient } from "../src/brokers/upstash.ts";
+import { luaReadOnly } from "../src/brokers/upstash/_lua.ts";
+import { queueKeys } from "../src/brokers/upstash/_keys.ts";
 import { runPipelined } from "../src/brokers/upstash/_run.ts";
-import { UPSTASH_SCRIPTS, WRITE } from "../src/brokers/upstash/scripts.ts";
+import { STATE, UPSTASH_SCRIPTS, WRITE } from "../src/brokers/upstash/scripts.ts";
 import { startLocalServer } from "../src/local/mod.ts";
 import { Script } from "../src/redis/script.ts";
 import { silentLogger } from "./broker_conformance.ts";
@@ -14,7 +16,7 @@ const KEY_VARIABLES = new Set(["ready", "timers", "msg", "dead", "reason"]);
 
 Deno.test("upstash scripts: each loads, its SHA matches, and it names keys only through KEYS", async () => {
   for (const script of UPSTASH_SCRIPTS) {
-    assert.ok(script.source.startsWith("#!lua flags=allow-key-locking\n"), script.name);
+    assert.match(script.source, /^#!lua flags=allow-key-locking(,no-writes)?\n/, script.name);
     assert.equal(await redis.scriptLoad(script.source), await script.sha(), script.name);
     const calls = [...script.source.matchAll(/redis\.call\("(\w+)", ([^,)]+)/g)];
     assert.ok(calls.length > 0, script.name);
@@ -23,6 +25,69 @@ Deno.test("upstash scripts: each loads, its SHA matches, and it names keys only 
     }
   }
   assert.equal(new Set(UPSTASH_SCRIPTS.map((s) => s.name)).size, UPSTASH_SCRIPTS.length);
+});
+
+Deno.test("upstash scripts: given the no-writes flag, then Redis runs the state script and refuses a write", async () => {
+  const keys = queueKeys(testPrefix("ro").slice(0, -1), "q");
+  assert.ok(STATE.source.startsWith("#!lua flags=allow-key-locking,no-writes\n"));
+  assert.deepEqual(await STATE.run(redis, keys, [0, "a", "b"]), ["missing", "missing"]);
+  const writer = new Script("skiff-test-writer", luaReadOnly(`redis.call("SET", ready, "x")`));
+  await assert.rejects(() => writer.run(redis, keys, []), /read-only|Write commands/i);
+  assert.equal(await redis.exists(keys[0]), 0);
+});
+
+/** A client that records the ARGV of each script call, or fails every one. */
+function recording(
+  client: Redis,
+  fail = false,
+): { client: UpstashBrokerClient; calls: unknown[][] } {
+  const calls: unknown[][] = [];
+  const recorded = {
+    evalsha: (...args: Parameters<Redis["evalsha"]>) => {
+      calls.push(args[2] as unknown[]);
+      return fail ? Promise.reject(new Error("down")) : client.evalsha(...args);
+    },
+    eval: (...args: Parameters<Redis["eval"]>) => client.eval(...args),
+    pipeline: () => client.pipeline(),
+  };
+  return { client: recorded as unknown as UpstashBrokerClient, calls };
+}
+
+Deno.test("upstash scripts: given acks of one queue in the same turn, then they share one script call and each caller gets its own answers", async () => {
+  const namespace = testPrefix("coalesce").slice(0, -1);
+  const options = { namespace, logger: silentLogger, now: () => 1_700_000_000_000 };
+  const { client, calls } = recording(redis);
+  const broker = new UpstashBroker({ ...options, redis: client });
+  const queue = "q";
+  const task = actor(`task-${crypto.randomUUID()}`, () => {}, { broker, queue });
+  try {
+    await broker.enqueue([task.message(), task.message(), task.message(), task.message()]);
+    const [a, b, c, d] = await broker.claim(queue, { count: 4 });
+    const stale = { id: a.id, token: "stale" };
+    calls.length = 0;
+    const answers = await Promise.all([
+      broker.ack(queue, [a]),
+      broker.ack(queue, [b, stale]),
+      broker.ack(queue, []),
+      broker.ack(queue, [c, a]),
+    ]);
+    assert.deepEqual(answers, [[true], [true, false], [], [true, false]]);
+    assert.equal(calls.length, 1);
+    // A lone ack still runs alone: the single-lease path, 3 commands.
+    assert.deepEqual(await broker.ack(queue, [d]), [true]);
+    assert.deepEqual(calls.at(-1), [d.id, d.token]);
+    assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
+
+    const failing = new UpstashBroker({ ...options, redis: recording(redis, true).client });
+    const results = await Promise.allSettled([
+      failing.ack(queue, [a]),
+      failing.ack(queue, [b]),
+    ]);
+    assert.deepEqual(results.map((r) => r.status), ["rejected", "rejected"]);
+    await assert.rejects(async () => await broker.ack("bad queue{", [a]), TypeError);
+  } finally {
+    await cleanup(redis, `${namespace}:`);
+  }
 });
 
 /** A client that runs every script twice, as a request retried after a lost response. */

@@ -17,6 +17,7 @@ import {
   type Lease,
   type LeaseOptions,
   type MemberReport,
+  type MessageState,
   type MessageTemplate,
   type NackOutcome,
   type QueueStats,
@@ -365,6 +366,21 @@ export class MemoryBroker extends Broker {
     const entry = this.#held(this.#queue(queue), lease);
     if (entry) entry.leaseUntil = this.now() + leaseMs;
     return Promise.resolve(entry !== undefined);
+  }
+
+  /**
+   * Tells where messages are, changing nothing (but expired dead letters, which are gone).
+   *
+   * @param queue The queue.
+   * @param ids The message ids.
+   * @returns The state of each, in order (`missing`: done, or never sent).
+   * @throws {TypeError} On an invalid queue name.
+   */
+  state(queue: string, ids: readonly string[]): Promise<MessageState[]> {
+    this.checkArgs("read message states", queue);
+    const q = this.#queue(queue);
+    this.#expireDead(q, this.now());
+    return Promise.resolve(ids.map((id) => q.entries.get(id)?.state ?? "missing"));
   }
 
   /**

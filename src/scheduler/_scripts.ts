@@ -55,34 +55,5 @@ return cjson.encode(out)
 `,
 );
 
-/**
- * Tells where messages of an `UpstashBroker` queue are, changing nothing: `missing` (done,
- * or never sent), `dead`, `ready`, `delayed` or `leased`. 1 command for a finished
- * message, up to 4 for one in flight.
- *
- * KEYS: the queue's ready, timers, msg and dead keys (see `src/brokers/upstash/_lua.ts`)
- * ARGV: the message ids
- * Returns: JSON, the state of each id, in order.
- */
-export const MESSAGE_STATES: Script<unknown> = new Script(
-  "skiff-message-states",
-  `${HEADER}local out = {}
-for i, id in ipairs(ARGV) do
-  if redis.call("HEXISTS", KEYS[3], id) == 0 then
-    out[i] = "missing"
-  elseif redis.call("ZSCORE", KEYS[4], id) then
-    out[i] = "dead"
-  elseif redis.call("ZSCORE", KEYS[1], id) then
-    out[i] = "ready"
-  elseif redis.call("ZSCORE", KEYS[2], id) then
-    out[i] = "delayed"
-  else
-    out[i] = "leased"
-  end
-end
-return cjson.encode(out)
-`,
-);
-
 /** Every scheduler script, for `SCRIPT LOAD` ahead of time and the SHA test. */
-export const SCHEDULER_SCRIPTS: readonly Script<unknown>[] = [SWAP_RECORDS, MESSAGE_STATES];
+export const SCHEDULER_SCRIPTS: readonly Script<unknown>[] = [SWAP_RECORDS];

@@ -100,3 +100,8 @@ export function toDeadLetters(answer: unknown): DeadLetter[] {
     deadAt: Number(deadAt),
   }));
 }
+
+/** States from `[state, ...]`, one per id asked about. */
+export function toStates(answer: unknown): MessageState[] {
+  return fromJson(answer).map((state) => String(state) as MessageState);
+}

@@ -38,6 +38,14 @@ export function lua(...parts: string[]): string {
 }
 
 /**
+ * Builds a read-only script's source, as `lua()` does but flagged `no-writes`: Redis
+ * refuses any write it attempts, and may run it on a replica.
+ */
+export function luaReadOnly(...parts: string[]): string {
+  return [`${SHEBANG},no-writes`, PRELUDE, ...parts].join("\n").trim() + "\n";
+}
+
+/**
  * own(leaseUntil, claimToken): the leases a claim request with this token already made,
  * found by their exact score; a retried request answers them again instead of leasing
  * others. In the order they were claimed (ready score, then id).

@@ -10,10 +10,11 @@ import { DEAD_LETTERS, PURGE_DEAD, REQUEUE } from "./dead_letters.ts";
 import { ACK, EXTEND_LEASE, RELEASE } from "./lease.ts";
 import { NACK } from "./nack.ts";
 import { SETTLE } from "./settle.ts";
+import { STATE } from "./state.ts";
 import { WRITE } from "./write.ts";
 
 export { ACK, CLAIM, CLAIM_BY_ID, DEAD_LETTERS, EXTEND_LEASE, NACK, PURGE_DEAD, RELEASE, REQUEUE };
-export { SETTLE, WRITE };
+export { SETTLE, STATE, WRITE };
 
 /**
  * The scripts, in no particular order.
@@ -36,6 +37,7 @@ export const UPSTASH_SCRIPTS: readonly Script<unknown>[] = [
   DEAD_LETTERS,
   REQUEUE,
   PURGE_DEAD,
+  STATE,
 ];
 
 /**

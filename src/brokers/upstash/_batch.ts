@@ -1,0 +1,62 @@
+/**
+ * Micro-batches of `UpstashBroker` calls; private to skiff. The push endpoint and the pull
+ * worker finish messages concurrently and each acks its own: calls that arrive in the same
+ * turn of the event loop share one script call per queue (a batch of 10 acks costs 4
+ * commands, ten single acks 30), and each caller gets its own answers back.
+ */
+
+interface Waiter<R> {
+  from: number;
+  count: number;
+  resolve: (answers: R[]) => void;
+  reject: (error: unknown) => void;
+}
+
+interface Batch<T, R> {
+  items: T[];
+  waiters: Waiter<R>[];
+}
+
+/**
+ * Collects items per key until the next timer turn (`setTimeout(0)`), then runs them as
+ * one batch. A failure rejects every caller of that batch; a call after the flush starts
+ * goes into the next one.
+ */
+export class Coalescer<T, R> {
+  readonly #run: (key: string, items: T[]) => Promise<R[]>;
+  readonly #pending = new Map<string, Batch<T, R>>();
+
+  /** @param run Runs one batch: one answer per item, in order. */
+  constructor(run: (key: string, items: T[]) => Promise<R[]>) {
+    this.#run = run;
+  }
+
+  /** Adds items to the key's pending batch; resolves with their answers, in order. */
+  add(key: string, items: readonly T[]): Promise<R[]> {
+    let batch = this.#pending.get(key);
+    if (!batch) {
+      const fresh: Batch<T, R> = { items: [], waiters: [] };
+      this.#pending.set(key, batch = fresh);
+      setTimeout(() => this.#flush(key, fresh), 0);
+    }
+    const from = batch.items.length;
+    batch.items.push(...items);
+    return new Promise((resolve, reject) => {
+      batch.waiters.push({ from, count: items.length, resolve, reject });
+    });
+  }
+
+  async #flush(key: string, batch: Batch<T, R>): Promise<void> {
+    this.#pending.delete(key);
+    let answers: R[];
+    try {
+      answers = await this.#run(key, batch.items);
+    } catch (error) {
+      for (const waiter of batch.waiters) waiter.reject(error);
+      return;
+    }
+    for (const { from, count, resolve } of batch.waiters) {
+      resolve(answers.slice(from, from + count));
+    }
+  }
+}
