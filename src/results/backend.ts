@@ -77,6 +77,8 @@ export abstract class ResultBackend {
   /** The longest pause between reads while blocking, in milliseconds. */
   readonly pollMax: number;
   readonly #waiters = new Set<() => void>();
+  /** Counts stores, so a read can tell that one landed while it was in flight. */
+  #stores = 0;
 
   /**
    * Sets up the clock and the polling pauses.
@@ -191,6 +193,7 @@ export abstract class ResultBackend {
         let missing = ids.find((id) => !found.has(id));
         if (missing === undefined) break;
         const pending = all.filter((id) => !found.has(id));
+        const stores = this.#stores;
         const values = await this.read(pending);
         pending.forEach((id, i) => {
           const stored = decodeStored(values[i]);
@@ -201,6 +204,8 @@ export abstract class ResultBackend {
         if (!block) throw new ResultMissing(missing);
         const left = deadline - this.now();
         if (left <= 0) throw new ResultTimeout(missing, timeout);
+        // A store that landed during the read woke nobody: read again at once.
+        if (this.#stores !== stores) continue;
         await this.#pause(Math.min(pause, left));
         pause = Math.min(pause * 2, this.pollMax);
       }
@@ -222,6 +227,7 @@ export abstract class ResultBackend {
       }
     }
     await this.write(entries);
+    this.#stores++;
     for (const wake of [...this.#waiters]) wake();
   }
 
