@@ -5,19 +5,14 @@
  *
  * @module
  */
-import process from "node:process";
-import { resolve } from "node:path";
-import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { Redis } from "@upstash/redis";
 import type { Broker, Logger } from "../broker.ts";
 import { MemoryBroker } from "../brokers/memory.ts";
-import { UpstashBroker } from "../brokers/upstash.ts";
 import { getBroker, hasBroker } from "../global_broker.ts";
-import { restCredentials } from "../redis/from_env.ts";
 import { getScheduler, hasScheduler } from "../scheduler/global_scheduler.ts";
 import { runScheduler } from "../scheduler/run_scheduler.ts";
 import { Scheduler, type SchedulerTickReport } from "../scheduler/scheduler.ts";
+import { moduleUrl, redisBroker } from "./_modules.ts";
 import { EXIT, type Io } from "./_io.ts";
 
 /**
@@ -72,7 +67,7 @@ export async function schedulerCommand(args: string[], io: Io): Promise<number> 
   try {
     chosen = hasBroker()
       ? { broker: getBroker(), probe: () => Promise.resolve() }
-      : redisBroker() ?? { broker: getBroker(), probe: () => Promise.resolve() };
+      : redisBroker("skiff scheduler") ?? { broker: getBroker(), probe: () => Promise.resolve() };
   } catch (error) {
     io.err(`skiff scheduler: ${error instanceof Error ? error.message : "no broker"}`);
     return EXIT.USAGE;
@@ -133,23 +128,4 @@ function ioLogger(io: Io): Logger {
   const line = (write: (line: string) => void) => (...data: unknown[]) =>
     write(`skiff scheduler: ${String(data[0])}`);
   return { debug: () => {}, info: line(io.out), warn: line(io.err), error: line(io.err) };
-}
-
-function moduleUrl(specifier: string): string {
-  return /^[a-z][a-z0-9+.-]*:/i.test(specifier)
-    ? specifier
-    : pathToFileURL(resolve(process.cwd(), specifier)).href;
-}
-
-/**
- * An `UpstashBroker` when the environment names a REST endpoint, with a probe that fails
- * fast (no client retries) when Redis cannot be reached.
- */
-function redisBroker(): { broker: Broker; probe: () => Promise<unknown> } | undefined {
-  if (!process.env.UPSTASH_REDIS_REST_URL) return undefined;
-  const { url, token } = restCredentials(process.env, "skiff scheduler");
-  return {
-    broker: new UpstashBroker({ redis: new Redis({ url, token, enableTelemetry: false }) }),
-    probe: () => new Redis({ url, token, enableTelemetry: false, retry: false }).ping(),
-  };
 }

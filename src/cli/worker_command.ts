@@ -4,17 +4,12 @@
  *
  * @module
  */
-import process from "node:process";
-import { resolve } from "node:path";
-import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { Redis } from "@upstash/redis";
 import type { Broker } from "../broker.ts";
-import { UpstashBroker } from "../brokers/upstash.ts";
 import { getBroker, hasBroker } from "../global_broker.ts";
-import { restCredentials } from "../redis/from_env.ts";
 import { actorNames, getActor } from "../registry.ts";
 import { Worker } from "../worker.ts";
+import { moduleUrl, redisBroker } from "./_modules.ts";
 import { EXIT, type Io, numberOption } from "./_io.ts";
 
 /**
@@ -63,7 +58,7 @@ export async function workerCommand(args: string[], io: Io): Promise<number> {
   try {
     chosen = hasBroker()
       ? { broker: getBroker(), probe: () => Promise.resolve() }
-      : redisBroker() ??
+      : redisBroker("skiff worker") ??
         { broker: getBroker(), probe: () => Promise.resolve() };
   } catch (error) {
     io.err(`skiff worker: ${error instanceof Error ? error.message : "no broker"}`);
@@ -100,25 +95,6 @@ export async function workerCommand(args: string[], io: Io): Promise<number> {
   await worker.stop({ timeout });
   io.out("skiff worker: stopped");
   return EXIT.OK;
-}
-
-function moduleUrl(specifier: string): string {
-  return /^[a-z][a-z0-9+.-]*:/i.test(specifier)
-    ? specifier
-    : pathToFileURL(resolve(process.cwd(), specifier)).href;
-}
-
-/**
- * An `UpstashBroker` when the environment names a REST endpoint, with a probe that fails
- * fast (no client retries) when Redis cannot be reached.
- */
-function redisBroker(): { broker: Broker; probe: () => Promise<unknown> } | undefined {
-  if (!process.env.UPSTASH_REDIS_REST_URL) return undefined;
-  const { url, token } = restCredentials(process.env, "skiff worker");
-  return {
-    broker: new UpstashBroker({ redis: new Redis({ url, token, enableTelemetry: false }) }),
-    probe: () => new Redis({ url, token, enableTelemetry: false, retry: false }).ping(),
-  };
 }
 
 function declaredQueues(): string[] {
