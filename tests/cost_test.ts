@@ -14,7 +14,7 @@ import { UpstashBroker } from "../src/brokers/upstash.ts";
 import { COMPOSITION_SCRIPTS, UPSTASH_SCRIPTS } from "../src/brokers/upstash/scripts.ts";
 import { group } from "../src/composition/group.ts";
 import { pipeline } from "../src/composition/pipeline.ts";
-import { startLocalServer } from "../src/local/mod.ts";
+import { type LocalServer, startLocalServer } from "../src/local/mod.ts";
 import { processMessage } from "../src/process.ts";
 import { Results } from "../src/results/middleware.ts";
 import { UpstashResultBackend } from "../src/results/upstash.ts";
@@ -63,14 +63,19 @@ function commandCount(info: string): number {
   return total;
 }
 
-Deno.test("cost: each UpstashBroker operation issues its documented number of Redis commands", async () => {
+/** A local server in front of the cost Redis, and a client for it. */
+async function costServer(): Promise<{ server: LocalServer; redis: Redis }> {
   const server = await startLocalServer({
     redis: costRedisUrl(),
     token: TOKEN,
     port: 0,
     log: () => {},
   });
-  const redis = new Redis({ url: server.url, token: TOKEN, enableTelemetry: false });
+  return { server, redis: new Redis({ url: server.url, token: TOKEN, enableTelemetry: false }) };
+}
+
+Deno.test("cost: each UpstashBroker operation issues its documented number of Redis commands", async () => {
+  const { server, redis } = await costServer();
   const namespace = testPrefix("cost").slice(0, -1);
   let time = 1_700_000_000_000;
   const broker = new UpstashBroker({ redis, namespace, logger: silentLogger, now: () => time });
@@ -174,13 +179,7 @@ export const COMPOSITION_COST = {
 type CompositionOperation = keyof typeof COMPOSITION_COST;
 
 Deno.test("cost: results, callbacks, pipeline steps and group members issue their documented number of Redis commands", async () => {
-  const server = await startLocalServer({
-    redis: costRedisUrl(),
-    token: TOKEN,
-    port: 0,
-    log: () => {},
-  });
-  const redis = new Redis({ url: server.url, token: TOKEN, enableTelemetry: false });
+  const { server, redis } = await costServer();
   const namespace = testPrefix("cost-composition").slice(0, -1);
   const time = 1_700_000_000_000;
   const broker = new UpstashBroker({ redis, namespace, logger: silentLogger, now: () => time });
