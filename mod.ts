@@ -114,6 +114,14 @@ export {
   type UpstashBrokerOptions,
 } from "./src/brokers/upstash.ts";
 export { Push, pushEnqueued, type PushOptions, type PushReport } from "./src/push/push.ts";
+export { bearerMatches } from "./src/push/cron_secret.ts";
+export {
+  QSTASH_SIGNATURE_HEADER,
+  type QstashKeys,
+  verifyQstash,
+  type VerifyQstashOptions,
+  type VerifyQstashResult,
+} from "./src/push/qstash.ts";
 export {
   deliver,
   type DeliverOptions,

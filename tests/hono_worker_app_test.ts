@@ -439,7 +439,7 @@ function endpointSuite(label: string, factory: Factory): void {
     for (
       const [path, method, allow] of [
         ["/messages", "GET", "POST"],
-        ["/tick", "PUT", "POST"],
+        ["/tick", "PUT", "GET, POST"],
         ["/health", "POST", "GET"],
       ]
     ) {
@@ -555,12 +555,13 @@ Deno.test("workerApp: given keys and broker made from the request's env, then th
   assert.equal(refused.status, 401);
 });
 
-Deno.test("workerApp: given no signing keys, then pushes and ticks answer 500 and health still works", async () => {
+Deno.test("workerApp: given no credentials, then pushes and ticks answer 500 and health still works", async () => {
   const app = workerApp({ broker: new MemoryBroker(quiet) });
   const res = await signedPush(app, "/messages", "default", ["x"]);
   assert.equal(res.status, 500);
   assert.deepEqual(await res.json(), {
-    error: "Cannot accept push: no signing keys are configured",
+    error:
+      "Cannot accept push: no credentials are configured; set 'signingKeys', 'cronSecret' or 'qstash'",
   });
   assert.equal((await app.request("/health")).status, 200);
   const empty = workerApp({ broker: new MemoryBroker(quiet), signingKeys: () => [] });

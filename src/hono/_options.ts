@@ -2,6 +2,7 @@
 import type { Context, Env } from "hono";
 import { describe } from "../_util.ts";
 import { MIN_SECRET_LENGTH } from "../push/signature.ts";
+import type { QstashKeys } from "../push/qstash.ts";
 import type { PerRequest, WorkerAppOptions } from "./options.ts";
 
 /** The options with their defaults applied; private to skiff. */
@@ -40,6 +41,42 @@ export function checkKeys(keys: unknown, what: string): readonly string[] {
 }
 
 /**
+ * Checks a cron secret: `undefined` (none) or a string of at least 16 characters.
+ *
+ * @throws {TypeError} When it is not; the message does not quote it.
+ */
+export function checkCronSecret(secret: unknown, what: string): string | undefined {
+  if (secret === undefined) return undefined;
+  if (typeof secret !== "string" || secret.length < MIN_SECRET_LENGTH) {
+    throw new TypeError(
+      `${what}: 'cronSecret' must be a string of at least ${MIN_SECRET_LENGTH} characters`,
+    );
+  }
+  return secret;
+}
+
+/**
+ * Checks QStash keys: `undefined` (none) or `{ currentSigningKey, nextSigningKey? }` of
+ * non-empty strings.
+ *
+ * @throws {TypeError} When they are not; the message quotes neither.
+ */
+export function checkQstash(keys: unknown, what: string): QstashKeys | undefined {
+  if (keys === undefined) return undefined;
+  const k = keys as Partial<QstashKeys> | null;
+  const ok = typeof k === "object" && k !== null && typeof k.currentSigningKey === "string" &&
+    k.currentSigningKey.length > 0 &&
+    (k.nextSigningKey === undefined ||
+      (typeof k.nextSigningKey === "string" && k.nextSigningKey.length > 0));
+  if (!ok) {
+    throw new TypeError(
+      `${what}: 'qstash' must be { currentSigningKey, nextSigningKey? } with non-empty strings`,
+    );
+  }
+  return { currentSigningKey: k!.currentSigningKey!, nextSigningKey: k!.nextSigningKey };
+}
+
+/**
  * Checks the options that can be checked before any request, and applies the defaults.
  *
  * @throws {TypeError} When static `signingKeys` are invalid.
@@ -66,6 +103,10 @@ export function resolveOptions<E extends Env>(options: WorkerAppOptions<E>): Res
   if (Array.isArray(options.signingKeys)) {
     checkKeys(options.signingKeys, "Cannot create worker app");
   }
+  if (typeof options.cronSecret !== "function") {
+    checkCronSecret(options.cronSecret, "Cannot create worker app");
+  }
+  if (typeof options.qstash !== "function") checkQstash(options.qstash, "Cannot create worker app");
   return resolved;
 }
 

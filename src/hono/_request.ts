@@ -1,5 +1,7 @@
 /** Checks on an incoming push before any work: size, type, signature; private to skiff. */
 import type { Context } from "hono";
+import { bearerMatches } from "../push/cron_secret.ts";
+import { QSTASH_SIGNATURE_HEADER, type QstashKeys, verifyQstash } from "../push/qstash.ts";
 import type { ReplayStore } from "../push/replay.ts";
 import { SIGNATURE_HEADER, SIGNATURE_TOLERANCE_MS, verifyPush } from "../push/signature.ts";
 
@@ -64,33 +66,83 @@ export async function readBody(
   return body;
 }
 
+/** The credentials a route accepts; at least one is set. */
+export interface Credentials {
+  /** `Skiff-Signature` secrets. */
+  signingKeys: readonly string[];
+  /** A bearer secret (`/tick` only). */
+  cronSecret?: string;
+  /** QStash's signing keys. */
+  qstash?: QstashKeys;
+}
+
 /**
- * Verifies the signature (no Redis), then remembers it once (one Redis command). The path
- * checked is the one the sender posted to: the full URL path, mount prefix included.
+ * Checks the request's credentials (no Redis), then remembers a signature or a QStash
+ * token once (one Redis command). A request carries one kind of credential: a
+ * `Skiff-Signature`, an `Upstash-Signature`, or a bearer secret; the first present decides.
+ * The path signed is the one the sender posted to: the full URL path, mount prefix included.
  *
- * @throws {Refusal} 401 on a missing, malformed, expired, unknown, wrong or replayed
- *   signature; 503 when the replay store cannot be reached.
+ * @throws {Refusal} 401 on missing, malformed, expired, unknown, wrong or replayed
+ *   credentials; 503 when the replay store cannot be reached.
  */
 export async function authenticate(
   c: Context,
   body: Uint8Array,
-  secrets: readonly string[],
+  credentials: Credentials,
   now: number,
   replay: ReplayStore,
 ): Promise<void> {
-  const result = await verifyPush(c.req.header(SIGNATURE_HEADER), {
-    method: c.req.method,
-    path: new URL(c.req.url).pathname,
-    body,
-    secrets,
-    now,
-  });
-  if (!result.ok) throw new Refusal(401, result.message);
-  let first: boolean;
-  try {
+  const skiff = c.req.header(SIGNATURE_HEADER);
+  const upstash = c.req.header(QSTASH_SIGNATURE_HEADER);
+  const bearer = c.req.header("authorization");
+  if (skiff !== undefined || (upstash === undefined && bearer === undefined)) {
+    if (credentials.signingKeys.length === 0) throw missing(credentials);
+    const result = await verifyPush(skiff, {
+      method: c.req.method,
+      path: new URL(c.req.url).pathname,
+      body,
+      secrets: credentials.signingKeys,
+      now,
+    });
+    if (!result.ok) throw new Refusal(401, result.message);
     // Remembered for twice the window: a signature dated up to 5 minutes ahead of this
     // clock stays valid for 10 minutes from now.
-    first = await replay.remember(result.mac, 2 * SIGNATURE_TOLERANCE_MS);
+    await rememberOnce(replay, result.mac, 2 * SIGNATURE_TOLERANCE_MS);
+  } else if (upstash !== undefined) {
+    if (credentials.qstash === undefined) throw missing(credentials);
+    const result = await verifyQstash(upstash, {
+      keys: credentials.qstash,
+      url: c.req.url,
+      body,
+      now,
+    });
+    if (!result.ok) throw new Refusal(401, result.message);
+    await rememberOnce(replay, `qstash:${result.id}`, Math.max(result.expiresAt - now, 0) + 60_000);
+  } else {
+    if (credentials.cronSecret === undefined) throw missing(credentials);
+    if (!(await bearerMatches(bearer, credentials.cronSecret))) {
+      throw new Refusal(401, "Cannot accept request: the bearer secret does not match");
+    }
+  }
+}
+
+/** A 401 that names the credentials this route accepts. */
+function missing(credentials: Credentials): Refusal {
+  const accepted = [
+    credentials.signingKeys.length > 0 ? "a Skiff-Signature header" : "",
+    credentials.qstash ? "an Upstash-Signature header" : "",
+    credentials.cronSecret !== undefined ? "an Authorization: Bearer secret" : "",
+  ].filter(Boolean);
+  return new Refusal(
+    401,
+    `Cannot accept request: it must carry ${accepted.join(" or ")}`,
+  );
+}
+
+async function rememberOnce(replay: ReplayStore, key: string, ttlMs: number): Promise<void> {
+  let first: boolean;
+  try {
+    first = await replay.remember(key, ttlMs);
   } catch {
     throw new Refusal(503, "Cannot accept push now: the replay store is unreachable; retry later");
   }

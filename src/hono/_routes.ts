@@ -7,33 +7,59 @@ import { getBroker } from "../global_broker.ts";
 import { deliver, type DeliveryResult } from "../push/deliver.ts";
 import { replayStoreFor } from "../push/replay.ts";
 import { tick } from "../tick.ts";
-import { checkKeys, resolve, type ResolvedOptions } from "./_options.ts";
-import { authenticate, parseJson, readBody, Refusal } from "./_request.ts";
+import {
+  checkCronSecret,
+  checkKeys,
+  checkQstash,
+  resolve,
+  type ResolvedOptions,
+} from "./_options.ts";
+import { authenticate, type Credentials, parseJson, readBody, Refusal } from "./_request.ts";
 import { keepPushesAlive, platformWaitUntil } from "./_wait_until.ts";
 
 /**
- * Resolves the keys and the broker, reads the body and authenticates the request: every
- * refusal here costs no Redis command but the replay check's one `SET`.
+ * Resolves the credentials and the broker, reads the body and authenticates the request:
+ * every refusal here costs no Redis command but the replay check's one `SET`. A bearer
+ * secret is accepted on `/tick` only.
  */
 async function admit<E extends Env>(
   c: Context<E>,
   options: ResolvedOptions<E>,
-  allowEmpty: boolean,
+  route: "messages" | "tick",
 ): Promise<{ broker: Broker; body: Uint8Array }> {
-  const keys = checkKeys(
-    options.signingKeys === undefined ? [] : await resolve(options.signingKeys, c),
-    "Cannot accept push",
-  );
-  if (keys.length === 0) {
-    throw new Refusal(500, "Cannot accept push: no signing keys are configured");
-  }
+  const credentials = await credentialsFor(c, options, route);
   const broker = options.broker === undefined ? getBroker() : await resolve(options.broker, c);
-  const body = await readBody(c, options.maxBodyBytes, allowEmpty);
+  const body = await readBody(c, options.maxBodyBytes, route === "tick");
   const replay = typeof options.replayStore === "function"
     ? options.replayStore(broker, c)
     : options.replayStore ?? replayStoreFor(broker);
-  await authenticate(c, body, keys, broker.now(), replay);
+  await authenticate(c, body, credentials, broker.now(), replay);
   return { broker, body };
+}
+
+/** The credentials configured for this request, checked. */
+async function credentialsFor<E extends Env>(
+  c: Context<E>,
+  options: ResolvedOptions<E>,
+  route: "messages" | "tick",
+): Promise<Credentials> {
+  const signingKeys = checkKeys(
+    options.signingKeys === undefined ? [] : await resolve(options.signingKeys, c),
+    "Cannot accept push",
+  );
+  const cronSecret = route === "tick" && options.cronSecret !== undefined
+    ? checkCronSecret(await resolve(options.cronSecret, c), "Cannot accept push")
+    : undefined;
+  const qstash = options.qstash === undefined
+    ? undefined
+    : checkQstash(await resolve(options.qstash, c), "Cannot accept push");
+  if (signingKeys.length === 0 && cronSecret === undefined && qstash === undefined) {
+    throw new Refusal(
+      500,
+      "Cannot accept push: no credentials are configured; set 'signingKeys', 'cronSecret' or 'qstash'",
+    );
+  }
+  return { signingKeys, cronSecret, qstash };
 }
 
 /** The status of a push's answer: 503 if any id must be retried, 202 if any is elsewhere. */
@@ -57,7 +83,7 @@ export function messagesRoute<E extends Env>(
     ),
   });
   return async (c) => {
-    const { broker, body } = await admit(c, options, false);
+    const { broker, body } = await admit(c, options, "messages");
     const parsed = v.safeParse(PushBody, parseJson(body));
     if (!parsed.success) {
       const field = v.getDotPath(parsed.issues[0])?.split(".")[0];
@@ -88,12 +114,12 @@ const TickBody = v.strictObject({
   queues: v.optional(v.pipe(v.array(v.pipe(v.string(), v.regex(NAME_PATTERN))), v.minLength(1))),
 });
 
-/** `POST /tick`: a signed tick, body empty or `{ queues?: [...] }`. */
+/** `GET` or `POST /tick`: an authenticated tick, body empty or `{ queues?: [...] }`. */
 export function tickRoute<E extends Env>(
   options: ResolvedOptions<E>,
 ): (c: Context<E>) => Promise<Response> {
   return async (c) => {
-    const { broker, body } = await admit(c, options, true);
+    const { broker, body } = await admit(c, options, "tick");
     const parsed = v.safeParse(TickBody, body.byteLength === 0 ? {} : parseJson(body));
     if (!parsed.success) {
       throw new Refusal(

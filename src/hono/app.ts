@@ -21,13 +21,16 @@ import { messagesRoute, tickRoute } from "./_routes.ts";
  *   `budgetMs`. Answers `{ queue, results: [{ id, status, error? }] }` (see
  *   `DeliveryResult`): 200 when every id is done here or already, 202 when some are in
  *   flight elsewhere or were deferred past the budget, 503 when the broker failed (retry).
- * - `POST /tick`, body empty or `{ "queues"?: [...] }`, signed: runs `tick()`; answers its
- *   report.
+ * - `GET` or `POST /tick`, body empty or `{ "queues"?: [...] }`: runs `tick()`; answers its
+ *   report. Cron services that cannot sign use `cronSecret` (Vercel Cron's `GET` with
+ *   `Authorization: Bearer $CRON_SECRET`) or QStash's `Upstash-Signature` (`qstash`).
  * - `GET /health`: `{ ok, version }`, with no Redis command.
  *
  * Refusals come first and cost no Redis command: 413 (body over `maxBodyBytes`), 415 (not
- * JSON), 401 (missing, malformed, expired, unknown or wrong signature); then the signature
- * is remembered once (one `SET NX`: a replay is a 401), then 400 for a malformed body.
+ * JSON), 401 (missing, malformed, expired, unknown or wrong credentials); then a signature
+ * or QStash token is remembered once (one `SET NX`: a replay is a 401), then 400 for a
+ * malformed body. Credentials: `signingKeys` (`Skiff-Signature`), `cronSecret` (a bearer
+ * secret, `/tick` only) and `qstash` (`Upstash-Signature`), in any combination.
  *
  * @example Ask it for its health
  * ```ts
@@ -63,16 +66,17 @@ import { messagesRoute, tickRoute } from "./_routes.ts";
  *
  * @param options Keys, broker, limits, tick options.
  * @returns A Hono app whose every answer is JSON.
- * @throws {TypeError} When static `signingKeys` are not strings of at least 16 characters.
+ * @throws {TypeError} When static `signingKeys` or `cronSecret` are not strings of at least
+ *   16 characters, or static `qstash` keys are not non-empty strings.
  * @throws {RangeError} When a limit is not a positive integer.
  */
 export function workerApp<E extends Env = Env>(options: WorkerAppOptions<E> = {}): Hono<E> {
   const resolved = resolveOptions(options);
   const app = new Hono<E>();
   app.post("/messages", messagesRoute(resolved));
-  app.post("/tick", tickRoute(resolved));
+  app.on(["GET", "POST"], "/tick", tickRoute(resolved));
   app.get("/health", (c) => c.json({ ok: true, version: VERSION }));
-  for (const [path, allow] of [["/messages", "POST"], ["/tick", "POST"], ["/health", "GET"]]) {
+  for (const [path, allow] of [["/messages", "POST"], ["/tick", "GET, POST"], ["/health", "GET"]]) {
     app.all(path, (c) => {
       c.header("Allow", allow);
       return c.json({ error: `Method ${c.req.method} is not allowed here; use ${allow}` }, 405);

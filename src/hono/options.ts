@@ -6,6 +6,7 @@
 import type { Context, Env } from "hono";
 import type { Broker } from "../broker.ts";
 import type { Push } from "../push/push.ts";
+import type { QstashKeys } from "../push/qstash.ts";
 import type { ReplayStore } from "../push/replay.ts";
 import type { TickOptions, TickScheduler } from "../tick.ts";
 
@@ -22,10 +23,23 @@ export interface WorkerTickOptions<E extends Env = Env>
 /** Options of `workerApp()`. */
 export interface WorkerAppOptions<E extends Env = Env> {
   /**
-   * The secrets pushes and ticks must be signed with; several during a rotation. Without
-   * any, `POST /messages` and `POST /tick` answer 500.
+   * The secrets pushes and ticks are signed with (`Skiff-Signature`); several during a
+   * rotation. With no `signingKeys`, `cronSecret` or `qstash`, `/messages` and `/tick`
+   * answer 500.
    */
   signingKeys?: PerRequest<readonly string[], E>;
+  /**
+   * A bearer secret accepted on `/tick` (`GET` or `POST`), as Vercel Cron sends it
+   * (`Authorization: Bearer $CRON_SECRET`) and any plain cron service can; at least 16
+   * characters, compared in constant time.
+   */
+  cronSecret?: PerRequest<string | undefined, E>;
+  /**
+   * QStash's signing keys: requests signed with `Upstash-Signature` by them are accepted on
+   * `/tick` (QStash schedules) and `/messages` (QStash as the transport of pushes). Each
+   * token is accepted once.
+   */
+  qstash?: PerRequest<QstashKeys | undefined, E>;
   /** The broker (default: `getBroker()` at each request). */
   broker?: PerRequest<Broker, E>;
   /**

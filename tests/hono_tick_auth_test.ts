@@ -1,0 +1,301 @@
+/**
+ * Ticks and pushes from cron services that cannot make a `Skiff-Signature`: Vercel Cron's
+ * `GET` with `Authorization: Bearer $CRON_SECRET` (`cronSecret`) and QStash's
+ * `Upstash-Signature` JWT (`qstash`), over real HTTP. Refusals cost no Redis command.
+ */
+import assert from "node:assert/strict";
+import { Hono } from "hono";
+import { Redis } from "@upstash/redis";
+import { actor } from "../src/actor.ts";
+import { MemoryBroker } from "../src/brokers/memory.ts";
+import { UpstashBroker } from "../src/brokers/upstash.ts";
+import { workerApp } from "../src/hono/app.ts";
+import type { WorkerAppOptions } from "../src/hono/options.ts";
+import { startLocalServer } from "../src/local/server.ts";
+import { signPush } from "../src/push/signature.ts";
+import { silentLogger } from "./broker_conformance.ts";
+import { testPrefix, testRedisUrl } from "./_env.ts";
+import { CommandCounter, total } from "./_monitor.ts";
+
+const CRON_SECRET = "a-cron-secret-of-some-length";
+const CURRENT = "sig_current_0123456789abcdef";
+const NEXT = "sig_next_0123456789abcdef";
+const SKIFF_SECRET = "skiff-secret-0123456789";
+
+const encoder = new TextEncoder();
+
+function base64Url(bytes: Uint8Array): string {
+  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_")
+    .replace(/=+$/, "");
+}
+
+interface TokenOptions {
+  url: string;
+  body?: string;
+  key?: string;
+  now?: number;
+  jti?: string;
+  expiresIn?: number;
+  iss?: string;
+}
+
+/** A token as QStash makes it: HS256 over the issuer, the URL, the times and the body hash. */
+async function qstashToken(options: TokenOptions): Promise<string> {
+  const now = Math.floor((options.now ?? Date.now()) / 1000);
+  const digest = new Uint8Array(
+    await crypto.subtle.digest("SHA-256", encoder.encode(options.body ?? "")),
+  );
+  const header = base64Url(encoder.encode(JSON.stringify({ alg: "HS256", typ: "JWT" })));
+  const claims = base64Url(encoder.encode(JSON.stringify({
+    iss: options.iss ?? "Upstash",
+    sub: options.url,
+    exp: now + (options.expiresIn ?? 300),
+    nbf: now,
+    iat: now,
+    jti: options.jti ?? `jwt_${crypto.randomUUID()}`,
+    body: base64Url(digest),
+  })));
+  const key = await crypto.subtle.importKey(
+    "raw",
+    encoder.encode(options.key ?? CURRENT),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
+  const mac = new Uint8Array(
+    await crypto.subtle.sign("HMAC", key, encoder.encode(`${header}.${claims}`)),
+  );
+  return `${header}.${claims}.${base64Url(mac)}`;
+}
+
+/** Serves a worker app over HTTP on a free port, mounted under `/skiff` in a user's app. */
+function serve(options: WorkerAppOptions) {
+  const app = new Hono().route("/skiff", workerApp(options));
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, app.fetch);
+  const base = `http://127.0.0.1:${server.addr.port}/skiff`;
+  return { base, close: () => server.shutdown() };
+}
+
+async function call(url: string, init: RequestInit = {}) {
+  const res = await fetch(url, init);
+  return { status: res.status, body: await res.json() };
+}
+
+Deno.test("workerApp: Vercel Cron's GET /tick with the bearer cronSecret ticks; a wrong or missing one is a 401", async () => {
+  const broker = new MemoryBroker({ logger: silentLogger });
+  const { base, close } = serve({ broker, cronSecret: CRON_SECRET });
+  try {
+    const ok = await call(`${base}/tick`, { headers: { authorization: `Bearer ${CRON_SECRET}` } });
+    assert.equal(ok.status, 200);
+    assert.equal(ok.body.exhausted, false);
+
+    const post = await call(`${base}/tick`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${CRON_SECRET}` },
+    });
+    assert.equal(post.status, 200);
+
+    const wrong = await call(`${base}/tick`, { headers: { authorization: "Bearer nope" } });
+    assert.equal(wrong.status, 401);
+    assert.match(wrong.body.error, /bearer secret does not match/);
+    assert.doesNotMatch(JSON.stringify(wrong.body), /nope|a-cron-secret/);
+
+    const none = await call(`${base}/tick`);
+    assert.equal(none.status, 401);
+    assert.match(none.body.error, /must carry an Authorization: Bearer secret/);
+
+    // A bearer secret never admits a push.
+    const push = await call(`${base}/messages`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${CRON_SECRET}`, "content-type": "application/json" },
+      body: JSON.stringify({ queue: "default", ids: ["x"] }),
+    });
+    assert.equal(push.status, 500);
+    assert.match(push.body.error, /no credentials are configured/);
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("workerApp: a QStash-signed tick is accepted once, with the current or the next key", async () => {
+  const broker = new MemoryBroker({ logger: silentLogger });
+  const { base, close } = serve({
+    broker,
+    qstash: { currentSigningKey: CURRENT, nextSigningKey: NEXT },
+  });
+  const tickWith = (token: string, body = "") =>
+    call(`${base}/tick`, {
+      method: "POST",
+      headers: { "upstash-signature": token },
+      body: body === "" ? undefined : body,
+    });
+  try {
+    const url = `${base}/tick`;
+    const token = await qstashToken({ url });
+    assert.equal((await tickWith(token)).status, 200);
+
+    const replayed = await tickWith(token);
+    assert.equal(replayed.status, 401);
+    assert.match(replayed.body.error, /used already/);
+
+    assert.equal((await tickWith(await qstashToken({ url, key: NEXT }))).status, 200);
+
+    const refusals: [string, RegExp][] = [
+      [await qstashToken({ url, key: "sig_forged_0123456789abcdef" }), /signing keys/],
+      [await qstashToken({ url, expiresIn: -120 }), /expired/],
+      [await qstashToken({ url, iss: "Someone" }), /issued by Upstash/],
+      [await qstashToken({ url: `${base}/messages` }), /another URL/],
+      [await qstashToken({ url, body: "{}" }), /body/],
+      ["a.b", /JWT/],
+    ];
+    for (const [bad, why] of refusals) {
+      const res = await tickWith(bad);
+      assert.equal(res.status, 401, String(why));
+      assert.match(res.body.error, why);
+    }
+    // The body a token covers must be the body received.
+    const withQueues = JSON.stringify({ queues: ["default"] });
+    const tampered = await qstashToken({ url, body: withQueues });
+    const res = await call(url, {
+      method: "POST",
+      headers: { "upstash-signature": tampered, "content-type": "application/json" },
+      body: JSON.stringify({ queues: ["other"] }),
+    });
+    assert.equal(res.status, 401);
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("workerApp: QStash as the transport of pushes: a signed POST /messages runs the message once", async () => {
+  const broker = new MemoryBroker({ logger: silentLogger });
+  const runs: number[] = [];
+  const job = actor(`job-${crypto.randomUUID()}`, (n: number) => void runs.push(n), { broker });
+  const { base, close } = serve({ broker, qstash: { currentSigningKey: CURRENT } });
+  try {
+    const { id } = await job.send(7);
+    const body = JSON.stringify({ queue: "default", ids: [id] });
+    const url = `${base}/messages`;
+    const headers = {
+      "content-type": "application/json",
+      "upstash-signature": await qstashToken({ url, body }),
+    };
+    const first = await call(url, { method: "POST", headers, body });
+    assert.equal(first.status, 200);
+    assert.deepEqual(first.body.results, [{ id, status: "acked" }]);
+    assert.equal((await call(url, { method: "POST", headers, body })).status, 401);
+    assert.deepEqual(runs, [7]);
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("workerApp: every credential configured together; each request is judged by the one it carries", async () => {
+  const broker = new MemoryBroker({ logger: silentLogger });
+  const { base, close } = serve({
+    broker,
+    signingKeys: [SKIFF_SECRET],
+    cronSecret: CRON_SECRET,
+    qstash: { currentSigningKey: CURRENT },
+  });
+  try {
+    const signature = await signPush(SKIFF_SECRET, {
+      method: "POST",
+      path: "/skiff/tick",
+      body: "",
+    });
+    assert.equal(
+      (await call(`${base}/tick`, { method: "POST", headers: { "skiff-signature": signature } }))
+        .status,
+      200,
+    );
+    assert.equal(
+      (await call(`${base}/tick`, { headers: { authorization: `Bearer ${CRON_SECRET}` } })).status,
+      200,
+    );
+    const token = await qstashToken({ url: `${base}/tick` });
+    assert.equal(
+      (await call(`${base}/tick`, { method: "POST", headers: { "upstash-signature": token } }))
+        .status,
+      200,
+    );
+    const none = await call(`${base}/tick`);
+    assert.equal(none.status, 401);
+    assert.match(none.body.error, /Skiff-Signature/);
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("workerApp: a cronSecret shorter than 16 characters or malformed qstash keys fail at creation, quoting neither", () => {
+  assert.throws(() => workerApp({ cronSecret: "short" }), (error: Error) => {
+    assert(error instanceof TypeError);
+    assert.match(error.message, /'cronSecret' must be a string of at least 16 characters/);
+    assert.doesNotMatch(error.message, /short/);
+    return true;
+  });
+  assert.throws(
+    () => workerApp({ qstash: { currentSigningKey: "" } }),
+    /'qstash' must be \{ currentSigningKey, nextSigningKey\? \}/,
+  );
+});
+
+Deno.test("cost: refused cron requests cost no Redis command; a bearer tick costs one fewer than a signed one", async () => {
+  const DB = 9;
+  const url = new URL(testRedisUrl());
+  url.pathname = `/${DB}`;
+  const token = "tick-auth-token";
+  const local = await startLocalServer({ redis: url, token, port: 0, log: () => {} });
+  const redis = new Redis({ url: local.url, token, enableTelemetry: false });
+  const counter = await CommandCounter.open(testRedisUrl(), DB);
+  const namespace = testPrefix("tick-auth").slice(0, -1);
+  const broker = new UpstashBroker({ redis, namespace, logger: silentLogger });
+  const app = workerApp({
+    broker,
+    signingKeys: [SKIFF_SECRET],
+    cronSecret: CRON_SECRET,
+    qstash: { currentSigningKey: CURRENT },
+    tick: { queues: ["cron"] },
+  });
+  const cost = async (request: () => Response | Promise<Response>, status: number) =>
+    total(
+      await counter.count(async () => {
+        const res = await request();
+        assert.equal(res.status, status);
+      }),
+    );
+  const tickUrl = "http://worker.example/tick";
+  try {
+    // Warm the scripts up.
+    await app.request(tickUrl, { headers: { authorization: `Bearer ${CRON_SECRET}` } });
+
+    const forged = await qstashToken({ url: tickUrl, key: "sig_forged_0123456789abcdef" });
+    assert.equal(
+      await cost(() => app.request(tickUrl, { headers: { "upstash-signature": forged } }), 401),
+      0,
+    );
+    assert.equal(
+      await cost(() => app.request(tickUrl, { headers: { authorization: "Bearer wrong" } }), 401),
+      0,
+    );
+    const bearer = await cost(
+      () => app.request(tickUrl, { headers: { authorization: `Bearer ${CRON_SECRET}` } }),
+      200,
+    );
+    const signature = await signPush(SKIFF_SECRET, { method: "GET", path: "/tick", body: "" });
+    const signed = await cost(
+      () => app.request(tickUrl, { headers: { "skiff-signature": signature } }),
+      200,
+    );
+    const qstash = await qstashToken({ url: tickUrl });
+    const viaQstash = await cost(
+      () => app.request(tickUrl, { headers: { "upstash-signature": qstash } }),
+      200,
+    );
+    assert.equal(signed, bearer + 1, "a signature is remembered once: one SET");
+    assert.equal(viaQstash, bearer + 1, "a QStash token is remembered once: one SET");
+  } finally {
+    await counter.close();
+    await local.close();
+  }
+});
