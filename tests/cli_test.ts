@@ -27,7 +27,7 @@ function assertFailed(
   assert.equal(result.out, "", `${what}: stdout`);
   const lines = result.err.trim().split("\n");
   assert.equal(lines.length, 1, `${what}: one line, got ${result.err}`);
-  assert.match(lines[0], pattern, what);
+  assert.match(lines[0], pattern, `${what}: ${lines[0]}`);
   assert.ok(!result.err.includes(SECRET), `${what}: the token is printed`);
 }
 
@@ -47,7 +47,7 @@ Deno.test("cli: --help, -h and help <command> print each command's help to stdou
     [["--help"], /^skiff: run skiff actors[\s\S]*Commands:[\s\S]*worker[\s\S]*Exit codes:/],
     [["-h"], /^skiff: run skiff actors/],
     [["help"], /^skiff: run skiff actors/],
-    [["help", "worker"], /^skiff worker: [\s\S]*--concurrency[\s\S]*--queues/],
+    [["help", "worker"], /^skiff worker: [\s\S]*--queues[\s\S]*--concurrency/],
     [["worker", "--help"], /^skiff worker: [\s\S]*--shutdown-timeout/],
     [["worker", "app.ts", "-h"], /^skiff worker: /],
     [["scheduler", "--help"], /^skiff scheduler: [\s\S]*getScheduler\(\)/],
@@ -76,7 +76,7 @@ Deno.test("cli: unknown commands and bad arguments exit 2 with one line", async 
       "1.5",
     ], /^skiff worker: '--concurrency' must be an integer from 1 to 1024, received '1\.5'$/],
     [["worker", APP, "--concurrency", "0"], /'--concurrency' must be an integer/],
-    [["worker", APP, "--shutdown-timeout", "-1"], /'--shutdown-timeout' must be an integer/],
+    [["worker", APP, "--shutdown-timeout=-1"], /'--shutdown-timeout' must be an integer/],
     [
       ["worker", APP, "--queues", "a{b}"],
       /^skiff worker: '--queues' holds an invalid queue name 'a\{b\}'/,
@@ -160,27 +160,28 @@ Deno.test("cli: no broker configured, half of it, or a malformed URL exits 2 nam
     "sched.ts": `import { actor, getScheduler } from "{{skiff}}";
 getScheduler().schedule("tick", "* * * * *", actor("tick", () => {}).message());
 `,
+    "actors.ts": `import { actor } from "{{skiff}}";\nactor("noop", () => {});\n`,
   });
   try {
     const cases: [string[], Record<string, string>, RegExp][] = [
       [
-        ["worker", APP],
+        ["worker", `${dir}/actors.ts`],
         {},
         /^skiff worker: No broker configured: set UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN .*or call setBroker\(\.\.\.\) in a module$/,
       ],
       [["scheduler", `${dir}/sched.ts`], {}, /^skiff scheduler: No broker configured/],
       [
-        ["worker", APP],
+        ["worker", `${dir}/actors.ts`],
         { UPSTASH_REDIS_REST_TOKEN: SECRET },
         /^skiff worker: UPSTASH_REDIS_REST_URL is not set/,
       ],
       [
-        ["worker", APP],
+        ["worker", `${dir}/actors.ts`],
         { UPSTASH_REDIS_REST_URL: "http://127.0.0.1:1" },
         /^skiff worker: UPSTASH_REDIS_REST_TOKEN is not set/,
       ],
       [
-        ["worker", APP],
+        ["worker", `${dir}/actors.ts`],
         { UPSTASH_REDIS_REST_URL: SECRET, UPSTASH_REDIS_REST_TOKEN: "t" },
         /^skiff worker: UPSTASH_REDIS_REST_URL must be an http\(s\) URL/,
       ],
@@ -228,7 +229,7 @@ actor("noop", () => {});
     assertFailed(
       result,
       EXIT.USAGE,
-      /^skiff worker: Cannot use Redis: the server refused the credentials \(Unauthorized\); check the token/,
+      /^skiff worker: Cannot use Redis: the server refused the credentials \(.*Unauthorized\); check the token/,
       "module broker",
     );
   } finally {
@@ -296,8 +297,10 @@ Deno.test("cli: a directory, a quoted glob and a package name find the modules t
       name: "@acme/jobs",
       exports: { ".": { types: "./x.d.ts", import: "./index.mjs" }, "./extra": "./extra.mjs" },
     }),
-    "node_modules/@acme/jobs/index.mjs": actor("q-package"),
-    "node_modules/@acme/jobs/extra.mjs": actor("q-package-extra"),
+    // Deno does not let package code import skiff's source by file URL: these only say
+    // they were imported.
+    "node_modules/@acme/jobs/index.mjs": 'throw new Error("the package entry ran");\n',
+    "node_modules/@acme/jobs/extra.mjs": 'throw new Error("the extra entry ran");\n',
   });
   try {
     // Asking for a queue no actor is on lists the queues the imported modules declared.
@@ -309,7 +312,23 @@ Deno.test("cli: a directory, a quoted glob and a package name find the modules t
     assert.equal(await declared("src"), "q-billing, q-mail, q-resize, q-src");
     assert.equal(await declared("src/**/tasks.{ts,mjs}"), "q-billing");
     assert.equal(await declared("src/*/tasks/*.ts", "src/actors.ts"), "q-resize, q-src");
-    assert.equal(await declared("@acme/jobs", "@acme/jobs/extra"), "q-package, q-package-extra");
+    for (
+      const [name, file, line] of [["@acme/jobs", "index", "package"], [
+        "@acme/jobs/extra",
+        "extra",
+        "extra",
+      ]]
+    ) {
+      const result = await runCli(["worker", name], { cwd: dir });
+      assertFailed(
+        result,
+        EXIT.USAGE,
+        new RegExp(
+          `^skiff worker: Cannot import 'node_modules/@acme/jobs/${file}\\.mjs': the ${line} entry ran$`,
+        ),
+        name,
+      );
+    }
     assert.equal(await declared(`${dir}/src/server.ts`), "q-server-not-imported");
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -145,7 +145,7 @@ export const add = actor("cli-own-add", async (a: number, b: number) => {
     child.kill("SIGINT");
     // Then the worker ran it once on the module's broker, and stops cleanly
     assert.equal((await child.status).code, EXIT.OK);
-    assert.deepEqual(await redis.lrange(`${prefix}sums`, 0, -1), ["5"]);
+    assert.deepEqual(await redis.lrange(`${prefix}sums`, 0, -1), [5]);
     assert.match(
       await output,
       new RegExp(

@@ -99,7 +99,7 @@ export const reports = new Scheduler().schedule("cli-exported", "* * * * *", pri
     assert.equal(await main(["scheduler", module], io), EXIT.OK);
     assert.match(
       out[0],
-      /^skiff scheduler: 2 schedule\(s\) \(cli-exported, cli-global\) \(MemoryBroker\)$/,
+      /^skiff scheduler: 2 schedule\(s\) \(cli-exported, cli-global\) \(MemoryBroker set by a module\)$/,
     );
     assert.ok(
       out.some((line) =>
