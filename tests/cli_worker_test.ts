@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { EXIT, main } from "../src/cli/mod.ts";
 import { UpstashBroker } from "../src/brokers/upstash.ts";
+import { actor } from "../mod.ts";
 import { cleanup, restClient, restEnv, testPrefix } from "./_env.ts";
+import { closedPort, spawnCli, writeTree } from "./fixtures/cli_process.ts";
 
 // The fixture reads its queue when imported: one queue of its own for this file's run.
 const queue = `fixture-${crypto.randomUUID().slice(0, 8)}`;
@@ -17,9 +19,12 @@ Deno.test("cli worker: no module, a missing module or a broken one exits 2", asy
   for (
     const [args, pattern] of [
       [[], /name at least one module/],
-      [["tests/fixtures/does_not_exist.ts"], /cannot import 'tests\/fixtures\/does_not_exist.ts'/],
+      [
+        ["tests/fixtures/does_not_exist.ts"],
+        /Cannot find module 'tests\/fixtures\/does_not_exist.ts'/,
+      ],
       [["tests/fixtures/broken_module.ts"], /broken on purpose/],
-      [["tests/fixtures/worker_app.ts", "--concurrency", "0"], /--concurrency must be/],
+      [["tests/fixtures/worker_app.ts", "--concurrency", "0"], /'--concurrency' must be/],
     ] as const
   ) {
     const { err, io } = capture();
@@ -29,19 +34,7 @@ Deno.test("cli worker: no module, a missing module or a broken one exits 2", asy
 });
 
 function spawnWorker(env: Record<string, string>, ...args: string[]): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-all",
-      new URL("../src/cli/main.ts", import.meta.url).pathname,
-      "worker",
-      new URL("./fixtures/worker_app.ts", import.meta.url).pathname,
-      ...args,
-    ],
-    env,
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  return spawnCli(["worker", "tests/fixtures/worker_app.ts", ...args], { env });
 }
 
 async function text(stream: ReadableStream<Uint8Array>): Promise<string> {
@@ -50,7 +43,7 @@ async function text(stream: ReadableStream<Uint8Array>): Promise<string> {
 
 Deno.test("cli worker: exits 3 with one line when Redis cannot be reached", async () => {
   const child = spawnWorker({
-    UPSTASH_REDIS_REST_URL: "http://127.0.0.1:1",
+    UPSTASH_REDIS_REST_URL: `http://127.0.0.1:${closedPort()}`,
     UPSTASH_REDIS_REST_TOKEN: "secret-token-never-printed",
   });
   const [status, out, err] = await Promise.all([
@@ -62,7 +55,7 @@ Deno.test("cli worker: exits 3 with one line when Redis cannot be reached", asyn
   assert.equal(out, "");
   const lines = err.trim().split("\n");
   assert.equal(lines.length, 1);
-  assert.match(lines[0], /^skiff worker: cannot reach Redis/);
+  assert.match(lines[0], /^skiff worker: Cannot connect to Redis at 127\.0\.0\.1:\d+: /);
   assert.ok(!err.includes("secret-token-never-printed"));
 });
 
@@ -88,12 +81,82 @@ Deno.test("cli worker: SIGTERM lets the message in flight finish, then exits 0",
     child.kill("SIGTERM");
     assert.equal((await child.status).code, EXIT.OK);
     assert.deepEqual(await redis.lrange(`${prefix}finished`, 0, -1), ["a"]);
-    assert.match(await output, /consuming fixture-\w+ with concurrency 8[\s\S]*stopped/);
+    assert.match(
+      await output,
+      /consuming fixture-\w+ \(1 actor\(s\)\) with concurrency 8 \(Redis at [\w.:]+\)[\s\S]*stopped/,
+    );
     assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
   } finally {
     await child.stderr.cancel();
     await cleanup(redis, prefix);
     await cleanup(redis, `skiff:{${queue}}`);
+  }
+});
+
+Deno.test("cli worker: one Ctrl-C delivered twice at once stops gracefully, exit 0", async () => {
+  const redis = restClient();
+  const prefix = testPrefix("cli-worker-dup");
+  const child = spawnWorker({
+    ...fixtureEnv(),
+    SKIFF_FIXTURE_PREFIX: prefix,
+    SKIFF_FIXTURE_QUEUE: queue,
+  });
+  try {
+    const broker = new UpstashBroker({ redis });
+    await broker.enqueue([slowRecord.message("dup", 1_000)]);
+    await until(async () => (await redis.llen(`${prefix}started`)) === 1);
+    // As `bun run` forwards the SIGINT the terminal also sent to the process group.
+    child.kill("SIGINT");
+    child.kill("SIGINT");
+    assert.equal((await child.status).code, EXIT.OK);
+    assert.deepEqual(await redis.lrange(`${prefix}finished`, 0, -1), ["dup"]);
+  } finally {
+    await child.stdout.cancel();
+    await child.stderr.cancel();
+    await cleanup(redis, prefix);
+    await cleanup(redis, `skiff:{${queue}}`);
+  }
+});
+
+Deno.test("cli worker: the ./cli export runs a module that sets its broker, on its own queue", async () => {
+  // Given a module that declares an actor on a non-default queue and calls setBroker(),
+  // and a worker process whose environment names no Redis
+  const { url, token } = restEnv();
+  const redis = restClient();
+  const prefix = testPrefix("cli-worker-own");
+  const emails = `emails-${crypto.randomUUID().slice(0, 8)}`;
+  const dir = await writeTree({
+    "actors.ts": `import { Redis } from "@upstash/redis";
+import { actor, setBroker, UpstashBroker } from "{{skiff}}";
+const redis = new Redis({ url: "${url}", token: "${token}", enableTelemetry: false });
+setBroker(new UpstashBroker({ redis }));
+export const add = actor("cli-own-add", async (a: number, b: number) => {
+  await redis.rpush("${prefix}sums", a + b);
+}, { queue: "${emails}" });
+`,
+  });
+  const child = spawnCli(["worker", "actors.ts"], { cwd: dir });
+  const output = text(child.stdout);
+  try {
+    // When another process sends a message to it
+    const add = actor("cli-own-add", (_a: number, _b: number) => {}, { queue: emails });
+    await new UpstashBroker({ redis }).enqueue([add.message(2, 3)]);
+    await until(async () => (await redis.llen(`${prefix}sums`)) === 1);
+    child.kill("SIGINT");
+    // Then the worker ran it once on the module's broker, and stops cleanly
+    assert.equal((await child.status).code, EXIT.OK);
+    assert.deepEqual(await redis.lrange(`${prefix}sums`, 0, -1), [5]);
+    assert.match(
+      await output,
+      new RegExp(
+        `consuming ${emails} \\(1 actor\\(s\\)\\) with concurrency 8 \\(UpstashBroker set by a module\\)`,
+      ),
+    );
+  } finally {
+    await child.stderr.cancel();
+    await cleanup(redis, prefix);
+    await cleanup(redis, `skiff:{${emails}}`);
+    await Deno.remove(dir, { recursive: true });
   }
 });
 
@@ -110,7 +173,8 @@ Deno.test("cli worker: a second signal exits at once with 130", async () => {
     await broker.enqueue([slowRecord.message("slow", 60_000)]);
     await until(async () => (await redis.llen(`${prefix}started`)) === 1);
     child.kill("SIGTERM");
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // A signal within 250 ms of the first is the same keypress: wait past that window.
+    await new Promise((resolve) => setTimeout(resolve, 400));
     child.kill("SIGTERM");
     assert.equal((await child.status).code, EXIT.INTERRUPTED);
     assert.equal(await redis.llen(`${prefix}finished`), 0);

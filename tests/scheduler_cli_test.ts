@@ -6,8 +6,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { schedulerCommand } from "../src/cli/scheduler_command.ts";
-import { EXIT, type Io } from "../src/cli/_io.ts";
+import { EXIT, type Io, main } from "../src/cli/mod.ts";
+import { closedPort, runCli } from "./fixtures/cli_process.ts";
 
 const src = (path: string) => new URL(`../src/${path}`, import.meta.url).href;
 
@@ -46,6 +46,7 @@ function capture(options: { signalOn?: RegExp; signals?: number } = {}) {
   const err: string[] = [];
   const exits: number[] = [];
   let listener = () => {};
+  let clock = 0;
   const io: Io = {
     out: (line) => {
       out.push(line);
@@ -56,6 +57,8 @@ function capture(options: { signalOn?: RegExp; signals?: number } = {}) {
     err: (line) => err.push(line),
     onSignal: (fn) => listener = fn,
     exit: (code) => exits.push(code),
+    // Each reading a second later: every signal is a new one, not a repeat of the last.
+    now: () => (clock += 1000),
   };
   return { io, out, err, exits };
 }
@@ -70,14 +73,14 @@ export const b = new Scheduler().schedule("dup", "0 * * * *", ping.message());
   for (
     const [args, pattern] of [
       [[], /name at least one module that declares schedules/],
-      [["does/not/exist.ts"], /cannot import 'does\/not\/exist.ts'/],
+      [["does/not/exist.ts"], /Cannot find module 'does\/not\/exist.ts'/],
       [[empty, "--every", "5"], /Unknown option '--every'/],
-      [[empty], /no schedule declared/],
+      [[empty], /No schedule declared/],
       [[twice], /the schedule 'dup' is declared by two schedulers/],
     ] as const
   ) {
     const { io, err } = capture();
-    assert.equal(await schedulerCommand([...args], io), EXIT.USAGE, args.join(" "));
+    assert.equal(await main(["scheduler", ...args], io), EXIT.USAGE, args.join(" "));
     assert.match(err[0], pattern);
   }
 });
@@ -93,10 +96,10 @@ getScheduler().schedule("cli-global", "* * * * *", printCurrentDate.message());
 export const reports = new Scheduler().schedule("cli-exported", "* * * * *", printCurrentDate.message());
 `);
     const { io, out, err, exits } = capture({ signalOn: /fired 'cli-exported'/ });
-    assert.equal(await schedulerCommand([module], io), EXIT.OK);
+    assert.equal(await main(["scheduler", module], io), EXIT.OK);
     assert.match(
       out[0],
-      /^skiff scheduler: 2 schedule\(s\) \(cli-exported, cli-global\) \(MemoryBroker\)$/,
+      /^skiff scheduler: 2 schedule\(s\) \(cli-exported, cli-global\) \(MemoryBroker set by a module\)$/,
     );
     assert.ok(
       out.some((line) =>
@@ -116,7 +119,7 @@ const ping = actor("cli-ping", () => {});
 export const pings = new Scheduler().schedule("cli-ping", "* * * * *", ping.message());
 `);
   const { io, err, exits } = capture({ signalOn: /fired 'cli-ping'/, signals: 2 });
-  await schedulerCommand([module], io);
+  await main(["scheduler", module], io);
   assert.deepEqual(exits, [EXIT.INTERRUPTED]);
   assert.ok(err.includes("skiff scheduler: second signal, exiting at once"));
 });
@@ -126,39 +129,20 @@ cliTest("exits 3 with one line when Redis cannot be reached", async () => {
 const report = actor("cli-report", () => {});
 getScheduler().schedule("cli-report", "0 * * * *", report.message());
 `);
-  const runner = `${module.replace(/app\.ts$/, "run.ts")}`;
-  await Deno.writeTextFile(
-    runner,
-    `import { schedulerCommand } from "${src("cli/scheduler_command.ts")}";
-import { processIo } from "${src("cli/_io.ts")}";
-Deno.exit(await schedulerCommand(Deno.args, processIo()));
-`,
-  );
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-all",
-      "--config",
-      new URL("../deno.json", import.meta.url).pathname,
-      runner,
-      module,
-    ],
+  const port = closedPort();
+  const { code, out, err } = await runCli(["scheduler", module], {
     env: {
-      UPSTASH_REDIS_REST_URL: "http://127.0.0.1:1",
+      UPSTASH_REDIS_REST_URL: `http://127.0.0.1:${port}`,
       UPSTASH_REDIS_REST_TOKEN: "secret-token-never-printed",
     },
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const [status, out, errText] = await Promise.all([
-    child.status,
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-  ]);
-  assert.equal(status.code, EXIT.UNREACHABLE);
+  });
+  assert.equal(code, EXIT.UNREACHABLE);
   assert.equal(out, "");
-  const lines = errText.trim().split("\n");
+  const lines = err.trim().split("\n");
   assert.equal(lines.length, 1);
-  assert.match(lines[0], /^skiff scheduler: cannot reach Redis: /);
-  assert.doesNotMatch(errText, /secret-token-never-printed/);
+  assert.match(
+    lines[0],
+    new RegExp(`^skiff scheduler: Cannot connect to Redis at 127\\.0\\.0\\.1:${port}: `),
+  );
+  assert.doesNotMatch(err, /secret-token-never-printed/);
 });

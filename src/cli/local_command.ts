@@ -7,14 +7,15 @@
 import process from "node:process";
 import { parseArgs } from "node:util";
 import { type LocalServer, startLocalServer } from "../local/server.ts";
-import { EXIT, type Io, numberOption } from "./_io.ts";
+import { CommandError, EXIT, firstLine, integerOption, type Io, numberOption } from "./_io.ts";
 
 /**
  * Runs `skiff local`.
  *
  * @param args The arguments after `local`.
  * @param io Output, signals and exit.
- * @returns The exit code.
+ * @returns The exit code: 0 after a clean stop.
+ * @throws {CommandError} Exit code 2 on bad arguments, 3 when Redis cannot be reached.
  */
 export async function localCommand(args: string[], io: Io): Promise<number> {
   let values;
@@ -32,27 +33,23 @@ export async function localCommand(args: string[], io: Io): Promise<number> {
       },
     }));
   } catch (error) {
-    io.err(`skiff local: ${error instanceof Error ? error.message : "bad arguments"}`);
-    return EXIT.USAGE;
+    throw new CommandError(`${firstLine(error)}; run 'skiff local --help' for the options`);
   }
   const token = values.token ?? process.env.SKIFF_LOCAL_TOKEN;
-  if (!token) {
-    io.err("skiff local: a token is required: pass --token or set SKIFF_LOCAL_TOKEN");
-    return EXIT.USAGE;
-  }
-  const port = numberOption(io, "local", "port", values.port, 0, 65535);
-  const optional = (name: "latency" | "error-rate" | "drop-rate", max: number) =>
-    values[name] === undefined ? null : numberOption(io, "local", name, values[name], 0, max);
-  const latencyMs = optional("latency", Infinity);
-  const errorRate = optional("error-rate", 1);
-  const dropRate = optional("drop-rate", 1);
-  if ([port, latencyMs, errorRate, dropRate].includes(undefined)) return EXIT.USAGE;
+  if (!token) throw new CommandError("a token is required: pass --token or set SKIFF_LOCAL_TOKEN");
+  const port = integerOption("port", values.port, 0, 65535);
+  const latencyMs = values.latency === undefined
+    ? undefined
+    : integerOption("latency", values.latency, 0, 2_147_483_647);
+  const rate = (name: "error-rate" | "drop-rate") =>
+    values[name] === undefined ? undefined : numberOption(name, values[name], 0, 1);
+  const errorRate = rate("error-rate");
+  const dropRate = rate("drop-rate");
   let redisUrl: URL;
   try {
     redisUrl = new URL(values.redis);
   } catch {
-    io.err("skiff local: --redis must be a URL such as redis://127.0.0.1:6379");
-    return EXIT.USAGE;
+    throw new CommandError("'--redis' must be a URL such as redis://127.0.0.1:6379");
   }
 
   let server: LocalServer;
@@ -62,15 +59,13 @@ export async function localCommand(args: string[], io: Io): Promise<number> {
       token,
       port,
       hostname: values.host,
-      faults: {
-        latencyMs: latencyMs ?? undefined,
-        errorRate: errorRate ?? undefined,
-        dropRate: dropRate ?? undefined,
-      },
+      faults: { latencyMs, errorRate, dropRate },
     });
   } catch (error) {
-    io.err(`skiff local: ${error instanceof Error ? error.message : "unknown error"}`);
-    return error instanceof TypeError ? EXIT.USAGE : EXIT.UNREACHABLE;
+    throw new CommandError(
+      firstLine(error),
+      error instanceof TypeError ? EXIT.USAGE : EXIT.UNREACHABLE,
+    );
   }
   io.out(`skiff local: listening on ${server.url} (Redis at ${redisUrl.host})`);
   await new Promise<void>((resolve) => io.onSignal(resolve));

@@ -1,10 +1,17 @@
 /**
- * `skiff/cli`: the `skiff` command for Node, Deno and Bun.
+ * `skiff/cli`: the `skiff` command for Node, Deno and Bun, runnable itself.
  *
  * ```sh
- * skiff worker app.ts --concurrency 8
- * skiff local --redis redis://127.0.0.1:6379 --port 8079 --token dev
+ * # Deno
+ * deno run -A jsr:@skiff/skiff/cli worker app.ts
+ * # Node (TypeScript modules need Node >= 22.18, or NODE_OPTIONS="--import tsx")
+ * npx skiff worker actors.mjs
+ * # Bun
+ * bunx --bun skiff worker app.ts
  * ```
+ *
+ * Run as the main module, it runs {@linkcode main} with the process's arguments and exits
+ * with its code; imported, it only exports `main`, for tests and wrappers.
  *
  * ```ts ignore
  * // Deno
@@ -16,3 +23,6 @@
  * @module
  */
 export { EXIT, type Io, main } from "./main_fn.ts";
+
+// Not awaited: a top-level await would keep `require("skiff/cli")` from loading this module.
+if (import.meta.main) import("./main.ts");

@@ -6,46 +6,41 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import type { Broker, Logger } from "../broker.ts";
-import { MemoryBroker } from "../brokers/memory.ts";
-import { getBroker, hasBroker } from "../global_broker.ts";
+import type { Logger } from "../broker.ts";
 import { getScheduler, hasScheduler } from "../scheduler/global_scheduler.ts";
 import { runScheduler } from "../scheduler/run_scheduler.ts";
 import { Scheduler, type SchedulerTickReport } from "../scheduler/scheduler.ts";
-import { moduleUrl, redisBroker } from "./_modules.ts";
-import { EXIT, type Io } from "./_io.ts";
+import { chooseBroker } from "./_broker.ts";
+import { findModules } from "./_discover.ts";
+import { importFile } from "./_import.ts";
+import { CommandError, EXIT, firstLine, type Io } from "./_io.ts";
+import { onStopSignals } from "./_signals.ts";
 
 /**
  * Runs `skiff scheduler`.
  *
  * @param args The arguments after `scheduler`.
  * @param io Output, signals and exit.
- * @returns The exit code: 0 after a clean stop, 2 on bad arguments, a module that fails to
- *   import or no schedule, 3 when Redis cannot be reached at startup.
+ * @returns The exit code: 0 after a clean stop.
+ * @throws {CommandError} Exit code 2 on bad arguments, a module that cannot be found or
+ *   imported, no schedule or no broker; 3 when Redis cannot be reached at startup.
  */
 export async function schedulerCommand(args: string[], io: Io): Promise<number> {
   let modules: string[];
   try {
     modules = parseArgs({ args, allowPositionals: true, options: {} }).positionals;
   } catch (error) {
-    io.err(`skiff scheduler: ${error instanceof Error ? error.message : "bad arguments"}`);
-    return EXIT.USAGE;
+    throw new CommandError(`${firstLine(error)}; run 'skiff scheduler --help' for the options`);
   }
   if (modules.length === 0) {
-    io.err("skiff scheduler: name at least one module that declares schedules");
-    return EXIT.USAGE;
+    throw new CommandError(
+      "name at least one module that declares schedules (a file, a directory, a quoted glob or a package)",
+    );
   }
   const schedulers = new Set<Scheduler>();
-  for (const module of modules) {
-    try {
-      const exports = await import(moduleUrl(module));
-      for (const value of Object.values(exports)) {
-        if (value instanceof Scheduler) schedulers.add(value);
-      }
-    } catch (error) {
-      const reason = error instanceof Error ? error.message.split("\n")[0] : "unknown error";
-      io.err(`skiff scheduler: cannot import '${module}': ${reason}`);
-      return EXIT.USAGE;
+  for (const file of await findModules(modules)) {
+    for (const value of Object.values(await importFile(file))) {
+      if (value instanceof Scheduler) schedulers.add(value);
     }
   }
   if (hasScheduler()) schedulers.add(getScheduler());
@@ -53,57 +48,26 @@ export async function schedulerCommand(args: string[], io: Io): Promise<number> 
   const names = active.flatMap((s) => s.schedules.map((schedule) => schedule.name));
   const twice = names.find((name, i) => names.indexOf(name) !== i);
   if (twice !== undefined) {
-    io.err(`skiff scheduler: the schedule '${twice}' is declared by two schedulers`);
-    return EXIT.USAGE;
+    throw new CommandError(`the schedule '${twice}' is declared by two schedulers`);
   }
   if (names.length === 0) {
-    io.err(
-      "skiff scheduler: no schedule declared; use getScheduler().schedule(...) or export a Scheduler",
+    throw new CommandError(
+      "No schedule declared: use getScheduler().schedule(...) or export a Scheduler from a module",
     );
-    return EXIT.USAGE;
   }
 
-  let chosen: { broker: Broker; probe: () => Promise<unknown> };
-  try {
-    chosen = hasBroker()
-      ? { broker: getBroker(), probe: () => Promise.resolve() }
-      : redisBroker("skiff scheduler") ?? { broker: getBroker(), probe: () => Promise.resolve() };
-  } catch (error) {
-    io.err(`skiff scheduler: ${error instanceof Error ? error.message : "no broker"}`);
-    return EXIT.USAGE;
-  }
-  const { broker } = chosen;
-  try {
-    await chosen.probe();
-    await broker.stats(active[0].schedules[0].message.queue);
-  } catch (error) {
-    const reason = error instanceof Error ? error.message.split("\n")[0] : "unknown error";
-    io.err(`skiff scheduler: cannot reach Redis: ${reason}`);
-    return EXIT.UNREACHABLE;
-  }
-  if (broker instanceof MemoryBroker) {
-    io.err(
-      "skiff scheduler: the broker is a MemoryBroker: messages stay in this process " +
-        "(set one with setBroker(), or UPSTASH_REDIS_REST_URL)",
-    );
-  }
+  const chosen = chooseBroker();
+  await chosen.probe(active[0].schedules[0].message.queue);
+  if (chosen.warning) io.err(`skiff scheduler: ${chosen.warning}`);
 
   const stop = new AbortController();
-  let signals = 0;
-  io.onSignal(() => {
-    if (++signals === 1) return stop.abort();
-    io.err("skiff scheduler: second signal, exiting at once");
-    io.exit(EXIT.INTERRUPTED);
-  });
-  io.out(
-    `skiff scheduler: ${names.length} schedule(s) (${names.join(", ")}) ` +
-      `(${broker.constructor.name})`,
-  );
+  onStopSignals(io, "scheduler", () => stop.abort());
+  io.out(`skiff scheduler: ${names.length} schedule(s) (${names.join(", ")}) (${chosen.source})`);
   const logger = ioLogger(io);
   await Promise.all(active.map((scheduler) =>
     runScheduler(scheduler, {
       signal: stop.signal,
-      broker,
+      broker: chosen.broker,
       logger,
       onTick: (report) => reportLines(report).forEach((line) => io.out(line)),
     })

@@ -5,12 +5,14 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import type { Broker } from "../broker.ts";
-import { getBroker, hasBroker } from "../global_broker.ts";
+import { NAME_PATTERN } from "../_util.ts";
 import { actorNames, getActor } from "../registry.ts";
 import { Worker } from "../worker.ts";
-import { moduleUrl, redisBroker } from "./_modules.ts";
-import { EXIT, type Io, numberOption } from "./_io.ts";
+import { chooseBroker } from "./_broker.ts";
+import { findModules } from "./_discover.ts";
+import { importFile } from "./_import.ts";
+import { CommandError, EXIT, firstLine, integerOption, type Io } from "./_io.ts";
+import { onStopSignals } from "./_signals.ts";
 
 /**
  * Runs `skiff worker`.
@@ -18,11 +20,65 @@ import { EXIT, type Io, numberOption } from "./_io.ts";
  * @param args The arguments after `worker`.
  * @param io Output, signals and exit.
  * @returns The exit code.
+ * @throws {CommandError} With the exit code and the line to print.
  */
 export async function workerCommand(args: string[], io: Io): Promise<number> {
-  let parsed;
+  const { values, positionals } = parse(args);
+  if (positionals.length === 0) {
+    throw new CommandError(
+      "name at least one module that declares actors (a file, a directory, a quoted glob or a package)",
+    );
+  }
+  const concurrency = integerOption("concurrency", values.concurrency, 1, 1024);
+  const timeout = integerOption("shutdown-timeout", values["shutdown-timeout"], 0, 2_147_483_647);
+  const wanted = values.queues === undefined ? undefined : queueList(values.queues);
+
+  for (const file of await findModules(positionals)) await importFile(file);
+  const declared = declaredQueues();
+  if (declared.size === 0) {
+    throw new CommandError(
+      `No actor declared: the modules (${positionals.join(", ")}) declare none; ` +
+        "declare one with actor(...), or name the modules that do",
+    );
+  }
+  const queues = wanted ?? [...declared.keys()].sort();
+  for (const queue of queues) {
+    if (!declared.has(queue)) {
+      throw new CommandError(
+        `No actor is declared on queue '${queue}' (actors are declared on ` +
+          `${[...declared.keys()].sort().join(", ")}): import the module that declares its ` +
+          "actors, or leave the queue out of --queues",
+      );
+    }
+  }
+
+  const chosen = chooseBroker();
+  await chosen.probe(queues[0]);
+  if (chosen.warning) io.err(`skiff worker: ${chosen.warning}`);
+  let worker: Worker;
   try {
-    parsed = parseArgs({
+    worker = new Worker(chosen.broker, { queues, concurrency });
+  } catch (error) {
+    throw new CommandError(`Cannot start: ${firstLine(error)}`);
+  }
+
+  const stopping = new Promise<void>((resolve) => onStopSignals(io, "worker", resolve));
+  await worker.start();
+  const actors = queues.flatMap((queue) => declared.get(queue)!).length;
+  io.out(
+    `skiff worker: consuming ${queues.join(", ")} (${actors} actor(s)) with concurrency ` +
+      `${concurrency} (${chosen.source})`,
+  );
+  await stopping;
+  io.out(`skiff worker: stopping; messages in flight have ${timeout} ms to finish`);
+  await worker.stop({ timeout });
+  io.out("skiff worker: stopped");
+  return EXIT.OK;
+}
+
+function parse(args: string[]) {
+  try {
+    return parseArgs({
       args,
       allowPositionals: true,
       options: {
@@ -32,72 +88,32 @@ export async function workerCommand(args: string[], io: Io): Promise<number> {
       },
     });
   } catch (error) {
-    io.err(`skiff worker: ${error instanceof Error ? error.message : "bad arguments"}`);
-    return EXIT.USAGE;
+    throw new CommandError(`${firstLine(error)}; run 'skiff worker --help' for the options`);
   }
-  const { values, positionals: modules } = parsed;
-  if (modules.length === 0) {
-    io.err("skiff worker: name at least one module that declares actors");
-    return EXIT.USAGE;
-  }
-  const concurrency = numberOption(io, "worker", "concurrency", values.concurrency, 1, 1024);
-  const timeout = numberOption(io, "worker", "shutdown-timeout", values["shutdown-timeout"], 0);
-  if (concurrency === undefined || timeout === undefined) return EXIT.USAGE;
-
-  for (const module of modules) {
-    try {
-      await import(moduleUrl(module));
-    } catch (error) {
-      const reason = error instanceof Error ? error.message.split("\n")[0] : "unknown error";
-      io.err(`skiff worker: cannot import '${module}': ${reason}`);
-      return EXIT.USAGE;
-    }
-  }
-
-  let chosen: { broker: Broker; probe: () => Promise<unknown> };
-  try {
-    chosen = hasBroker()
-      ? { broker: getBroker(), probe: () => Promise.resolve() }
-      : redisBroker("skiff worker") ??
-        { broker: getBroker(), probe: () => Promise.resolve() };
-  } catch (error) {
-    io.err(`skiff worker: ${error instanceof Error ? error.message : "no broker"}`);
-    return EXIT.USAGE;
-  }
-  const { broker } = chosen;
-  const queues = values.queues?.split(",").map((q) => q.trim()).filter(Boolean) ??
-    declaredQueues();
-  try {
-    await chosen.probe();
-    await broker.stats(queues[0]);
-  } catch (error) {
-    const reason = error instanceof Error ? error.message.split("\n")[0] : "unknown error";
-    io.err(`skiff worker: cannot reach Redis: ${reason}`);
-    return EXIT.UNREACHABLE;
-  }
-
-  const worker = new Worker(broker, { queues, concurrency });
-  let signals = 0;
-  const stopping = new Promise<void>((resolve) =>
-    io.onSignal(() => {
-      if (++signals === 1) return resolve();
-      io.err("skiff worker: second signal, exiting at once");
-      io.exit(EXIT.INTERRUPTED);
-    })
-  );
-  await worker.start();
-  io.out(
-    `skiff worker: consuming ${queues.join(", ")} with concurrency ${concurrency} ` +
-      `(${broker.constructor.name})`,
-  );
-  await stopping;
-  io.out(`skiff worker: stopping; messages in flight have ${timeout} ms to finish`);
-  await worker.stop({ timeout });
-  io.out("skiff worker: stopped");
-  return EXIT.OK;
 }
 
-function declaredQueues(): string[] {
-  const queues = new Set(actorNames().map((name) => getActor(name)!.queue));
-  return queues.size ? [...queues].sort() : ["default"];
+/** The queues `--queues` names, each a valid queue name. */
+function queueList(raw: string): string[] {
+  const queues = raw.split(",").map((queue) => queue.trim()).filter(Boolean);
+  if (queues.length === 0) {
+    throw new CommandError(`'--queues' must name at least one queue, received '${raw}'`);
+  }
+  for (const queue of queues) {
+    if (!NAME_PATTERN.test(queue)) {
+      throw new CommandError(
+        `'--queues' holds an invalid queue name '${queue}': use 1 to 200 of A-Z a-z 0-9 _ . : @ / -`,
+      );
+    }
+  }
+  return [...new Set(queues)];
+}
+
+/** Each queue an actor is declared on, with the names of its actors. */
+function declaredQueues(): Map<string, string[]> {
+  const queues = new Map<string, string[]>();
+  for (const name of actorNames()) {
+    const queue = getActor(name)!.queue;
+    queues.set(queue, [...(queues.get(queue) ?? []), name]);
+  }
+  return queues;
 }

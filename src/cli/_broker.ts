@@ -1,0 +1,167 @@
+/**
+ * The broker a command runs on, and the startup probe that sorts failures into "fix the
+ * configuration" (exit 2) and "could not connect, try again" (exit 3).
+ *
+ * @module
+ */
+import process from "node:process";
+import { Redis } from "@upstash/redis";
+import type { Broker } from "../broker.ts";
+import { MemoryBroker } from "../brokers/memory.ts";
+import { UpstashBroker } from "../brokers/upstash.ts";
+import { getBroker, hasBroker } from "../global_broker.ts";
+import { ENV_TOKEN, ENV_URL } from "../redis/from_env.ts";
+import { CommandError, EXIT, firstLine } from "./_io.ts";
+
+/** How long the startup probe waits for Redis before exiting 3. */
+export const PROBE_TIMEOUT_MS = 10_000;
+
+/** The chosen broker and how to check, once, that it can be used. */
+export interface ChosenBroker {
+  broker: Broker;
+  /** Where it came from, for the startup line. */
+  source: string;
+  /** Resolves when Redis answers; throws a {@linkcode CommandError} otherwise. */
+  probe: (queue: string) => Promise<void>;
+  /** A warning to print before starting, if any. */
+  warning?: string;
+}
+
+const NO_BROKER = `No broker configured: set ${ENV_URL} and ${ENV_TOKEN} ` +
+  "(`skiff local` serves them in front of a local redis-server), or call setBroker(...) in a module";
+
+/**
+ * The broker a module set with `setBroker()`, else an `UpstashBroker` from
+ * `UPSTASH_REDIS_REST_URL` and `UPSTASH_REDIS_REST_TOKEN`.
+ *
+ * @returns The broker and its probe.
+ * @throws {CommandError} With exit code 2 when neither is configured, or the environment is
+ *   half set or malformed.
+ */
+export function chooseBroker(): ChosenBroker {
+  if (hasBroker()) {
+    const broker = getBroker();
+    return {
+      broker,
+      source: `${broker.constructor.name} set by a module`,
+      probe: async (queue) => {
+        try {
+          await broker.stats(queue);
+        } catch (error) {
+          throw probeFailure(error);
+        }
+      },
+      warning: broker instanceof MemoryBroker
+        ? "the broker is a MemoryBroker: messages stay in this process (set one with " +
+          `setBroker(new UpstashBroker(...)), or ${ENV_URL} and ${ENV_TOKEN})`
+        : undefined,
+    };
+  }
+  const rawUrl = process.env[ENV_URL];
+  const token = process.env[ENV_TOKEN];
+  if (!rawUrl && !token) throw new CommandError(NO_BROKER);
+  if (!rawUrl) throw new CommandError(`${ENV_URL} is not set (${ENV_TOKEN} is)`);
+  if (!token) throw new CommandError(`${ENV_TOKEN} is not set (${ENV_URL} is)`);
+  let url: URL;
+  try {
+    url = new URL(rawUrl);
+  } catch {
+    url = new URL("invalid:");
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    // The value itself is not shown: it may be a token pasted into the wrong variable.
+    throw new CommandError(`${ENV_URL} must be an http(s) URL such as https://<name>.upstash.io`);
+  }
+  const broker = new UpstashBroker({
+    redis: new Redis({ url: rawUrl, token, enableTelemetry: false }),
+  });
+  return {
+    broker,
+    source: `Redis at ${url.host}`,
+    probe: async (queue) => {
+      await probeRest(url, token);
+      try {
+        await broker.stats(queue);
+      } catch (error) {
+        throw probeFailure(error, url.host);
+      }
+    },
+  };
+}
+
+/** One PING to the REST endpoint, telling refused credentials from a failed connection. */
+async function probeRest(url: URL, token: string): Promise<void> {
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: '["PING"]',
+      signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
+    });
+  } catch (error) {
+    throw new CommandError(
+      `Cannot connect to Redis at ${url.host}: ${connectCause(error)}`,
+      EXIT.UNREACHABLE,
+    );
+  }
+  await response.body?.cancel();
+  const status = response.status;
+  if (status === 401 || status === 403) {
+    throw new CommandError(
+      `Cannot use Redis at ${url.host}: the server refused the token (HTTP ${status}); ` +
+        `check ${ENV_TOKEN}`,
+    );
+  }
+  if (status >= 500 || status === 408 || status === 429) {
+    throw new CommandError(
+      `Cannot use Redis at ${url.host}: the server answered HTTP ${status}`,
+      EXIT.UNREACHABLE,
+    );
+  }
+  if (!response.ok) {
+    throw new CommandError(
+      `Cannot use Redis at ${url.host}: the server answered HTTP ${status} to PING; ` +
+        `check ${ENV_URL}`,
+    );
+  }
+}
+
+/** A failed first broker call as a {@linkcode CommandError}: 2 if credentials were refused. */
+function probeFailure(error: unknown, host?: string): CommandError {
+  const at = host ? ` at ${host}` : "";
+  // @upstash/redis appends the command to its errors; commands may hold data.
+  const text = redactUrls(firstLine(error).replace(/,? command was: .*$/, ""));
+  if (/unauthori[sz]ed|forbidden|WRONGPASS|NOAUTH|invalid.*token/i.test(text)) {
+    return new CommandError(
+      `Cannot use Redis${at}: the server refused the credentials (${text}); check the token ` +
+        `given to the broker (${ENV_TOKEN} if it comes from the environment)`,
+    );
+  }
+  if ((error as Error | undefined)?.name === "UpstashError") {
+    return new CommandError(`Cannot use Redis${at}: ${text}`, EXIT.UNREACHABLE);
+  }
+  return new CommandError(`Cannot connect to Redis${at}: ${connectCause(error)}`, EXIT.UNREACHABLE);
+}
+
+/**
+ * Why a connection failed, from the innermost `cause` ("fetch failed" alone says nothing),
+ * with credentials and query strings taken out of any URL it quotes.
+ */
+export function connectCause(error: unknown): string {
+  if ((error as Error | undefined)?.name === "TimeoutError") {
+    return `no answer within ${PROBE_TIMEOUT_MS / 1000} s`;
+  }
+  let inner = error;
+  while ((inner as { cause?: unknown } | null)?.cause instanceof Error) {
+    inner = (inner as { cause: Error }).cause;
+  }
+  const code = (inner as { code?: unknown } | null)?.code;
+  let text = firstLine(inner).replace(/^error sending request for url \([^)]*\): /, "");
+  if (typeof code === "string" && !text.includes(code)) text = `${code}: ${text}`;
+  return redactUrls(text);
+}
+
+function redactUrls(text: string): string {
+  return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)(?:[^@/\s]*@)?([^/\s?#)]*)[^\s)]*/gi, "$1$2");
+}

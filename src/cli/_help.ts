@@ -1,0 +1,107 @@
+/** The `--help` text of each command, printed to stdout. */
+
+const MODULES = `Modules (each argument is one of):
+  FILE         a module file: app.ts, actors.mjs, ./src/tasks.js
+  DIR          every actors.* and tasks.* file beneath DIR, and every module file in a
+               directory named actors or tasks (.ts, .mts, .js, .mjs; skipping
+               node_modules, dot directories, .d.ts and test files)
+  'GLOB'       quoted, so that skiff expands it: 'src/**/actors.ts', 'jobs/*.{ts,js}'
+  PACKAGE      a package name resolved from the current directory's node_modules:
+               my-actors, @acme/jobs/actors`;
+
+const BROKER = `Broker: the one a module set with setBroker(...), else an UpstashBroker from
+UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN. With neither, the command refuses
+to start (exit 2).`;
+
+const EXITS = `Exit codes:
+  0    clean stop (or help)
+  2    bad arguments or configuration: fix the command or the environment
+  3    Redis could not be reached at startup: retrying may help
+  130  a second SIGINT/SIGTERM (250 ms or more after the first) before the graceful
+       stop ended`;
+
+/** Help for each command, by name; "" is the top level. */
+export const HELP: Readonly<Record<string, string>> = {
+  "": `skiff: run skiff actors and schedules from the command line
+
+Usage: skiff <command> [options]
+
+Commands:
+  worker <module...>      import the modules that declare actors, then process their queues
+  scheduler <module...>   import the modules that declare schedules, then fire each slot once
+  local                   serve the Upstash REST protocol in front of a redis-server
+  version                 print the version
+  help [command]          print this help, or a command's
+
+Run 'skiff <command> --help' for a command's options.
+
+Runtimes:
+  Node   npx skiff worker actors.mjs
+  Deno   deno run -A jsr:@skiff/skiff/cli worker app.ts
+  Bun    bunx --bun skiff worker app.ts
+
+${EXITS}`,
+
+  worker: `skiff worker: import the modules that declare actors, then process their queues
+until SIGINT or SIGTERM
+
+Usage: skiff worker <module...> [options]
+
+Options:
+  --queues <a,b>            queues to consume (default: every queue an imported actor is
+                            declared on); each must have a declared actor
+  --concurrency <n>         messages processed at once, an integer from 1 to 1024 (default 8)
+  --shutdown-timeout <ms>   how long messages in flight may finish after the first
+                            signal, an integer (default 30000)
+  -h, --help                print this help
+
+${MODULES}
+
+${BROKER}
+
+Signals: the first SIGINT or SIGTERM stops claiming and lets messages in flight finish;
+repeats within 250 ms count as the same keypress; a later one exits 130 at once.
+
+${EXITS}`,
+
+  scheduler: `skiff scheduler: import the modules that declare schedules, then fire each slot
+once until SIGINT or SIGTERM
+
+Usage: skiff scheduler <module...>
+
+Schedules: those declared on getScheduler() and on every Scheduler a module exports,
+ticked at each whole second. Several scheduler processes on one Redis still fire each
+slot once. A schedule name declared by two schedulers is refused (exit 2).
+
+Options:
+  -h, --help   print this help
+
+${MODULES}
+
+${BROKER}
+
+${EXITS}`,
+
+  local: `skiff local: serve the Upstash REST protocol in front of a redis-server, until
+SIGINT or SIGTERM
+
+Usage: skiff local --token <token> [options]
+
+Options:
+  --token <token>       bearer token clients must send (or SKIFF_LOCAL_TOKEN)
+  --redis <url>         redis://[user:password@]host:port[/db] (default redis://127.0.0.1:6379)
+  --port <n>            port to listen on, 0 for a free one (default 8079)
+  --host <address>      address to listen on (default 127.0.0.1)
+  --latency <ms>        fault mode: delay each request
+  --error-rate <0-1>    fault mode: answer this share of requests with 503
+  --drop-rate <0-1>     fault mode: run, then drop this share of responses
+  -h, --help            print this help
+
+Clients then use UPSTASH_REDIS_REST_URL=http://127.0.0.1:8079 and
+UPSTASH_REDIS_REST_TOKEN=<token>.
+
+Exit codes:
+  0    clean stop (or help)
+  2    bad arguments, or no token
+  3    the redis-server could not be reached`,
+};
