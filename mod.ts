@@ -198,6 +198,7 @@ export type {
   RecordSwap,
   ScheduleRecord,
   ScheduleStore,
+  SwapOptions,
   SwapResult,
 } from "./src/scheduler/store.ts";
 export {
