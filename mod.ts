@@ -172,6 +172,7 @@ export type {
   BucketSlotOptions,
   ConcurrentSlotOptions,
   RateLimiterBackend,
+  ReleaseSlotOptions,
   WindowSlotOptions,
 } from "./src/rate_limits/backend.ts";
 export {
