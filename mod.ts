@@ -180,6 +180,7 @@ export type {
   BucketSlotOptions,
   ConcurrentSlotOptions,
   RateLimiterBackend,
+  ReleaseSlotOptions,
   WindowSlotOptions,
 } from "./src/rate_limits/backend.ts";
 export {
@@ -206,6 +207,7 @@ export type {
   RecordSwap,
   ScheduleRecord,
   ScheduleStore,
+  SwapOptions,
   SwapResult,
 } from "./src/scheduler/store.ts";
 export {

@@ -1,14 +1,18 @@
 import assert from "node:assert/strict";
-import type { Redis } from "@upstash/redis";
+import { Redis } from "@upstash/redis";
+import { actor } from "../src/actor.ts";
 import { MemoryBroker } from "../src/brokers/memory.ts";
+import { workerApp } from "../src/hono/mod.ts";
+import { startLocalServer } from "../src/local/mod.ts";
 import {
   MemoryReplayStore,
   RedisReplayStore,
   type ReplayStore,
   replayStoreFor,
 } from "../src/push/replay.ts";
+import { signPush } from "../src/push/signature.ts";
 import { silentLogger } from "./broker_conformance.ts";
-import { cleanup, restClient, testPrefix } from "./_env.ts";
+import { cleanup, restClient, restEnv, testPrefix, testRedisUrl } from "./_env.ts";
 
 /** One suite for every ReplayStore: remembered once, forgotten after the TTL. */
 function replayConformance(
@@ -94,6 +98,99 @@ replayConformance("RedisReplayStore (pipeline-only client)", () => {
     expire: expireIn(redis, prefix),
     done: () => cleanup(redis, prefix),
   };
+});
+
+/**
+ * A local server that loses the response of the requests `lose` picks (after Redis ran
+ * them), and a client that sends a request again when its response is lost, as
+ * `@upstash/redis` does by default.
+ */
+async function losingServer(lose: (request: number) => boolean) {
+  let request = 0;
+  let lost = 0;
+  const { token } = restEnv();
+  const server = await startLocalServer({
+    redis: testRedisUrl(),
+    token,
+    port: 0,
+    log: () => {},
+    faults: {
+      dropRate: 0.5,
+      random: () => {
+        if (!lose(request++)) return 1;
+        lost++;
+        return 0;
+      },
+    },
+  });
+  const redis = new Redis({
+    url: server.url,
+    token,
+    enableTelemetry: false,
+    retry: { retries: 3, backoff: () => 1 },
+  });
+  return { server, redis, lost: () => lost };
+}
+
+for (const shape of ["set", "pipeline"] as const) {
+  Deno.test(`RedisReplayStore (${shape}): given the answer of its SET lost and the request sent again, then the push is accepted; a replay is still refused`, async () => {
+    // The response of the first request (the first SET) is lost after Redis ran it
+    const { server, redis, lost } = await losingServer((n) => n === 0);
+    const prefix = testPrefix(`replay-lost-${shape}`);
+    const client = shape === "set" ? redis : { pipeline: () => redis.pipeline() };
+    const store = new RedisReplayStore({ redis: client, prefix });
+    try {
+      assert.equal(await store.remember("mac", 60_000), true);
+      assert.equal(lost(), 1, "the first answer was lost and the client sent the SET again");
+      // A second check of the same signature, by any instance, is a replay
+      assert.equal(await store.remember("mac", 60_000), false);
+      assert.equal(
+        await new RedisReplayStore({ redis: restClient(), prefix }).remember("mac", 60_000),
+        false,
+      );
+    } finally {
+      await cleanup(restClient(), prefix);
+      await server.close();
+    }
+  });
+}
+
+Deno.test("POST /messages: given the replay check's answer lost, then no false 401; the same request again is a 401 before any other Redis command", async () => {
+  const { server, redis, lost } = await losingServer((n) => n === 0);
+  const prefix = testPrefix("replay-endpoint");
+  const secret = "a-signing-secret-of-some-length";
+  const broker = new MemoryBroker({ logger: silentLogger });
+  const queue = `q-${crypto.randomUUID().slice(0, 8)}`;
+  const ran: string[] = [];
+  const task = actor(`task-${crypto.randomUUID()}`, (x: string) => {
+    ran.push(x);
+  }, { broker, queue });
+  const app = workerApp({
+    broker,
+    signingKeys: [secret],
+    replayStore: new RedisReplayStore({ redis, prefix }),
+  });
+  try {
+    const message = await task.send("once");
+    const body = JSON.stringify({ queue, ids: [message.id] });
+    const signature = await signPush(secret, { method: "POST", path: "/messages", body });
+    const init = {
+      method: "POST",
+      body,
+      headers: { "content-type": "application/json", "skiff-signature": signature },
+    };
+    const first = await app.request("/messages", init);
+    assert.equal(lost(), 1);
+    assert.equal(first.status, 200);
+    assert.deepEqual(ran, ["once"]);
+    const again = await app.request("/messages", init);
+    assert.equal(again.status, 401);
+    assert.match((await again.json()).error, /used already/);
+    assert.deepEqual(ran, ["once"]);
+  } finally {
+    await cleanup(restClient(), prefix);
+    await server.close();
+  }
 });
 
 Deno.test("RedisReplayStore: given a key, then it is one SET NX PX under the prefix", async () => {

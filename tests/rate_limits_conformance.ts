@@ -178,6 +178,49 @@ export function rateLimitsConformance(
     );
   });
 
+  test("given a release run twice before its hold expires (a retried request), then both answer true and no other slot is freed", async ({ backend, clock, key }) => {
+    const k = key("release-twice");
+    const token = crypto.randomUUID();
+    const expiresAt = clock.time + 1_000;
+    assert(await backend.acquireConcurrent(k, { token, limit: 2, ttl: 1_000 }));
+    const other = crypto.randomUUID();
+    assert(await backend.acquireConcurrent(k, { token: other, limit: 2, ttl: 1_000 }));
+    assert.equal(await backend.releaseConcurrent(k, token, { expiresAt }), true);
+    assert.equal(await backend.releaseConcurrent(k, token, { expiresAt }), true);
+    // The other holder still holds: one slot is free, not two
+    assert(
+      await backend.acquireConcurrent(k, { token: crypto.randomUUID(), limit: 2, ttl: 1_000 }),
+    );
+    assert.equal(
+      await backend.acquireConcurrent(k, { token: crypto.randomUUID(), limit: 2, ttl: 1_000 }),
+      false,
+    );
+    // After its expiry, a token that is gone is reported as expired
+    clock.time = expiresAt;
+    assert.equal(await backend.releaseConcurrent(k, token, { expiresAt }), false);
+  });
+
+  test("given an acquire that fails after its first run took the slot, then the limiter gives the slot back", async ({ backend, key }) => {
+    const k = key("acquire-fails");
+    // The backend runs the acquire, then its answer is lost for good
+    const acquireConcurrent: RateLimiterBackend["acquireConcurrent"] = async (name, options) => {
+      await backend.acquireConcurrent(name, options);
+      throw new Error("fetch failed");
+    };
+    const losing = new Proxy(backend, {
+      get: (target, property) => {
+        if (property === "acquireConcurrent") return acquireConcurrent;
+        const value = Reflect.get(target, property);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const mutex = new ConcurrentRateLimiter(losing, k, { limit: 1, ttl: 60_000 });
+    await assert.rejects(mutex.acquire(() => {}), /fetch failed/);
+    assert(
+      await backend.acquireConcurrent(k, { token: crypto.randomUUID(), limit: 1, ttl: 60_000 }),
+    );
+  });
+
   test("given fn throws while holding, then the error propagates and the slot is released", async ({ backend, key }) => {
     const mutex = new ConcurrentRateLimiter(backend, key("throws"), { limit: 1 });
     await assert.rejects(
@@ -252,6 +295,22 @@ export function rateLimitsConformance(
     assert(await backend.acquireWindow(k, request), "a retry of an admitted request at the limit");
     assert.equal(await backend.acquireWindow(k, { ...request, id: crypto.randomUUID() }), false);
   });
+
+  for (const strategy of ["fixed", "token"] as const) {
+    test(`given a ${strategy} bucket request run twice with one id, then it takes one slot`, async ({ backend, key }) => {
+      const k = key(`${strategy}-twice`);
+      const acquire = (id: string) =>
+        strategy === "fixed"
+          ? backend.acquireFixedBucket(k, { id, limit: 2, bucket: 60_000 })
+          : backend.acquireTokenBucket(k, { id, limit: 2, bucket: 60_000 });
+      const id = crypto.randomUUID();
+      assert(await acquire(id));
+      assert(await acquire(id));
+      assert(await acquire(crypto.randomUUID()), "the second slot is still free");
+      assert(await acquire(id), "a retry of an admitted request at the limit");
+      assert.equal(await acquire(crypto.randomUUID()), false);
+    });
+  }
 
   test("given fixed buckets, then each bucket admits limit, and the count resets at the edge", async ({ backend, clock, key }) => {
     const limiter = new BucketRateLimiter(backend, key("fixed"), { limit: 2, bucket: 1_000 });

@@ -12,6 +12,11 @@
  * script runs (`[13 lua]`) included, between two `ECHO` markers.
  * Each operation's scripts run once before it is measured, so that no measurement pays for
  * a NOSCRIPT and its EVAL.
+ *
+ * What being safe to repeat costs (see `docs/rate_limits.md`): a fixed bucket keeps the ids
+ * it admitted (SCARD, then SADD or SISMEMBER: 2 -> 3), a token bucket writes a one-minute
+ * record per token taken (`SET NX`) and reads it on a refusal (`EXISTS`): 4 -> 5 and 2 -> 3.
+ * Releases, concurrency and windows stay as they were (their token or id was already there).
  */
 import assert from "node:assert/strict";
 import process from "node:process";
@@ -147,31 +152,32 @@ Deno.test("rate limit cost: commands per acquire, release, barrier step, and @up
       },
     );
 
-    // Buckets, with a bucket long enough that the runs share one.
-    const day = { limit: 100, bucket: 86_400_000 };
+    // Buckets, with a bucket long enough that the runs share one; a fresh id per acquire.
+    const day = (run: number, limit = 100) => ({ id: tokens[run], limit, bucket: 86_400_000 });
+    const warm = (limit = 100) => ({ id: crypto.randomUUID(), limit, bucket: 86_400_000 });
     await expect(
       "BucketRateLimiter (fixed) acquire, admitted",
-      2,
-      () => backend.acquireFixedBucket("f", day),
-      () => backend.acquireFixedBucket("f", day),
+      3,
+      () => backend.acquireFixedBucket("f", warm()),
+      (run) => backend.acquireFixedBucket("f", day(run)),
     );
     await expect(
       "BucketRateLimiter (fixed) acquire, refused",
-      2,
-      () => backend.acquireFixedBucket("f1", { ...day, limit: 1 }),
-      () => backend.acquireFixedBucket("f1", { ...day, limit: 1 }),
+      3,
+      () => backend.acquireFixedBucket("f1", warm(1)),
+      (run) => backend.acquireFixedBucket("f1", day(run, 1)),
     );
     await expect(
       "BucketRateLimiter (token) acquire, admitted",
-      4,
-      () => backend.acquireTokenBucket("t", day),
-      () => backend.acquireTokenBucket("t", day),
+      5,
+      () => backend.acquireTokenBucket("t", warm()),
+      (run) => backend.acquireTokenBucket("t", day(run)),
     );
     await expect(
       "BucketRateLimiter (token) acquire, refused",
-      2,
-      () => backend.acquireTokenBucket("t1", { ...day, limit: 1 }),
-      () => backend.acquireTokenBucket("t1", { ...day, limit: 1 }),
+      3,
+      () => backend.acquireTokenBucket("t1", warm(1)),
+      (run) => backend.acquireTokenBucket("t1", day(run, 1)),
     );
 
     // Barrier: creation, arrival, one poll of a blocking wait.

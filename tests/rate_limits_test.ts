@@ -58,10 +58,14 @@ Deno.test("UpstashRateLimiterBackend: given keys of every kind, then they are na
       const barrier = new Barrier(backend, "k");
       await barrier.create(1);
       const [, keys] = await redis.scan(0, { match: `${namespace}:*`, count: 1_000 });
-      assert.deepEqual(keys.sort(), [
+      // The token bucket's record of the request that took a token, under the same tag
+      const taken = keys.filter((name) => name.includes(":tokens:taken:"));
+      assert.equal(taken.length, 1);
+      assert.match(taken[0], /^[^{]*:rate:\{k\}:tokens:taken:[0-9a-f-]{36}$/);
+      assert.deepEqual(keys.filter((name) => !taken.includes(name)).sort(), [
         `${namespace}:barrier:{k}`,
-        `${namespace}:rate:{k}:bucket:${Math.floor(clock.time / 1_000)}`,
         `${namespace}:rate:{k}:concurrent`,
+        `${namespace}:rate:{k}:fixed:${Math.floor(clock.time / 1_000)}`,
         `${namespace}:rate:{k}:tokens`,
         `${namespace}:rate:{k}:window`,
       ]);
@@ -130,6 +134,89 @@ Deno.test("UpstashRateLimiterBackend: given responses lost at random (the client
   } finally {
     await cleanup(redis, `${namespace}:`);
     await server.close();
+  }
+});
+
+/**
+ * A backend whose client loses the response of the next request when `lose()` was called
+ * (after Redis ran it): `@upstash/redis` then sends the same request again.
+ */
+async function losingBackend() {
+  let armed = false;
+  let lost = 0;
+  const server = await startLocalServer({
+    redis: testRedisUrl(),
+    token: restEnv().token,
+    port: 0,
+    log: () => {},
+    faults: {
+      dropRate: 0.5,
+      random: () => {
+        if (!armed) return 1;
+        armed = false;
+        lost++;
+        return 0;
+      },
+    },
+  });
+  const client = new Redis({
+    url: server.url,
+    token: restEnv().token,
+    enableTelemetry: false,
+    retry: { retries: 3, backoff: () => 1 },
+  });
+  // Loaded ahead, so that each operation is one request (no NOSCRIPT, then EVAL).
+  for (const script of SCRIPTS) await client.scriptLoad(script.source);
+  const namespace = unique("test-lost").slice(0, 20);
+  const backend = new UpstashRateLimiterBackend({ redis: client, namespace });
+  /** Runs `op` with the response of its (only) request lost once. */
+  const losing = async <T>(op: () => Promise<T>): Promise<T> => {
+    armed = true;
+    const before = lost;
+    const result = await op();
+    assert.equal(lost, before + 1, "the response was lost and the request sent again");
+    return result;
+  };
+  const close = async () => {
+    await cleanup(redis, `${namespace}:`);
+    await server.close();
+  };
+  return { backend, losing, close };
+}
+
+Deno.test("UpstashRateLimiterBackend: given the answer of each operation lost once (the client sends it again), then each answers as its first run and takes no second slot", async () => {
+  const { backend, losing, close } = await losingBackend();
+  try {
+    // A mutex: the lost acquire holds the slot, once; the lost release frees it, once
+    const token = crypto.randomUUID();
+    const expiresAt = backend.now() + 60_000;
+    const slot = { token, limit: 1, ttl: 60_000 };
+    assert.equal(await losing(() => backend.acquireConcurrent("m", slot)), true);
+    const rival = { token: crypto.randomUUID(), limit: 1, ttl: 60_000 };
+    assert.equal(await backend.acquireConcurrent("m", rival), false);
+    assert.equal(await losing(() => backend.releaseConcurrent("m", token, { expiresAt })), true);
+    assert.equal(await backend.acquireConcurrent("m", rival), true);
+    // Windows and buckets with room for one: the lost acquire is admitted, the next refused
+    const id = () => crypto.randomUUID();
+    const one = { limit: 1, bucket: 60_000 };
+    assert.equal(
+      await losing(() => backend.acquireWindow("w", { id: id(), limit: 1, window: 60_000 })),
+      true,
+    );
+    assert.equal(await backend.acquireWindow("w", { id: id(), limit: 1, window: 60_000 }), false);
+    assert.equal(await losing(() => backend.acquireFixedBucket("f", { id: id(), ...one })), true);
+    assert.equal(await backend.acquireFixedBucket("f", { id: id(), ...one }), false);
+    assert.equal(await losing(() => backend.acquireTokenBucket("t", { id: id(), ...one })), true);
+    assert.equal(await backend.acquireTokenBucket("t", { id: id(), ...one }), false);
+    // A barrier: the lost creation answers true; a lost arrival counts once
+    const barrier = { token: id(), parties: 2, ttl: 60_000 };
+    assert.equal(await losing(() => backend.createBarrier("b", barrier)), true);
+    assert.equal(await backend.createBarrier("b", { ...barrier, token: id() }), false);
+    const arrival = await losing(() => backend.arriveAtBarrier("b", "party-1"));
+    assert.deepEqual([arrival?.parties, arrival?.arrived], [2, 1]);
+    assert.equal(await backend.barrierArrivals("b"), 1);
+  } finally {
+    await close();
   }
 });
 

@@ -12,7 +12,7 @@ import { UpstashBroker } from "../src/brokers/upstash.ts";
 import { startLocalServer } from "../src/local/mod.ts";
 import { SCHEDULER_SCRIPTS } from "../src/scheduler/_scripts.ts";
 import { messageStates } from "../src/scheduler/_states.ts";
-import { Scheduler } from "../src/scheduler/scheduler.ts";
+import { Scheduler, type SchedulerTickReport } from "../src/scheduler/scheduler.ts";
 import { UpstashScheduleStore } from "../src/scheduler/upstash_store.ts";
 import { silentLogger } from "./broker_conformance.ts";
 import { cleanup, restClient, testPrefix, testRedisUrl } from "./_env.ts";
@@ -37,7 +37,8 @@ Deno.test("scheduler scripts: each loads, its SHA matches, and it names keys onl
     const calls = [...script.source.matchAll(/redis\.call\("(\w+)", ([^,)]+)/g)];
     assert.ok(calls.length > 0, script.name);
     for (const [, command, key] of calls) {
-      assert.match(key, /^(key|KEYS\[\d\])$/, `${script.name}: ${command} on ${key}`);
+      // `key` is KEYS[i], `call` is KEYS[n + 1]: never a name built in Lua.
+      assert.match(key, /^(key|call|KEYS\[\d\])$/, `${script.name}: ${command} on ${key}`);
     }
   }
 });
@@ -111,6 +112,153 @@ Deno.test("scheduler (redis): requests whose responses are lost, and retried, st
         "minutely@4",
       ]);
       assert.equal((await broker.stats(queue)).ready, fired.length);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+/** A seeded source of randomness (mulberry32): the same faults on every run. */
+function seeded(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+Deno.test("scheduler (redis): given a record write whose response is lost while another instance records the next slot, then its retry still fires the slot", () =>
+  withNamespace("lost-write", async (namespace) => {
+    const broker = new MemoryBroker();
+    const queue = `q-${crypto.randomUUID().slice(0, 8)}`;
+    const task = actor(`task-${crypto.randomUUID()}`, () => {}, { broker, queue });
+    let meanwhile: (() => Promise<unknown>) | undefined;
+    let lost = 0;
+    // Loses the answer of the armed write, lets `meanwhile` run, then sends the very same
+    // request again: what @upstash/redis does when a response is lost.
+    const losing = {
+      evalsha: async (...args: Parameters<Redis["evalsha"]>) => {
+        const answer = await redis.evalsha(...args);
+        const step = meanwhile;
+        if (!step || !args[1].some((key) => key.includes(":call:"))) return answer;
+        meanwhile = undefined;
+        lost++;
+        await step();
+        return await redis.evalsha(...args);
+      },
+      eval: (...args: Parameters<Redis["eval"]>) => redis.eval(...args),
+    } as unknown as Redis;
+    const make = (client: Redis) =>
+      new Scheduler({ broker, store: new UpstashScheduleStore({ redis: client, namespace }) })
+        .schedule("minutely", "* * * * *", task.message());
+    const a = make(losing);
+    const b = make(redis);
+    // Given A fired slot 0 and B saw it
+    assert.equal((await a.tick(T0)).fired.length, 1);
+    assert.equal((await b.tick(T0 + 10)).fired.length, 0);
+    // When A's write of slot 1 lands but its answer is lost, and B fires slot 2 before
+    // A's client sends the write again
+    let fromB: SchedulerTickReport | undefined;
+    meanwhile = async () => fromB = await b.tick(T0 + 2 * MINUTE);
+    const fromA = await a.tick(T0 + MINUTE);
+    // Then A fires slot 1 (its retry recognised its own write), B slot 2: none lost
+    assert.equal(lost, 1);
+    assert.deepEqual(fromA.fired.map((f) => f.slot), [T0 + MINUTE]);
+    assert.deepEqual(fromA.skipped, []);
+    assert.deepEqual(fromB?.fired.map((f) => f.slot), [T0 + 2 * MINUTE]);
+    assert.equal((await broker.stats(queue)).ready, 3);
+  }));
+
+Deno.test("scheduler (redis): given a swap whose every retry fails after it wrote, then the next tick makes the same call again and fires the slot", () =>
+  withNamespace("unsettled", async (namespace) => {
+    const broker = new MemoryBroker();
+    const queue = `q-${crypto.randomUUID().slice(0, 8)}`;
+    const task = actor(`task-${crypto.randomUUID()}`, () => {}, { broker, queue });
+    let failNext = false;
+    const calls: string[] = [];
+    const failing = {
+      evalsha: async (...args: Parameters<Redis["evalsha"]>) => {
+        const call = args[1].find((key) => key.includes(":call:"));
+        if (call) calls.push(call);
+        const answer = await redis.evalsha(...args);
+        if (failNext && call) {
+          failNext = false;
+          throw new Error("fetch failed");
+        }
+        return answer;
+      },
+      eval: (...args: Parameters<Redis["eval"]>) => redis.eval(...args),
+    } as unknown as Redis;
+    const store = new UpstashScheduleStore({ redis: failing, namespace });
+    const a = new Scheduler({ broker, store }).schedule("minutely", "* * * * *", task.message());
+    const b = new Scheduler({ broker, store: new UpstashScheduleStore({ redis, namespace }) })
+      .schedule("minutely", "* * * * *", task.message());
+    await a.tick(T0);
+    await b.tick(T0 + 10);
+    // Given A's write of slot 1 landed but A never heard back (every retry failed)
+    failNext = true;
+    await assert.rejects(a.tick(T0 + MINUTE), /Cannot swap schedule records/);
+    const failed = calls.at(-1);
+    // When B records slot 2, and A ticks again
+    assert.deepEqual((await b.tick(T0 + 2 * MINUTE)).fired.map((f) => f.slot), [T0 + 2 * MINUTE]);
+    const report = await a.tick(T0 + 2 * MINUTE + 500);
+    // Then A made the failed call again under its id and fired slot 1
+    assert.equal(calls.filter((call) => call === failed).length, 2);
+    assert.deepEqual(report.fired.map((f) => f.slot), [T0 + MINUTE]);
+    assert.equal((await broker.stats(queue)).ready, 3);
+  }));
+
+Deno.test("scheduler (redis): given three tickers over a server that loses 20% of responses, then every */30 slot fires exactly once", async () => {
+  let dropped = 0;
+  const random = seeded(11);
+  const server = await startLocalServer({
+    redis: testRedisUrl(),
+    token: "drop20",
+    port: 0,
+    log: () => {},
+    faults: {
+      dropRate: 0.2,
+      random: () => {
+        const r = random();
+        if (r < 0.2) dropped++;
+        return r;
+      },
+    },
+  });
+  try {
+    await withNamespace("three", async (namespace) => {
+      const broker = new MemoryBroker();
+      const queue = `q-${crypto.randomUUID().slice(0, 8)}`;
+      const task = actor(`task-${crypto.randomUUID()}`, () => {}, { broker, queue });
+      const SLOTS = 45;
+      const fired = new Map<number, number>();
+      const skipped: string[] = [];
+      // Each ticker runs its own loop, one tick a second of its own clock: while one waits
+      // for a retry, the others run ahead and record later slots.
+      await Promise.all([0, 1, 2].map(async (n) => {
+        const client = new Redis({
+          url: server.url,
+          token: "drop20",
+          enableTelemetry: false,
+          retry: { retries: 10, backoff: () => 3 },
+        });
+        const scheduler = new Scheduler({
+          broker,
+          store: new UpstashScheduleStore({ redis: client, namespace }),
+        }).schedule("half-minutely", "*/30 * * * * *", task.message());
+        for (let s = 0; s < SLOTS * 30; s++) {
+          const report = await scheduler.tick(T0 + s * 1_000 + n * 100);
+          for (const f of report.fired) fired.set(f.slot, (fired.get(f.slot) ?? 0) + 1);
+          skipped.push(...report.skipped.map((k) => `${k.slot}:${k.reason}`));
+        }
+      }));
+      assert.ok(dropped > 10, `responses were lost (${dropped})`);
+      assert.deepEqual(skipped, []);
+      const slots = Array.from({ length: SLOTS }, (_, i) => T0 + i * 30_000);
+      assert.deepEqual([...fired.keys()].sort((x, y) => x - y), slots);
+      assert.deepEqual([...new Set(fired.values())], [1]);
+      assert.equal((await broker.stats(queue)).ready, SLOTS);
     });
   } finally {
     await server.close();

@@ -2,7 +2,10 @@
  * Replay protection for signed pushes: each signature is accepted once. A
  * {@linkcode ReplayStore} remembers a key for a while and says whether it had seen it;
  * {@linkcode MemoryReplayStore} keeps keys in process, {@linkcode RedisReplayStore} in Redis
- * with `SET key 1 NX PX ttl` (one command per accepted push).
+ * with `SET key <check id> NX GET PX ttl` (one command per accepted push): the value is the id
+ * of the check that first remembered the key, so that the same check sent again (its
+ * response lost, `@upstash/redis` retries it) recognises itself instead of refusing its own
+ * push as a replay.
  *
  * @module
  */
@@ -97,8 +100,11 @@ export interface RedisReplayStoreOptions {
 }
 
 /**
- * Keeps keys in Redis: one `SET key 1 NX PX ttl` per call, so every instance of a
- * deployment refuses a signature any of them has seen.
+ * Keeps keys in Redis: one `SET key <check id> NX GET PX ttl` per call, so every instance
+ * of a deployment refuses a signature any of them has seen. Each call makes a check id of
+ * its own; `@upstash/redis` sends the same request again when a response is lost, and that
+ * retry finds its own id under the key and answers `true`, as the first run did. Any other
+ * call, the same signature sent again by anyone, finds another id and answers `false`.
  *
  * @example
  * ```ts ignore
@@ -130,18 +136,23 @@ export class RedisReplayStore implements ReplayStore {
    *
    * @param key What to remember.
    * @param ttlMs How long to remember it (rounded up to a whole millisecond).
-   * @returns `true` the first time, `false` while the key is remembered.
+   * @returns `true` the first time (also when this call's request was sent again after
+   *   its response was lost), `false` while the key is remembered.
    * @throws {Error} What the client throws (Redis unreachable, say).
    */
   async remember(key: string, ttlMs: number): Promise<boolean> {
     const name = `${this.#prefix}${key}`;
-    const options = { nx: true, px: Math.max(1, Math.ceil(ttlMs)) } as const;
+    // Made once per call: every retry of this call's request carries the same id.
+    const check = `c:${crypto.randomUUID()}`;
+    const options = { nx: true, get: true, px: Math.max(1, Math.ceil(ttlMs)) } as const;
     const redis = this.#redis;
     // A one-command pipeline is still one SET: the same cost, for clients narrowed to it.
-    const [set] = "set" in redis && typeof redis.set === "function"
-      ? [await redis.set(name, 1, options)]
-      : await (redis as Pick<Redis, "pipeline">).pipeline().set(name, 1, options).exec();
-    return set !== null;
+    const [held] = "set" in redis && typeof redis.set === "function"
+      ? [await redis.set(name, check, options)]
+      : await (redis as Pick<Redis, "pipeline">).pipeline().set(name, check, options).exec();
+    // GET answers what was there: nothing (remembered now), or the id of the check that
+    // remembered it, which is this one when this is its request sent again.
+    return held === null || held === undefined || String(held) === check;
   }
 }
 

@@ -1,8 +1,10 @@
 /**
  * The Lua scripts of `UpstashRateLimiterBackend`: one per operation, one round trip each.
  * Every key is passed in KEYS; the time comes from the client in ARGV (never `TIME`), so
- * tests can move it. Each script is safe to run twice: `@upstash/redis` retries a request
- * whose response was lost. Private to skiff.
+ * tests can move it. Each script is safe to run twice with the same outcome:
+ * `@upstash/redis` sends a request again when its response was lost, and every mutating
+ * script is told the id of its call (a holder's token, a request id), so that the retry
+ * recognises what its first run did. Private to skiff.
  *
  * @module
  */
@@ -38,15 +40,19 @@ return 0
 
 /**
  * Frees the slot a token holds. A token whose hold expired and was dropped frees nothing,
- * so a late release cannot free another holder's slot.
+ * so a late release cannot free another holder's slot. Safe to repeat: a token gone before
+ * its hold's expiry was freed by its own holder (nobody else drops a hold before it
+ * expires), so a retried release, whose first run freed it, answers 1 again.
  *
  * KEYS[1] holders (as above)
- * ARGV[1] token
- * Returns 1 when a slot was freed, else 0.
+ * ARGV[1] token   ARGV[2] now (ms)   ARGV[3] when the hold expires (ms; 0: unknown)
+ * Returns 1 when the slot was freed (by this release, or by its first run), else 0.
  */
 export const RELEASE_CONCURRENT: Script<number> = new Script(
   "release-concurrent",
-  `${HEADER}return redis.call("ZREM", KEYS[1], ARGV[1])
+  `${HEADER}if redis.call("ZREM", KEYS[1], ARGV[1]) == 1 then return 1 end
+if tonumber(ARGV[2]) < tonumber(ARGV[3]) then return 1 end
+return 0
 `,
 );
 
@@ -77,31 +83,40 @@ return 0
 );
 
 /**
- * Counts a request in the current fixed bucket. A counter, not ids: running it twice
- * counts one request twice, which can only refuse a request, never exceed the limit.
+ * Admits a request in the current fixed bucket: the bucket keeps the ids it admitted (at
+ * most `limit`, like the sliding window's log), so that a retried request, whose first run
+ * was admitted, finds its id and takes no second slot. A refused request writes nothing.
  *
- * KEYS[1] counter of the current bucket
- * ARGV[1] limit   ARGV[2] ms until the counter may go (the bucket's end, plus one bucket)
- * Returns 1 when the request is admitted, else 0.
+ * KEYS[1] ids admitted in the current bucket: set
+ * ARGV[1] limit   ARGV[2] ms until the set may go (the bucket's end, plus one bucket)
+ * ARGV[3] request id
+ * Returns 1 when the request is admitted (also when it was already), else 0.
  */
 export const ACQUIRE_FIXED_BUCKET: Script<number> = new Script(
   "acquire-fixed-bucket",
-  `${HEADER}local count = redis.call("INCR", KEYS[1])
-if count == 1 then redis.call("PEXPIRE", KEYS[1], ARGV[2]) end
-if count <= tonumber(ARGV[1]) then return 1 end
-return 0
+  `${HEADER}local count = redis.call("SCARD", KEYS[1])
+if count < tonumber(ARGV[1]) then
+  redis.call("SADD", KEYS[1], ARGV[3])
+  if count == 0 then redis.call("PEXPIRE", KEYS[1], ARGV[2]) end
+  return 1
+end
+-- A retried request whose first run was admitted finds its id there.
+return redis.call("SISMEMBER", KEYS[1], ARGV[3])
 `,
 );
 
 /**
  * Takes a token from a token bucket. The level is kept in units of 1/bucket of a token,
- * so that it refills by `limit` units a millisecond and stays an integer. Running it twice
- * takes two tokens: it can only refuse a request, never exceed the rate.
+ * so that it refills by `limit` units a millisecond and stays an integer. Safe to repeat:
+ * a request that takes a token also writes a short-lived record under its id, so that a
+ * retry, whose first run took a token, takes no second one and answers 1. A refused request
+ * writes nothing (it changed nothing; its retry is decided afresh).
  *
  * KEYS[1] bucket: hash, `units` = the level, `at` = when the level was computed (ms)
+ * KEYS[2] the request's record, `<bucket key>:taken:<request id>`
  * ARGV[1] now (ms)   ARGV[2] capacity (limit * bucket)   ARGV[3] refill a ms (limit)
- * ARGV[4] units of one token (bucket)
- * Returns 1 when a token was taken, else 0.
+ * ARGV[4] units of one token (bucket)   ARGV[5] how long the record is kept (ms)
+ * Returns 1 when a token was taken (by this request or its first run), else 0.
  */
 export const ACQUIRE_TOKEN_BUCKET: Script<number> = new Script(
   "acquire-token-bucket",
@@ -114,7 +129,11 @@ local units = capacity
 if state[1] then
   units = math.min(capacity, tonumber(state[1]) + math.max(0, now - tonumber(state[2])) * rate)
 end
-if units < cost then return 0 end
+if units < cost then
+  -- Empty now; but a retried request whose first run took a token finds its record.
+  return redis.call("EXISTS", KEYS[2])
+end
+if not redis.call("SET", KEYS[2], "1", "NX", "PX", ARGV[5]) then return 1 end
 units = units - cost
 redis.call("HSET", KEYS[1], "units", string.format("%.0f", units), "at", ARGV[1])
 -- A missing bucket is a full one, so the key may go once the bucket would be full again.

@@ -27,8 +27,20 @@ export interface WindowSlotOptions {
   window: number;
 }
 
+/** Options of `releaseConcurrent`. */
+export interface ReleaseSlotOptions {
+  /**
+   * When the hold expires, by the backend's clock (ms since the epoch), as the holder
+   * computed it when acquiring. With it, a token already gone before then answers `true`:
+   * its own holder freed it (a retried release, whose first run freed the slot).
+   */
+  expiresAt?: number;
+}
+
 /** Options of `acquireFixedBucket` and `acquireTokenBucket`. */
 export interface BucketSlotOptions {
+  /** The request's id: unique per acquire, so that running it twice admits it once. */
+  id: string;
   /** The most requests per bucket (fixed), or the bucket's capacity (token). */
   limit: number;
   /** The length of a bucket, or the time to refill an empty token bucket, in milliseconds. */
@@ -57,8 +69,10 @@ export interface BarrierState {
 
 /**
  * Where rate limiters and barriers keep their state. Each method is one atomic step,
- * safe to run twice with the same token or id (a REST client retries a request whose
- * response was lost). Keys are the limiters' own keys: a backend namespaces them and keeps
+ * safe to run twice with the same token or id, with the same outcome (a REST client sends
+ * a request again when its response was lost): a repeated acquire takes no second slot, a
+ * repeated release frees nobody else's and answers as the first, a repeated creation or
+ * arrival counts once. A refused acquire changes nothing, so its repeat is decided afresh. Keys are the limiters' own keys: a backend namespaces them and keeps
  * the kinds apart, so a window and a bucket with the same key do not share state.
  *
  * @example A backend is handed to limiters, which call it
@@ -90,13 +104,15 @@ export interface RateLimiterBackend {
   acquireConcurrent(key: string, options: ConcurrentSlotOptions): Promise<boolean>;
 
   /**
-   * Frees the slot `token` holds, if it still holds one.
+   * Frees the slot `token` holds, if it still holds one. Never frees another holder's.
    *
    * @param key The limiter's key.
    * @param token The holder's token.
-   * @returns Whether a slot was freed (`false`: the hold expired and was dropped).
+   * @param options When the hold expires, so that a repeated release answers as the first.
+   * @returns Whether the slot was freed, by this call or an earlier release of the same
+   *   token before its hold expired (`false`: the hold expired and was dropped).
    */
-  releaseConcurrent(key: string, token: string): Promise<boolean>;
+  releaseConcurrent(key: string, token: string, options?: ReleaseSlotOptions): Promise<boolean>;
 
   /**
    * Admits request `id` if fewer than `limit` requests were admitted in the last `window`
@@ -109,22 +125,22 @@ export interface RateLimiterBackend {
   acquireWindow(key: string, options: WindowSlotOptions): Promise<boolean>;
 
   /**
-   * Counts a request in the current fixed bucket (`floor(now / bucket)`) and admits it
-   * if it is one of the first `limit`.
+   * Admits request `id` in the current fixed bucket (`floor(now / bucket)`) if it is one
+   * of the first `limit`.
    *
    * @param key The limiter's key.
-   * @param options The limit and the bucket's length.
-   * @returns Whether the request is admitted.
+   * @param options The request id, the limit and the bucket's length.
+   * @returns Whether the request is admitted (also when it was already).
    */
   acquireFixedBucket(key: string, options: BucketSlotOptions): Promise<boolean>;
 
   /**
-   * Takes a token from a bucket of `limit` tokens that refills continuously, `limit`
-   * tokens every `bucket` milliseconds.
+   * Takes a token for request `id` from a bucket of `limit` tokens that refills
+   * continuously, `limit` tokens every `bucket` milliseconds.
    *
    * @param key The limiter's key.
-   * @param options The capacity and the refill time.
-   * @returns Whether a token was taken.
+   * @param options The request id, the capacity and the refill time.
+   * @returns Whether a token was taken (also when request `id` took it already).
    */
   acquireTokenBucket(key: string, options: BucketSlotOptions): Promise<boolean>;
 

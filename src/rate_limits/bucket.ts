@@ -112,9 +112,11 @@ export class BucketRateLimiter extends RateLimiter {
    */
   protected override async tryAcquire(): Promise<Release | undefined> {
     const { backend, key, limit, bucket } = this;
+    // One id per acquire: every retry of its request carries it, so it is counted once.
+    const id = crypto.randomUUID();
     const admitted = this.strategy === "token"
-      ? await backend.acquireTokenBucket(key, { limit, bucket })
-      : await backend.acquireFixedBucket(key, { limit, bucket });
+      ? await backend.acquireTokenBucket(key, { id, limit, bucket })
+      : await backend.acquireFixedBucket(key, { id, limit, bucket });
     return admitted ? nothingToRelease : undefined;
   }
 }

@@ -73,9 +73,20 @@ export class ConcurrentRateLimiter extends RateLimiter {
   protected override async tryAcquire(): Promise<Release | undefined> {
     const token = crypto.randomUUID();
     const { backend, key, limit, ttl } = this;
-    if (!await backend.acquireConcurrent(key, { token, limit, ttl })) return undefined;
+    // The hold ends no sooner than this (the backend's clock, read before acquiring).
+    const expiresAt = backend.now() + ttl;
+    let acquired: boolean;
+    try {
+      acquired = await backend.acquireConcurrent(key, { token, limit, ttl });
+    } catch (error) {
+      // Its first run may have taken the slot though no answer came: give it back rather
+      // than leave it held until the ttl (nothing happens if it took none).
+      await backend.releaseConcurrent(key, token, { expiresAt }).catch(() => {});
+      throw error;
+    }
+    if (!acquired) return undefined;
     return async () => {
-      await backend.releaseConcurrent(key, token);
+      await backend.releaseConcurrent(key, token, { expiresAt });
     };
   }
 }

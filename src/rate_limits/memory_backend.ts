@@ -9,6 +9,7 @@ import type {
   BucketSlotOptions,
   ConcurrentSlotOptions,
   RateLimiterBackend,
+  ReleaseSlotOptions,
   WindowSlotOptions,
 } from "./backend.ts";
 import { checkClock } from "./_checks.ts";
@@ -103,12 +104,18 @@ export class MemoryRateLimiterBackend implements RateLimiterBackend {
    * @param token The holder's token.
    * @returns Whether a slot was freed.
    */
-  releaseConcurrent(key: string, token: string): Promise<boolean> {
+  releaseConcurrent(
+    key: string,
+    token: string,
+    options: ReleaseSlotOptions = {},
+  ): Promise<boolean> {
+    const now = this.#tick();
     const name = `concurrent:${key}`;
-    const holders = this.#get<Map<string, number>>(name, this.#tick());
+    const holders = this.#get<Map<string, number>>(name, now);
     const freed = holders?.delete(token) ?? false;
     if (holders?.size === 0) this.#entries.delete(name);
-    return Promise.resolve(freed);
+    // Gone before its expiry: only its holder frees a hold early, so it was freed already.
+    return Promise.resolve(freed || now < (options.expiresAt ?? 0));
   }
 
   /**
@@ -144,9 +151,13 @@ export class MemoryRateLimiterBackend implements RateLimiterBackend {
     const now = this.#tick();
     const index = Math.floor(now / options.bucket);
     const name = `bucket:${key}:${index}`;
-    const count = (this.#get<number>(name, now) ?? 0) + 1;
-    this.#set(name, count, (index + 2) * options.bucket);
-    return Promise.resolve(count <= options.limit);
+    const admitted = this.#get<Set<string>>(name, now) ?? new Set();
+    if (admitted.size < options.limit) {
+      admitted.add(options.id);
+      this.#set(name, admitted, (index + 2) * options.bucket);
+      return Promise.resolve(true);
+    }
+    return Promise.resolve(admitted.has(options.id));
   }
 
   /**
@@ -165,7 +176,11 @@ export class MemoryRateLimiterBackend implements RateLimiterBackend {
     const units = state
       ? Math.min(capacity, state.units + Math.max(0, now - state.at) * limit)
       : capacity;
+    const taken = `tokens:${key}:taken:${options.id}`;
+    // As in Redis: a request that took a token is remembered a minute under its id.
+    if (this.#get<true>(taken, now)) return Promise.resolve(true);
     if (units < bucket) return Promise.resolve(false);
+    this.#set(taken, true, now + 60_000);
     const left = units - bucket;
     this.#set(
       `tokens:${key}`,

@@ -11,6 +11,7 @@ import type {
   BucketSlotOptions,
   ConcurrentSlotOptions,
   RateLimiterBackend,
+  ReleaseSlotOptions,
   WindowSlotOptions,
 } from "./backend.ts";
 import { checkClock, checkName } from "./_checks.ts";
@@ -24,6 +25,12 @@ import {
   CREATE_BARRIER,
   RELEASE_CONCURRENT,
 } from "./_scripts.ts";
+
+/**
+ * How long a token bucket remembers that a request took a token: far longer than
+ * `@upstash/redis` goes on sending a request whose response was lost.
+ */
+const TAKEN_TTL_MS = 60_000;
 
 /** Options of {@linkcode UpstashRateLimiterBackend}. */
 export interface UpstashRateLimiterBackendOptions {
@@ -113,12 +120,17 @@ export class UpstashRateLimiterBackend implements RateLimiterBackend {
    *
    * @param key The limiter's key.
    * @param token The holder's token.
-   * @returns Whether a slot was freed.
+   * @param options When the hold expires.
+   * @returns Whether the slot was freed (by this call, or by its first run).
    * @throws {Error} What the client throws.
    */
-  async releaseConcurrent(key: string, token: string): Promise<boolean> {
-    return await RELEASE_CONCURRENT.run(this.#redis, [this.#key(key, "concurrent")], [token]) ===
-      1;
+  async releaseConcurrent(
+    key: string,
+    token: string,
+    options: ReleaseSlotOptions = {},
+  ): Promise<boolean> {
+    const args = [token, this.#now(), options.expiresAt ?? 0];
+    return await RELEASE_CONCURRENT.run(this.#redis, [this.#key(key, "concurrent")], args) === 1;
   }
 
   /**
@@ -137,34 +149,37 @@ export class UpstashRateLimiterBackend implements RateLimiterBackend {
   }
 
   /**
-   * Counts a request in a fixed bucket: see {@linkcode RateLimiterBackend.acquireFixedBucket}.
+   * Admits a request in a fixed bucket: see {@linkcode RateLimiterBackend.acquireFixedBucket}.
    *
    * @param key The limiter's key.
-   * @param options The limit and the bucket's length.
+   * @param options The request id, the limit and the bucket's length.
    * @returns Whether the request is admitted.
    * @throws {Error} What the client throws.
    */
   async acquireFixedBucket(key: string, options: BucketSlotOptions): Promise<boolean> {
-    const { limit, bucket } = options;
+    const { id, limit, bucket } = options;
     const now = this.#now();
     const index = Math.floor(now / bucket);
-    const keys = [this.#key(key, `bucket:${index}`)];
+    // A set of ids (`fixed:`), not the counter older versions kept under `bucket:`.
+    const keys = [this.#key(key, `fixed:${index}`)];
     const keep = (index + 2) * bucket - now;
-    return await ACQUIRE_FIXED_BUCKET.run(this.#redis, keys, [limit, keep]) === 1;
+    return await ACQUIRE_FIXED_BUCKET.run(this.#redis, keys, [limit, keep, id]) === 1;
   }
 
   /**
    * Takes a token from a token bucket: see {@linkcode RateLimiterBackend.acquireTokenBucket}.
    *
    * @param key The limiter's key.
-   * @param options The capacity and the refill time.
-   * @returns Whether a token was taken.
+   * @param options The request id, the capacity and the refill time.
+   * @returns Whether a token was taken (by this call, or by its first run).
    * @throws {Error} What the client throws.
    */
   async acquireTokenBucket(key: string, options: BucketSlotOptions): Promise<boolean> {
-    const { limit, bucket } = options;
-    const args = [this.#now(), limit * bucket, limit, bucket];
-    return await ACQUIRE_TOKEN_BUCKET.run(this.#redis, [this.#key(key, "tokens")], args) === 1;
+    const { id, limit, bucket } = options;
+    const args = [this.#now(), limit * bucket, limit, bucket, TAKEN_TTL_MS];
+    const tokens = this.#key(key, "tokens");
+    const keys = [tokens, `${tokens}:taken:${id}`];
+    return await ACQUIRE_TOKEN_BUCKET.run(this.#redis, keys, args) === 1;
   }
 
   /**

@@ -12,12 +12,22 @@ const HEADER = "#!lua flags=allow-key-locking\n";
  * Compares and sets schedule records (`slot|token|id`), each on its own. A set writes
  * first (`SET ... GET`, one command) and puts the old record back if its token was not the
  * expected one: within the script nobody sees the difference, and the common case, a
- * write that wins, costs one command. A set whose value was already there answers
- * "written": the same request, retried (tokens are fresh per tick). Per swap: 1 command
- * for a read or a winning set, 2 for a set that loses.
+ * write that wins, costs one command. Per swap: 1 command for a read or a winning set, 2
+ * for a set that loses.
  *
- * KEYS: one record key per swap, `<namespace>:{schedules}:slot:<name>`
- * ARGV: per swap, four values: op (`r` read, `s` set, `d` delete), the expected token
+ * Safe to repeat: a call that writes anything also writes a call record (which of its
+ * swaps it wrote) under the call id the client made, reused by every retry of the call. A
+ * retried set finds its own value (still there: written), or the expected token (the first
+ * run never landed: it writes now), or neither: then another tick may have moved the record
+ * on after the first run wrote it, and only then is the call record read. So a retry
+ * answers what the first run did, and a slot it won is never taken for a lost race.
+ * Per call: 1 more command (`SET` of the call record) when it writes, 1 more (`GET`) when a
+ * write is answered "lost".
+ *
+ * KEYS: one record key per swap, `<namespace>:{schedules}:slot:<name>`; then, when ARGV[1]
+ *   is not "0", the call record `<namespace>:{schedules}:call:<call id>`
+ * ARGV[1]: how long the call record is kept (ms), "0" for a call that only reads
+ * ARGV[2..]: per swap, four values: op (`r` read, `s` set, `d` delete), the expected token
  *   (`""`: no record), the record to set (`""` for `r` and `d`), the TTL in ms
  * Returns: JSON, per swap `1` when written, else the current record (`""`: none).
  */
@@ -26,9 +36,19 @@ export const SWAP_RECORDS: Script<unknown> = new Script(
   `${HEADER}local function tokenOf(record)
   return record and string.match(record, "^[^|]*|([^|]*)") or ""
 end
-local out = {}
-for i, key in ipairs(KEYS) do
-  local op, expect, value, ttl = ARGV[4 * i - 3], ARGV[4 * i - 2], ARGV[4 * i - 1], ARGV[4 * i]
+local n = (#ARGV - 1) / 4
+local call = ARGV[1] ~= "0" and KEYS[n + 1] or nil
+local first
+-- Whether the first run of this very call wrote swap i (read once, and only if needed).
+local function firstWrote(i)
+  if not call then return false end
+  if first == nil then first = redis.call("GET", call) or "" end
+  return string.sub(first, i, i) == "1"
+end
+local out, flags, wrote = {}, {}, false
+for i = 1, n do
+  local key = KEYS[i]
+  local op, expect, value, ttl = ARGV[4 * i - 2], ARGV[4 * i - 1], ARGV[4 * i], ARGV[4 * i + 1]
   if op == "s" then
     local old = redis.call("SET", key, value, "PX", ttl, "GET")
     if old == value or tokenOf(old) == expect then
@@ -39,18 +59,23 @@ for i, key in ipairs(KEYS) do
       else
         redis.call("DEL", key)
       end
-      out[i] = old or ""
+      out[i] = firstWrote(i) and 1 or (old or "")
     end
   else
     local current = redis.call("GET", key)
     if op == "d" and tokenOf(current) == expect then
       redis.call("DEL", key)
       out[i] = 1
+    elseif op == "d" and firstWrote(i) then
+      out[i] = 1
     else
       out[i] = current or ""
     end
   end
+  flags[i] = out[i] == 1 and op ~= "r" and "1" or "0"
+  wrote = wrote or flags[i] == "1"
 end
+if call and wrote then redis.call("SET", call, table.concat(flags), "PX", ARGV[1]) end
 return cjson.encode(out)
 `,
 );

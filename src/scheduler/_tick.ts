@@ -1,7 +1,10 @@
 /**
  * One scheduler tick: plan each schedule's due slots, check overlaps, compare-and-set the
  * records (one store request per round), then send what was won and give back what could
- * not be sent. Private to skiff; see `docs/scheduling.md`, "Exactly once".
+ * not be sent. A store call whose answer never came (every retry failed) is made again,
+ * with the same call id, by the next tick before anything else: the store answers what the
+ * first run did, so a slot it won is sent, not lost. Private to skiff; see
+ * `docs/scheduling.md`, "Exactly once".
  *
  * @module
  */
@@ -11,7 +14,7 @@ import type { Message } from "../message.ts";
 import type { Entry } from "./_declare.ts";
 import { planSlots, type SlotPlan } from "./_plan.ts";
 import { messageStates, unfinished } from "./_states.ts";
-import type { RecordSwap, ScheduleRecord, ScheduleStore } from "./store.ts";
+import type { RecordSwap, ScheduleRecord, ScheduleStore, SwapResult } from "./store.ts";
 import type { SchedulerTickReport } from "./types.ts";
 
 /** What a tick works with. */
@@ -24,10 +27,20 @@ export interface TickContext {
   brokerFor: (entry: Entry) => Broker;
   /** Where to log a slot that could be neither sent nor given back. */
   logger: Logger;
+  /** The store call of an earlier tick that failed, if any; kept across ticks. */
+  unsettled: { call?: UnsettledCall };
+}
+
+/** A store call whose answer was lost: its call id, and the steps it swapped. */
+export interface UnsettledCall {
+  /** The call id to make it again with. */
+  id: string;
+  /** What it swapped, with the messages it would send. */
+  steps: Step[];
 }
 
 /** One schedule's part in a round of a tick. */
-interface Step {
+export interface Step {
   entry: Entry;
   broker: Broker;
   record: ScheduleRecord | null;
@@ -49,16 +62,46 @@ export async function fireDue(
   at: number,
   context: TickContext,
 ): Promise<SchedulerTickReport> {
-  const { store, seen } = context;
+  const { store, seen, unsettled } = context;
   const done: Step[] = [];
+  const earlier = unsettled.call;
+  if (earlier) {
+    // Made again with its id: what the first run wrote is answered written. Taken out
+    // first, so that a tick running at the same time does not make it too.
+    unsettled.call = undefined;
+    let results: SwapResult[];
+    try {
+      results = await store.swap(earlier.steps.map((step) => step.swap!), {
+        callId: earlier.id,
+      });
+    } catch (error) {
+      unsettled.call ??= earlier;
+      throw error;
+    }
+    results.forEach((result, i) => {
+      const step = earlier.steps[i];
+      if (result.written) done.push(step);
+      seen.set(step.entry.name, result.written ? step.swap!.next ?? null : result.current);
+    });
+  }
   let pending = entries;
+  let failure: { error: unknown } | undefined;
   for (let round = 0; round < MAX_ROUNDS && pending.length > 0; round++) {
     const steps = plan(pending, at, context);
     if (steps.length === 0) break;
     await checkOverlaps(steps);
     const token = crypto.randomUUID();
     for (const step of steps) step.swap = swapOf(step, at, token);
-    const results = await store.swap(steps.map((step) => step.swap!));
+    // One id per call, made here and reused by every retry of the call, also a later tick's.
+    const callId = crypto.randomUUID();
+    let results: SwapResult[];
+    try {
+      results = await store.swap(steps.map((step) => step.swap!), { callId });
+    } catch (error) {
+      if (steps.some((step) => step.plan)) unsettled.call = { id: callId, steps };
+      failure = { error };
+      break;
+    }
     const lost: Entry[] = [];
     results.forEach((result, i) => {
       const step = steps[i];
@@ -73,7 +116,9 @@ export async function fireDue(
     });
     pending = lost;
   }
+  // What earlier rounds won is sent even when a later round failed.
   await send(done, context);
+  if (failure) throw failure.error;
   const report: SchedulerTickReport = { fired: [], skipped: [] };
   for (const { entry, plan, messages, overlapped } of done) {
     plan!.fire.forEach((slot, i) => {

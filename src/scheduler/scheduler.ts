@@ -12,7 +12,7 @@ import { getBroker } from "../global_broker.ts";
 import type { Message } from "../message.ts";
 import { getActor } from "../registry.ts";
 import { declare, type Entry } from "./_declare.ts";
-import { fireDue } from "./_tick.ts";
+import { fireDue, type UnsettledCall } from "./_tick.ts";
 import { MemoryScheduleStore } from "./memory_store.ts";
 import type { ScheduleRecord, ScheduleStore } from "./store.ts";
 import type {
@@ -77,6 +77,8 @@ export class Scheduler {
    * "none". Only a hint: every write compares, so a stale hint costs a read, never a slot.
    */
   readonly #seen = new Map<object | string, Map<string, ScheduleRecord | null>>();
+  /** Per store, a swap whose answer never came: the next tick makes it again, same id. */
+  readonly #unsettled = new Map<object | string, { call?: UnsettledCall }>();
 
   /**
    * Creates a Scheduler.
@@ -234,10 +236,13 @@ export class Scheduler {
   ): Promise<SchedulerTickReport> {
     const at = millis(now, "Cannot tick scheduler");
     if (this.#entries.size === 0) return { fired: [], skipped: [] };
-    const { store, seen } = this.#storeFor(this.#broker ?? options.broker ?? getBroker());
+    const { store, seen, unsettled } = this.#storeFor(
+      this.#broker ?? options.broker ?? getBroker(),
+    );
     return await fireDue([...this.#entries.values()], at, {
       store,
       seen,
+      unsettled,
       logger: this.#logger,
       brokerFor: (entry) =>
         this.#broker ?? getActor(entry.message.actor)?.options.broker ?? options.broker ??
@@ -249,6 +254,7 @@ export class Scheduler {
   #storeFor(broker: Broker): {
     store: ScheduleStore;
     seen: Map<string, ScheduleRecord | null>;
+    unsettled: { call?: UnsettledCall };
   } {
     let store: ScheduleStore;
     let key: object | string;
@@ -265,7 +271,9 @@ export class Scheduler {
     }
     let seen = this.#seen.get(key);
     if (!seen) this.#seen.set(key, seen = new Map());
-    return { store, seen };
+    let unsettled = this.#unsettled.get(key);
+    if (!unsettled) this.#unsettled.set(key, unsettled = {});
+    return { store, seen, unsettled };
   }
 }
 

@@ -31,6 +31,15 @@ export interface RecordSwap {
   ttl: number;
 }
 
+/** Options of {@linkcode ScheduleStore.swap}. */
+export interface SwapOptions {
+  /**
+   * The call's id: a call made again with the same id (its first answer lost) answers
+   * what its first run did and changes nothing more. Default: a fresh id per call.
+   */
+  callId?: string;
+}
+
 /** What one swap answers. */
 export type SwapResult =
   /** The write was made (or had been made by this very request, retried). */
@@ -67,10 +76,13 @@ export type SwapResult =
  */
 export interface ScheduleStore {
   /**
-   * Compares and sets records, each atomically.
+   * Compares and sets records, each atomically. Safe to repeat: a call made again with the
+   * same `callId` (its first answer lost) answers what its first run did; a swap its first
+   * run wrote is answered written even if another tick has moved the record on since.
    *
    * @param swaps The swaps, at most one per schedule.
+   * @param options The call id.
    * @returns For each swap, in order, whether it was written, else the current record.
    */
-  swap(swaps: readonly RecordSwap[]): Promise<SwapResult[]>;
+  swap(swaps: readonly RecordSwap[], options?: SwapOptions): Promise<SwapResult[]>;
 }
