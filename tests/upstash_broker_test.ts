@@ -35,7 +35,7 @@ async function withBroker(
   }
 }
 
-Deno.test("UpstashBroker: given messages in every state, then the queue's five keys share one hash tag", () =>
+Deno.test("UpstashBroker: given messages in every state, then the queue's five keys and its call records share one hash tag", () =>
   withBroker("keys", async (broker, queue) => {
     const task = actor(`task-${crypto.randomUUID()}`, () => {}, { broker, queue });
     await task.sendWithOptions({ delay: 1_000 });
@@ -44,8 +44,12 @@ Deno.test("UpstashBroker: given messages in every state, then the queue's five k
     await broker.nack(queue, claim, { kind: "dead", reason: "x" });
     const [, keys] = await redis.scan(0, { match: `${broker.namespace}:*`, count: 1000 });
     const base = `${broker.namespace}:{${queue}}:`;
+    const calls = keys.filter((key) => key.startsWith(`${base}call:`));
+    // One record per call that changed state: two sends, the claim, the nack.
+    assert.equal(calls.length, 4);
+    for (const key of calls) assert.ok((await redis.pttl(key)) > 0, key);
     assert.deepEqual(
-      keys.sort(),
+      keys.filter((key) => !calls.includes(key)).sort(),
       ["dead", "msg", "ready", "reason", "timers"].map((k) => base + k),
     );
   }));
