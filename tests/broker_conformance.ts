@@ -121,6 +121,25 @@ export function brokerConformance(
     assert.deepEqual(await broker.ack(queue, [claim]), [true]);
   });
 
+  test("given a lease ended, when new calls ack, nack, release or settle it again, then each is refused and nothing comes back", async ({ broker, queue, clock, name }) => {
+    const task = actor(name("task"), () => {}, { broker, queue });
+    await broker.enqueue([task.message(), task.message()]);
+    const [acked, dead] = await broker.claim(queue, { count: 2 });
+    assert.deepEqual(await broker.ack(queue, [acked]), [true]);
+    assert.equal(await broker.nack(queue, dead, { kind: "dead", reason: "x" }), true);
+    for (const lease of [acked, dead]) {
+      assert.deepEqual(await broker.ack(queue, [lease]), [false]);
+      assert.equal(await broker.nack(queue, lease, { kind: "retry", at: clock.time }), false);
+      assert.deepEqual(await broker.release(queue, [lease]), [false]);
+      const [next] = broker.encodeMessages([task.message()]).records;
+      assert.deepEqual(
+        await broker.settle(queue, lease, { kind: "ack", effects: { messages: [next] } }),
+        { done: false, enqueued: [] },
+      );
+    }
+    assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 1 });
+  });
+
   test("given mixed priorities, when claimed, then lower priorities come first and FIFO within one", async ({ broker, queue, name }) => {
     const task = actor(name("task"), (_n: number) => {}, { broker, queue });
     const priorities = [0, 5, -1, 0, 5, -1, 0];

@@ -27,19 +27,19 @@ import { cleanup, costRedisUrl, testPrefix } from "./_env.ts";
  * the bill: update the table in the README with it.
  */
 export const UPSTASH_BROKER_COST = {
-  "send (1 message)": 3,
-  "send (1 delayed message)": 3,
-  "send (batch of 10)": 4,
+  "send (1 message)": 4,
+  "send (1 delayed message)": 4,
+  "send (batch of 10)": 5,
   "claim (1 ready)": 6,
   "claim (10 ready)": 6,
   "claim (idle: nothing ready, due or expired)": 4,
   "claim (1 due delay promoted, then leased)": 8,
   "claimById (1 ready)": 6,
-  "ack (1)": 3,
-  "ack (batch of 10)": 4,
-  "nack (retry, new body)": 4,
-  "nack (dead, new body)": 6,
-  "release (1)": 3,
+  "ack (1)": 4,
+  "ack (batch of 10)": 5,
+  "nack (retry, new body)": 5,
+  "nack (dead, new body)": 7,
+  "release (1)": 4,
   "extendLease": 2,
   "stats": 4,
   "deadLetters (1)": 5,
@@ -47,6 +47,8 @@ export const UPSTASH_BROKER_COST = {
   "state (1 id, ready)": 4,
   "state (1 id, leased)": 5,
   "state (10 ids, leased)": 5,
+  "one message end to end (send, claim, ack)": 14,
+  "ten messages end to end (batches of 10)": 16,
 } as const;
 
 type Operation = keyof typeof UPSTASH_BROKER_COST;
@@ -137,6 +139,18 @@ Deno.test("cost: each UpstashBroker operation issues its documented number of Re
     const ids = waiting.map((m) => m.id);
     assert.deepEqual(await states("state (10 ids, leased)", ids), ids.map(() => "leased"));
 
+    const lone = actor(`lone-${crypto.randomUUID()}`, () => {}, { broker, queue: "cost-e2e" });
+    await measure("one message end to end (send, claim, ack)", async () => {
+      await lone.send();
+      const claims = await broker.claim("cost-e2e");
+      assert.deepEqual(await broker.ack("cost-e2e", claims), [true]);
+    });
+    await measure("ten messages end to end (batches of 10)", async () => {
+      await broker.enqueue(Array.from({ length: 10 }, () => lone.message()));
+      const claims = await broker.claim("cost-e2e", { count: 10 });
+      assert.equal((await broker.ack("cost-e2e", claims)).filter(Boolean).length, 10);
+    });
+
     const rows = Object.keys(UPSTASH_BROKER_COST).map((op) =>
       `| ${op} | ${measured.get(op as Operation)} |`
     );
@@ -158,20 +172,20 @@ Deno.test("cost: each UpstashBroker operation issues its documented number of Re
  * their acks and nacks do not run SETTLE.
  */
 export const COMPOSITION_COST = {
-  "process a plain message (ack)": 3,
-  "process a message with storeResults (SET, then ack)": 4,
-  "process a message with onSuccess (ack + callback)": 5,
-  "process a failing message with onFailure (retry + callback)": 6,
-  "process a pipeline step (ack + next step, same queue)": 5,
-  "process a pipeline step (ack + next step, other queue)": 5,
-  "process a pipeline step with storeResults (SET, then ack + next step)": 6,
-  "process a step that fans out into a group of 3 (ack + state + members)": 9,
-  "process a group member, not the last (ack + report)": 5,
-  "process the last group member (ack + report + next step with the results)": 9,
-  "process a group member that dies, first failure (dead + report + callback)": 10,
-  "run a pipeline (first step)": 3,
-  "run a group of 3 on one queue, no callbacks": 4,
-  "run a group of 3 on one queue, with a completion callback": 7,
+  "process a plain message (ack)": 4,
+  "process a message with storeResults (SET, then ack)": 5,
+  "process a message with onSuccess (ack + callback)": 6,
+  "process a failing message with onFailure (retry + callback)": 7,
+  "process a pipeline step (ack + next step, same queue)": 6,
+  "process a pipeline step (ack + next step, other queue)": 6,
+  "process a pipeline step with storeResults (SET, then ack + next step)": 7,
+  "process a step that fans out into a group of 3 (ack + state + members)": 10,
+  "process a group member, not the last (ack + report)": 6,
+  "process the last group member (ack + report + next step with the results)": 10,
+  "process a group member that dies, first failure (dead + report + callback)": 11,
+  "run a pipeline (first step)": 4,
+  "run a group of 3 on one queue, no callbacks": 5,
+  "run a group of 3 on one queue, with a completion callback": 8,
   "getResult (stored)": 1,
   "getResults of a group of 3 (stored)": 1,
 } as const;

@@ -46,13 +46,13 @@ export const PUSH_COST = {
   "idle deployment: GET /health, no messages": 0,
   "push refused: forged signature": 0,
   "push refused: replayed signature": 1,
-  "send 1 message (Push middleware on)": 3,
-  "push of 1 id: processed and acked": 10,
-  "push of 10 ids: processed and acked": 15,
+  "send 1 message (Push middleware on)": 4,
+  "push of 1 id: processed and acked": 11,
+  "push of 10 ids: processed and acked": 17,
   "push of 1 id already done": 8,
   "push of 1 id leased elsewhere": 8,
   "tick, idle (1 queue)": 4,
-  "tick, 1 ready message (inline)": 9,
+  "tick, 1 ready message (inline)": 10,
 } as const;
 
 type Operation = keyof typeof PUSH_COST;

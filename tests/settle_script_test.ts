@@ -8,7 +8,7 @@ import { silentLogger } from "./broker_conformance.ts";
 import { cleanup, restClient, testPrefix } from "./_env.ts";
 
 const redis = restClient();
-const KEY_VARIABLES = new Set(["ready", "timers", "msg", "dead", "reason", "state"]);
+const KEY_VARIABLES = new Set(["ready", "timers", "msg", "dead", "reason", "state", "call"]);
 
 Deno.test("settle script: it loads, its SHA matches, and it names keys only through KEYS", async () => {
   for (const script of COMPOSITION_SCRIPTS) {
@@ -52,7 +52,7 @@ Deno.test("settle script: given a stale token, then nothing is written", () =>
     assert.deepEqual(await broker.stats("q"), { ready: 0, delayed: 0, leased: 1, dead: 0 });
   }));
 
-Deno.test("settle script: given the same run twice (a retried request), then the second writes nothing and answers [0]", () =>
+Deno.test("settle script: given the same call run twice (a retried request), then the second writes nothing and answers what the first did", () =>
   withBroker("settle-twice", async (broker, namespace) => {
     const task = actor(`task-${crypto.randomUUID()}`, () => {}, { broker, queue: "q" });
     await task.send();
@@ -71,7 +71,15 @@ Deno.test("settle script: given the same run twice (a retried request), then the
     const first = await SETTLE.run(redis, keys, args);
     const second = await SETTLE.run(redis, keys, args);
     assert.deepEqual(first, [1, [["q", next.id, "r"], ["q", callback.id, "d"]], 0]);
-    assert.deepEqual(second, [0]);
+    assert.deepEqual(second, first);
+    // A new call with the same lease (fresh call record) is stale.
+    const again = settleRequest("q", claim, { kind: "ack", effects }, {
+      namespace,
+      now: Date.now(),
+      deadLetterTtl: 1_000,
+      completedTtl: 1_000,
+    });
+    assert.deepEqual(await SETTLE.run(redis, again.keys, again.args), [0]);
     assert.deepEqual(await broker.stats("q"), { ready: 1, delayed: 1, leased: 0, dead: 0 });
   }));
 

@@ -1,9 +1,18 @@
 import assert from "node:assert/strict";
 import { Redis } from "@upstash/redis";
 import { actor } from "../src/actor.ts";
-import { UpstashBroker } from "../src/brokers/upstash.ts";
+import type { Logger } from "../src/broker.ts";
+import { UpstashBroker, type UpstashBrokerClient } from "../src/brokers/upstash.ts";
+import { ACK, CLAIM, NACK, SETTLE, WRITE } from "../src/brokers/upstash/scripts.ts";
+import { Retry } from "../src/errors.ts";
+import { startLocalServer } from "../src/local/mod.ts";
+import { Message } from "../src/message.ts";
+import { processMessage } from "../src/process.ts";
+import type { Script } from "../src/redis/script.ts";
 import { brokerConformance, silentLogger } from "./broker_conformance.ts";
-import { cleanup, restClient, restEnv, testPrefix } from "./_env.ts";
+import { cleanup, restClient, restEnv, testPrefix, testRedisUrl } from "./_env.ts";
+
+const FAULT_TOKEN = "hole-test-token";
 
 const redis = restClient();
 
@@ -35,7 +44,7 @@ async function withBroker(
   }
 }
 
-Deno.test("UpstashBroker: given messages in every state, then the queue's five keys share one hash tag", () =>
+Deno.test("UpstashBroker: given messages in every state, then the queue's five keys and its call records share one hash tag", () =>
   withBroker("keys", async (broker, queue) => {
     const task = actor(`task-${crypto.randomUUID()}`, () => {}, { broker, queue });
     await task.sendWithOptions({ delay: 1_000 });
@@ -44,8 +53,12 @@ Deno.test("UpstashBroker: given messages in every state, then the queue's five k
     await broker.nack(queue, claim, { kind: "dead", reason: "x" });
     const [, keys] = await redis.scan(0, { match: `${broker.namespace}:*`, count: 1000 });
     const base = `${broker.namespace}:{${queue}}:`;
+    const calls = keys.filter((key) => key.startsWith(`${base}call:`));
+    // One record per call that changed state: two sends, the claim, the nack.
+    assert.equal(calls.length, 4);
+    for (const key of calls) assert.ok((await redis.pttl(key)) > 0, key);
     assert.deepEqual(
-      keys.sort(),
+      keys.filter((key) => !calls.includes(key)).sort(),
       ["dead", "msg", "ready", "reason", "timers"].map((k) => base + k),
     );
   }));
@@ -135,4 +148,230 @@ Deno.test("UpstashBroker: given Redis failing, then the error names the queue an
   assert.ok(error instanceof Error);
   assert.match(error.message, /^Cannot send messages of queue 'q': UpstashError: Unauthorized/);
   assert.ok(!error.message.includes("secret-payload"));
+});
+
+// Safe to repeat with the same outcome: each test loses an answer at the exact point where
+// it used to cost a duplicate run or a false `stale`, then lets the retry arrive.
+
+/** How an intercepted script call's answer is lost. */
+type Loss =
+  /** `@upstash/redis` retried it (a dropped connection): the same request runs again. */
+  | "client retries"
+  /** The error reached the broker (a network error after the client's own retries). */
+  | "broker sees an error";
+
+/**
+ * A client whose first call of `script` reaches Redis, then loses its answer: `between`
+ * runs (another consumer acts), then the retry arrives as `loss` says. Other calls pass.
+ */
+function losing(
+  script: Script<unknown>,
+  loss: Loss,
+  between: () => Promise<void> = async () => {},
+): { client: UpstashBrokerClient; lost: () => number } {
+  let lost = 0;
+  /** Runs a call; the first of `script` that Redis runs (not a NOSCRIPT) loses its answer. */
+  const intercept = async (mine: boolean, send: () => Promise<unknown>) => {
+    const answer = await send();
+    if (lost > 0 || !mine) return answer;
+    lost++;
+    await between();
+    if (loss === "broker sees an error") throw new TypeError("fetch failed");
+    return await send();
+  };
+  const client = {
+    evalsha: async (...args: Parameters<Redis["evalsha"]>) =>
+      intercept(args[0] === await script.sha(), () => redis.evalsha(...args)),
+    eval: (...args: Parameters<Redis["eval"]>) =>
+      intercept(args[0] === script.source, () => redis.eval(...args)),
+    pipeline: () => redis.pipeline(),
+  };
+  return { client: client as unknown as UpstashBrokerClient, lost: () => lost };
+}
+
+/** A logger that keeps the warnings and errors it is given. */
+function recordingLogger(): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const keep = (line: unknown) => void lines.push(String(line));
+  return { logger: { debug() {}, info() {}, warn: keep, error: keep }, lines };
+}
+
+Deno.test("UpstashBroker: given a send whose answer is lost, when a worker runs and acks the message before the client's retry arrives, then it runs once and nothing is ready", async () => {
+  const namespace = testPrefix("hole-write").slice(0, -1);
+  const queue = "q";
+  const plain = new UpstashBroker({ redis, namespace, logger: silentLogger });
+  const runs: string[] = [];
+  const task = actor(`task-${crypto.randomUUID()}`, (s: string) => void runs.push(s), {
+    broker: plain,
+    queue,
+  });
+  // Between the first run of WRITE and its retry: a worker claims, runs and acks it.
+  const { client, lost } = losing(WRITE, "client retries", () => plain.join(queue));
+  const sender = new UpstashBroker({ redis: client, namespace, logger: silentLogger });
+  try {
+    await sender.enqueue([task.message("once")]);
+    assert.equal(lost(), 1);
+    assert.deepEqual(runs, ["once"]);
+    assert.deepEqual(await plain.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
+    await plain.join(queue);
+    assert.deepEqual(runs, ["once"]);
+  } finally {
+    await cleanup(redis, `${namespace}:`);
+  }
+});
+
+Deno.test("UpstashBroker: given an ack whose answer is lost, when the broker retries it, then it reports acked with no warning and the message ran once", async () => {
+  for (const loss of ["broker sees an error", "client retries"] as const) {
+    const namespace = testPrefix("hole-ack").slice(0, -1);
+    const queue = "q";
+    const { logger, lines } = recordingLogger();
+    const { client, lost } = losing(ACK, loss);
+    const broker = new UpstashBroker({ redis: client, namespace, logger });
+    let runs = 0;
+    const task = actor(`task-${crypto.randomUUID()}`, () => void runs++, { broker, queue });
+    try {
+      await task.send();
+      const [claim] = await broker.claim(queue);
+      const report = await processMessage(broker, queue, claim);
+      assert.equal(lost(), 1, loss);
+      assert.equal(report.status, "acked", loss);
+      assert.deepEqual(lines, [], loss);
+      await broker.join(queue);
+      assert.equal(runs, 1, loss);
+      assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
+    } finally {
+      await cleanup(redis, `${namespace}:`);
+    }
+  }
+});
+
+Deno.test("UpstashBroker: given a 503 on an ack, then the ack is retried within the lease and the message never runs twice", async () => {
+  const serverLog: string[] = [];
+  const server = await startLocalServer({
+    redis: testRedisUrl(),
+    token: FAULT_TOKEN,
+    port: 0,
+    log: (line) => serverLog.push(line),
+  });
+  const client = new Redis({ url: server.url, token: FAULT_TOKEN, enableTelemetry: false });
+  const namespace = testPrefix("hole-503").slice(0, -1);
+  const queue = "q";
+  const { logger, lines } = recordingLogger();
+  let time = 1_700_000_000_000;
+  const broker = new UpstashBroker({ redis: client, namespace, logger, now: () => time });
+  let runs = 0;
+  const task = actor(`task-${crypto.randomUUID()}`, () => {
+    runs++;
+    // The next request, the ack, is answered 503 without running.
+    const draws = [0];
+    server.faults = { errorRate: 0.5, random: () => draws.shift() ?? 1 };
+  }, { broker, queue });
+  try {
+    await task.send();
+    const [claim] = await broker.claim(queue, { leaseMs: 30_000 });
+    const report = await processMessage(broker, queue, claim, { leaseMs: 30_000 });
+    assert.equal(report.status, "acked");
+    assert.equal(serverLog.filter((line) => line.startsWith("skiff local: 503")).length, 1);
+    assert.deepEqual(lines, []);
+    // Past the lease: had the ack been given up, a claim would recover and run it again.
+    time += 60_000;
+    await broker.join(queue);
+    assert.equal(runs, 1);
+    assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
+  } finally {
+    server.faults = {};
+    await cleanup(client, `${namespace}:`);
+    await server.close();
+  }
+});
+
+Deno.test("UpstashBroker: given a nack whose answer is lost, when retried, then it reports retried and counts one retry", async () => {
+  const namespace = testPrefix("hole-nack").slice(0, -1);
+  const queue = "q";
+  const { logger, lines } = recordingLogger();
+  const { client, lost } = losing(NACK, "broker sees an error");
+  let time = 1_700_000_000_000;
+  const broker = new UpstashBroker({ redis: client, namespace, logger, now: () => time });
+  let runs = 0;
+  const flaky = actor(`flaky-${crypto.randomUUID()}`, () => {
+    if (++runs === 1) throw new Retry({ delay: 1_000 });
+  }, { broker, queue });
+  try {
+    await flaky.send();
+    const [claim] = await broker.claim(queue);
+    const report = await processMessage(broker, queue, claim);
+    assert.equal(lost(), 1);
+    assert.equal(report.status, "retried");
+    assert.deepEqual(lines, []);
+    assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 1, leased: 0, dead: 0 });
+    time += 1_000;
+    const [again] = await broker.claim(queue);
+    assert.equal(Message.decode(again.body).retries, 1);
+    assert.equal((await processMessage(broker, queue, again)).status, "acked");
+    assert.equal(runs, 2);
+  } finally {
+    await cleanup(redis, `${namespace}:`);
+  }
+});
+
+Deno.test("UpstashBroker: given a settle whose answer is lost, when retried, then it reports acked with what it enqueued, once", async () => {
+  const namespace = testPrefix("hole-settle").slice(0, -1);
+  const queue = "q";
+  const { client, lost } = losing(SETTLE, "broker sees an error");
+  const broker = new UpstashBroker({ redis: client, namespace, logger: silentLogger });
+  const seen: string[] = [];
+  const step = actor(`step-${crypto.randomUUID()}`, (s: string) => {
+    seen.push(s);
+    return s;
+  }, { broker, queue });
+  try {
+    const chain = step.message("a").pipe(step.message("b"));
+    await chain.run();
+    const [claim] = await broker.claim(queue);
+    const report = await processMessage(broker, queue, claim);
+    assert.equal(lost(), 1);
+    assert.equal(report.status, "acked");
+    assert.equal(report.enqueued?.length, 1);
+    assert.deepEqual(await broker.stats(queue), { ready: 1, delayed: 0, leased: 0, dead: 0 });
+    await broker.join(queue);
+    assert.deepEqual(seen, ["a", "b"]);
+  } finally {
+    await cleanup(redis, `${namespace}:`);
+  }
+});
+
+Deno.test("UpstashBroker: given an idle claim whose answer is lost, when a message arrives before the retry, then the retry leases nothing", async () => {
+  const namespace = testPrefix("hole-claim").slice(0, -1);
+  const queue = "q";
+  const plain = new UpstashBroker({ redis, namespace, logger: silentLogger });
+  const task = actor(`task-${crypto.randomUUID()}`, () => {}, { broker: plain, queue });
+  const { client, lost } = losing(CLAIM, "client retries", async () => void await task.send());
+  const broker = new UpstashBroker({ redis: client, namespace, logger: silentLogger });
+  try {
+    assert.deepEqual(await broker.claim(queue), []);
+    assert.equal(lost(), 1);
+    assert.deepEqual(await plain.stats(queue), { ready: 1, delayed: 0, leased: 0, dead: 0 });
+  } finally {
+    await cleanup(redis, `${namespace}:`);
+  }
+});
+
+Deno.test("UpstashBroker: given an ack refused by Redis itself, then it is not retried", async () => {
+  let calls = 0;
+  const refusing = {
+    evalsha: () => {
+      calls++;
+      return Promise.reject(
+        new Error("WRONGTYPE Operation against a key holding the wrong kind of value"),
+      );
+    },
+    eval: () => Promise.reject(new Error("unused")),
+    pipeline: () => redis.pipeline(),
+  } as unknown as UpstashBrokerClient;
+  const broker = new UpstashBroker({ redis: refusing, logger: silentLogger });
+  await assert.rejects(
+    broker.ack("q", [{ id: "m", token: "t:0" }]),
+    /^Error: Cannot acknowledge messages of queue 'q': Error: WRONGTYPE/,
+  );
+  assert.equal(calls, 1);
 });

@@ -3,7 +3,7 @@ import { Redis } from "@upstash/redis";
 import { type Actor, actor } from "../src/actor.ts";
 import { UpstashBroker, type UpstashBrokerClient } from "../src/brokers/upstash.ts";
 import { luaReadOnly } from "../src/brokers/upstash/_lua.ts";
-import { queueKeys } from "../src/brokers/upstash/_keys.ts";
+import { callKeys, queueKeys } from "../src/brokers/upstash/_keys.ts";
 import { runPipelined } from "../src/brokers/upstash/_run.ts";
 import { STATE, UPSTASH_SCRIPTS, WRITE } from "../src/brokers/upstash/scripts.ts";
 import { startLocalServer } from "../src/local/mod.ts";
@@ -12,7 +12,7 @@ import { silentLogger } from "./broker_conformance.ts";
 import { cleanup, restClient, testPrefix, testRedisUrl } from "./_env.ts";
 
 const redis = restClient();
-const KEY_VARIABLES = new Set(["ready", "timers", "msg", "dead", "reason"]);
+const KEY_VARIABLES = new Set(["ready", "timers", "msg", "dead", "reason", "call"]);
 
 Deno.test("upstash scripts: each loads, its SHA matches, and it names keys only through KEYS", async () => {
   for (const script of UPSTASH_SCRIPTS) {
@@ -73,7 +73,7 @@ Deno.test("upstash scripts: given acks of one queue in the same turn, then they 
     ]);
     assert.deepEqual(answers, [[true], [true, false], [], [true, false]]);
     assert.equal(calls.length, 1);
-    // A lone ack still runs alone: the single-lease path, 3 commands.
+    // A lone ack still runs alone: the single-lease path, 4 commands.
     assert.deepEqual(await broker.ack(queue, [d]), [true]);
     assert.deepEqual(calls.at(-1), [d.id, d.token]);
     assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
@@ -133,11 +133,11 @@ async function withPair(name: string, fn: (pair: Pair) => Promise<void>): Promis
   }
 }
 
-Deno.test("upstash scripts: given a send run twice, then the message is stored once", () =>
+Deno.test("upstash scripts: given a send run twice, then the message is stored once and both runs answer the same", () =>
   withPair("w2", async ({ doubled, broker, answers, queue, task }) => {
     await doubled.enqueue([task.message()]);
     await doubled.enqueue([task.message(), task.message(), task.message()]);
-    assert.deepEqual(answers, [[1, 0], [3, 0]]);
+    assert.deepEqual(answers, [[1, 1], [3, 3]]);
     assert.deepEqual(await broker.stats(queue), { ready: 4, delayed: 0, leased: 0, dead: 0 });
   }));
 
@@ -166,41 +166,45 @@ Deno.test("upstash scripts: given a claim by id run twice, then the second run a
     assert.deepEqual(await broker.ack(queue, claimed), [true]);
   }));
 
-Deno.test("upstash scripts: given an ack run twice, then the first run acks, the second answers false, and the message is gone", () =>
+Deno.test("upstash scripts: given an ack run twice, then both runs answer acked, and the message is gone", () =>
   withPair("a2", async ({ doubled, broker, answers, queue, task }) => {
     await broker.enqueue([task.message(), task.message()]);
     const [one, two] = await broker.claim(queue, { count: 2 });
-    assert.deepEqual(await doubled.ack(queue, [one]), [false]);
-    assert.deepEqual(await doubled.ack(queue, [two, two]), [false, false]);
-    assert.deepEqual(answers, [[[1], [0]], [[1, 0], [0, 0]]]);
+    assert.deepEqual(await doubled.ack(queue, [one]), [true]);
+    assert.deepEqual(await doubled.ack(queue, [two, two]), [true, false]);
+    assert.deepEqual(answers, [[[1], [1]], [[1, 0], [1, 0]]]);
+    // A new call (not a retry) with the same lease is stale: the call record is per call.
+    assert.deepEqual(await broker.ack(queue, [one]), [false]);
     assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
     assert.deepEqual((await broker.claimById(queue, [one.id])).unclaimed, [
       { id: one.id, state: "missing" },
     ]);
   }));
 
-Deno.test("upstash scripts: given a nack run twice, then it is retried or dead once", () =>
+Deno.test("upstash scripts: given a nack run twice, then it is retried or dead once, and both runs answer done", () =>
   withPair("n2", async ({ doubled, broker, answers, queue, task }) => {
     await broker.enqueue([task.message(), task.message()]);
     const [one, two] = await broker.claim(queue, { count: 2 });
-    assert.equal(await doubled.nack(queue, one, { kind: "retry", at: 1_700_000_005_000 }), false);
-    assert.equal(await doubled.nack(queue, two, { kind: "dead", reason: "bad" }), false);
-    assert.deepEqual(answers, [[1, 0], [1, 0]]);
+    assert.equal(await doubled.nack(queue, one, { kind: "retry", at: 1_700_000_005_000 }), true);
+    assert.equal(await doubled.nack(queue, two, { kind: "dead", reason: "bad" }), true);
+    assert.deepEqual(answers, [[1, 1], [1, 1]]);
     assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 1, leased: 0, dead: 1 });
     assert.deepEqual((await broker.deadLetters(queue)).map((d) => [d.id, d.reason]), [
       [two.id, "bad"],
     ]);
   }));
 
-Deno.test("upstash scripts: given a release, an extension and a requeue run twice, then each happens once", () =>
+Deno.test("upstash scripts: given a release, an extension, a requeue and a purge run twice, then each happens once and both runs answer the same", () =>
   withPair("r2", async ({ doubled, broker, answers, queue, task }) => {
-    await broker.enqueue([task.message(), task.message()]);
-    const [one, two] = await broker.claim(queue, { count: 2 });
+    await broker.enqueue([task.message(), task.message(), task.message()]);
+    const [one, two, three] = await broker.claim(queue, { count: 3 });
     assert.equal(await doubled.extendLease(queue, two, { leaseMs: 60_000 }), true);
-    assert.deepEqual(await doubled.release(queue, [one]), [false]);
+    assert.deepEqual(await doubled.release(queue, [one]), [true]);
     await broker.nack(queue, two, { kind: "dead", reason: "x" });
-    assert.equal(await doubled.requeue(queue, [two.id]), 0);
-    assert.deepEqual(answers, [[1, 1], [[1], [0]], [1, 0]]);
+    assert.equal(await doubled.requeue(queue, [two.id]), 1);
+    await broker.nack(queue, three, { kind: "dead", reason: "x" });
+    assert.equal(await doubled.purgeDead(queue), 1);
+    assert.deepEqual(answers, [[1, 1], [[1], [1]], [1, 1], [1, 1]]);
     assert.deepEqual(await broker.stats(queue), { ready: 2, delayed: 0, leased: 0, dead: 0 });
   }));
 
@@ -208,8 +212,7 @@ Deno.test("upstash scripts: given a script Redis has not seen, when run in a pip
   const namespace = testPrefix("noscript").slice(0, -1);
   const fresh = new Script<number>("fresh-write", `${WRITE.source}-- ${crypto.randomUUID()}\n`);
   const broker = new UpstashBroker({ redis, namespace, logger: silentLogger });
-  const keys = (queue: string) =>
-    ["ready", "timers", "msg", "dead", "reason"].map((k) => `${namespace}:{${queue}}:${k}`);
+  const keys = (queue: string) => callKeys(namespace, queue);
   try {
     const answers = await runPipelined(redis, fresh, [
       { keys: keys("a"), args: ["m1", "r", 1, "{}"] },
@@ -258,16 +261,16 @@ Deno.test("upstash scripts: given lost responses, when the client retries, then 
     assert.equal(claims.length, 2);
     assert.deepEqual(await broker.stats(queue), { ready: 1, delayed: 0, leased: 2, dead: 0 });
 
-    // Ack: the first run acked (its answer was lost); the retry finds the lease gone.
+    // Ack: the first run acked (its answer was lost); the retry answers what it did.
     dropNext();
-    assert.deepEqual(await broker.ack(queue, [claims[0]]), [false]);
+    assert.deepEqual(await broker.ack(queue, [claims[0]]), [true]);
     assert.deepEqual((await broker.claimById(queue, [first.id])).unclaimed, [
       { id: first.id, state: "missing" },
     ]);
 
-    // Nack: retried once, not twice; the lease is gone either way.
+    // Nack: retried once, not twice, and reported done.
     dropNext();
-    assert.equal(await broker.nack(queue, claims[1], { kind: "retry", at: Date.now() }), false);
+    assert.equal(await broker.nack(queue, claims[1], { kind: "retry", at: Date.now() }), true);
     assert.deepEqual(await broker.stats(queue), { ready: 1, delayed: 1, leased: 0, dead: 0 });
     assert.equal(logs.filter((line) => line.includes("dropped the response")).length, 4);
   } finally {

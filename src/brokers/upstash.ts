@@ -17,6 +17,7 @@ import {
   type GroupStart,
   type Lease,
   type LeaseOptions,
+  type Logger,
   type MessageState,
   type NackOutcome,
   type QueueStats,
@@ -24,7 +25,7 @@ import {
   type SettleResult,
 } from "../broker.ts";
 import { COMPLETED_GROUP_TTL } from "../composition/_template.ts";
-import type { Script, ScriptArg } from "../redis/script.ts";
+import { newCallId, type Script, type ScriptArg } from "../redis/script.ts";
 import {
   MAX_BATCH,
   toClaimById,
@@ -35,7 +36,8 @@ import {
 } from "./upstash/_codec.ts";
 import { Coalescer } from "./upstash/_batch.ts";
 import { hasEffects, settleRequest, templateJson, toSettled } from "./upstash/_effects.ts";
-import { groupKey, NAMESPACE_PATTERN, queueKeys } from "./upstash/_keys.ts";
+import { callKey, callKeys, groupKey, NAMESPACE_PATTERN, queueKeys } from "./upstash/_keys.ts";
+import { retryTransient } from "./upstash/_retry.ts";
 import { type PipelineClient, redisError, runPipelined } from "./upstash/_run.ts";
 import { CLAIM, CLAIM_BY_ID } from "./upstash/claim.ts";
 import { DEAD_LETTERS, PURGE_DEAD, REQUEUE } from "./upstash/dead_letters.ts";
@@ -58,8 +60,11 @@ export interface UpstashBrokerOptions extends BrokerOptions {
 
 /**
  * Keeps queues in Redis: `<namespace>:{<queue>}:ready` and four other keys per queue,
- * changed by Lua scripts, each one round trip and safe to run twice (the client retries a
- * request whose response was lost).
+ * changed by Lua scripts, each one round trip and safe to repeat with the same outcome:
+ * every call that changes state carries a call id of its own, and a retry of it (the
+ * client retries a request whose response was lost) answers what the first run did and
+ * changes nothing more. Acks and nacks retry transient failures (5xx, network) for up to
+ * 15 s with the same call id.
  *
  * @example Send, then drain inline
  * ```ts ignore
@@ -79,7 +84,7 @@ export class UpstashBroker extends Broker {
   readonly redis: UpstashBrokerClient;
   /** Acks of one turn of the event loop, one script call per queue. */
   readonly #acks = new Coalescer<Lease, boolean>((queue, leases) =>
-    this.#leases(ACK, "acknowledge messages", queue, leases)
+    this.#leases(ACK, "acknowledge messages", queue, leases, true)
   );
 
   /**
@@ -184,7 +189,10 @@ export class UpstashBroker extends Broker {
     });
     let answer: unknown;
     try {
-      answer = await SETTLE.run(this.redis, keys, args);
+      answer = await retryTransient(
+        () => SETTLE.run(this.redis, keys, args),
+        this.#retry(action, queue),
+      );
     } catch (error) {
       throw redisError(action, queue, error);
     }
@@ -213,8 +221,11 @@ export class UpstashBroker extends Broker {
     const { count, leaseMs } = this.checkArgs("claim messages", queue, options);
     const now = this.#now();
     const leaseUntil = now + leaseMs;
-    const args = [now, Math.min(count, MAX_BATCH), leaseUntil, crypto.randomUUID()];
-    return toClaims(await this.#run(CLAIM, "claim messages", queue, args), leaseUntil);
+    // The claim token is the call id: its leases carry it, so a retry finds them.
+    const token = newCallId();
+    const args = [now, Math.min(count, MAX_BATCH), leaseUntil, token];
+    const keys = [...queueKeys(this.namespace, queue), callKey(this.namespace, queue, token)];
+    return toClaims(await this.#run(CLAIM, "claim messages", queue, args, { keys }), leaseUntil);
   }
 
   /**
@@ -242,7 +253,7 @@ export class UpstashBroker extends Broker {
     if (ids.length === 0) return { claimed: [], unclaimed: [] };
     const now = this.#now();
     const leaseUntil = now + leaseMs;
-    const args = [now, leaseUntil, crypto.randomUUID(), ...ids];
+    const args = [now, leaseUntil, newCallId(), ...ids];
     const answer = await this.#run(CLAIM_BY_ID, "claim messages by id", queue, args);
     return toClaimById(answer, leaseUntil);
   }
@@ -250,7 +261,9 @@ export class UpstashBroker extends Broker {
   /**
    * Deletes finished messages whose token still matches. Acks of one queue that arrive in
    * the same turn of the event loop (messages finishing together) share one script call:
-   * one lease costs what it did, a batch 4 commands however large.
+   * one lease costs 4 commands, a batch 5 however large. A transient failure (5xx, network)
+   * is retried for up to 15 s with the same call id, so an ack whose first attempt landed
+   * (its answer lost) reports `true`, not a stale token.
    *
    * @param queue The queue.
    * @param leases The leases.
@@ -265,7 +278,8 @@ export class UpstashBroker extends Broker {
   }
 
   /**
-   * Retries a failed message later, or moves it to the dead letters.
+   * Retries a failed message later, or moves it to the dead letters. A transient failure is
+   * retried as an ack's is.
    *
    * @param queue The queue.
    * @param lease The lease.
@@ -293,7 +307,7 @@ export class UpstashBroker extends Broker {
       now - this.deadLetterTtl,
     ];
     if (outcome.body !== undefined) args.push(outcome.body);
-    return await this.#run(NACK, action, queue, args) === 1;
+    return await this.#run(NACK, action, queue, args, { call: true, retry: true }) === 1;
   }
 
   /**
@@ -306,7 +320,7 @@ export class UpstashBroker extends Broker {
    * @throws {Error} When Redis fails.
    */
   release(queue: string, leases: readonly Lease[]): Promise<boolean[]> {
-    return this.#leases(RELEASE, "release messages", queue, leases);
+    return this.#leases(RELEASE, "release messages", queue, leases, false);
   }
 
   /**
@@ -408,7 +422,9 @@ export class UpstashBroker extends Broker {
     let count = 0;
     for (let i = 0; i < ids.length; i += MAX_BATCH) {
       const args = [this.#now() - this.deadLetterTtl, this.#now(), ...ids.slice(i, i + MAX_BATCH)];
-      count += Number(await this.#run(REQUEUE, "requeue dead letters", queue, args));
+      count += Number(
+        await this.#run(REQUEUE, "requeue dead letters", queue, args, { call: true }),
+      );
     }
     return count;
   }
@@ -425,7 +441,7 @@ export class UpstashBroker extends Broker {
     const { ids } = options;
     const cutoff = () => this.#now() - this.deadLetterTtl;
     const purge = async (args: ScriptArg[]) =>
-      Number(await this.#run(PURGE_DEAD, "purge dead letters", queue, args));
+      Number(await this.#run(PURGE_DEAD, "purge dead letters", queue, args, { call: true }));
     let count = 0;
     if (ids === undefined) {
       // Each run deletes at most MAX_BATCH, so that no single script blocks Redis for long.
@@ -452,13 +468,30 @@ export class UpstashBroker extends Broker {
     return queueKeys(this.namespace, queue);
   }
 
-  async #run<T>(script: Script<T>, action: string, queue: string, args: ScriptArg[]): Promise<T> {
-    const keys = this.#keys(action, queue);
+  /**
+   * Runs one script call. `call`: with a fresh call record (scripts that change state),
+   * unless `keys` are given whole; `retry`: transient failures are retried, the same call.
+   */
+  async #run<T>(
+    script: Script<T>,
+    action: string,
+    queue: string,
+    args: ScriptArg[],
+    options: { keys?: string[]; call?: boolean; retry?: boolean } = {},
+  ): Promise<T> {
+    this.checkArgs(action, queue);
+    const keys = options.keys ??
+      (options.call ? callKeys(this.namespace, queue) : queueKeys(this.namespace, queue));
+    const once = () => script.run(this.redis, keys, args);
     try {
-      return await script.run(this.redis, keys, args);
+      return await (options.retry ? retryTransient(once, this.#retry(action, queue)) : once());
     } catch (error) {
       throw redisError(action, queue, error);
     }
+  }
+
+  #retry(action: string, queue: string): { action: string; queue: string; logger: Logger } {
+    return { action, queue, logger: this.logger };
   }
 
   async #leases(
@@ -466,11 +499,12 @@ export class UpstashBroker extends Broker {
     action: string,
     queue: string,
     leases: readonly Lease[],
+    retry: boolean,
   ): Promise<boolean[]> {
     const done: boolean[] = [];
     for (let i = 0; i < leases.length; i += MAX_BATCH) {
       const args = leases.slice(i, i + MAX_BATCH).flatMap((lease) => [lease.id, lease.token]);
-      const answer = await this.#run(script, action, queue, args);
+      const answer = await this.#run(script, action, queue, args, { call: true, retry });
       done.push(...answer.map((n) => Number(n) === 1));
     }
     return done;

@@ -63,6 +63,66 @@ export class Script<T = unknown> {
   }
 }
 
+/**
+ * How long a call record is kept, in milliseconds: longer than any retry of one call takes
+ * (`@upstash/redis` retries a lost response within seconds; skiff's own retries of an ack
+ * or a nack stop after 15 s), short enough that records cost little memory.
+ */
+export const CALL_TTL_MS = 60_000;
+
+/**
+ * A fresh call id: 96 random bits, URL-safe, 16 characters. Made once per script call on
+ * the client and sent with every retry of that call, so that a retry is recognised.
+ *
+ * @returns The id.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { newCallId } from "./script.ts";
+ *
+ * assert.match(newCallId(), /^[A-Za-z0-9_-]{16}$/);
+ * assert.notEqual(newCallId(), newCallId());
+ * ```
+ */
+export function newCallId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(12));
+  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_");
+}
+
+/**
+ * Lua for scripts that are safe to repeat with the same outcome: a **call record**, one
+ * short-lived string key per call (its name carries the call id, and the caller passes it
+ * in `KEYS` under the hash tag of the keys it changes). The script binds it to a local
+ * `call` before this snippet. A first run writes the record with its answer; a retry of
+ * the same call (its first answer lost) finds it and answers it again, changing nothing.
+ *
+ * - `once(answer)`: for scripts that cannot tell a retry from their other keys (a send
+ *   after its message was acked): `SET NX` of the expected answer first, 1 command. Returns
+ *   nil on the first run, else the recorded answer (1 more command).
+ * - `remember(answer)`: records the answer at the end of a first run (1 command); returns it.
+ * - `replay()`: the recorded answer or nil, for scripts whose own check already failed (a
+ *   lease token no longer held), so that a first run pays for it only on that rare path.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CALL_RECORD_LUA } from "./script.ts";
+ *
+ * assert(CALL_RECORD_LUA.includes("local function once("));
+ * ```
+ */
+export const CALL_RECORD_LUA: string = `
+local function remember(answer)
+  redis.call("SET", call, answer, "PX", ${CALL_TTL_MS})
+  return answer
+end
+local function replay() return redis.call("GET", call) end
+local function once(answer)
+  if redis.call("SET", call, answer, "NX", "PX", ${CALL_TTL_MS}) then return nil end
+  return redis.call("GET", call)
+end
+`;
+
 async function sha1Hex(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(text));
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");

@@ -7,7 +7,7 @@ import type {
   MessageState,
 } from "../../broker.ts";
 import { readyScore } from "../_score.ts";
-import { delayedScore, queueKeys } from "./_keys.ts";
+import { callKeys, delayedScore } from "./_keys.ts";
 import type { ScriptRun } from "./_run.ts";
 
 /** The most messages one script run handles; larger batches take several runs. */
@@ -22,7 +22,8 @@ export const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 /**
  * The WRITE runs for a batch, grouped into requests: a run holds one queue's messages, at
  * most 1000 and `MAX_REQUEST_BYTES`; a request holds runs up to `MAX_REQUEST_BYTES` (a
- * single larger message gets a request of its own).
+ * single larger message gets a request of its own). Each run has a call record of its own,
+ * kept for every retry of the request.
  */
 export function writeRequests(
   namespace: string,
@@ -44,7 +45,7 @@ export function writeRequests(
     }
     let run = open.get(r.queue);
     if (!run || run.args.length >= 4 * MAX_BATCH) {
-      request.push(run = { keys: queueKeys(namespace, r.queue), args: [] });
+      request.push(run = { keys: callKeys(namespace, r.queue), args: [] });
       open.set(r.queue, run);
     }
     const delayed = r.readyAt > now;

@@ -9,7 +9,7 @@ import type {
 } from "../../broker.ts";
 import type { ScriptArg } from "../../redis/script.ts";
 import { readyScore } from "../_score.ts";
-import { delayedScore, groupKey, queueKeys } from "./_keys.ts";
+import { callKeys, delayedScore, groupKey, queueKeys } from "./_keys.ts";
 import { fromJson } from "./_codec.ts";
 
 /** Whether an outcome has effects to write (else ACK or NACK does the job for less). */
@@ -52,7 +52,7 @@ export interface SettleRequestOptions {
   completedTtl: number;
 }
 
-/** The KEYS and ARGV of one SETTLE run. */
+/** The KEYS and ARGV of one SETTLE call (with a fresh call record: reuse them for its retries). */
 export function settleRequest(
   queue: string,
   lease: Lease,
@@ -65,11 +65,11 @@ export function settleRequest(
   for (const name of [...messages.map((m) => m.queue), ...(member?.queues ?? [])]) {
     if (!queues.includes(name)) queues.push(name);
   }
-  const keys = queueKeys(namespace, queue);
+  const keys = callKeys(namespace, queue);
   for (const name of queues.slice(1)) keys.push(...queueKeys(namespace, name).slice(0, 3));
   const state = (home: string, id: string): string => {
     keys.push(groupKey(namespace, home, id));
-    return String(keys.length - 5 - 3 * (queues.length - 1));
+    return String(keys.length - 6 - 3 * (queues.length - 1));
   };
   const effects: Record<string, unknown> = { q: queues };
   if (messages.length > 0) {

@@ -1,4 +1,5 @@
 /** Key names and scores of `UpstashBroker`; private to skiff. See `_lua.ts` for the layout. */
+import { newCallId } from "../../redis/script.ts";
 
 /** The parts of a queue's keys, in the order every script receives them. */
 const PARTS = ["ready", "timers", "msg", "dead", "reason"] as const;
@@ -9,6 +10,19 @@ export const NAMESPACE_PATTERN: RegExp = /^[A-Za-z0-9_.:@\/-]{1,100}$/;
 /** A queue's keys, all under the hash tag `{queue}`, in the order of `PARTS`. */
 export function queueKeys(namespace: string, queue: string): string[] {
   return PARTS.map((part) => `${namespace}:{${queue}}:${part}`);
+}
+
+/**
+ * The key of one script call's record (`CALL_RECORD_LUA`): under the queue's hash tag, so
+ * that it shares the slot of the keys the call changes.
+ */
+export function callKey(namespace: string, queue: string, callId: string): string {
+  return `${namespace}:{${queue}}:call:${callId}`;
+}
+
+/** A queue's keys followed by a fresh call record's: what every script that changes state takes. */
+export function callKeys(namespace: string, queue: string): string[] {
+  return [...queueKeys(namespace, queue), callKey(namespace, queue, newCallId())];
 }
 
 /**

@@ -12,6 +12,9 @@
  * - `KEYS[3]` msg: hash, id to body, for every message in any state.
  * - `KEYS[4]` dead: zset, member id, score `deadAt`.
  * - `KEYS[5]` reason: hash, id to `<priority>|<reason>`, for dead letters.
+ * - `KEYS[6]` call (scripts that change state): the call record,
+ *   `<namespace>:{<queue>}:call:<call id>`, a string that lives 60 s (`CALL_RECORD_LUA`):
+ *   a retry of the same call answers what the first run did and changes nothing more.
  *
  * The command counts in each script's doc are its `redis.call`s; the EVALSHA that runs it
  * is one more (`tests/cost_test.ts` measures the totals).
@@ -22,10 +25,14 @@
  * @module
  */
 
+import { CALL_RECORD_LUA } from "../../redis/script.ts";
+
 const SHEBANG = "#!lua flags=allow-key-locking";
 
 const PRELUDE = `
 local ready, timers, msg, dead, reason = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local call = KEYS[6]
+${CALL_RECORD_LUA}
 local P = 17592186044416
 local function fmt(x) return string.format("%.0f", x) end
 local function lease(member) return string.match(member, "^(.*)|([^|]*)$") end
@@ -35,6 +42,17 @@ local function scoreOf(token) return string.match(token, ":([^:]*)$") end
 /** Builds a script's source: the shebang, the prelude, then the given parts. */
 export function lua(...parts: string[]): string {
   return [SHEBANG, PRELUDE, ...parts].join("\n").trim() + "\n";
+}
+
+/**
+ * Builds the source of a script that changes state, as `lua()` does, refusing to run
+ * without its call record key (`KEYS[6]`) before any write.
+ */
+export function luaCall(name: string, ...parts: string[]): string {
+  return lua(
+    `if not call then return redis.error_reply("ERR ${name}: no call record key") end`,
+    ...parts,
+  );
 }
 
 /**
@@ -127,6 +145,27 @@ local function held()
     end
   end
   return out, found
+end
+`;
+
+/**
+ * ended(finish): ends the leases named in ARGV (id, token pairs) that are still held, by
+ * calling finish(found) with them, and records the answer (a list of 1 or 0 per pair). A
+ * retry of the same call finds some lease gone and answers the recorded list; a first run
+ * reads the record only when some token is stale (or named twice).
+ */
+export const ENDED = `
+local function ended(finish)
+  local out, found = held()
+  if #found < #out then
+    local first = replay()
+    if first then return cjson.decode(first) end
+  end
+  if #found > 0 then
+    finish(found)
+    remember(cjson.encode(out))
+  end
+  return out
 end
 `;
 

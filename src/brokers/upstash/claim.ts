@@ -4,32 +4,39 @@
  * @module
  */
 import { Script } from "../../redis/script.ts";
-import { lua, OWN, TIDY, UNIQUE } from "./_lua.ts";
+import { lua, luaCall, OWN, TIDY, UNIQUE } from "./_lua.ts";
 
 /**
  * Promotes due delays, recovers expired leases, then leases up to `count` ready messages,
- * lowest score first. A retried request (same claim token and lease end) answers the
- * leases it made the first time and leases nothing else. 3 commands when idle, 5 when it
- * leases.
+ * lowest score first. Safe to repeat with the same outcome: the claim token is the call id,
+ * and the call record is written first (`SET NX`); a retry of the same call finds it, then
+ * answers the leases the first run made (found by the token they carry) and leases nothing
+ * else, not even when the first run found nothing. 3 commands when idle, 5 when it leases.
  *
- * - KEYS: ready, timers, msg, dead, reason (see `_lua.ts`).
- * - ARGV: now, count, leaseUntil, claim token (fresh per request).
+ * - KEYS: ready, timers, msg, dead, reason, call (`call:<claim token>`, see `_lua.ts`).
+ * - ARGV: now, count, leaseUntil, claim token (fresh per call).
  * - Returns: JSON `[id, token, body, ...]`.
  *
  * @example
  * ```ts ignore
- * const json = await CLAIM.run(redis, keys, [now, 10, now + 30_000, crypto.randomUUID()]);
+ * const token = newCallId();
+ * const keys = [...queueKeys(namespace, queue), callKey(namespace, queue, token)];
+ * const json = await CLAIM.run(redis, keys, [now, 10, now + 30_000, token]);
  * ```
  */
 export const CLAIM: Script<unknown> = new Script(
   "skiff-claim",
-  lua(
+  luaCall(
+    "skiff-claim",
     OWN,
     TIDY,
     `
 local now, leaseUntil, claimToken = ARGV[1], ARGV[3], ARGV[4]
-local mine = own(leaseUntil, claimToken)
-if #mine == 0 then
+local mine = {}
+if once("1") then
+  mine = own(leaseUntil, claimToken)
+  if #mine == 0 then return "[]" end
+else
   tidy(now)
   local popped = redis.call("ZPOPMIN", ready, ARGV[2])
   if #popped == 0 then return "[]" end
@@ -58,7 +65,9 @@ return cjson.encode(out)
 /**
  * Leases the given messages if ready, due or lease-expired, and tells where the others
  * are: `delayed`, `dead`, `leased` (by someone else) or `missing`. A retried request
- * answers its own leases again. 5 commands when every id is ready.
+ * answers its own leases again, found by the claim token they carry: a message is claimed
+ * by id or not at all, so this needs no call record (which would cost every push one more
+ * command). 5 commands when every id is ready.
  *
  * - KEYS: ready, timers, msg, dead, reason (see `_lua.ts`).
  * - ARGV: now, leaseUntil, claim token, id...
@@ -66,7 +75,7 @@ return cjson.encode(out)
  *
  * @example
  * ```ts ignore
- * const json = await CLAIM_BY_ID.run(redis, keys, [now, now + 30_000, token, id]);
+ * const json = await CLAIM_BY_ID.run(redis, keys, [now, now + 30_000, newCallId(), id]);
  * ```
  */
 export const CLAIM_BY_ID: Script<unknown> = new Script(

@@ -5,7 +5,7 @@
  * @module
  */
 import { Script } from "../../redis/script.ts";
-import { EXPIRE_DEAD, lua, UNIQUE } from "./_lua.ts";
+import { EXPIRE_DEAD, lua, luaCall, UNIQUE } from "./_lua.ts";
 
 /**
  * Lists a page of dead letters, oldest first. 4 commands.
@@ -43,9 +43,11 @@ return cjson.encode(out)
 );
 
 /**
- * Moves dead letters back to ready, as if enqueued now, with their priority. 6 commands.
+ * Moves dead letters back to ready, as if enqueued now, with their priority. Safe to
+ * repeat with the same outcome (a retry answers the first run's count from the call
+ * record). 8 commands.
  *
- * - KEYS: ready, timers, msg, dead, reason (see `_lua.ts`).
+ * - KEYS: ready, timers, msg, dead, reason, call (see `_lua.ts`).
  * - ARGV: cutoff, now, id...
  * - Returns: how many were requeued.
  *
@@ -56,17 +58,20 @@ return cjson.encode(out)
  */
 export const REQUEUE: Script<number> = new Script(
   "skiff-requeue",
-  lua(
+  luaCall(
+    "skiff-requeue",
     EXPIRE_DEAD,
     UNIQUE,
     `
+local first = once("")
+if first then return tonumber(first) end
 expireDead(ARGV[1])
 local ids, found, back = unique(3), {}, {}
 local scores = redis.call("ZMSCORE", dead, unpack(ids))
 for i, id in ipairs(ids) do
   if scores[i] then found[#found + 1] = id end
 end
-if #found == 0 then return 0 end
+if #found == 0 then return tonumber(remember("0")) end
 local reasons = redis.call("HMGET", reason, unpack(found))
 for i, id in ipairs(found) do
   local p = tonumber(string.match(reasons[i] or "", "^(%-?%d+)|")) or 0
@@ -76,6 +81,7 @@ end
 redis.call("ZADD", ready, unpack(back))
 redis.call("ZREM", dead, unpack(found))
 redis.call("HDEL", reason, unpack(found))
+remember(tostring(#found))
 return #found
 `,
   ),
@@ -83,9 +89,9 @@ return #found
 
 /**
  * Deletes dead letters: the given ids, or (`all`) the oldest 1000; call again until it
- * answers less than 1000. 5 commands.
+ * answers less than 1000. Safe to repeat with the same outcome, as REQUEUE is. 7 commands.
  *
- * - KEYS: ready, timers, msg, dead, reason (see `_lua.ts`).
+ * - KEYS: ready, timers, msg, dead, reason, call (see `_lua.ts`).
  * - ARGV: cutoff, `all` or `ids`, id...
  * - Returns: how many were deleted.
  *
@@ -96,10 +102,13 @@ return #found
  */
 export const PURGE_DEAD: Script<number> = new Script(
   "skiff-purge-dead",
-  lua(
+  luaCall(
+    "skiff-purge-dead",
     EXPIRE_DEAD,
     UNIQUE,
     `
+local first = once("")
+if first then return tonumber(first) end
 expireDead(ARGV[1])
 local targets = {}
 if ARGV[2] == "all" then
@@ -111,10 +120,11 @@ else
     if scores[i] then targets[#targets + 1] = id end
   end
 end
-if #targets == 0 then return 0 end
+if #targets == 0 then return tonumber(remember("0")) end
 redis.call("ZREM", dead, unpack(targets))
 redis.call("HDEL", msg, unpack(targets))
 redis.call("HDEL", reason, unpack(targets))
+remember(tostring(#targets))
 return #targets
 `,
   ),

@@ -5,33 +5,38 @@
  * @module
  */
 import { Script } from "../../redis/script.ts";
-import { HELD, lua } from "./_lua.ts";
+import { ENDED, HELD, lua, luaCall } from "./_lua.ts";
 
 /**
- * Deletes finished messages whose lease token still matches. A retried request finds the
- * lease gone and answers 0. 2 commands for one lease, 3 for a batch.
+ * Deletes finished messages whose lease token still matches. Safe to repeat with the same
+ * outcome: a first run that acks records its answer; a retry of the same call (its first
+ * answer lost) finds the leases gone, then the record, and answers it again (acked, not
+ * stale). 3 commands for one lease, 4 for a batch; a stale token costs 1 more (the `GET`
+ * of the record) instead of the writes.
  *
- * - KEYS: ready, timers, msg, dead, reason (see `_lua.ts`).
+ * - KEYS: ready, timers, msg, dead, reason, call (see `_lua.ts`).
  * - ARGV: id, token, id, token, ...
  * - Returns: 1 (acknowledged) or 0 (stale token) for each lease.
  *
  * @example
  * ```ts ignore
- * const [done] = await ACK.run(redis, keys, [claim.id, claim.token]);
+ * const [done] = await ACK.run(redis, callKeys(namespace, queue), [claim.id, claim.token]);
  * ```
  */
 export const ACK: Script<number[]> = new Script(
   "skiff-ack",
-  lua(
+  luaCall(
+    "skiff-ack",
     HELD,
+    ENDED,
     `
 if #ARGV == 2 then
-  local done = redis.call("ZREM", timers, ARGV[1] .. "|" .. ARGV[2])
-  if done == 1 then redis.call("HDEL", msg, ARGV[1]) end
-  return { done }
+  if redis.call("ZREM", timers, ARGV[1] .. "|" .. ARGV[2]) == 0 then return cjson.decode(replay() or "[0]") end
+  redis.call("HDEL", msg, ARGV[1])
+  remember("[1]")
+  return { 1 }
 end
-local out, found = held()
-if #found > 0 then
+return ended(function(found)
   local members, ids = {}, {}
   for i, f in ipairs(found) do
     members[i] = f.member
@@ -39,37 +44,38 @@ if #found > 0 then
   end
   redis.call("ZREM", timers, unpack(members))
   redis.call("HDEL", msg, unpack(ids))
-end
-return out
+end)
 `,
   ),
 );
 
 /**
- * Hands leased messages back to ready with the score they had, if the token matches.
- * 2 commands for one lease, 3 for a batch.
+ * Hands leased messages back to ready with the score they had, if the token matches. Safe
+ * to repeat with the same outcome, as ACK is. 3 commands for one lease, 4 for a batch.
  *
- * - KEYS: ready, timers, msg, dead, reason (see `_lua.ts`).
+ * - KEYS: ready, timers, msg, dead, reason, call (see `_lua.ts`).
  * - ARGV: id, token, id, token, ...
  * - Returns: 1 (released) or 0 (stale token) for each lease.
  *
  * @example
  * ```ts ignore
- * const [released] = await RELEASE.run(redis, keys, [claim.id, claim.token]);
+ * const [released] = await RELEASE.run(redis, callKeys(namespace, queue), [claim.id, claim.token]);
  * ```
  */
 export const RELEASE: Script<number[]> = new Script(
   "skiff-release",
-  lua(
+  luaCall(
+    "skiff-release",
     HELD,
+    ENDED,
     `
 if #ARGV == 2 then
-  local done = redis.call("ZREM", timers, ARGV[1] .. "|" .. ARGV[2])
-  if done == 1 then redis.call("ZADD", ready, scoreOf(ARGV[2]), ARGV[1]) end
-  return { done }
+  if redis.call("ZREM", timers, ARGV[1] .. "|" .. ARGV[2]) == 0 then return cjson.decode(replay() or "[0]") end
+  redis.call("ZADD", ready, scoreOf(ARGV[2]), ARGV[1])
+  remember("[1]")
+  return { 1 }
 end
-local out, found = held()
-if #found > 0 then
+return ended(function(found)
   local members, back = {}, {}
   for i, f in ipairs(found) do
     members[i] = f.member
@@ -78,15 +84,15 @@ if #found > 0 then
   end
   redis.call("ZREM", timers, unpack(members))
   redis.call("ZADD", ready, unpack(back))
-end
-return out
+end)
 `,
   ),
 );
 
 /**
  * Moves a lease's end to `leaseUntil` if the token matches: a heartbeat. 1 command, 2
- * when the end does not change.
+ * when the end does not change. Safe to repeat with the same outcome without a call
+ * record: a retry sets the same end again and answers 1 while the lease is held.
  *
  * - KEYS: ready, timers, msg, dead, reason (see `_lua.ts`).
  * - ARGV: id, token, leaseUntil.

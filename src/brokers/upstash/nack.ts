@@ -4,27 +4,29 @@
  * @module
  */
 import { Script } from "../../redis/script.ts";
-import { EXPIRE_DEAD, lua } from "./_lua.ts";
+import { EXPIRE_DEAD, luaCall } from "./_lua.ts";
 
 /**
  * Retries a leased message at a time (to `timers`) or moves it to the dead letters with
  * a reason, if the token matches; the priority comes from the ready score in the token.
- * A retried request finds the lease gone and answers 0. 3 commands for a retry with a new
- * body, 5 for a death.
+ * Safe to repeat with the same outcome: a first run that applies records it; a retry of the
+ * same call (its first answer lost) finds the lease gone, then the record, and answers 1
+ * again. 4 commands for a retry with a new body, 6 for a death; a stale token costs 2.
  *
- * - KEYS: ready, timers, msg, dead, reason (see `_lua.ts`).
+ * - KEYS: ready, timers, msg, dead, reason, call (see `_lua.ts`).
  * - ARGV: id, token, `r` (retry) or `d` (dead), the retry's eta or the time of death,
  *   reason, dead-letter cutoff, [new body].
  * - Returns: 1 (done) or 0 (stale token).
  *
  * @example
  * ```ts ignore
- * const done = await NACK.run(redis, keys, [id, token, "r", at, "", cutoff, body]);
+ * const done = await NACK.run(redis, callKeys(namespace, queue), [id, token, "r", at, "", cutoff, body]);
  * ```
  */
 export const NACK: Script<number> = new Script(
   "skiff-nack",
-  lua(
+  luaCall(
+    "skiff-nack",
     EXPIRE_DEAD,
     `
 local id, token, at = ARGV[1], ARGV[2], tonumber(ARGV[4])
@@ -32,7 +34,7 @@ local score = tonumber(scoreOf(token) or "")
 -- Checked before the first write: Redis does not undo a script that fails halfway.
 if not at then return redis.error_reply("ERR skiff-nack: the time is not a number") end
 if not score then return 0 end
-if redis.call("ZREM", timers, id .. "|" .. token) == 0 then return 0 end
+if redis.call("ZREM", timers, id .. "|" .. token) == 0 then return tonumber(replay() or "0") end
 local p = math.floor(score / P)
 if ARGV[7] then redis.call("HSET", msg, id, ARGV[7]) end
 if ARGV[3] == "r" then
@@ -42,6 +44,7 @@ else
   redis.call("ZADD", dead, ARGV[4], id)
   redis.call("HSET", reason, id, p .. "|" .. ARGV[5])
 end
+remember("1")
 return 1
 `,
   ),

@@ -5,14 +5,17 @@
  * @module
  */
 import { Script } from "../../redis/script.ts";
-import { EXPIRE_DEAD, lua } from "./_lua.ts";
+import { EXPIRE_DEAD, luaCall } from "./_lua.ts";
 
 /**
  * Acks, retries or dead-letters a leased message if its token matches (as ACK and NACK
  * do), then, only then, writes its effects: messages to enqueue (the next step of a
  * pipeline, a group's members, callbacks; an id already stored is left alone), group
  * states to create (`HSETNX left`, so a second start changes nothing), and a member's
- * report to its group. A retried request finds the lease gone and writes nothing.
+ * report to its group. Safe to repeat with the same outcome: a first run that applies
+ * records its whole answer; a retry of the same call (its first answer lost) finds the
+ * lease gone, then the record, and answers it again (what was enqueued included), writing
+ * nothing.
  *
  * A group's state is a hash: `left` (members still to succeed), `done` and `fail` (the
  * templates of its completion and failure), `r:<index>` (a member's result: the set of
@@ -24,10 +27,12 @@ import { EXPIRE_DEAD, lua } from "./_lua.ts";
  *
  * Commands: the transition's (2 for an ack, 3 or 5 for a nack), then 2 per message to a
  * queue (`HSETNX`, `ZADD`), or 3 or 4 per queue for several; 3 per group started; 2 per
- * member's success, plus `HMGET`, the writes and `PEXPIRE` for the last one.
+ * member's success, plus `HMGET`, the writes and `PEXPIRE` for the last one; then the
+ * `SET` of the call record. A stale token costs 2 (`ZREM`, `GET` of the record).
  *
- * - KEYS: ready, timers, msg, dead, reason of the message's queue; ready, timers, msg of
- *   each other queue written to (in the order of `q` below); each group state.
+ * - KEYS: ready, timers, msg, dead, reason of the message's queue, the call record; ready,
+ *   timers, msg of each other queue written to (in the order of `q` below); each group
+ *   state.
  * - ARGV: id, token, `a` (ack), `r` (retry) or `d` (dead), the retry's eta or the time of
  *   death, reason, dead-letter cutoff, new body (or ""), now, the effects as JSON (below),
  *   how long a completed group's state is kept, how long a failed one's (milliseconds).
@@ -40,12 +45,14 @@ import { EXPIRE_DEAD, lua } from "./_lua.ts";
  *
  * @example
  * ```ts ignore
- * const json = await SETTLE.run(redis, keys, [id, token, "a", now, "", cutoff, "", now, effects]);
+ * const { keys, args } = settleRequest(queue, lease, { kind: "ack", effects }, options);
+ * const json = await SETTLE.run(redis, keys, args);
  * ```
  */
 export const SETTLE: Script<unknown> = new Script(
   "skiff-settle",
-  lua(
+  luaCall(
+    "skiff-settle",
     EXPIRE_DEAD,
     `
 local id, token, kind = ARGV[1], ARGV[2], ARGV[3]
@@ -56,12 +63,12 @@ if not at or not now then return redis.error_reply("ERR skiff-settle: the time i
 local fx = cjson.decode(ARGV[9])
 local names = fx.q or {}
 local base = {}
-for i, name in ipairs(names) do base[name] = i == 1 and 0 or 5 + 3 * (i - 2) end
+for i, name in ipairs(names) do base[name] = i == 1 and 0 or 6 + 3 * (i - 2) end
 for _, e in ipairs(fx.w or {}) do
   if not base[e[1]] then return redis.error_reply("ERR skiff-settle: a queue has no keys") end
 end
 if not score then return "[0]" end
-if redis.call("ZREM", timers, id .. "|" .. token) == 0 then return "[0]" end
+if redis.call("ZREM", timers, id .. "|" .. token) == 0 then return replay() or "[0]" end
 local p = math.floor(score / P)
 if kind == "a" then
   redis.call("HDEL", msg, id)
@@ -76,7 +83,7 @@ else
   end
 end
 
-local states = 5 + 3 * math.max(#names - 1, 0)
+local states = 6 + 3 * math.max(#names - 1, 0)
 local out, lost = {}, 0
 
 -- entries: { queue, id, "r" or "d", score, body }; grouped by queue, in order.
@@ -193,7 +200,7 @@ if m then
     end
   end
 end
-return cjson.encode({ 1, out, lost })
+return remember(cjson.encode({ 1, out, lost }))
 `,
   ),
 );
