@@ -5,6 +5,10 @@
  * state), `.d.ts` declarations next to them (TypeScript, declarations only), and the
  * `skiff` bin (`dist/cli.js`) when `src/cli/main.ts` exists.
  *
+ * The bin is a two-line file that imports `dist/src/cli/main.js`, built in the same esbuild
+ * run as the exports: the CLI and a user's module that imports `skiff` load the same chunks,
+ * so they share one actor registry, one global broker and one scheduler.
+ *
  * Run with `node scripts/build.mjs` (or `npm run build`): only Node 20 and `node_modules`
  * are needed. The source tree is mirrored, so `src/hono/mod.ts` becomes
  * `dist/src/hono/mod.js` and `dist/src/hono/mod.d.ts`.
@@ -36,7 +40,8 @@ for (const [subpath, source] of Object.entries(deno.exports)) {
 const external = [...Object.keys(pkg.dependencies ?? {}), "node:*"];
 
 await rm(OUT, { recursive: true, force: true });
-await Promise.all([buildModules(), buildCli(), buildDeclarations()]);
+await Promise.all([buildModules(), buildDeclarations()]);
+await writeBin();
 const ms = Math.round(performance.now() - started);
 console.log(`build: ${entries.length} entries${hasCli() ? " + cli" : ""} into dist/ in ${ms} ms`);
 
@@ -122,9 +127,11 @@ function onlyDeclaredDependencies() {
 
 async function buildModules() {
   if (entries.length === 0) return;
+  const sources = entries.map((e) => e.source);
+  if (hasCli()) sources.push(CLI_MAIN);
   await esbuild.build({
     ...esbuildOptions(),
-    entryPoints: entries.map((e) => ({ in: e.source, out: outBase(e.source).slice(5) })),
+    entryPoints: sources.map((source) => ({ in: source, out: outBase(source).slice(5) })),
     outdir: OUT,
     platform: "neutral",
     splitting: true,
@@ -132,17 +139,19 @@ async function buildModules() {
   });
 }
 
-async function buildCli() {
+/**
+ * `dist/cli.js`, the bin: Node's hashbang (the source's is Deno's), then the built entry,
+ * which is the one shared with the exports rather than a bundle of its own.
+ */
+async function writeBin() {
   if (!hasCli()) return;
+  const main = join(ROOT, outBase(CLI_MAIN) + ".js");
+  // esbuild keeps an entry's hashbang; Node would ignore it, but it names the wrong runtime.
+  const text = await readFile(main, "utf8");
+  await writeFile(main, text.replace(/^#![^\n]*\n/, ""));
   const outfile = join(OUT, "cli.js");
-  await esbuild.build({
-    ...esbuildOptions(),
-    // Imported rather than used as the entry, so that its Deno hashbang stays behind.
-    stdin: { contents: `import "./${CLI_MAIN}";`, resolveDir: ROOT, sourcefile: "cli.js" },
-    outfile,
-    platform: "node",
-    banner: { js: "#!/usr/bin/env node" },
-  });
+  const target = "./" + outBase(CLI_MAIN).slice(5) + ".js";
+  await writeFile(outfile, `#!/usr/bin/env node\nimport ${JSON.stringify(target)};\n`);
   await chmod(outfile, 0o755);
 }
 

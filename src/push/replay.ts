@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Redis } from "@upstash/redis";
+import type { RedisCommands } from "../redis/client.ts";
 import type { Broker } from "../broker.ts";
 
 /** Remembers keys for a while: "accept this signature once". */
@@ -86,7 +86,7 @@ export class MemoryReplayStore implements ReplayStore {
 }
 
 /** What {@linkcode RedisReplayStore} needs of a client: `set`, or else `pipeline`. */
-export type ReplayClient = Pick<Redis, "set"> | Pick<Redis, "pipeline">;
+export type ReplayClient = Pick<RedisCommands, "set"> | Pick<RedisCommands, "pipeline">;
 
 /** Options of {@linkcode RedisReplayStore}. */
 export interface RedisReplayStoreOptions {
@@ -140,7 +140,7 @@ export class RedisReplayStore implements ReplayStore {
     // A one-command pipeline is still one SET: the same cost, for clients narrowed to it.
     const [set] = "set" in redis && typeof redis.set === "function"
       ? [await redis.set(name, 1, options)]
-      : await (redis as Pick<Redis, "pipeline">).pipeline().set(name, 1, options).exec();
+      : await (redis as Pick<RedisCommands, "pipeline">).pipeline().set(name, 1, options).exec();
     return set !== null;
   }
 }
