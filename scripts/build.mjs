@@ -37,7 +37,11 @@ for (const [subpath, source] of Object.entries(deno.exports)) {
   if (existsSync(join(ROOT, source))) entries.push({ subpath, source });
   else console.warn(`build: skipping export "${subpath}": ${source} does not exist yet`);
 }
-const external = [...Object.keys(pkg.dependencies ?? {}), "node:*"];
+const DEPENDENCIES = [
+  ...Object.keys(pkg.dependencies ?? {}),
+  ...Object.keys(pkg.peerDependencies ?? {}),
+];
+const external = [...DEPENDENCIES, "node:*"];
 
 await rm(OUT, { recursive: true, force: true });
 await Promise.all([buildModules(), buildDeclarations()]);
@@ -52,8 +56,11 @@ function outBase(source) {
 
 /**
  * The package.json must describe what the build makes: same version as deno.json, an
- * `exports` entry per deno.json export pointing at the built files, and dependencies
- * pinned to the same versions as deno.json's import map.
+ * `exports` entry per deno.json export pointing at the built files (`default`, so that
+ * `require("skiff")` works where Node can require ES modules), and the same version ranges
+ * as deno.json's import map for every dependency and peer dependency. A peer dependency
+ * (shared with the user's app) is a caret range, and devDependencies pin it to a version
+ * inside the range, the one the repository is tested with.
  */
 function checkManifests(deno, pkg) {
   const out = [];
@@ -62,7 +69,7 @@ function checkManifests(deno, pkg) {
   }
   for (const [subpath, source] of Object.entries(deno.exports)) {
     const base = "./" + outBase(source);
-    const want = { types: `${base}.d.ts`, import: `${base}.js` };
+    const want = { types: `${base}.d.ts`, default: `${base}.js` };
     const got = pkg.exports?.[subpath];
     if (JSON.stringify(got) !== JSON.stringify(want)) {
       out.push(`package.json exports["${subpath}"] must be ${JSON.stringify(want)}`);
@@ -73,13 +80,33 @@ function checkManifests(deno, pkg) {
       out.push(`package.json exports["${subpath}"] has no counterpart in deno.json exports`);
     }
   }
-  for (const [name, version] of Object.entries(pkg.dependencies ?? {})) {
-    const want = `npm:${name}@${version}`;
+  const ranges = { ...pkg.dependencies, ...pkg.peerDependencies };
+  for (const [name, range] of Object.entries(ranges)) {
+    const want = `npm:${name}@${range}`;
     if (deno.imports?.[name] !== want) {
       out.push(`deno.json imports["${name}"] must be "${want}" to match package.json`);
     }
+    const subpaths = deno.imports?.[`${name}/`];
+    if (subpaths !== undefined && subpaths !== `npm:/${name}@${range}/`) {
+      out.push(`deno.json imports["${name}/"] must be "npm:/${name}@${range}/"`);
+    }
+  }
+  for (const [name, range] of Object.entries(pkg.peerDependencies ?? {})) {
+    const pinned = pkg.devDependencies?.[name];
+    if (!/^\^\d+\.\d+\.\d+$/.test(range)) {
+      out.push(`package.json peerDependencies["${name}"] must be a caret range, e.g. ^1.2.3`);
+    } else if (!pinned || !inCaretRange(pinned, range)) {
+      out.push(`package.json devDependencies["${name}"] must pin a version in ${range}`);
+    }
   }
   return out;
+}
+
+/** Whether `version` (x.y.z) satisfies `^a.b.c` with a >= 1. */
+function inCaretRange(version, range) {
+  const [v, r] = [version, range.slice(1)].map((s) => s.split(".").map(Number));
+  if (v.length !== 3 || v.some(Number.isNaN) || v[0] !== r[0]) return false;
+  return v[1] > r[1] || (v[1] === r[1] && v[2] >= r[2]);
 }
 
 function hasCli() {
@@ -105,7 +132,7 @@ function esbuildOptions() {
  * or break for users at run time: refuse it at build time instead.
  */
 function onlyDeclaredDependencies() {
-  const allowed = new Set(Object.keys(pkg.dependencies ?? {}));
+  const allowed = new Set(DEPENDENCIES);
   return {
     name: "only-declared-dependencies",
     setup(build) {
@@ -117,7 +144,8 @@ function onlyDeclaredDependencies() {
         if (allowed.has(name)) return undefined;
         return {
           errors: [{
-            text: `"${args.path}" is imported but "${name}" is not in package.json dependencies`,
+            text:
+              `"${args.path}" is imported but "${name}" is not in package.json dependencies or peerDependencies`,
           }],
         };
       });
