@@ -36,6 +36,8 @@ import {
 import { keepPushes, workerApp } from "skiff/hono";
 
 type Bindings = { SKIFF_SIGNING_KEY: string };
+// No @types/node: skiff's declarations must not need it (a Workers app has none).
+declare const process: { env: Record<string, string | undefined> };
 
 const redis = new Redis({
   url: process.env.UPSTASH_REDIS_REST_URL ?? "http://127.0.0.1:1",
@@ -98,7 +100,7 @@ const NODENEXT = {
     strict: true,
     outDir: "out",
     skipLibCheck: true,
-    types: ["node"],
+    types: [],
   },
   files: ["app.mts", "app.cts"],
 };
@@ -110,7 +112,7 @@ const BUNDLER = {
     strict: true,
     noEmit: true,
     skipLibCheck: true,
-    types: ["node"],
+    types: [],
   },
   files: ["app.ts"],
 };
@@ -133,7 +135,7 @@ for (const [name, versions] of Object.entries(SETS)) {
     let consumer;
     before(async () => {
       consumer = await project(`types-${name}`, {
-        dependencies: { ...versions, "@types/node": PKG.devDependencies["@types/node"] },
+        dependencies: versions,
         files: {
           "app.mts": APP,
           "app.cts": APP,
