@@ -7,6 +7,7 @@
  * @module
  */
 import { execFile, spawn } from "node:child_process";
+import { rmSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -33,6 +34,7 @@ export function tarball() {
   if (process.env.SKIFF_TARBALL) return Promise.resolve(process.env.SKIFF_TARBALL);
   return packed ??= (async () => {
     const dir = await mkdtemp(join(tmpdir(), "skiff-pack-"));
+    process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
     const { stdout } = await exec("npm", ["pack", "--json", "--pack-destination", dir], {
       cwd: ROOT,
     });
