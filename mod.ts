@@ -28,7 +28,13 @@
  * @module
  */
 export { VERSION } from "./src/version.ts";
-export type { RedisClient } from "./src/redis/client.ts";
+export type {
+  RedisClient,
+  RedisCommands,
+  RedisPipeline,
+  RedisPipelineAnswer,
+  RedisSetOptions,
+} from "./src/redis/client.ts";
 export { Script, type ScriptArg } from "./src/redis/script.ts";
 
 export {
@@ -128,6 +134,7 @@ export {
   type DeliveryResult,
   type DeliveryStatus,
 } from "./src/push/deliver.ts";
+export type { ProcessStatus } from "./src/process.ts";
 export {
   keyId,
   MIN_SECRET_LENGTH,

@@ -5,6 +5,10 @@
  * state), `.d.ts` declarations next to them (TypeScript, declarations only), and the
  * `skiff` bin (`dist/cli.js`) when `src/cli/main.ts` exists.
  *
+ * The bin is a two-line file that imports `dist/src/cli/main.js`, built in the same esbuild
+ * run as the exports: the CLI and a user's module that imports `skiff` load the same chunks,
+ * so they share one actor registry, one global broker and one scheduler.
+ *
  * Run with `node scripts/build.mjs` (or `npm run build`): only Node 20 and `node_modules`
  * are needed. The source tree is mirrored, so `src/hono/mod.ts` becomes
  * `dist/src/hono/mod.js` and `dist/src/hono/mod.d.ts`.
@@ -33,10 +37,15 @@ for (const [subpath, source] of Object.entries(deno.exports)) {
   if (existsSync(join(ROOT, source))) entries.push({ subpath, source });
   else console.warn(`build: skipping export "${subpath}": ${source} does not exist yet`);
 }
-const external = [...Object.keys(pkg.dependencies ?? {}), "node:*"];
+const DEPENDENCIES = [
+  ...Object.keys(pkg.dependencies ?? {}),
+  ...Object.keys(pkg.peerDependencies ?? {}),
+];
+const external = [...DEPENDENCIES, "node:*"];
 
 await rm(OUT, { recursive: true, force: true });
-await Promise.all([buildModules(), buildCli(), buildDeclarations()]);
+await Promise.all([buildModules(), buildDeclarations()]);
+await writeBin();
 const ms = Math.round(performance.now() - started);
 console.log(`build: ${entries.length} entries${hasCli() ? " + cli" : ""} into dist/ in ${ms} ms`);
 
@@ -47,8 +56,11 @@ function outBase(source) {
 
 /**
  * The package.json must describe what the build makes: same version as deno.json, an
- * `exports` entry per deno.json export pointing at the built files, and dependencies
- * pinned to the same versions as deno.json's import map.
+ * `exports` entry per deno.json export pointing at the built files (`default`, so that
+ * `require("skiff")` works where Node can require ES modules), and the same version ranges
+ * as deno.json's import map for every dependency and peer dependency. A peer dependency
+ * (shared with the user's app) is a caret range, and devDependencies pin it to a version
+ * inside the range, the one the repository is tested with.
  */
 function checkManifests(deno, pkg) {
   const out = [];
@@ -57,7 +69,7 @@ function checkManifests(deno, pkg) {
   }
   for (const [subpath, source] of Object.entries(deno.exports)) {
     const base = "./" + outBase(source);
-    const want = { types: `${base}.d.ts`, import: `${base}.js` };
+    const want = { types: `${base}.d.ts`, default: `${base}.js` };
     const got = pkg.exports?.[subpath];
     if (JSON.stringify(got) !== JSON.stringify(want)) {
       out.push(`package.json exports["${subpath}"] must be ${JSON.stringify(want)}`);
@@ -68,13 +80,33 @@ function checkManifests(deno, pkg) {
       out.push(`package.json exports["${subpath}"] has no counterpart in deno.json exports`);
     }
   }
-  for (const [name, version] of Object.entries(pkg.dependencies ?? {})) {
-    const want = `npm:${name}@${version}`;
+  const ranges = { ...pkg.dependencies, ...pkg.peerDependencies };
+  for (const [name, range] of Object.entries(ranges)) {
+    const want = `npm:${name}@${range}`;
     if (deno.imports?.[name] !== want) {
       out.push(`deno.json imports["${name}"] must be "${want}" to match package.json`);
     }
+    const subpaths = deno.imports?.[`${name}/`];
+    if (subpaths !== undefined && subpaths !== `npm:/${name}@${range}/`) {
+      out.push(`deno.json imports["${name}/"] must be "npm:/${name}@${range}/"`);
+    }
+  }
+  for (const [name, range] of Object.entries(pkg.peerDependencies ?? {})) {
+    const pinned = pkg.devDependencies?.[name];
+    if (!/^\^\d+\.\d+\.\d+$/.test(range)) {
+      out.push(`package.json peerDependencies["${name}"] must be a caret range, e.g. ^1.2.3`);
+    } else if (!pinned || !inCaretRange(pinned, range)) {
+      out.push(`package.json devDependencies["${name}"] must pin a version in ${range}`);
+    }
   }
   return out;
+}
+
+/** Whether `version` (x.y.z) satisfies `^a.b.c` with a >= 1. */
+function inCaretRange(version, range) {
+  const [v, r] = [version, range.slice(1)].map((s) => s.split(".").map(Number));
+  if (v.length !== 3 || v.some(Number.isNaN) || v[0] !== r[0]) return false;
+  return v[1] > r[1] || (v[1] === r[1] && v[2] >= r[2]);
 }
 
 function hasCli() {
@@ -100,7 +132,7 @@ function esbuildOptions() {
  * or break for users at run time: refuse it at build time instead.
  */
 function onlyDeclaredDependencies() {
-  const allowed = new Set(Object.keys(pkg.dependencies ?? {}));
+  const allowed = new Set(DEPENDENCIES);
   return {
     name: "only-declared-dependencies",
     setup(build) {
@@ -112,7 +144,8 @@ function onlyDeclaredDependencies() {
         if (allowed.has(name)) return undefined;
         return {
           errors: [{
-            text: `"${args.path}" is imported but "${name}" is not in package.json dependencies`,
+            text:
+              `"${args.path}" is imported but "${name}" is not in package.json dependencies or peerDependencies`,
           }],
         };
       });
@@ -122,9 +155,11 @@ function onlyDeclaredDependencies() {
 
 async function buildModules() {
   if (entries.length === 0) return;
+  const sources = entries.map((e) => e.source);
+  if (hasCli()) sources.push(CLI_MAIN);
   await esbuild.build({
     ...esbuildOptions(),
-    entryPoints: entries.map((e) => ({ in: e.source, out: outBase(e.source).slice(5) })),
+    entryPoints: sources.map((source) => ({ in: source, out: outBase(source).slice(5) })),
     outdir: OUT,
     platform: "neutral",
     splitting: true,
@@ -132,17 +167,19 @@ async function buildModules() {
   });
 }
 
-async function buildCli() {
+/**
+ * `dist/cli.js`, the bin: Node's hashbang (the source's is Deno's), then the built entry,
+ * which is the one shared with the exports rather than a bundle of its own.
+ */
+async function writeBin() {
   if (!hasCli()) return;
+  const main = join(ROOT, outBase(CLI_MAIN) + ".js");
+  // esbuild keeps an entry's hashbang; Node would ignore it, but it names the wrong runtime.
+  const text = await readFile(main, "utf8");
+  await writeFile(main, text.replace(/^#![^\n]*\n/, ""));
   const outfile = join(OUT, "cli.js");
-  await esbuild.build({
-    ...esbuildOptions(),
-    // Imported rather than used as the entry, so that its Deno hashbang stays behind.
-    stdin: { contents: `import "./${CLI_MAIN}";`, resolveDir: ROOT, sourcefile: "cli.js" },
-    outfile,
-    platform: "node",
-    banner: { js: "#!/usr/bin/env node" },
-  });
+  const target = "./" + outBase(CLI_MAIN).slice(5) + ".js";
+  await writeFile(outfile, `#!/usr/bin/env node\nimport ${JSON.stringify(target)};\n`);
   await chmod(outfile, 0o755);
 }
 

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Runtime suites: builds dist/, then runs the node, bun and workerd smoke suites (workerd also
-# runs the push delivery suite of tests/workerd/) and the
-# type check of dist/'s declarations by a Node TypeScript consumer. Expects a local server
-# (or Upstash) in UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN.
+# runs the push delivery suite of tests/workerd/), the
+# type check of dist/'s declarations by a Node TypeScript consumer, and the package suite
+# (tests/package/: the `npm pack` tarball installed into fresh projects on Node and Bun, the
+# consumer type-check matrix, JSR's file list, doc lint, sizes). The package suite runs in
+# the background while the others run, from one tarball packed from the one build. Expects a
+# local server (or Upstash) in UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN.
 #
-#   scripts/runtime_tests.sh                 # all: build, node, bun, workerd, types
+#   scripts/runtime_tests.sh                 # all: build, node, bun, workerd, types, package
 #   scripts/runtime_tests.sh node types      # some (the build always runs)
 #
 # Exits 1 when any suite fails, after running the others, and names the failed ones.
@@ -19,11 +22,11 @@ fi
 
 bin=node_modules/.bin
 suites=("$@")
-[[ ${#suites[@]} -eq 0 ]] && suites=(node bun workerd types)
+[[ ${#suites[@]} -eq 0 ]] && suites=(node bun workerd types package)
 failed=()
 for suite in "${suites[@]}"; do
-  if [[ ! $suite =~ ^(node|bun|workerd|types)$ ]]; then
-    echo "runtime_tests: unknown suite '$suite' (node, bun, workerd, types)" >&2
+  if [[ ! $suite =~ ^(node|bun|workerd|types|package)$ ]]; then
+    echo "runtime_tests: unknown suite '$suite' (node, bun, workerd, types, package)" >&2
     exit 2
   fi
 done
@@ -71,14 +74,56 @@ if [[ ${#failed[@]} -gt 0 ]]; then
   exit 1
 fi
 
+# The package suite: one tarball from this build, installed by each test file into
+# projects of its own; its files run in parallel with each other and with the suites below.
+package_dir=""
+package_pid=""
+start_package() {
+  package_dir=$(mktemp -d "${TMPDIR:-/tmp}/skiff-package.XXXXXX")
+  local tgz
+  if ! tgz=$(npm pack --silent --pack-destination "$package_dir"); then
+    echo "== runtime_tests: package FAILED (npm pack)" >&2
+    failed+=(package)
+    return
+  fi
+  echo "== runtime_tests: package started in the background ($tgz)"
+  SKIFF_TARBALL="$package_dir/$tgz" node --test --test-reporter=spec --test-concurrency=3 \
+    tests/package/ >"$package_dir/log" 2>&1 &
+  package_pid=$!
+}
+finish_package() {
+  [[ -n $package_pid ]] || return 0
+  local started=${EPOCHREALTIME/./}
+  wait "$package_pid"
+  local status=$?
+  package_pid=""
+  echo "== runtime_tests: package"
+  cat "$package_dir/log"
+  if [[ $status -eq 0 ]]; then
+    echo "== runtime_tests: package passed (waited $(((${EPOCHREALTIME/./} - started) / 1000)) ms after the other suites)"
+  else
+    echo "== runtime_tests: package FAILED" >&2
+    failed+=(package)
+  fi
+  rm -rf "$package_dir"
+}
+trap '[[ -n $package_pid ]] && kill "$package_pid" 2>/dev/null; [[ -n $package_dir ]] && rm -rf "$package_dir"' EXIT
+
+for suite in "${suites[@]}"; do
+  [[ $suite == package ]] && start_package
+done
+
 for suite in "${suites[@]}"; do
   case $suite in
+    package) ;;
     node) step node node --test --test-reporter=spec tests/runtime/node/ ;;
     bun) step bun "$bin/bun" test tests/runtime/bun ;;
     workerd) step workerd node --test --test-reporter=spec tests/runtime/workerd/ tests/workerd/ ;;
     types) step types check_types ;;
   esac
 done
+
+finish_package
 
 if [[ ${#failed[@]} -gt 0 ]]; then
   echo "runtime_tests: FAILED: ${failed[*]}" >&2

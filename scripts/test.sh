@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test: fmt, lint, type check and the Deno suites (`deno task ok`), then the
-# runtime smoke suites (Node from dist/, Bun, workerd through Miniflare), against a private
-# redis-server and the local Upstash REST server. Installs what is missing first.
+# runtime smoke suites (Node from dist/, Bun, workerd through Miniflare) and, alongside them,
+# the package suite (the packed tarball installed on Node and Bun, the consumer type-check
+# matrix, JSR's file list, doc lint, sizes), against a private redis-server and the local
+# Upstash REST server. Installs what is missing first; the package suite installs its
+# consumers' dependencies with npm, from npm's cache when it has them.
 set -uo pipefail
 source "$(dirname "$0")/_services.sh"
 skiff_init

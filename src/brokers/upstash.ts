@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Redis } from "@upstash/redis";
+import type { RedisCommands } from "../redis/client.ts";
 import {
   Broker,
   type BrokerOptions,
@@ -48,7 +48,7 @@ import { STATE } from "./upstash/state.ts";
 import { WRITE } from "./upstash/write.ts";
 
 /** What the broker needs of a client: any `@upstash/redis` instance fits. */
-export type UpstashBrokerClient = Pick<Redis, "eval" | "evalsha" | "pipeline">;
+export type UpstashBrokerClient = Pick<RedisCommands, "eval" | "evalsha" | "pipeline">;
 
 /** Options of {@linkcode UpstashBroker}. */
 export interface UpstashBrokerOptions extends BrokerOptions {

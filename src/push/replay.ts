@@ -9,7 +9,7 @@
  *
  * @module
  */
-import type { Redis } from "@upstash/redis";
+import type { RedisCommands } from "../redis/client.ts";
 import type { Broker } from "../broker.ts";
 
 /** Remembers keys for a while: "accept this signature once". */
@@ -89,7 +89,7 @@ export class MemoryReplayStore implements ReplayStore {
 }
 
 /** What {@linkcode RedisReplayStore} needs of a client: `set`, or else `pipeline`. */
-export type ReplayClient = Pick<Redis, "set"> | Pick<Redis, "pipeline">;
+export type ReplayClient = Pick<RedisCommands, "set"> | Pick<RedisCommands, "pipeline">;
 
 /** Options of {@linkcode RedisReplayStore}. */
 export interface RedisReplayStoreOptions {
@@ -149,7 +149,7 @@ export class RedisReplayStore implements ReplayStore {
     // A one-command pipeline is still one SET: the same cost, for clients narrowed to it.
     const [held] = "set" in redis && typeof redis.set === "function"
       ? [await redis.set(name, check, options)]
-      : await (redis as Pick<Redis, "pipeline">).pipeline().set(name, check, options).exec();
+      : await (redis as Pick<RedisCommands, "pipeline">).pipeline().set(name, check, options).exec();
     // GET answers what was there: nothing (remembered now), or the id of the check that
     // remembered it, which is this one when this is its request sent again.
     return held === null || held === undefined || String(held) === check;

@@ -27,6 +27,8 @@ export class Script<T = unknown> {
   #sha?: Promise<string>;
 
   /**
+   * Names a script; nothing is sent to Redis until `run`.
+   *
    * @param name A short name for logs and errors.
    * @param source The Lua source.
    */

@@ -4,13 +4,13 @@
  *
  * @module
  */
-import type { Redis } from "@upstash/redis";
+import type { RedisCommands } from "../redis/client.ts";
 import { errorName } from "../_util.ts";
 import { NAMESPACE_PATTERN } from "../brokers/upstash/_keys.ts";
 import { ResultBackend, type ResultBackendOptions, type ResultEntry } from "./backend.ts";
 
 /** What the backend needs of a client: any `@upstash/redis` instance fits. */
-export type UpstashResultClient = Pick<Redis, "set" | "mget" | "pipeline">;
+export type UpstashResultClient = Pick<RedisCommands, "set" | "mget" | "pipeline">;
 
 /** Options of {@linkcode UpstashResultBackend}. */
 export interface UpstashResultBackendOptions extends ResultBackendOptions {

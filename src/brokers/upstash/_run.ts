@@ -1,10 +1,10 @@
 /** How `UpstashBroker` runs its scripts and reads their answers; private to skiff. */
-import type { Redis } from "@upstash/redis";
+import type { RedisCommands } from "../../redis/client.ts";
 import { errorName } from "../../_util.ts";
 import type { Script, ScriptArg } from "../../redis/script.ts";
 
 /** The client methods the broker uses. */
-export type PipelineClient = Pick<Redis, "eval" | "evalsha" | "pipeline">;
+export type PipelineClient = Pick<RedisCommands, "eval" | "evalsha" | "pipeline">;
 
 /** One run of a script: its keys and arguments. */
 export interface ScriptRun {
