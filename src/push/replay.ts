@@ -149,7 +149,8 @@ export class RedisReplayStore implements ReplayStore {
     // A one-command pipeline is still one SET: the same cost, for clients narrowed to it.
     const [held] = "set" in redis && typeof redis.set === "function"
       ? [await redis.set(name, check, options)]
-      : await (redis as Pick<RedisCommands, "pipeline">).pipeline().set(name, check, options).exec();
+      : await (redis as Pick<RedisCommands, "pipeline">).pipeline().set(name, check, options)
+        .exec();
     // GET answers what was there: nothing (remembered now), or the id of the check that
     // remembered it, which is this one when this is its request sent again.
     return held === null || held === undefined || String(held) === check;
