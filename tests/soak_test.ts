@@ -15,21 +15,21 @@ Deno.test("soak: under faults and one SIGKILL, every message runs once (but thos
       workers: 3,
       concurrency: 4,
       leaseMs: 5_000,
-      workMs: 20,
+      workMs: 50,
       senders: 8,
       killAt: 0.4,
       timeoutMs: 30_000,
     },
     push: { pushes: 100, senders: 4, replayEvery: 5, leaseMs: 2_000, timeoutMs: 20_000 },
-    schedule: { slots: 20, tickers: 3, stepMs: 100, seed: 7 },
+    schedule: { slots: 30, tickers: 3, stepMs: 50, seed: 7 },
     log: () => {},
   });
   console.log(formatReport(report));
 
   // The faults really happened, and the killed worker was replaced and the queue drained.
   assert.ok(report.injected.errors > 0 && report.injected.drops > 0, "faults were injected");
-  assert.ok(report.queue.drained, "the queue drained");
-  assert.ok(report.queue.sent > 250, `most sends succeed, sent ${report.queue.sent}`);
+  assert.ok(report.queue!.drained, "the queue drained");
+  assert.ok(report.queue!.sent > 250, `most sends succeed, sent ${report.queue!.sent}`);
   assert.ok(report.push!.replays > 0 && report.push!.forged > 0, "replays and forgeries sent");
   // Every target of issue 11, each with its count.
   assert.deepEqual(missedTargets(report), []);
