@@ -16,7 +16,6 @@ const env = process.env;
 const tag = env.SKIFF_SOAK_TAG ?? "harness";
 const namespace = env.SKIFF_SOAK_NAMESPACE ?? "soak";
 const leaseMs = Number(env.SKIFF_SOAK_LEASE_MS ?? 30_000);
-const workMs = Number(env.SKIFF_SOAK_WORK_MS ?? 0);
 
 const clean = new Redis({
   url: env.SKIFF_SOAK_CLEAN_URL ?? "http://127.0.0.1:1",
@@ -28,10 +27,10 @@ function note(id: string, event: string): Promise<unknown> {
   return clean.rpush(`${namespace}:${EVENTS_KEY}`, `${tag} ${id} ${event}`);
 }
 
-/** Records that it ran, then works for `SKIFF_SOAK_WORK_MS`. */
-export const record = actor("soak.record", async function (_index: number) {
+/** Records that it ran, then works for `ms` milliseconds. */
+export const record = actor("soak.record", async function (_index: number, ms: number) {
   await note(this.message.id, "run");
-  if (workMs > 0) await new Promise((resolve) => setTimeout(resolve, workMs));
+  if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
 }, { queue: env.SKIFF_SOAK_QUEUE ?? "soak" });
 
 if (env.SKIFF_SOAK_TAG && env.UPSTASH_REDIS_REST_URL) {

@@ -21,6 +21,12 @@ export interface QueueSoakOptions {
   leaseMs: number;
   /** How long each run works, in milliseconds. */
   workMs: number;
+  /** How long every `longEvery`-th message works, in milliseconds. */
+  longWorkMs: number;
+  /** Which messages work long: one in this many. */
+  longEvery: number;
+  /** Senders wait while more than this many sent messages have not run yet. */
+  maxBacklog: number;
   /** How many sends are in flight at once. */
   senders: number;
   /** The share of runs after which one worker is killed (0 to 1). */
@@ -100,7 +106,6 @@ function spawnWorker(
       SKIFF_SOAK_QUEUE: names.queue,
       SKIFF_SOAK_TAG: tag,
       SKIFF_SOAK_LEASE_MS: String(options.leaseMs),
-      SKIFF_SOAK_WORK_MS: String(options.workMs),
     },
     stdin: "null",
     stdout: "piped",
@@ -192,34 +197,51 @@ export async function queueSoak(
     log(`queue soak: ${options.workers} workers up; sending ${options.messages} messages`);
 
     const began = Date.now();
-    const messages = Array.from(
-      { length: options.messages },
-      (_, i) => new Message({ queue: names.queue, actor: "soak.record", args: [i] }),
-    );
+    // Every `longEvery`-th message works longer, so that the kill cuts a run, not an ack.
+    const long = new Set<string>();
+    const messages = Array.from({ length: options.messages }, (_, i) => {
+      const ms = i % options.longEvery === options.longEvery - 1
+        ? options.longWorkMs
+        : options.workMs;
+      const message = new Message({ queue: names.queue, actor: "soak.record", args: [i, ms] });
+      if (ms === options.longWorkMs) long.add(message.id);
+      return message;
+    });
     const failedSends = new Set<string>();
     let next = 0;
+    let written = 0;
+    let runs = 0;
+    let sent = false;
     const sending = Promise.all(
       Array.from({ length: options.senders }, async () => {
         while (next < messages.length) {
+          // A short backlog: a message is claimed soon after it is sent, as in a queue
+          // that keeps up, so a retried send can meet its message already acked.
+          while (written - runs > options.maxBacklog) await delay(2);
+          if (next >= messages.length) break;
           const message = messages[next++];
           try {
             await sender.enqueue([message]);
+            written++;
           } catch {
             failedSends.add(message.id);
           }
         }
       }),
-    );
+    ).finally(() => sent = true);
 
-    // Kill the first worker once the share of runs is reached and it has a message in
-    // flight (a run without an ack outcome), then start its replacement.
+    // Follows the runs; kills the first worker once the share of runs is reached and it is
+    // running a long message (a run without an ack outcome), then starts its replacement.
     const victim = first[0];
-    const killing = (async () => {
+    const watching = (async () => {
       const inFlight = new Set<string>();
       const deadline = Date.now() + options.timeoutMs;
       let seen = 0;
-      let runs = 0;
-      while (Date.now() < deadline) {
+      let killed = false;
+      while (!(killed && sent)) {
+        if (Date.now() > deadline) {
+          throw new Error("Cannot kill a worker running a message: none ran one in time");
+        }
         const events = await clean.lrange<string>(eventsKey, seen, -1);
         seen += events.length;
         for (const [tag, id, event] of events.map((e) => e.split(" "))) {
@@ -228,18 +250,17 @@ export async function queueSoak(
           if (event === "run") inFlight.add(id);
           else inFlight.delete(id);
         }
-        if (runs >= options.killAt * options.messages && inFlight.size > 0) {
+        const cut = [...inFlight].some((id) => long.has(id));
+        if (!killed && runs >= options.killAt * options.messages && cut) {
           victim.child.kill("SIGKILL");
+          killed = true;
           log(`queue soak: SIGKILL ${victim.tag} after ${runs} runs, ${inFlight.size} in flight`);
           await start(`${victim.tag}-replacement`);
-          return;
         }
-        await delay(10);
+        await delay(5);
       }
-      throw new Error("Cannot kill a worker with a message in flight: none had one in time");
     })();
-    await sending;
-    await killing;
+    await Promise.all([sending, watching]);
     log(`queue soak: sent (${failedSends.size} send errors); waiting for the queue to drain`);
 
     let drained = false;
