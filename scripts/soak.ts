@@ -74,7 +74,7 @@ const DEFAULT_QUEUE: QueueSoakOptions = {
   workMs: 5,
   longWorkMs: 500,
   longEvery: 20,
-  maxBacklog: 24,
+  maxBacklog: 2,
   senders: 16,
   killAt: 0.5,
   timeoutMs: 180_000,

@@ -18,7 +18,7 @@ Deno.test("soak: under faults and one SIGKILL, every message runs once (but thos
       workMs: 5,
       longWorkMs: 300,
       longEvery: 10,
-      maxBacklog: 12,
+      maxBacklog: 2,
       senders: 8,
       killAt: 0.4,
       timeoutMs: 30_000,
