@@ -194,9 +194,12 @@ async function startSlowProxy(
           body: req.method === "GET" || req.method === "HEAD" ? undefined : Buffer.concat(chunks),
         });
         const body = Buffer.from(await answer.arrayBuffer());
-        res.writeHead(answer.status, {
-          "content-type": answer.headers.get("content-type") ?? "application/json",
-        });
+        const kept: Record<string, string> = {};
+        for (const name of ["content-type", "upstash-sync-token"]) {
+          const value = answer.headers.get(name);
+          if (value !== null) kept[name] = value;
+        }
+        res.writeHead(answer.status, kept);
         res.end(body);
       } catch {
         req.socket.destroy();

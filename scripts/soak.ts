@@ -222,7 +222,7 @@ export function formatReport(report: SoakReport): string {
     );
   }
   const width = Math.max(...rows.map(([name]) => name.length));
-  const valueWidth = Math.max(...rows.map(([, value]) => String(value).length));
+  const valueWidth = Math.max(...rows.filter((r) => r[2]).map(([, value]) => String(value).length));
   return rows.map(([name, value, target]) =>
     `${name.padEnd(width)}  ${String(value).padEnd(valueWidth)}  ${
       target ? `target ${target}` : ""

@@ -21,7 +21,7 @@ Deno.test("soak: under faults and one SIGKILL, every message runs once (but thos
       maxBacklog: 2,
       senders: 8,
       killAt: 0.4,
-      timeoutMs: 30_000,
+      timeoutMs: 60_000,
     },
     push: { pushes: 100, senders: 4, replayEvery: 5, leaseMs: 2_000, timeoutMs: 20_000 },
     schedule: { slots: 30, tickers: 3, stepMs: 50, seed: 7 },
