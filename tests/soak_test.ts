@@ -37,3 +37,67 @@ Deno.test("soak: under faults and one SIGKILL, every message runs once (but thos
   // Every target of issue 11, each with its count.
   assert.deepEqual(missedTargets(report), []);
 });
+
+Deno.test("soak targets: duplicates of the killed worker's messages pass up to its concurrency; a false 401 or a lost slot fails", () => {
+  const report = {
+    faults: { errorRate: 0.05, dropRate: 0.05, slowRate: 0.1, slowMs: 200, seed: 1 },
+    injected: { errors: 1, drops: 1, slow: 1 },
+    queue: {
+      sent: 100,
+      sendErrors: 0,
+      runs: 104,
+      lost: 0,
+      ranTwice: 4,
+      ranTwiceInFlight: 4,
+      ranTwiceAfter: { ackError: 0, acked: 0, stale: 0, other: 0 },
+      inFlightOnKilled: 4,
+      killedConcurrency: 4,
+      dead: 0,
+      acks: { acked: 100, stale: 0, failed: 0 },
+      warnings: { stale: 0, cannotFinish: 0, cannotClaim: 0 },
+      drained: true,
+      seconds: 1,
+    },
+    push: {
+      pushes: 10,
+      statuses: { 200: 10 },
+      false401: 0,
+      replays: 1,
+      replaysAccepted: 0,
+      forged: 1,
+      forgedAccepted: 0,
+      lost: 0,
+      ranTwice: 0,
+      sendErrors: 0,
+    },
+    schedule: {
+      slots: 10,
+      fired: 10,
+      firedTwice: 0,
+      skipped: 0,
+      lost: 0,
+      tickErrors: 0,
+      messages: 10,
+      extraMessages: 0,
+    },
+  };
+  assert.deepEqual(missedTargets(report), []);
+  assert.match(
+    formatReport(report),
+    /in flight on the killed worker +4 \(of 4 in flight\) +target <= 4/,
+  );
+
+  // One more duplicate than the killed worker could hold, one early duplicate, a false 401,
+  // a lost slot: each is named with its count.
+  const worse = structuredClone(report);
+  worse.queue.ranTwice = 6;
+  worse.queue.ranTwiceInFlight = 5;
+  worse.push.false401 = 2;
+  worse.schedule.lost = 1;
+  assert.deepEqual(missedTargets(worse), [
+    "queue: 1 messages ran twice that were not in flight on the killed worker",
+    "queue: 5 in-flight messages ran twice, more than the killed worker's concurrency 4",
+    "push: 2 genuine pushes answered 401",
+    "schedule: 1 slots lost",
+  ]);
+});
