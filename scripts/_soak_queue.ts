@@ -31,7 +31,7 @@ export interface QueueSoakOptions {
   senders: number;
   /** The share of runs after which one worker is killed (0 to 1). */
   killAt: number;
-  /** Give up waiting for the queue to drain after this many milliseconds. */
+  /** Give up waiting for the kill, then for the queue to drain, after this many milliseconds. */
   timeoutMs: number;
 }
 
@@ -239,7 +239,7 @@ export async function queueSoak(
       let seen = 0;
       let killed = false;
       while (!(killed && sent)) {
-        if (Date.now() > deadline) {
+        if (!killed && Date.now() > deadline) {
           throw new Error("Cannot kill a worker running a message: none ran one in time");
         }
         const events = await clean.lrange<string>(eventsKey, seen, -1);
