@@ -236,7 +236,7 @@ function number(values: Record<string, unknown>, name: string): number | undefin
   const n = Number(value);
   if (typeof value !== "string" || !Number.isFinite(n) || n < 0) {
     throw new RangeError(
-      `Cannot run soak: '--${name}' must be a non-negative number, received ${value}`,
+      `'--${name}' must be a non-negative number, received ${value}`,
     );
   }
   return n;
@@ -308,4 +308,11 @@ async function main(args: string[]): Promise<number> {
   return missed.length === 0 ? 0 : 1;
 }
 
-if (import.meta.main) process.exitCode = await main(process.argv.slice(2));
+if (import.meta.main) {
+  try {
+    process.exitCode = await main(process.argv.slice(2));
+  } catch (error) {
+    console.error(`Cannot run soak: ${error instanceof Error ? error.message : "it failed"}`);
+    process.exitCode = 2;
+  }
+}
