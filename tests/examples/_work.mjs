@@ -4,7 +4,9 @@
  *
  * @module
  */
+import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import process from "node:process";
 import { pathToFileURL } from "node:url";
@@ -74,19 +76,50 @@ export function randomNamespace(name) {
   return `example-${name}-${crypto.randomUUID().slice(0, 8)}`;
 }
 
-/** The counts of a queue's messages by state, read with the copy's own `skiff`. */
-export async function queueStats(dir, namespace, queue) {
-  const { UpstashBroker } = await importSkiff(dir);
+/**
+ * The counts of a queue's messages by state, read with the `skiff` the runner installed
+ * for the suites themselves (`_skiff`), whatever the example runs on.
+ */
+export async function queueStats(namespace, queue) {
+  const own = exampleDir("_skiff");
+  const { UpstashBroker } = await importSkiff(own);
   const { Redis } = await import(
-    pathToFileURL(join(dir, "node_modules", "@upstash", "redis", "nodejs.mjs"))
-      .href
+    pathToFileURL(join(own, "node_modules", "@upstash", "redis", "nodejs.mjs")).href
   );
   const redis = new Redis({ ...restEnv(), enableTelemetry: false });
   const stats = await new UpstashBroker({ redis, namespace }).stats(queue);
+  return { ready: stats.ready, delayed: stats.delayed, leased: stats.leased, dead: stats.dead };
+}
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    }).on("error", reject);
+  });
+}
+
+/**
+ * Starts a process whose stdout and stderr lines are collected in `lines`; `exited` settles
+ * with its exit code, `stop()` sends SIGTERM and waits for the exit.
+ */
+export function start(command, args, options) {
+  const child = spawn(command, args, { ...options, stdio: ["ignore", "pipe", "pipe"] });
+  const lines = [];
+  collectLines(child.stdout, lines);
+  collectLines(child.stderr, lines);
+  const exited = new Promise((resolve) =>
+    child.on("exit", (code, signal) => resolve(code ?? signal))
+  );
   return {
-    ready: stats.ready,
-    delayed: stats.delayed,
-    leased: stats.leased,
-    dead: stats.dead,
+    child,
+    lines,
+    exited,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      return await exited;
+    },
   };
 }

@@ -99,7 +99,7 @@ test("a message sent from the fetch handler is pushed through SELF and processed
   const line = `welcome email sent to user 42 (message ${queued})`;
   await waitFor(() => out.includes(line), "the pushed message to run");
   await waitFor(async () => {
-    const stats = await queueStats(dir, namespace, "signup");
+    const stats = await queueStats(namespace, "signup");
     return Object.values(stats).every((n) => n === 0);
   }, "the signup queue to empty");
   assert.equal(out.filter((l) => l === line).length, 1);
@@ -124,7 +124,7 @@ test("two cron events in one minute fire the purge schedule once", async () => {
   ]);
   assert.deepEqual(results.map((r) => r.outcome), ["ok", "ok"]);
   await waitFor(async () => {
-    const stats = await queueStats(dir, namespace, "maintenance");
+    const stats = await queueStats(namespace, "maintenance");
     return Object.values(stats).every((n) => n === 0);
   }, "the maintenance queue to empty");
   const purged = out.filter((l) => l.startsWith("purged expired sessions (message "));
