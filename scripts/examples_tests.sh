@@ -6,13 +6,14 @@
 #
 #   bash scripts/with_services.sh bash scripts/examples_tests.sh              # all
 #   bash scripts/with_services.sh bash scripts/examples_tests.sh cloudflare   # some
+#   SKIFF_TARBALL=skiff-0.1.0.tgz bash scripts/with_services.sh ...          # a given package
 #
 # Exits 1 when any step fails, after running the others, and names the failed ones.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 bin=$ROOT/node_modules/.bin
-EXAMPLES=(cloudflare deno-deploy)
+EXAMPLES=(cloudflare deno-deploy node)
 
 if [[ -z "${UPSTASH_REDIS_REST_URL:-}" || -z "${UPSTASH_REDIS_REST_TOKEN:-}" ]]; then
   echo "examples_tests: UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN must be set" \
@@ -48,9 +49,13 @@ step() {
 }
 
 # How the examples get skiff: the one place to change. Sets SKIFF_SPEC to what
-# `npm install` is given in place of the registry's `skiff` (today: a tarball packed from
-# a fresh build of this repository).
+# `npm install` is given in place of the registry's `skiff`: the tarball named by
+# SKIFF_TARBALL when it is set, else a tarball packed from a fresh build of this repository.
 obtain_skiff() {
+  if [[ -n "${SKIFF_TARBALL:-}" ]]; then
+    SKIFF_SPEC=$(realpath "$SKIFF_TARBALL")
+    return
+  fi
   node scripts/build.mjs >"$WORK/build.log" 2>&1 || { cat "$WORK/build.log" >&2 && return 1; }
   local tarball
   tarball=$(npm pack --pack-destination "$WORK" --silent) || return 1
@@ -138,6 +143,10 @@ for name in "${chosen[@]}"; do
     deno-deploy)
       step "deno-deploy types" deno_check deno-deploy
       step "deno-deploy" node --test --test-reporter=spec tests/examples/deno-deploy-test.mjs
+      ;;
+    node)
+      step "node types" typecheck node
+      step "node" node --test --test-reporter=spec tests/examples/node-test.mjs
       ;;
   esac
 done

@@ -38,7 +38,16 @@ export function exampleDir(name) {
 export function importSkiff(dir, subpath = ".") {
   const root = join(dir, "node_modules", "skiff");
   const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
-  return import(pathToFileURL(join(root, pkg.exports[subpath].import)).href);
+  return import(pathToFileURL(join(root, exportTarget(pkg.exports[subpath]))).href);
+}
+
+/** The file an `exports` entry gives an ESM importer on Node. */
+function exportTarget(entry) {
+  if (typeof entry === "string") return entry;
+  for (const condition of ["node", "import", "default"]) {
+    if (entry?.[condition]) return exportTarget(entry[condition]);
+  }
+  throw new Error(`Cannot import skiff: no ESM target in ${JSON.stringify(entry)}`);
 }
 
 /** Collects a stream's lines. */
