@@ -13,7 +13,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 bin=$ROOT/node_modules/.bin
-EXAMPLES=(cloudflare deno-deploy node)
+EXAMPLES=(cloudflare deno-deploy node bun)
 
 if [[ -z "${UPSTASH_REDIS_REST_URL:-}" || -z "${UPSTASH_REDIS_REST_TOKEN:-}" ]]; then
   echo "examples_tests: UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN must be set" \
@@ -147,6 +147,10 @@ for name in "${chosen[@]}"; do
     node)
       step "node types" typecheck node
       step "node" node --test --test-reporter=spec tests/examples/node-test.mjs
+      ;;
+    bun)
+      step "bun types" typecheck bun
+      step "bun" node --test --test-reporter=spec tests/examples/bun-test.mjs
       ;;
   esac
 done
