@@ -146,7 +146,8 @@ for name in "${chosen[@]}"; do
       ;;
     node)
       step "node types" typecheck node
-      step "node" node --test --test-reporter=spec tests/examples/node-test.mjs
+      step "node" node --test --test-concurrency=1 --test-reporter=spec tests/examples/node-test.mjs \
+        tests/examples/node-retries-test.mjs
       ;;
     bun)
       step "bun types" typecheck bun
