@@ -13,7 +13,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 bin=$ROOT/node_modules/.bin
-EXAMPLES=(cloudflare deno-deploy node bun)
+EXAMPLES=(cloudflare deno-deploy node bun vercel)
 
 if [[ -z "${UPSTASH_REDIS_REST_URL:-}" || -z "${UPSTASH_REDIS_REST_TOKEN:-}" ]]; then
   echo "examples_tests: UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN must be set" \
@@ -152,6 +152,10 @@ for name in "${chosen[@]}"; do
     bun)
       step "bun types" typecheck bun
       step "bun" node --test --test-reporter=spec tests/examples/bun-test.mjs
+      ;;
+    vercel)
+      step "vercel types" typecheck vercel
+      step "vercel" node --test --test-reporter=spec tests/examples/vercel-test.mjs
       ;;
   esac
 done
