@@ -13,7 +13,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 bin=$ROOT/node_modules/.bin
-EXAMPLES=(cloudflare deno-deploy node bun vercel)
+EXAMPLES=(cloudflare deno-deploy node bun vercel error-reporting)
 
 if [[ -z "${UPSTASH_REDIS_REST_URL:-}" || -z "${UPSTASH_REDIS_REST_TOKEN:-}" ]]; then
   echo "examples_tests: UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN must be set" \
@@ -156,6 +156,11 @@ for name in "${chosen[@]}"; do
     vercel)
       step "vercel types" typecheck vercel
       step "vercel" node --test --test-reporter=spec tests/examples/vercel-test.mjs
+      ;;
+    error-reporting)
+      step "error-reporting types" typecheck error-reporting
+      step "error-reporting" node --test --test-reporter=spec \
+        tests/examples/error-reporting-test.mjs
       ;;
   esac
 done
