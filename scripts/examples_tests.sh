@@ -13,7 +13,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 bin=$ROOT/node_modules/.bin
-EXAMPLES=(cloudflare deno-deploy node bun vercel error-reporting)
+EXAMPLES=(cloudflare deno-deploy node bun vercel error-reporting express)
 
 if [[ -z "${UPSTASH_REDIS_REST_URL:-}" || -z "${UPSTASH_REDIS_REST_TOKEN:-}" ]]; then
   echo "examples_tests: UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN must be set" \
@@ -161,6 +161,10 @@ for name in "${chosen[@]}"; do
       step "error-reporting types" typecheck error-reporting
       step "error-reporting" node --test --test-reporter=spec \
         tests/examples/error-reporting-test.mjs
+      ;;
+    express)
+      step "express types" typecheck express
+      step "express" node --test --test-reporter=spec tests/examples/express-test.mjs
       ;;
   esac
 done
