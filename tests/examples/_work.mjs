@@ -63,7 +63,7 @@ export function collectLines(stream, into = []) {
 }
 
 /** Waits until `check()` is truthy (polling every 20 ms, at most `tries` times); returns it. */
-export async function waitFor(check, what, tries = 500) {
+export async function waitFor(check, what, tries = 1500) {
   for (let i = 0; i < tries; i++) {
     const value = await check();
     if (value) return value;

@@ -18,6 +18,7 @@ import {
   exampleDir,
   freePort,
   queueStats,
+  randomNamespace,
   restEnv,
   start,
   waitFor,
@@ -25,6 +26,7 @@ import {
 
 const bun = fileURLToPath(new URL("../../node_modules/.bin/bun", import.meta.url));
 const dir = exampleDir("bun");
+const namespace = randomNamespace("bun");
 const signingKey = `bun-${crypto.randomUUID()}`;
 const cronSecret = `cron-${crypto.randomUUID()}`;
 let rest;
@@ -33,7 +35,7 @@ let base;
 
 async function emptied(queue) {
   await waitFor(async () => {
-    const stats = await queueStats("skiff", queue);
+    const stats = await queueStats(namespace, queue);
     return Object.values(stats).every((n) => n === 0);
   }, `the ${queue} queue to empty`);
 }
@@ -50,6 +52,7 @@ before(async () => {
       `SKIFF_SIGNING_KEY=${signingKey}`,
       `SKIFF_PUSH_URL=${base}/skiff/messages`,
       `CRON_SECRET=${cronSecret}`,
+      `SKIFF_NAMESPACE=${namespace}`,
       `PORT=${port}`,
       // Many ticks in the suite's one minute: the schedule must still fire once.
       "TICK_EVERY_MS=200",

@@ -17,9 +17,17 @@ import { join } from "node:path";
 import process from "node:process";
 import { pathToFileURL } from "node:url";
 import * as esbuild from "esbuild";
-import { awayFromMinuteEnd, exampleDir, queueStats, restEnv, waitFor } from "./_work.mjs";
+import {
+  awayFromMinuteEnd,
+  exampleDir,
+  queueStats,
+  randomNamespace,
+  restEnv,
+  waitFor,
+} from "./_work.mjs";
 
 const dir = exampleDir("vercel");
+const namespace = randomNamespace("vercel");
 const signingKey = `vercel-${crypto.randomUUID()}`;
 const cronSecret = `cron-${crypto.randomUUID()}`;
 const logged = [];
@@ -44,7 +52,7 @@ async function invoke(request) {
 
 async function emptied(queue) {
   await waitFor(async () => {
-    const stats = await queueStats("skiff", queue);
+    const stats = await queueStats(namespace, queue);
     return Object.values(stats).every((n) => n === 0);
   }, `the ${queue} queue to empty`);
 }
@@ -74,6 +82,7 @@ before(async () => {
     SKIFF_SIGNING_KEY: signingKey,
     SKIFF_PUSH_URL: `${base}/api/skiff/messages`,
     CRON_SECRET: cronSecret,
+    SKIFF_NAMESPACE: namespace,
   });
   const outfile = join(dir, ".build", "api.mjs");
   await esbuild.build({

@@ -32,7 +32,10 @@ function required(name: string): string {
 const QUEUES = ["signup", "maintenance"];
 const signingKey = required("SKIFF_SIGNING_KEY");
 
-const broker = new UpstashBroker({ redis: Redis.fromEnv({ enableTelemetry: false }) });
+const broker = new UpstashBroker({
+  redis: Redis.fromEnv({ enableTelemetry: false }),
+  namespace: process.env.SKIFF_NAMESPACE,
+});
 broker.addMiddleware(new Push({ url: required("SKIFF_PUSH_URL"), signingKey, waitUntil }));
 setBroker(broker);
 
