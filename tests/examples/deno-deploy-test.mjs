@@ -55,9 +55,13 @@ before(async () => {
   const [program, run, ...args] = tasks.dev.split(" ");
   assert.deepEqual([program, run], ["deno", "run"]);
   app = start(deno, [run, "--preload", preload, ...args], { cwd: dir });
+  // Deno.serve() prints its line, then cronTick() registers the job.
   await waitFor(
-    () => app.lines.some((l) => l.startsWith("Listening on")) || app.child.exitCode !== null,
-    "the app to listen",
+    () =>
+      (app.lines.some((l) => l.startsWith("Listening on")) &&
+        app.lines.some((l) => l.startsWith("cron registered: "))) ||
+      app.child.exitCode !== null,
+    "the app to listen and register its cron job",
   );
   assert.equal(app.child.exitCode, null, app.lines.join("\n"));
 });
