@@ -62,7 +62,7 @@ before(async () => {
   const [program, ...args] = scripts.start.split(" ");
   assert.equal(program, "bun");
   // The whole suite runs within one minute, so that one purge slot is due.
-  await awayFromMinuteEnd(15_000);
+  await awayFromMinuteEnd(8_000);
   const { PATH, HOME } = process.env;
   app = start(bun, args, { cwd: dir, env: { PATH, HOME } });
   await waitFor(
