@@ -1,0 +1,134 @@
+/**
+ * Shared by the example suites: where `scripts/examples_tests.sh` put each example's
+ * installed copy, importing `skiff` as that copy sees it, and waiting for output.
+ *
+ * @module
+ */
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import process from "node:process";
+import { pathToFileURL } from "node:url";
+
+/** The REST endpoint of the local server, from the environment. */
+export function restEnv() {
+  const { UPSTASH_REDIS_REST_URL: url, UPSTASH_REDIS_REST_TOKEN: token } = process.env;
+  if (!url || !token) {
+    throw new Error(
+      "Cannot run the example suites: UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN " +
+        "must be set (bash scripts/with_services.sh bash scripts/examples_tests.sh)",
+    );
+  }
+  return { url, token };
+}
+
+/** The installed copy of the example `name` (made by scripts/examples_tests.sh). */
+export function exampleDir(name) {
+  const work = process.env.SKIFF_EXAMPLES_WORK;
+  if (!work) {
+    throw new Error(
+      "Cannot find the examples' copies: SKIFF_EXAMPLES_WORK must be set (run scripts/examples_tests.sh)",
+    );
+  }
+  return join(work, name);
+}
+
+/** Imports an export of `skiff` (`"."`, `"./hono"`, ...) from the copy's node_modules. */
+export function importSkiff(dir, subpath = ".") {
+  const root = join(dir, "node_modules", "skiff");
+  const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+  return import(pathToFileURL(join(root, exportTarget(pkg.exports[subpath]))).href);
+}
+
+/** The file an `exports` entry gives an ESM importer on Node. */
+function exportTarget(entry) {
+  if (typeof entry === "string") return entry;
+  for (const condition of ["node", "import", "default"]) {
+    if (entry?.[condition]) return exportTarget(entry[condition]);
+  }
+  throw new Error(`Cannot import skiff: no ESM target in ${JSON.stringify(entry)}`);
+}
+
+/** Collects a stream's lines. */
+export function collectLines(stream, into = []) {
+  let rest = "";
+  stream.setEncoding?.("utf8");
+  stream.on("data", (chunk) => {
+    const parts = (rest + chunk).split("\n");
+    rest = parts.pop();
+    into.push(...parts);
+  });
+  return into;
+}
+
+/** Waits until `check()` is truthy (polling every 20 ms, at most `tries` times); returns it. */
+export async function waitFor(check, what, tries = 1500) {
+  for (let i = 0; i < tries; i++) {
+    const value = await check();
+    if (value) return value;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`Gave up waiting for ${what}`);
+}
+
+/** Waits until the wall clock is at least `margin` ms away from the next minute. */
+export async function awayFromMinuteEnd(margin = 5_000) {
+  const left = 60_000 - (Date.now() % 60_000);
+  if (left < margin) {
+    await new Promise((resolve) => setTimeout(resolve, left + 100));
+  }
+}
+
+/** A random namespace, so that runs against the same Redis never meet. */
+export function randomNamespace(name) {
+  return `example-${name}-${crypto.randomUUID().slice(0, 8)}`;
+}
+
+/**
+ * The counts of a queue's messages by state, read with the `skiff` the runner installed
+ * for the suites themselves (`_skiff`), whatever the example runs on.
+ */
+export async function queueStats(namespace, queue) {
+  const own = exampleDir("_skiff");
+  const { UpstashBroker } = await importSkiff(own);
+  const { Redis } = await import(
+    pathToFileURL(join(own, "node_modules", "@upstash", "redis", "nodejs.mjs")).href
+  );
+  const redis = new Redis({ ...restEnv(), enableTelemetry: false });
+  const stats = await new UpstashBroker({ redis, namespace }).stats(queue);
+  return { ready: stats.ready, delayed: stats.delayed, leased: stats.leased, dead: stats.dead };
+}
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    }).on("error", reject);
+  });
+}
+
+/**
+ * Starts a process whose stdout and stderr lines are collected in `lines`; `exited` settles
+ * with its exit code, `stop()` sends SIGTERM and waits for the exit.
+ */
+export function start(command, args, options) {
+  const child = spawn(command, args, { ...options, stdio: ["ignore", "pipe", "pipe"] });
+  const lines = [];
+  collectLines(child.stdout, lines);
+  collectLines(child.stderr, lines);
+  const exited = new Promise((resolve) =>
+    child.on("exit", (code, signal) => resolve(code ?? signal))
+  );
+  return {
+    child,
+    lines,
+    exited,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      return await exited;
+    },
+  };
+}

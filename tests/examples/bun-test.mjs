@@ -1,0 +1,117 @@
+/**
+ * examples/bun, run with its `start` script by Bun as a real process (Bun loads the copy's
+ * `.env` itself), against the local server: a push from a route, and the timer's ticks with
+ * a bearer `GET /skiff/tick` among them.
+ *
+ *   SKIFF_EXAMPLES_WORK=... node --test tests/examples/bun-test.mjs
+ *
+ * @module
+ */
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import {
+  awayFromMinuteEnd,
+  exampleDir,
+  freePort,
+  queueStats,
+  randomNamespace,
+  restEnv,
+  start,
+  waitFor,
+} from "./_work.mjs";
+
+const bun = fileURLToPath(new URL("../../node_modules/.bin/bun", import.meta.url));
+const dir = exampleDir("bun");
+const namespace = randomNamespace("bun");
+const signingKey = `bun-${crypto.randomUUID()}`;
+const cronSecret = `cron-${crypto.randomUUID()}`;
+let rest;
+let app;
+let base;
+
+async function emptied(queue) {
+  await waitFor(async () => {
+    const stats = await queueStats(namespace, queue);
+    return Object.values(stats).every((n) => n === 0);
+  }, `the ${queue} queue to empty`);
+}
+
+before(async () => {
+  rest = restEnv();
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  writeFileSync(
+    join(dir, ".env"),
+    [
+      `UPSTASH_REDIS_REST_URL=${rest.url}`,
+      `UPSTASH_REDIS_REST_TOKEN=${rest.token}`,
+      `SKIFF_SIGNING_KEY=${signingKey}`,
+      `SKIFF_PUSH_URL=${base}/skiff/messages`,
+      `CRON_SECRET=${cronSecret}`,
+      `SKIFF_NAMESPACE=${namespace}`,
+      `PORT=${port}`,
+      // Many ticks in the suite's one minute: the schedule must still fire once.
+      "TICK_EVERY_MS=200",
+    ].join("\n") + "\n",
+  );
+  const { scripts } = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"));
+  const [program, ...args] = scripts.start.split(" ");
+  assert.equal(program, "bun");
+  // The whole suite runs within one minute, so that one purge slot is due.
+  await awayFromMinuteEnd(8_000);
+  const { PATH, HOME } = process.env;
+  app = start(bun, args, { cwd: dir, env: { PATH, HOME } });
+  await waitFor(
+    () => app.lines.some((l) => l.startsWith("listening on")) || app.child.exitCode !== null,
+    "the server to listen",
+  );
+  assert.equal(app.child.exitCode, null, app.lines.join("\n"));
+});
+
+after(async () => {
+  await app?.stop();
+});
+
+test("a message sent from a route is pushed to /skiff/messages and processed once", async () => {
+  const response = await fetch(`${base}/api/signup`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ userId: 3 }),
+  });
+  assert.equal(response.status, 202);
+  const { queued } = await response.json();
+  const line = `welcome email sent to user 3 (message ${queued})`;
+  await waitFor(() => app.lines.includes(line), "the pushed message to run");
+  await emptied("signup");
+  assert.equal(app.lines.filter((l) => l === line).length, 1);
+});
+
+test("the timer's ticks and a bearer GET /skiff/tick fire the purge schedule once", async () => {
+  const responses = await Promise.all(
+    [1, 2].map(() =>
+      fetch(`${base}/skiff/tick`, { headers: { authorization: `Bearer ${cronSecret}` } })
+    ),
+  );
+  assert.deepEqual(responses.map((r) => r.status), [200, 200]);
+  await Promise.all(responses.map((r) => r.body?.cancel()));
+  const purged = () => app.lines.filter((l) => l.startsWith("purged expired sessions"));
+  await waitFor(() => purged().length > 0, "the purge to run");
+  // Let the timer tick a few more times (every 200 ms).
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  await emptied("maintenance");
+  assert.equal(purged().length, 1);
+});
+
+test("a tick with the wrong bearer secret is refused with 401, and no secret reached the output", async () => {
+  const response = await fetch(`${base}/skiff/tick`, {
+    headers: { authorization: `Bearer not-${cronSecret}` },
+  });
+  assert.equal(response.status, 401);
+  await response.body?.cancel();
+  const text = app.lines.join("\n");
+  for (const secret of [rest.token, signingKey, cronSecret]) assert.ok(!text.includes(secret));
+});

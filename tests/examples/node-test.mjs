@@ -1,0 +1,153 @@
+/**
+ * examples/node, run as its README says: the web server with its `start` script
+ * (`@hono/node-server`) and the pull worker with its `worker` script (`worker.sh` finds the
+ * tasks modules and starts `skiff worker` from the installed package's bin), both real
+ * processes against the local server.
+ *
+ *   SKIFF_EXAMPLES_WORK=... node --test tests/examples/node-test.mjs
+ *
+ * @module
+ */
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import process from "node:process";
+import { pathToFileURL } from "node:url";
+import {
+  exampleDir,
+  freePort,
+  importSkiff,
+  queueStats,
+  restEnv,
+  start,
+  waitFor,
+} from "./_work.mjs";
+
+const dir = exampleDir("node");
+const signingKey = `node-${crypto.randomUUID()}`;
+let rest;
+let server;
+let worker;
+let base;
+
+/** Starts a package.json script's command directly (npm would sit between the signals). */
+function startScript(name) {
+  const { scripts } = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"));
+  const [program, ...args] = scripts[name].split(" ");
+  const { PATH, HOME } = process.env;
+  return start(program === "node" ? process.execPath : program, args, {
+    cwd: dir,
+    env: { PATH, HOME },
+  });
+}
+
+async function emptied(queue) {
+  await waitFor(async () => {
+    const stats = await queueStats("skiff", queue);
+    return Object.values(stats).every((n) => n === 0);
+  }, `the ${queue} queue to empty`);
+}
+
+before(async () => {
+  rest = restEnv();
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  writeFileSync(
+    join(dir, ".env"),
+    [
+      `UPSTASH_REDIS_REST_URL=${rest.url}`,
+      `UPSTASH_REDIS_REST_TOKEN=${rest.token}`,
+      `SKIFF_SIGNING_KEY=${signingKey}`,
+      `SKIFF_PUSH_URL=${base}/skiff/messages`,
+      `PORT=${port}`,
+    ].join("\n") + "\n",
+  );
+  server = startScript("start");
+  worker = startScript("worker");
+  await waitFor(
+    () => server.lines.some((l) => l.startsWith("listening on")) || server.child.exitCode !== null,
+    "the server to listen",
+  );
+  assert.equal(server.child.exitCode, null, server.lines.join("\n"));
+  await waitFor(
+    () =>
+      worker.lines.some((l) => l.startsWith("skiff worker: consuming")) ||
+      worker.child.exitCode !== null,
+    "the worker to start",
+  );
+  assert.equal(worker.child.exitCode, null, worker.lines.join("\n"));
+});
+
+after(async () => {
+  await server?.stop();
+  await worker?.stop();
+});
+
+test("worker.sh finds every tasks module and the worker consumes the pulled queues", () => {
+  assert.deepEqual(worker.lines.slice(0, 4), [
+    "Discovered tasks modules:",
+    "  * src/billing/tasks/invoices.js",
+    "  * src/reports/tasks.js",
+    "  * src/signup/tasks.js",
+  ]);
+  assert.ok(
+    worker.lines.includes(
+      "skiff worker: consuming reports, billing with concurrency 8 (UpstashBroker)",
+    ),
+    worker.lines.join("\n"),
+  );
+});
+
+test("a signup sent from a route is pushed to the server's /skiff/messages and runs there once", async () => {
+  const response = await fetch(`${base}/api/signup`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ userId: 11 }),
+  });
+  assert.equal(response.status, 202);
+  const { queued } = await response.json();
+  const line = `welcome email sent to user 11 (message ${queued})`;
+  await waitFor(() => server.lines.includes(line), "the pushed message to run");
+  await emptied("signup");
+  assert.equal(server.lines.filter((l) => l === line).length, 1);
+  assert.ok(!worker.lines.includes(line));
+});
+
+test("a report sent from a route is pulled by the worker and runs there once", async () => {
+  const response = await fetch(`${base}/api/reports`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ month: "2026-10" }),
+  });
+  assert.equal(response.status, 202);
+  const { queued } = await response.json();
+  const line = `report for 2026-10 built (message ${queued})`;
+  await waitFor(() => worker.lines.includes(line), "the worker to run the report");
+  await emptied("reports");
+  assert.equal(worker.lines.filter((l) => l === line).length, 1);
+  assert.ok(!server.lines.includes(line));
+});
+
+test("a message to an actor of a tasks/ directory runs in the worker", async () => {
+  const { UpstashBroker } = await importSkiff(dir);
+  const { Redis } = await import(
+    pathToFileURL(join(dir, "node_modules", "@upstash", "redis", "nodejs.mjs")).href
+  );
+  const { sendInvoice } = await import(
+    pathToFileURL(join(dir, "src", "billing", "tasks", "invoices.js")).href
+  );
+  const broker = new UpstashBroker({ redis: new Redis({ ...rest, enableTelemetry: false }) });
+  const [message] = await broker.enqueue([sendInvoice.message(5)]);
+  const line = `invoice 5 sent (message ${message.id})`;
+  await waitFor(() => worker.lines.includes(line), "the worker to send the invoice");
+  await emptied("billing");
+});
+
+test("on SIGTERM the worker stops cleanly (exit code 0), and no secret reached any output", async () => {
+  assert.equal(await worker.stop(), 0);
+  assert.equal(worker.lines.at(-1), "skiff worker: stopped");
+  const text = [...server.lines, ...worker.lines].join("\n");
+  assert.ok(!text.includes(rest.token));
+  assert.ok(!text.includes(signingKey));
+});
