@@ -3,11 +3,13 @@
 # runs the push delivery suite of tests/workerd/), the
 # type check of dist/'s declarations by a Node TypeScript consumer, and the package suite
 # (tests/package/: the `npm pack` tarball installed into fresh projects on Node and Bun, the
-# consumer type-check matrix, JSR's file list, doc lint, sizes). The package suite runs in
-# the background while the others run, from one tarball packed from the one build. Expects a
+# consumer type-check matrix, JSR's file list, doc lint, sizes) and the examples suite
+# (scripts/examples_tests.sh: each example of examples/ run as its platform runs it). Those
+# two run in the background while the others run, from one tarball packed from the one build.
+# Expects a
 # local server (or Upstash) in UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN.
 #
-#   scripts/runtime_tests.sh                 # all: build, node, bun, workerd, types, package
+#   scripts/runtime_tests.sh                 # all: build, node, bun, workerd, types, package, examples
 #   scripts/runtime_tests.sh node types      # some (the build always runs)
 #
 # Exits 1 when any suite fails, after running the others, and names the failed ones.
@@ -22,11 +24,11 @@ fi
 
 bin=node_modules/.bin
 suites=("$@")
-[[ ${#suites[@]} -eq 0 ]] && suites=(node bun workerd types package)
+[[ ${#suites[@]} -eq 0 ]] && suites=(node bun workerd types package examples)
 failed=()
 for suite in "${suites[@]}"; do
-  if [[ ! $suite =~ ^(node|bun|workerd|types|package)$ ]]; then
-    echo "runtime_tests: unknown suite '$suite' (node, bun, workerd, types, package)" >&2
+  if [[ ! $suite =~ ^(node|bun|workerd|types|package|examples)$ ]]; then
+    echo "runtime_tests: unknown suite '$suite' (node, bun, workerd, types, package, examples)" >&2
     exit 2
   fi
 done
@@ -76,46 +78,64 @@ fi
 
 # The package suite: one tarball from this build, installed by each test file into
 # projects of its own; its files run in parallel with each other and with the suites below.
+# The package and examples suites run in the background, against one tarball packed from the
+# one build, while the others run in the foreground; their logs are shown when they end.
 package_dir=""
-package_pid=""
-start_package() {
+tarball=""
+background=()
+declare -A background_pid
+pack_once() {
+  [[ -n $tarball ]] && return 0
   package_dir=$(mktemp -d "${TMPDIR:-/tmp}/skiff-package.XXXXXX")
   local tgz
-  if ! tgz=$(npm pack --silent --pack-destination "$package_dir"); then
-    echo "== runtime_tests: package FAILED (npm pack)" >&2
-    failed+=(package)
+  tgz=$(npm pack --silent --pack-destination "$package_dir") || return 1
+  tarball="$package_dir/$tgz"
+}
+start_background() {
+  local name=$1
+  shift
+  if ! pack_once; then
+    echo "== runtime_tests: $name FAILED (npm pack)" >&2
+    failed+=("$name")
     return
   fi
-  echo "== runtime_tests: package started in the background ($tgz)"
-  SKIFF_TARBALL="$package_dir/$tgz" node --test --test-reporter=spec --test-concurrency=3 \
-    tests/package/ >"$package_dir/log" 2>&1 &
-  package_pid=$!
+  echo "== runtime_tests: $name started in the background ($(basename "$tarball"))"
+  SKIFF_TARBALL="$tarball" "$@" >"$package_dir/$name.log" 2>&1 &
+  background_pid[$name]=$!
+  background+=("$name")
 }
-finish_package() {
-  [[ -n $package_pid ]] || return 0
-  local started=${EPOCHREALTIME/./}
-  wait "$package_pid"
-  local status=$?
-  package_pid=""
-  echo "== runtime_tests: package"
-  cat "$package_dir/log"
-  if [[ $status -eq 0 ]]; then
-    echo "== runtime_tests: package passed (waited $(((${EPOCHREALTIME/./} - started) / 1000)) ms after the other suites)"
-  else
-    echo "== runtime_tests: package FAILED" >&2
-    failed+=(package)
-  fi
-  rm -rf "$package_dir"
+finish_background() {
+  local name started status
+  for name in "${background[@]}"; do
+    started=${EPOCHREALTIME/./}
+    wait "${background_pid[$name]}"
+    status=$?
+    echo "== runtime_tests: $name"
+    cat "$package_dir/$name.log"
+    if [[ $status -eq 0 ]]; then
+      echo "== runtime_tests: $name passed (waited $(((${EPOCHREALTIME/./} - started) / 1000)) ms after the other suites)"
+    else
+      echo "== runtime_tests: $name FAILED" >&2
+      failed+=("$name")
+    fi
+  done
+  background=()
+  [[ -n $package_dir ]] && rm -rf "$package_dir"
 }
-trap '[[ -n $package_pid ]] && kill "$package_pid" 2>/dev/null; [[ -n $package_dir ]] && rm -rf "$package_dir"' EXIT
+trap 'for p in "${background_pid[@]}"; do kill "$p" 2>/dev/null; done; [[ -n $package_dir ]] && rm -rf "$package_dir"' EXIT
 
 for suite in "${suites[@]}"; do
-  [[ $suite == package ]] && start_package
+  case $suite in
+    package)
+      start_background package node --test --test-reporter=spec --test-concurrency=3 tests/package/
+      ;;
+    examples) start_background examples bash scripts/examples_tests.sh ;;
+  esac
 done
 
 for suite in "${suites[@]}"; do
   case $suite in
-    package) ;;
+    package | examples) ;;
     node) step node node --test --test-reporter=spec tests/runtime/node/ ;;
     bun) step bun "$bin/bun" test tests/runtime/bun ;;
     workerd) step workerd node --test --test-reporter=spec tests/runtime/workerd/ tests/workerd/ ;;
@@ -123,7 +143,7 @@ for suite in "${suites[@]}"; do
   esac
 done
 
-finish_package
+finish_background
 
 if [[ ${#failed[@]} -gt 0 ]]; then
   echo "runtime_tests: FAILED: ${failed[*]}" >&2

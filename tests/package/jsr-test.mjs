@@ -26,7 +26,11 @@ test("deno publish --dry-run ships the library and nothing else", async () => {
   });
   assert.ok(relative.includes("mod.ts") && relative.includes("LICENSE"), relative.join("\n"));
   for (const file of relative) {
-    assert.match(file, /^(src\/.+\.ts|mod\.ts|README\.md|docs\/[a-z_]+\.md|LICENSE|deno\.json)$/, file);
+    assert.match(
+      file,
+      /^(src\/.+\.ts|mod\.ts|README\.md|docs\/[a-z_]+\.md|LICENSE|deno\.json)$/,
+      file,
+    );
     assert.doesNotMatch(file, /_test\.ts$/, file);
   }
 });
