@@ -2,10 +2,12 @@ import assert from "node:assert/strict";
 import { actor } from "../src/actor.ts";
 import type { Broker, Claim, ClaimOptions, Lease, LeaseOptions } from "../src/broker.ts";
 import { MemoryBroker } from "../src/brokers/memory.ts";
+import { UpstashBroker } from "../src/brokers/upstash.ts";
 import type { MessageContext } from "../src/context.ts";
 import { Middleware } from "../src/middleware/middleware.ts";
 import { Worker } from "../src/worker.ts";
 import { silentLogger } from "./broker_conformance.ts";
+import { cleanup, restClient, testPrefix } from "./_env.ts";
 
 const unique = (prefix: string) => `${prefix}-${crypto.randomUUID()}`;
 const fast = { pollMin: 1, pollMax: 5 };
@@ -282,4 +284,45 @@ Deno.test("Worker: given invalid options, then the constructor throws", () => {
   assert.throws(() => new Worker(broker, { queues: ["bad queue"] }), TypeError);
   assert.throws(() => new Worker(broker, { concurrency: 0 }), RangeError);
   assert.throws(() => new Worker(broker, { leaseMs: 1.5 }), RangeError);
+});
+
+Deno.test("UpstashBroker: given held and stale leases, when extended together, then one request answers for each, and the extended lease holds", async () => {
+  const redis = restClient();
+  const namespace = testPrefix("extend").slice(0, -1);
+  const clock = { time: 1_000_000 };
+  let requests = 0;
+  const counted = new Proxy(redis, {
+    get(target, key, receiver) {
+      const value = Reflect.get(target, key, receiver);
+      if (key !== "pipeline" && key !== "evalsha" && key !== "eval") return value;
+      return (...args: unknown[]) => {
+        requests++;
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+  const broker = new UpstashBroker({
+    redis: counted,
+    namespace,
+    now: () => clock.time,
+    logger: silentLogger,
+  });
+  const queue = unique("q");
+  try {
+    const task = actor(unique("t"), () => {}, { broker, queue });
+    await broker.enqueue([task.message(), task.message(), task.message()]);
+    const [a, b, c] = await broker.claim(queue, { count: 3, leaseMs: 10 });
+    await broker.ack(queue, [b]);
+    clock.time += 9;
+    await broker.extendLease(queue, a, { leaseMs: 10 }); // loads the script (NOSCRIPT once)
+    requests = 0;
+    const held = await broker.extendLeases(queue, [a, b, c], { leaseMs: 10 });
+    assert.equal(requests, 1);
+    assert.deepEqual(held, [true, false, true]);
+    clock.time += 6; // past the first leases, within the extended ones
+    assert.deepEqual(await broker.claim(queue), []);
+    assert.deepEqual(await broker.ack(queue, [a, c]), [true, true]);
+  } finally {
+    await cleanup(redis, `${namespace}:`);
+  }
 });
