@@ -61,6 +61,7 @@ export {
   type EnqueuedMessage,
   type EnqueueOptions,
   type GroupStart,
+  type JoinFailFast,
   type JoinOptions,
   type Lease,
   type LeaseOptions,

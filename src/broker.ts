@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { takeFailure } from "./_failures.ts";
-import { isNonNegative, NAME_PATTERN, sleep } from "./_util.ts";
+import { hasFailure, takeFailure } from "./_failures.ts";
+import { isNonNegative, MAX_TIMER_MS, NAME_PATTERN, sleep } from "./_util.ts";
 import { JoinTimeout, MessageTooLarge } from "./errors.ts";
 import type { Message } from "./message.ts";
 import { AgeLimit } from "./middleware/age_limit.ts";
@@ -222,12 +222,24 @@ export interface BrokerOptions {
   deadLetterTtl?: number;
 }
 
+/**
+ * What `join()` raises besides `JoinTimeout`: `true`, the error of the first message
+ * dead-lettered (Dramatiq 2.x's `fail_fast`); `false`, nothing; `"any"`, the first actor
+ * error at once, also one that will be retried.
+ */
+export type JoinFailFast = boolean | "any";
+
 /** Options of `join()`. */
 export interface JoinOptions {
-  /** Give up after this many milliseconds with `JoinTimeout` (default: wait forever). */
+  /** Give up after this many milliseconds of real time with `JoinTimeout` (default: wait forever). */
   timeout?: number;
-  /** Re-raise the first actor error of the queue (default `true`). */
-  failFast?: boolean;
+  /**
+   * `true` (default): once the queue is idle, raise the error of the first message of the
+   * queue that was dead-lettered since the last join (retried errors raise nothing).
+   * `false`: raise nothing. `"any"`: raise the first actor error at once, retried or not,
+   * leaving the rest of the queue as it is.
+   */
+  failFast?: JoinFailFast;
   /** The lease of messages join processes itself (default 30 000 ms). */
   leaseMs?: number;
 }
@@ -241,6 +253,8 @@ export interface AddMiddlewareOptions {
 }
 
 const DEFAULT_LEASE_MS = 30_000;
+/** How long join watches a clock that does not move before it stops waiting for delays. */
+const FROZEN_CLOCK_MS = 25;
 const DAY_MS = 86_400_000;
 
 /**
@@ -388,41 +402,77 @@ export abstract class Broker {
   }
 
   /**
-   * Drains a queue inline: claims and processes its messages one at a time until nothing
-   * is ready, due or leased (delays not yet due are left alone), waiting for other
-   * consumers' leases to end. The test idiom of Dramatiq's `join`.
+   * Drains a queue inline, as Dramatiq's `join`: claims and processes its messages one at
+   * a time until nothing is ready, in flight or delayed (retries waiting for their backoff
+   * included), waiting for delays to come due and for other consumers' leases to end. With
+   * an injected clock that stands still, a delay never comes due: join then returns when
+   * only such delays are left (move the clock and join again). In tests, give actors a
+   * small `minBackoff` (or the broker `new Retries({ minBackoff })`) so retries come due
+   * soon, as Dramatiq's own tests do.
    *
    * @param queue The queue.
-   * @param options The timeout, and whether to re-raise actor errors.
+   * @param options The timeout, and what to raise.
    * @returns When the queue is idle.
    * @throws {JoinTimeout} When `timeout` passes first.
-   * @throws {unknown} The first actor error recorded for the queue since the last join,
-   *   unless `failFast` is `false`.
+   * @throws {unknown} By default, the error of the first message of the queue dead-lettered
+   *   since the last join (an unknown actor, arguments that fail their schema, retries
+   *   exhausted, an error listed in `throws`), once the queue is idle; see `failFast`.
+   * @example Wait for retries; raise only when the message is dead
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { MemoryBroker } from "./brokers/memory.ts";
+   * import { actor } from "./actor.ts";
+   *
+   * const logger = { ...console, warn() {}, error() {} }; // failures are expected here
+   * const broker = new MemoryBroker({ logger });
+   * let attempts = 0;
+   * const flaky = actor(`flaky-${crypto.randomUUID()}`, () => {
+   *   if (++attempts < 3) throw new Error(`attempt ${attempts}`);
+   * }, { broker, maxRetries: 5, minBackoff: 1, maxBackoff: 5 });
+   * await flaky.send();
+   * await broker.join("default"); // two retries waited for, nothing raised
+   * assert(attempts === 3);
+   * ```
    */
   async join(queue: string, options: JoinOptions = {}): Promise<void> {
     const { timeout, failFast = true, leaseMs = DEFAULT_LEASE_MS } = options;
     const timer = new AbortController();
     const handle = timeout === undefined
       ? undefined
-      : setTimeout(() => timer.abort(), Math.max(0, timeout));
+      : setTimeout(() => timer.abort(), Math.min(Math.max(0, timeout), MAX_TIMER_MS));
     try {
       let idle = 1;
+      /** When only delays were left, and what the broker's clock said then. */
+      let waiting: { since: number; clock: number } | undefined;
       while (true) {
-        const failure = failFast ? takeFailure(this, queue) : undefined;
-        if (failure) throw failure.error;
+        if (failFast === "any" && hasFailure(this, queue)) {
+          throw takeFailure(this, queue, "any")!.error;
+        }
         if (timer.signal.aborted) throw new JoinTimeout(`queue '${queue}'`, timeout ?? 0);
         const [claim] = await this.claim(queue, { count: 1, leaseMs });
         if (claim) {
           idle = 1;
+          waiting = undefined;
           await processMessage(this, queue, claim, { leaseMs, signal: timer.signal });
           continue;
         }
         const stats = await this.stats(queue);
-        if (stats.ready === 0 && stats.leased === 0) break;
+        if (stats.ready === 0 && stats.leased === 0) {
+          if (stats.delayed === 0) break;
+          const clock = this.now();
+          if (!waiting || waiting.clock !== clock) {
+            waiting = { since: performance.now(), clock };
+          } else if (performance.now() - waiting.since >= FROZEN_CLOCK_MS) {
+            break; // an injected clock that stands still: the delays never come due
+          }
+        } else {
+          waiting = undefined;
+        }
         await sleep(idle, timer.signal);
         idle = Math.min(idle * 2, 50);
       }
-      if (!failFast) takeFailure(this, queue);
+      const failure = takeFailure(this, queue, "dead");
+      if (failure && failFast !== false) throw failure.error;
     } finally {
       clearTimeout(handle);
     }
@@ -517,6 +567,36 @@ export abstract class Broker {
    * @returns Whether the lease is still held.
    */
   abstract extendLease(queue: string, lease: Lease, options?: LeaseOptions): Promise<boolean>;
+
+  /**
+   * Extends several leases of a queue to `now + leaseMs`, each if its token matches: the
+   * heartbeat of a worker holding many messages. Brokers that can do it in one round trip
+   * override this; by default it calls `extendLease()` for each, concurrently.
+   *
+   * @param queue The queue.
+   * @param leases The leases.
+   * @param options The new lease duration.
+   * @returns For each lease, whether it is still held.
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { MemoryBroker } from "./brokers/memory.ts";
+   * import { Message } from "./message.ts";
+   *
+   * const broker = new MemoryBroker();
+   * await broker.enqueue([new Message({ queue: "q", actor: "a", args: [] })]);
+   * const [claim] = await broker.claim("q");
+   * const stale = { id: claim.id, token: "not-the-token" };
+   * assert.deepEqual(await broker.extendLeases("q", [claim, stale]), [true, false]);
+   * ```
+   */
+  extendLeases(
+    queue: string,
+    leases: readonly Lease[],
+    options: LeaseOptions = {},
+  ): Promise<boolean[]> {
+    return Promise.all(leases.map((lease) => this.extendLease(queue, lease, options)));
+  }
 
   /**
    * Tells where messages are, changing nothing: no lease is taken, nothing is promoted

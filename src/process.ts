@@ -24,6 +24,44 @@ export interface ProcessOptions {
   leaseMs?: number;
   /** Aborts when the caller stops (worker shutdown): the message is released, not retried. */
   signal?: AbortSignal;
+  /**
+   * Who keeps the lease while the actor runs. By default `processMessage` extends it every
+   * third of `leaseMs` and listens to `signal`; a `Worker` passes its one heartbeat for
+   * every message it holds, which also aborts them when it stops (`signal` is then only
+   * read, never listened to).
+   */
+  heartbeat?: Heartbeat;
+}
+
+/**
+ * Keeps the leases of running messages: extends them, and aborts a message's context
+ * when its lease is lost (or when its holder stops). A `Worker` runs one for all the
+ * messages it holds, extending their leases in one broker call per queue.
+ *
+ * @example Keep nothing (the actor's lease may then expire while it runs)
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryBroker } from "./brokers/memory.ts";
+ * import { actor } from "./actor.ts";
+ *
+ * const broker = new MemoryBroker();
+ * const held: string[] = [];
+ * const heartbeat: Heartbeat = { hold: (context) => (held.push(context.message.id), () => {}) };
+ * const task = actor(`task-${crypto.randomUUID()}`, () => {}, { broker });
+ * const sent = await task.send();
+ * const [claim] = await broker.claim("default");
+ * await processMessage(broker, "default", claim, { heartbeat });
+ * assert(held[0] === sent.id);
+ * ```
+ */
+export interface Heartbeat {
+  /**
+   * Starts keeping a running message's lease.
+   *
+   * @param context The message's context; abort it when its lease is lost.
+   * @returns Stops keeping it; called once the message is acked, nacked or released.
+   */
+  hold(context: MessageContext): () => void;
 }
 
 /** How processing ended. `stale`: the ack or nack was refused, another claim owns it. */
@@ -85,9 +123,13 @@ export async function processMessage(
   try {
     message = Message.decode(claim.body);
   } catch (error) {
-    broker.logger.error(`Dead-lettering message ${claim.id} of queue '${queue}': undecodable`);
-    recordFailure(broker, queue, error);
-    const done = await broker.nack(queue, lease, { kind: "dead", reason: errorSummary(error) });
+    const reason = errorSummary(error);
+    const done = await broker.nack(queue, lease, { kind: "dead", reason });
+    if (done) {
+      // The decoder's errors never quote the body, so the reason is safe to log.
+      broker.logger.error(`Dead-lettered message ${claim.id} of queue '${queue}': ${reason}`);
+      recordFailure(broker, queue, error, true);
+    }
     return { id: claim.id, status: done ? "dead" : "stale", error };
   }
   const actor = getActor(message.actor);
@@ -96,21 +138,19 @@ export async function processMessage(
   try {
     args = checkMessage(actor, message);
   } catch (error) {
-    broker.logger.error(`Dead-lettering message ${message.id} of actor '${message.actor}'`);
-    recordFailure(broker, queue, error);
-    return await nack(context, { kind: "dead", reason: errorSummary(error), error }, error);
+    const reason = errorSummary(error);
+    const report = await nack(context, { kind: "dead", reason, error }, error);
+    if (report.status === "dead") {
+      // Names, options and schema expectations only: no argument values.
+      broker.logger.error(
+        `Dead-lettered message ${message.id} of actor '${message.actor}': ${reason}`,
+      );
+      recordFailure(broker, queue, error, true);
+    }
+    return report;
   }
 
-  const heartbeat = setInterval(async () => {
-    try {
-      if (!await context.extendLease()) context.abort(new Error("The lease was lost"));
-    } catch (error) {
-      broker.logger.warn(`Cannot extend the lease of message ${message.id}: ${errorName(error)}`);
-    }
-  }, Math.max(1, Math.floor(leaseMs / 3)));
-  const stop = () => context.abort(options.signal?.reason);
-  options.signal?.addEventListener("abort", stop, { once: true });
-  if (options.signal?.aborted) stop();
+  const release = (options.heartbeat ?? ownHeartbeat(leaseMs, options.signal)).hold(context);
   try {
     try {
       await emit(broker, "beforeProcessMessage", [context], { allowSkip: true });
@@ -142,9 +182,33 @@ export async function processMessage(
     if (!outcome.failed) return await ack(context, effects);
     return await failed(context, outcome);
   } finally {
-    clearInterval(heartbeat);
-    options.signal?.removeEventListener("abort", stop);
+    release();
   }
+}
+
+/** The heartbeat of one message processed alone: a timer, and a listener on `signal`. */
+function ownHeartbeat(leaseMs: number, signal: AbortSignal | undefined): Heartbeat {
+  return {
+    hold(context) {
+      const { broker, message } = context;
+      const timer = setInterval(async () => {
+        try {
+          if (!await context.extendLease()) context.abort(new Error("The lease was lost"));
+        } catch (error) {
+          broker.logger.warn(
+            `Cannot extend the lease of message ${message.id}: ${errorName(error)}`,
+          );
+        }
+      }, Math.max(1, Math.floor(leaseMs / 3)));
+      const stop = () => context.abort(signal?.reason);
+      signal?.addEventListener("abort", stop, { once: true });
+      if (signal?.aborted) stop();
+      return () => {
+        clearInterval(timer);
+        signal?.removeEventListener("abort", stop);
+      };
+    },
+  };
 }
 
 /** Checks the per-message options and the arguments; returns the arguments to pass. */
@@ -222,18 +286,26 @@ async function failed(context: MessageContext, outcome: ProcessOutcome): Promise
   const { error } = outcome;
   const what =
     `Message ${message.id} of actor '${message.actor}' failed on attempt ${context.attempt}`;
-  if (!(error instanceof Retry)) recordFailure(broker, queue, error);
+  const counts = !(error instanceof Retry);
   if (outcome.retryAt !== undefined) {
     const delay = Math.max(0, outcome.retryAt - broker.now());
-    if (!(error instanceof Retry)) {
+    if (counts) {
       broker.logger.warn(`${what} with ${errorName(error)}; retrying in ${delay} ms`, error);
     }
     const body = message.copy({ retries: message.retries + 1 }).encode();
-    return await nack(context, { kind: "retry", at: outcome.retryAt, body, error }, error);
+    const report = await nack(context, { kind: "retry", at: outcome.retryAt, body, error }, error);
+    if (counts && report.status === "retried") recordFailure(broker, queue, error, false);
+    return report;
   }
-  broker.logger.error(`${what} with ${errorName(error)}; dead-lettering it`, error);
   const reason = outcome.deadReason ?? errorSummary(error);
-  return await nack(context, { kind: "dead", reason, error }, error);
+  const report = await nack(context, { kind: "dead", reason, error }, error);
+  if (report.status === "dead") {
+    // The cause, not the stored reason: an error's message may quote the arguments.
+    const cause = outcome.deadCause ?? "no middleware retries it";
+    broker.logger.error(`${what} with ${errorName(error)}; dead-lettered (${cause})`, error);
+    if (counts) recordFailure(broker, queue, error, true);
+  }
+  return report;
 }
 
 async function nack(

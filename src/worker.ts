@@ -5,8 +5,9 @@
  *
  * @module
  */
+import { WorkerHeartbeat } from "./_heartbeat.ts";
 import { errorName, MAX_TIMER_MS, NAME_PATTERN, sleep } from "./_util.ts";
-import type { Broker, Claim } from "./broker.ts";
+import type { Broker, Claim, JoinFailFast } from "./broker.ts";
 import { JoinTimeout, Retry } from "./errors.ts";
 import { emit } from "./middleware/_emit.ts";
 import { processMessage } from "./process.ts";
@@ -17,7 +18,10 @@ export interface WorkerOptions {
   queues?: string[];
   /** How many messages run at once (default 8). */
   concurrency?: number;
-  /** The lease of each claim, in milliseconds, renewed every third of it (default 30 000). */
+  /**
+   * The lease of each claim, in milliseconds (default 30 000). One heartbeat renews the
+   * leases of every message the worker holds every third of it, one broker call per queue.
+   */
   leaseMs?: number;
   /** The first pause after an empty claim, in milliseconds (default 100). */
   pollMin?: number;
@@ -29,8 +33,12 @@ export interface WorkerOptions {
 export interface WorkerJoinOptions {
   /** Give up after this many milliseconds with `JoinTimeout` (default: wait forever). */
   timeout?: number;
-  /** Re-raise the first actor error this worker saw (default `true`). */
-  failFast?: boolean;
+  /**
+   * `true` (default): raise the error of the first message this worker dead-lettered since
+   * the last join, once idle; `false`: raise nothing; `"any"`: raise the first actor error
+   * at once, also one that will be retried.
+   */
+  failFast?: JoinFailFast;
 }
 
 /** Options of `worker.stop()`. */
@@ -44,7 +52,7 @@ export interface WorkerStopOptions {
 
 interface Waiter {
   epoch: number;
-  failFast: boolean;
+  failFast: JoinFailFast;
   resolve: () => void;
   reject: (error: unknown) => void;
 }
@@ -86,10 +94,13 @@ export class Worker {
   readonly #stopping = new AbortController();
   /** Aborts when stop()'s timeout passes: running actors are abandoned and released. */
   readonly #abandon = new AbortController();
+  /** Keeps the leases of every message running, and aborts them when abandoned. */
+  readonly #heartbeat: WorkerHeartbeat;
   #loop?: Promise<void>;
   #stopped?: Promise<void>;
   #nudge?: () => void;
-  #failure?: { error: unknown };
+  /** The first actor error since the last join, and the first of a dead-lettered message. */
+  #failures: { any?: { error: unknown }; dead?: { error: unknown } } = {};
   #epoch = 0;
   #waiters: Waiter[] = [];
 
@@ -130,6 +141,7 @@ export class Worker {
     this.#leaseMs = leaseMs;
     this.#pollMin = pollMin;
     this.#pollMax = Math.max(pollMin, pollMax);
+    this.#heartbeat = new WorkerHeartbeat(broker, leaseMs);
   }
 
   /** How many messages are running now. */
@@ -154,38 +166,38 @@ export class Worker {
 
   /**
    * Resolves when the worker holds no message and a claim round begun after this call
-   * found nothing: Dramatiq's test idiom, after `broker.join()`.
+   * found nothing: Dramatiq's test idiom, after `broker.join()` (which also waits for
+   * delayed messages).
    *
-   * @param options A timeout, and whether to re-raise actor errors.
+   * @param options A timeout, and what to raise.
    * @throws {JoinTimeout} When `timeout` passes first.
-   * @throws {unknown} The first actor error this worker saw since the last join, unless
-   *   `failFast` is `false`.
+   * @throws {unknown} By default, the error of the first message this worker dead-lettered
+   *   since the last join, once idle; see `failFast`.
    */
   async join(options: WorkerJoinOptions = {}): Promise<void> {
     const { timeout, failFast = true } = options;
-    const failure = this.#failure;
-    this.#failure = undefined;
-    if (failure && failFast) throw failure.error;
-    if (!this.#loop || this.#stopping.signal.aborted) {
+    if (failFast === "any" && this.#failures.any) this.#takeFailure("any");
+    if (this.#loop && !this.#stopping.signal.aborted) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      try {
+        await new Promise<void>((resolve, reject) => {
+          this.#waiters.push({ epoch: ++this.#epoch, failFast, resolve, reject });
+          if (timeout !== undefined) {
+            timer = setTimeout(
+              () => reject(new JoinTimeout("worker", timeout)),
+              Math.min(Math.max(0, timeout), MAX_TIMER_MS),
+            );
+          }
+          this.#wake();
+        });
+      } finally {
+        clearTimeout(timer);
+      }
+    } else {
       await Promise.allSettled([...this.#inFlight]);
-      return this.#takeFailure(failFast);
     }
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    try {
-      await new Promise<void>((resolve, reject) => {
-        this.#waiters.push({ epoch: ++this.#epoch, failFast, resolve, reject });
-        if (timeout !== undefined) {
-          timer = setTimeout(
-            () => reject(new JoinTimeout("worker", timeout)),
-            Math.min(Math.max(0, timeout), MAX_TIMER_MS),
-          );
-        }
-        this.#wake();
-      });
-    } finally {
-      clearTimeout(timer);
-    }
-    this.#takeFailure(failFast);
+    if (failFast === false) this.#failures = {};
+    else this.#takeFailure(failFast === "any" ? "any" : "dead");
   }
 
   /**
@@ -213,7 +225,9 @@ export class Worker {
     ]);
     timer.abort();
     if (!finished) {
-      this.#abandon.abort(new DOMException("The worker is stopping", "AbortError"));
+      const reason = new DOMException("The worker is stopping", "AbortError");
+      this.#abandon.abort(reason);
+      this.#heartbeat.abort(reason);
       await settled;
     }
     for (const waiter of this.#waiters.splice(0)) waiter.resolve();
@@ -262,13 +276,15 @@ export class Worker {
   }
 
   #process(queue: string, claim: Claim): void {
+    // The abandon signal is read, never listened to: the heartbeat aborts what it holds.
     const task = processMessage(this.broker, queue, claim, {
       leaseMs: this.#leaseMs,
       signal: this.#abandon.signal,
+      heartbeat: this.#heartbeat,
     }).then((report) => {
       const failed = report.status === "retried" || report.status === "dead";
       if (failed && report.error !== undefined && !(report.error instanceof Retry)) {
-        this.#fail(report.error);
+        this.#fail(report.error, report.status === "dead");
       }
     }, (error) => {
       this.broker.logger.error(
@@ -292,20 +308,21 @@ export class Worker {
     }
   }
 
-  #fail(error: unknown): void {
-    const waiter = this.#waiters.find((w) => w.failFast);
-    if (waiter) {
-      this.#waiters = this.#waiters.filter((w) => w !== waiter);
-      waiter.reject(error);
-    } else {
-      this.#failure ??= { error };
-    }
+  #fail(error: unknown, dead: boolean): void {
+    this.#failures.any ??= { error };
+    if (dead) this.#failures.dead ??= { error };
+    const eager = this.#waiters.filter((w) => w.failFast === "any");
+    if (eager.length === 0) return;
+    this.#waiters = this.#waiters.filter((w) => w.failFast !== "any");
+    this.#failures = {};
+    for (const waiter of eager) waiter.reject(error);
   }
 
-  #takeFailure(failFast: boolean): void {
-    const failure = this.#failure;
-    this.#failure = undefined;
-    if (failure && failFast) throw failure.error;
+  /** Clears the waiting errors; throws the one of `kind`, if any. */
+  #takeFailure(kind: "any" | "dead"): void {
+    const failure = this.#failures[kind];
+    this.#failures = {};
+    if (failure) throw failure.error;
   }
 
   #idle(epoch: number): void {

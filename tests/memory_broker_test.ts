@@ -55,3 +55,105 @@ Deno.test("MemoryBroker: given a join timeout, when a lease is held, then JoinTi
   await broker.claim(queue);
   await assert.rejects(broker.join(queue, { timeout: 5 }), { name: "JoinTimeout" });
 });
+
+// join() as Dramatiq's: it waits for delays and retries in backoff, and raises only for
+// messages that died (failFast true), never (false), or at the first error ("any").
+
+class ValueError extends Error {
+  override name = "ValueError";
+}
+
+Deno.test("MemoryBroker join: given an actor that fails twice, then join waits through its retries and raises nothing", async () => {
+  const broker = new MemoryBroker({ logger: silentLogger });
+  const queue = `q-${crypto.randomUUID()}`;
+  let attempts = 0;
+  const flaky = actor(`flaky-${crypto.randomUUID()}`, () => {
+    if (++attempts < 3) throw new ValueError(`attempt ${attempts}`);
+  }, { broker, queue, maxRetries: 5, minBackoff: 1, maxBackoff: 5 });
+  await flaky.send();
+  await broker.join(queue);
+  assert.equal(attempts, 3);
+  assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
+});
+
+Deno.test("MemoryBroker join: given an actor that always fails, then join raises its error once the message is dead, not before", async () => {
+  const broker = new MemoryBroker({ logger: silentLogger });
+  const queue = `q-${crypto.randomUUID()}`;
+  let attempts = 0;
+  const doomed = actor(`doomed-${crypto.randomUUID()}`, () => {
+    throw new ValueError(`attempt ${++attempts}`);
+  }, { broker, queue, maxRetries: 2, minBackoff: 1, maxBackoff: 5 });
+  await doomed.send();
+  await assert.rejects(broker.join(queue), { name: "ValueError", message: "attempt 3" });
+  assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 1 });
+  await broker.join(queue); // raised once: the next join has nothing to raise
+});
+
+Deno.test("MemoryBroker join: given failFast 'any', then the first error raises at once and its retry stays delayed; false raises nothing", async () => {
+  const broker = new MemoryBroker({ logger: silentLogger });
+  const queue = `q-${crypto.randomUUID()}`;
+  let attempts = 0;
+  const doomed = actor(`doomed-${crypto.randomUUID()}`, () => {
+    throw new ValueError(`attempt ${++attempts}`);
+  }, { broker, queue, maxRetries: 1, minBackoff: 60_000, maxBackoff: 60_000 });
+  await doomed.send();
+  await assert.rejects(broker.join(queue, { failFast: "any" }), { message: "attempt 1" });
+  assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 1, leased: 0, dead: 0 });
+  await assert.rejects(broker.join(queue, { timeout: 30 }), { name: "JoinTimeout" });
+
+  const other = `q-${crypto.randomUUID()}`;
+  const once = actor(`once-${crypto.randomUUID()}`, () => {
+    throw new ValueError("dead at once");
+  }, { broker, queue: other, maxRetries: 0 });
+  await once.send();
+  await broker.join(other, { failFast: false });
+  await broker.join(other); // the error was dropped by the join that did not raise it
+  assert.equal((await broker.stats(other)).dead, 1);
+});
+
+Deno.test("MemoryBroker join: given a message delayed on the real clock, then join waits for it to come due and runs it", async () => {
+  const broker = new MemoryBroker({ logger: silentLogger });
+  const queue = `q-${crypto.randomUUID()}`;
+  const seen: string[] = [];
+  const log = actor(`log-${crypto.randomUUID()}`, (s: string) => {
+    seen.push(s);
+  }, { broker, queue });
+  await log.sendWithOptions({ args: ["later"], delay: 20 });
+  await log.send("now");
+  await broker.join(queue);
+  assert.deepEqual(seen, ["now", "later"]);
+});
+
+Deno.test("MemoryBroker join: given an injected clock that stands still, then join returns with the delays not yet due, and runs them once the clock moves", async () => {
+  const clock = { time: 1_000 };
+  const broker = new MemoryBroker({ now: () => clock.time, logger: silentLogger });
+  const queue = `q-${crypto.randomUUID()}`;
+  const seen: string[] = [];
+  const log = actor(`log-${crypto.randomUUID()}`, (s: string) => {
+    seen.push(s);
+  }, { broker, queue });
+  await log.sendWithOptions({ args: ["later"], delay: 5_000 });
+  await log.send("now");
+  await broker.join(queue);
+  assert.deepEqual(seen, ["now"]);
+  assert.equal((await broker.stats(queue)).delayed, 1);
+  clock.time += 5_000;
+  await broker.join(queue);
+  assert.deepEqual(seen, ["now", "later"]);
+});
+
+Deno.test("MemoryBroker: given held and stale leases, when extended together, then each answer says whether it is held", async () => {
+  const clock = { time: 0 };
+  const broker = new MemoryBroker({ now: () => clock.time, logger: silentLogger });
+  const queue = `q-${crypto.randomUUID()}`;
+  const task = actor(`task-${crypto.randomUUID()}`, () => {}, { broker, queue });
+  await task.send();
+  await task.send();
+  const [a, b] = await broker.claim(queue, { count: 2, leaseMs: 10 });
+  await broker.ack(queue, [b]);
+  clock.time = 9;
+  assert.deepEqual(await broker.extendLeases(queue, [a, b], { leaseMs: 10 }), [true, false]);
+  clock.time = 15; // past the first lease, within the extended one
+  assert.deepEqual(await broker.claim(queue), []);
+  assert.throws(() => broker.extendLeases(queue, [a], { leaseMs: 0 }), RangeError);
+});

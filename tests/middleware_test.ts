@@ -3,8 +3,9 @@ import { actor } from "../src/actor.ts";
 import type { Logger, NackOutcome } from "../src/broker.ts";
 import { MemoryBroker } from "../src/brokers/memory.ts";
 import type { MessageContext } from "../src/context.ts";
+import * as v from "valibot";
 import { SkipMessage } from "../src/errors.ts";
-import type { Message } from "../src/message.ts";
+import { Message } from "../src/message.ts";
 import { AgeLimit } from "../src/middleware/age_limit.ts";
 import { Middleware, type ProcessOutcome } from "../src/middleware/middleware.ts";
 import { computeBackoff, Retries } from "../src/middleware/retries.ts";
@@ -86,7 +87,8 @@ Deno.test("middleware: given a failing actor with retries, then the nack hooks s
     throw new Error("x");
   }, { broker, queue: "nack" });
   await task.send();
-  await broker.join("nack", { failFast: false });
+  // "any": stop at the first error; the default would wait out the 15 s backoff.
+  await assert.rejects(broker.join("nack", { failFast: "any" }), { message: "x" });
   assert.deepEqual(log.slice(-3), [
     "R.afterProcess:failed",
     "R.beforeNack:retry",
@@ -261,4 +263,55 @@ Deno.test("AgeLimit: given a delayed message, then its age counts from its eta",
   time = 1_050;
   await broker.join("age");
   assert.equal(runs, 1);
+});
+
+Deno.test("dead letters: given an undecodable body, an unknown actor, a schema failure, a 'throws' error and exhausted retries, then each log line says why, without arguments", async () => {
+  const logger = capture();
+  const broker = new MemoryBroker({ logger });
+  const queue = unique("dead");
+  const secret = "s3cret-argument";
+  const strict = actor(unique("strict"), (_n: number) => {}, {
+    broker,
+    queue,
+    args: v.tuple([v.number()]),
+  });
+  class Fatal extends Error {
+    override name = "Fatal";
+  }
+  const fatal = actor(unique("fatal"), (s: string) => {
+    throw new Fatal(`refused ${s}`);
+  }, { broker, queue, throws: [Fatal] });
+  const flaky = actor(unique("flaky"), (s: string) => {
+    throw new RangeError(`refused ${s}`);
+  }, { broker, queue, maxRetries: 1, minBackoff: 1, maxBackoff: 1 });
+  await broker.enqueue([
+    new Message({ queue, actor: "nobody-declared-this", args: [secret] }),
+    new Message({ queue, actor: strict.name, args: [secret] }),
+    fatal.message(secret),
+    flaky.message(secret),
+  ]);
+  await assert.rejects(broker.join(queue));
+  // An undecodable body, written as a broker that lost its encoder would.
+  const [claim] = await broker.claimById(queue, [(await fatal.send(secret)).id]).then((r) =>
+    r.claimed
+  );
+  await processMessage(broker, queue, { ...claim, body: `{"not":"${secret}"` });
+  await broker.join(queue, { failFast: false });
+
+  const lines = logger.errors.filter((line) => line.includes("ead-letter"));
+  assert.ok(lines.every((line) => !line.includes(secret)), lines.join("\n"));
+  const ids = (await broker.deadLetters(queue)).map((d) => d.id);
+  assert.equal(ids.length, 5);
+  const has = (part: string) => assert.ok(lines.some((l) => l.includes(part)), part);
+  has(
+    `of actor 'nobody-declared-this': TypeError: Cannot process message: no actor named 'nobody-declared-this' is declared`,
+  );
+  has(
+    `of actor '${strict.name}': TypeError: Cannot process message of actor '${strict.name}': argument 0 must be number`,
+  );
+  has(`with Fatal; dead-lettered (listed in 'throws', not retried)`);
+  has(
+    `of actor '${flaky.name}' failed on attempt 2 with RangeError; dead-lettered (retries exhausted after 1 retry)`,
+  );
+  has(`of queue '${queue}': TypeError: Cannot decode message: the body is not JSON`);
 });

@@ -1,8 +1,8 @@
 /**
  * The recipes suite: the Dramatiq cookbook's recipes for results, callbacks, groups and
  * pipelines, ported, run against every broker and result backend pair (`tests/recipes_test.ts`).
- * Each test gets a fresh broker with an injected clock, the `Results` middleware, and its
- * own queue.
+ * Each test gets a fresh broker with an injected clock (which moves with real time, so
+ * that `join()` sees retries come due), the `Results` middleware, and its own queue.
  *
  * ```ts ignore
  * recipesConformance("MemoryBroker", (options) => ({
@@ -27,7 +27,7 @@ import { silentLogger } from "./broker_conformance.ts";
 
 /** What the suite hands a factory. */
 export interface RecipeOptions {
-  /** The injected clock of the broker; tests move it. */
+  /** The injected clock of the broker: real time plus what tests add. */
   now: () => number;
   /** A logger that keeps quiet. */
   logger: Logger;
@@ -74,7 +74,9 @@ export function recipesConformance(label: string, factory: RecipeFactory): void 
   const test = (name: string, fn: (context: Context) => Promise<void>) => {
     Deno.test(`recipes (${label}): ${name}`, async () => {
       const clock = { time: 1_700_000_000_000 };
-      const setup = await factory({ now: () => clock.time, logger: silentLogger });
+      const start = performance.now();
+      const now = () => clock.time + Math.floor(performance.now() - start);
+      const setup = await factory({ now, logger: silentLogger });
       setup.broker.addMiddleware(new Results({ backend: setup.backend }));
       const queue = `recipes-${crypto.randomUUID().slice(0, 8)}`;
       try {
@@ -116,7 +118,7 @@ export function recipesConformance(label: string, factory: RecipeFactory): void 
     assert.deepEqual(errors, []);
   });
 
-  test("callbacks: given an actor that fails twice, then onFailure fires on each failure with the retry count, and onSuccess once", async ({ broker, queue, clock, name }) => {
+  test("callbacks: given an actor that fails twice, then onFailure fires on each failure with the retry count, and onSuccess once", async ({ broker, queue, name }) => {
     const failures: [number, ExceptionData][] = [];
     const successes: unknown[] = [];
     let attempts = 0;
@@ -133,21 +135,36 @@ export function recipesConformance(label: string, factory: RecipeFactory): void 
       broker,
       queue,
       maxRetries: 5,
-      minBackoff: 1_000,
-      maxBackoff: 1_000,
+      minBackoff: 10,
+      maxBackoff: 10,
       onFailure: printError.name,
       onSuccess: printResult.name,
     });
     await flaky.send();
-    for (let i = 0; i < 3; i++) {
-      await broker.join(queue, { failFast: false });
-      clock.time += 2_000;
-    }
+    // join waits for the retries in backoff, and raises nothing: the message succeeded.
+    await broker.join(queue);
     assert.deepEqual(failures, [
       [0, { type: "ValueError", message: "attempt 1" }],
       [1, { type: "ValueError", message: "attempt 2" }],
     ]);
     assert.deepEqual(successes, ["done"]);
+  });
+
+  // The seed's test idiom: on_failure is called on every failure, even if the message is
+  // going to be retried; join raises once the message is dead (Dramatiq 2.x).
+  test("callbacks: given an actor that always fails, when joined, then print_error ran for every attempt and join raises the dead message's error", async ({ broker, queue, name }) => {
+    const errors: [string, number, ExceptionData][] = [];
+    const printError = actor(name("print_error"), (data: Envelope, error: ExceptionData) => {
+      errors.push([data.id, data.retries, error]);
+    }, { broker, queue });
+    const identity = actor(name("identity"), (x: number): number => {
+      throw new ValueError(`cannot handle ${x}`);
+    }, { broker, queue, maxRetries: 2, minBackoff: 10, maxBackoff: 10 });
+    const sent = await identity.sendWithOptions({ args: [42], onFailure: printError.name });
+    await assert.rejects(broker.join(queue), { name: "ValueError", message: "cannot handle 42" });
+    const error = { type: "ValueError", message: "cannot handle 42" };
+    assert.deepEqual(errors, [[sent.id, 0, error], [sent.id, 1, error], [sent.id, 2, error]]);
+    assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 1 });
   });
 
   // Groups: run in parallel, wait, then results in the order the messages were added.
@@ -352,17 +369,18 @@ export function recipesConformance(label: string, factory: RecipeFactory): void 
     });
   });
 
-  test("results: given a message that fails for good, then ResultFailure with the error's type and message; a retried failure stores nothing", async ({ broker, queue, clock, name }) => {
+  test("results: given a message that fails for good, then ResultFailure with the error's type and message; a retried failure stores nothing", async ({ broker, queue, name }) => {
     let attempts = 0;
     const fail = actor(name("fail"), (): number => {
       attempts++;
       throw new TypeError(`bad input ${attempts}`);
     }, { broker, queue, storeResults: true, maxRetries: 1, minBackoff: 10, maxBackoff: 10 });
     const message = await fail.send();
-    await broker.join(queue, { failFast: false });
+    // "any": raise at the first error, retried or not, leaving its retry delayed.
+    await assert.rejects(broker.join(queue, { failFast: "any" }), TypeError);
     await assert.rejects(message.getResult(), ResultMissing);
-    clock.time += 1_000;
-    await broker.join(queue, { failFast: false });
+    // The default: wait for the retry, raise once the message is dead.
+    await assert.rejects(broker.join(queue), { name: "TypeError", message: "bad input 2" });
     await assert.rejects(message.getResult(), (error) => {
       assert.ok(error instanceof ResultFailure);
       assert.equal(error.errorType, "TypeError");

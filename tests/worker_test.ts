@@ -2,9 +2,12 @@ import assert from "node:assert/strict";
 import { actor } from "../src/actor.ts";
 import type { Broker, Claim, ClaimOptions, Lease, LeaseOptions } from "../src/broker.ts";
 import { MemoryBroker } from "../src/brokers/memory.ts";
+import { UpstashBroker } from "../src/brokers/upstash.ts";
+import type { MessageContext } from "../src/context.ts";
 import { Middleware } from "../src/middleware/middleware.ts";
 import { Worker } from "../src/worker.ts";
 import { silentLogger } from "./broker_conformance.ts";
+import { cleanup, restClient, testPrefix } from "./_env.ts";
 
 const unique = (prefix: string) => `${prefix}-${crypto.randomUUID()}`;
 const fast = { pollMin: 1, pollMax: 5 };
@@ -93,12 +96,18 @@ Deno.test("Worker: given a stop while a claim is in flight, then the claimed mes
   assert.deepEqual(await broker.stats(queue), { ready: 2, delayed: 0, leased: 0, dead: 0 });
 });
 
-Deno.test("Worker: given a long actor, then heartbeats keep its lease", async () => {
+Deno.test("Worker: given a long actor, then the heartbeat keeps its lease", async () => {
   const clock = { time: 0 };
   const extended = Promise.withResolvers<void>();
+  const calls: number[] = [];
   class Watched extends MemoryBroker {
-    override async extendLease(q: string, lease: Lease, options?: LeaseOptions): Promise<boolean> {
-      const held = await super.extendLease(q, lease, options);
+    override async extendLeases(
+      q: string,
+      leases: readonly Lease[],
+      options?: LeaseOptions,
+    ): Promise<boolean[]> {
+      const held = await super.extendLeases(q, leases, options);
+      calls.push(leases.length);
       extended.resolve();
       return held;
     }
@@ -118,6 +127,114 @@ Deno.test("Worker: given a long actor, then heartbeats keep its lease", async ()
   await worker.join();
   await worker.stop();
   assert.deepEqual(stolen, []);
+  assert.ok(calls.length >= 1);
+  assert.ok(calls.every((n) => n === 1));
+  assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
+});
+
+Deno.test("Worker: given 50 messages at once, then one heartbeat extends every lease in one call, with no timer or abort listener per message", async () => {
+  const extendCalls: number[] = [];
+  const sawAll = Promise.withResolvers<void>();
+  class Watched extends MemoryBroker {
+    override async extendLeases(
+      q: string,
+      leases: readonly Lease[],
+      options?: LeaseOptions,
+    ): Promise<boolean[]> {
+      extendCalls.push(leases.length);
+      if (leases.length === 50) sawAll.resolve();
+      return await super.extendLeases(q, leases, options);
+    }
+  }
+  const broker = new Watched({ logger: silentLogger });
+  const queue = unique("q");
+  const task = actor(unique("t"), () => sawAll.promise, { broker, queue });
+  await broker.enqueue(Array.from({ length: 50 }, () => task.message()));
+
+  // Count live "abort" listeners per signal, and intervals, while the worker runs.
+  const live = new Map<EventTarget, number>();
+  let peak = 0;
+  let intervals = 0;
+  const { addEventListener, removeEventListener } = EventTarget.prototype;
+  const realSetInterval = globalThis.setInterval;
+  EventTarget.prototype.addEventListener = function (this: EventTarget, ...args) {
+    if (this instanceof AbortSignal && args[0] === "abort") {
+      live.set(this, (live.get(this) ?? 0) + 1);
+      peak = Math.max(peak, live.get(this)!);
+    }
+    return addEventListener.apply(this, args);
+  };
+  EventTarget.prototype.removeEventListener = function (this: EventTarget, ...args) {
+    if (this instanceof AbortSignal && args[0] === "abort" && live.has(this)) {
+      live.set(this, live.get(this)! - 1);
+    }
+    return removeEventListener.apply(this, args);
+  };
+  globalThis.setInterval = ((...args: Parameters<typeof setInterval>) => {
+    intervals++;
+    return realSetInterval(...args);
+  }) as typeof setInterval;
+  const worker = new Worker(broker, { queues: [queue], concurrency: 50, leaseMs: 30, ...fast });
+  try {
+    await worker.start();
+    await worker.join();
+    await worker.stop();
+  } finally {
+    EventTarget.prototype.addEventListener = addEventListener;
+    EventTarget.prototype.removeEventListener = removeEventListener;
+    globalThis.setInterval = realSetInterval;
+  }
+  assert.ok(extendCalls.includes(50), `heartbeat calls: ${extendCalls.join()}`);
+  assert.equal(intervals, 1);
+  // The one listener per message is on the message's own signal (the actor's race).
+  assert.ok(peak <= 1, `peak abort listeners on one signal: ${peak}`);
+  assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
+});
+
+Deno.test("Worker: given a lease taken over while its actor runs, then the heartbeat aborts the actor and its outcome is stale", async () => {
+  const clock = { time: 0 };
+  const broker = new MemoryBroker({ now: () => clock.time, logger: silentLogger });
+  const queue = unique("q");
+  const aborted = Promise.withResolvers<unknown>();
+  const task = actor(unique("t"), async function (this: MessageContext) {
+    clock.time += 31; // the 30 ms lease ends
+    assert.equal((await broker.claim(queue)).length, 1); // another consumer takes it over
+    this.signal.addEventListener("abort", () => aborted.resolve(this.signal.reason));
+    await aborted.promise;
+  }, { broker, queue });
+  await task.send();
+  const worker = new Worker(broker, { queues: [queue], leaseMs: 30, ...fast });
+  await worker.start();
+  const reason = await aborted.promise;
+  await worker.join({ failFast: false });
+  await worker.stop();
+  assert.ok(reason instanceof Error);
+  assert.equal(reason.message, "The lease was lost");
+  assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 1, dead: 0 });
+});
+
+Deno.test("Worker: given an error that will be retried, then join raises nothing by default, and at once with failFast 'any'", async () => {
+  const broker = new MemoryBroker({ logger: silentLogger });
+  const queue = unique("q");
+  let attempts = 0;
+  const task = actor(unique("t"), () => {
+    if (++attempts % 2 === 1) throw new RangeError(`attempt ${attempts}`);
+  }, { broker, queue, maxRetries: 3, minBackoff: 1, maxBackoff: 2 });
+  const worker = new Worker(broker, { queues: [queue], ...fast });
+  await worker.start();
+  await task.send();
+  await broker.join(queue);
+  await worker.join();
+  assert.equal(attempts, 2);
+  await task.send();
+  await assert.rejects(worker.join({ failFast: "any" }), {
+    name: "RangeError",
+    message: "attempt 3",
+  });
+  await broker.join(queue);
+  await worker.join();
+  await worker.stop();
+  assert.equal(attempts, 4);
   assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
 });
 
@@ -167,4 +284,45 @@ Deno.test("Worker: given invalid options, then the constructor throws", () => {
   assert.throws(() => new Worker(broker, { queues: ["bad queue"] }), TypeError);
   assert.throws(() => new Worker(broker, { concurrency: 0 }), RangeError);
   assert.throws(() => new Worker(broker, { leaseMs: 1.5 }), RangeError);
+});
+
+Deno.test("UpstashBroker: given held and stale leases, when extended together, then one request answers for each, and the extended lease holds", async () => {
+  const redis = restClient();
+  const namespace = testPrefix("extend").slice(0, -1);
+  const clock = { time: 1_000_000 };
+  let requests = 0;
+  const counted = new Proxy(redis, {
+    get(target, key, receiver) {
+      const value = Reflect.get(target, key, receiver);
+      if (key !== "pipeline" && key !== "evalsha" && key !== "eval") return value;
+      return (...args: unknown[]) => {
+        requests++;
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+  const broker = new UpstashBroker({
+    redis: counted,
+    namespace,
+    now: () => clock.time,
+    logger: silentLogger,
+  });
+  const queue = unique("q");
+  try {
+    const task = actor(unique("t"), () => {}, { broker, queue });
+    await broker.enqueue([task.message(), task.message(), task.message()]);
+    const [a, b, c] = await broker.claim(queue, { count: 3, leaseMs: 10 });
+    await broker.ack(queue, [b]);
+    clock.time += 9;
+    await broker.extendLease(queue, a, { leaseMs: 10 }); // loads the script (NOSCRIPT once)
+    requests = 0;
+    const held = await broker.extendLeases(queue, [a, b, c], { leaseMs: 10 });
+    assert.equal(requests, 1);
+    assert.deepEqual(held, [true, false, true]);
+    clock.time += 6; // past the first leases, within the extended ones
+    assert.deepEqual(await broker.claim(queue), []);
+    assert.deepEqual(await broker.ack(queue, [a, c]), [true, true]);
+  } finally {
+    await cleanup(redis, `${namespace}:`);
+  }
 });

@@ -369,6 +369,30 @@ export class MemoryBroker extends Broker {
   }
 
   /**
+   * Extends several leases, each if its token matches.
+   *
+   * @param queue The queue.
+   * @param leases The leases.
+   * @param options The new lease duration.
+   * @returns For each lease, whether it is still held.
+   * @throws {RangeError} On a `leaseMs` that is not a positive integer.
+   */
+  override extendLeases(
+    queue: string,
+    leases: readonly Lease[],
+    options: LeaseOptions = {},
+  ): Promise<boolean[]> {
+    const { leaseMs } = this.checkArgs("extend leases", queue, options);
+    const q = this.#queue(queue);
+    const until = this.now() + leaseMs;
+    return Promise.resolve(leases.map((lease) => {
+      const entry = this.#held(q, lease);
+      if (entry) entry.leaseUntil = until;
+      return entry !== undefined;
+    }));
+  }
+
+  /**
    * Tells where messages are, changing nothing (but expired dead letters, which are gone).
    *
    * @param queue The queue.

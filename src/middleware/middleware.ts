@@ -30,6 +30,11 @@ export interface ProcessOutcome {
   retryAt?: number;
   /** The dead letter's reason, instead of the error's name and message. */
   deadReason?: string;
+  /**
+   * Why it is dead, for the log line: without the error's message, which may quote the
+   * arguments (as in "retries exhausted after 3 retries").
+   */
+  deadCause?: string;
 }
 
 /**

@@ -170,6 +170,7 @@ export class Retries extends Middleware {
     const throws = context.option<(abstract new (...args: never[]) => unknown)[]>("throws");
     if (throws?.some((type) => error instanceof type)) {
       outcome.deadReason = `${errorSummary(error)} (listed in 'throws', not retried)`;
+      outcome.deadCause = "listed in 'throws', not retried";
       return;
     }
     const retryWhen = context.option<(retries: number, error: unknown) => boolean>("retryWhen");
@@ -180,6 +181,9 @@ export class Retries extends Middleware {
     else if (retryWhen ? !retryWhen(retries, error) : retries >= maxRetries) {
       const count = `${retries} ${retries === 1 ? "retry" : "retries"}`;
       outcome.deadReason = `Retries exhausted after ${count}: ${errorSummary(error)}`;
+      outcome.deadCause = retryWhen
+        ? `retryWhen refused retry ${retries + 1}`
+        : `retries exhausted after ${count}`;
       return;
     }
     const delay = error instanceof Retry && error.delay !== undefined

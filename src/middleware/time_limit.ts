@@ -54,7 +54,11 @@ export class TimeLimit extends Middleware {
   override readonly actorOptions: Readonly<Record<string, ActorOptionSpec>> = TIME_LIMIT_OPTIONS;
   /** The default time limit in milliseconds. */
   readonly timeLimit: number;
-  readonly #timers = new WeakMap<MessageContext, ReturnType<typeof setTimeout>>();
+  /** Running attempts and when each must stop (`performance.now()` time). */
+  readonly #deadlines = new Map<MessageContext, { at: number; limit: number }>();
+  /** One timer for every running attempt, set for the earliest deadline. */
+  #timer?: ReturnType<typeof setTimeout>;
+  #timerAt = Infinity;
 
   /**
    * Creates the TimeLimit middleware.
@@ -73,32 +77,56 @@ export class TimeLimit extends Middleware {
   }
 
   /**
-   * Starts the timer.
+   * Starts counting the attempt's time.
    *
    * @param context The message's context.
    */
   override beforeProcessMessage(context: MessageContext): void {
     const limit = context.option<number>("timeLimit") ?? this.timeLimit;
-    const timer = setTimeout(() => context.abort(new TimeLimitExceeded(limit)), limit);
-    this.#timers.set(context, timer);
+    const at = performance.now() + limit;
+    this.#deadlines.set(context, { at, limit });
+    if (at < this.#timerAt) this.#arm(at);
   }
 
   /**
-   * Stops the timer.
+   * Stops counting the attempt's time.
    *
    * @param context The message's context.
    */
   override afterProcessMessage(context: MessageContext): void {
-    clearTimeout(this.#timers.get(context));
-    this.#timers.delete(context);
+    this.#deadlines.delete(context);
+    if (this.#deadlines.size === 0) this.#arm(Infinity);
   }
 
   /**
-   * Stops the timer.
+   * Stops counting the attempt's time.
    *
    * @param context The message's context.
    */
   override afterSkipMessage(context: MessageContext): void {
     this.afterProcessMessage(context);
+  }
+
+  /** Sets the one timer for `at`, or clears it (`Infinity`). */
+  #arm(at: number): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = at;
+    if (at === Infinity) return;
+    this.#timer = setTimeout(() => this.#expire(), Math.max(0, Math.ceil(at - performance.now())));
+  }
+
+  #expire(): void {
+    const now = performance.now();
+    let next = Infinity;
+    for (const [context, { at, limit }] of this.#deadlines) {
+      if (at <= now) {
+        this.#deadlines.delete(context);
+        context.abort(new TimeLimitExceeded(limit));
+      } else {
+        next = Math.min(next, at);
+      }
+    }
+    this.#arm(next);
   }
 }
