@@ -28,7 +28,11 @@ ensure_node_modules() {
   local major
   major=$(node -p 'process.versions.node.split(".")[0]')
   [ "$major" -ge 20 ] || die "Node.js 20 or later is needed (found $(node --version)): upgrade it, then run this again."
-  if [ ! -x "$DENO" ] || [ "$SKIFF_ROOT/package-lock.json" -nt "$SKIFF_ROOT/node_modules/.package-lock.json" ]; then
+  # A node_modules that is a link belongs to another checkout: installing through it would
+  # empty that checkout's packages, so it is used as it is.
+  if [ -L "$SKIFF_ROOT/node_modules" ]; then
+    [ -x "$DENO" ] || die "node_modules links to packages without Deno: run npm ci where they live."
+  elif [ ! -x "$DENO" ] || [ "$SKIFF_ROOT/package-lock.json" -nt "$SKIFF_ROOT/node_modules/.package-lock.json" ]; then
     echo "skiff: installing the toolchain (npm ci)..."
     (cd "$SKIFF_ROOT" && npm ci --no-audit --no-fund --loglevel=error) ||
       die "npm ci failed: check that the npm registry is reachable, then run this again."
