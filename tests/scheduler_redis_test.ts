@@ -11,7 +11,10 @@ import { MemoryBroker } from "../src/brokers/memory.ts";
 import { UpstashBroker } from "../src/brokers/upstash.ts";
 import { startLocalServer } from "../src/local/mod.ts";
 import { SCHEDULER_SCRIPTS } from "../src/scheduler/_scripts.ts";
+import { slotOfId } from "../src/scheduler/_slot_id.ts";
 import { messageStates } from "../src/scheduler/_states.ts";
+import type { ScheduleStore } from "../src/scheduler/store.ts";
+import type { Message } from "../src/message.ts";
 import { Scheduler, type SchedulerTickReport } from "../src/scheduler/scheduler.ts";
 import { UpstashScheduleStore } from "../src/scheduler/upstash_store.ts";
 import { silentLogger } from "./broker_conformance.ts";
@@ -207,6 +210,134 @@ Deno.test("scheduler (redis): given a swap whose every retry fails after it wrot
     assert.equal(calls.filter((call) => call === failed).length, 2);
     assert.deepEqual(report.fired.map((f) => f.slot), [T0 + MINUTE]);
     assert.equal((await broker.stats(queue)).ready, 3);
+  }));
+
+/** The queue's messages, counted by the slot their id carries. */
+async function slotsInQueue(namespace: string, queue: string): Promise<Map<number, number>> {
+  const counts = new Map<number, number>();
+  for (const id of await redis.hkeys(`${namespace}:{${queue}}:msg`)) {
+    const slot = slotOfId(id)!;
+    counts.set(slot, (counts.get(slot) ?? 0) + 1);
+  }
+  return counts;
+}
+
+/** `broker` with an `enqueue` that `fault` may replace for one call. */
+function faultyEnqueue(broker: UpstashBroker) {
+  const control: { fault?: (messages: Message[]) => Promise<Message[]> } = {};
+  const proxy = new Proxy(broker, {
+    get(target, property) {
+      if (property === "enqueue") {
+        return (messages: Message[]) => {
+          const fault = control.fault;
+          control.fault = undefined;
+          return fault ? fault(messages) : target.enqueue(messages);
+        };
+      }
+      const value = Reflect.get(target, property);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return { broker: proxy, control };
+}
+
+Deno.test("scheduler (redis): given a send that fails while another instance records the next slot, then the next tick sends the same message and no slot is lost", () =>
+  withNamespace("send-fails", async (namespace) => {
+    const queue = `q-${crypto.randomUUID().slice(0, 8)}`;
+    const task = actor(`task-${crypto.randomUUID()}`, () => {}, { queue });
+    const real = new UpstashBroker({ redis, namespace, logger: silentLogger });
+    const { broker, control } = faultyEnqueue(real);
+    const make = (b: UpstashBroker) =>
+      new Scheduler({ broker: b, logger: silentLogger })
+        .schedule("minutely", "* * * * *", task.message());
+    const a = make(broker);
+    const b = make(real);
+    await a.tick(T0);
+    await b.tick(T0 + 10);
+    // Given A wins slot 1, and its send fails (nothing stored) after B has recorded slot 2
+    let kept: string[] = [];
+    control.fault = async (messages) => {
+      kept = messages.map((m) => m.id);
+      assert.deepEqual((await b.tick(T0 + 2 * MINUTE)).fired.map((f) => f.slot), [
+        T0 + 2 * MINUTE,
+      ]);
+      throw new Error("Redis is down");
+    };
+    await assert.rejects(a.tick(T0 + MINUTE), /Redis is down/);
+    // When A ticks again
+    const report = await a.tick(T0 + 2 * MINUTE + 500);
+    // Then it sends slot 1's message, same id, and reports it: each slot once in Redis
+    assert.deepEqual(report.fired, [{ schedule: "minutely", slot: T0 + MINUTE, id: kept[0] }]);
+    assert.equal(slotOfId(kept[0]), T0 + MINUTE);
+    assert.deepEqual(
+      [...(await slotsInQueue(namespace, queue))].sort(),
+      [[T0, 1], [T0 + MINUTE, 1], [T0 + 2 * MINUTE, 1]],
+    );
+  }));
+
+Deno.test("scheduler (redis): given a send that lands but whose answer is lost, then the next tick sends it again and it is stored once", () =>
+  withNamespace("send-lost", async (namespace) => {
+    const queue = `q-${crypto.randomUUID().slice(0, 8)}`;
+    const task = actor(`task-${crypto.randomUUID()}`, () => {}, { queue });
+    const real = new UpstashBroker({ redis, namespace, logger: silentLogger });
+    const { broker, control } = faultyEnqueue(real);
+    const scheduler = new Scheduler({ broker, logger: silentLogger })
+      .schedule("minutely", "* * * * *", task.message());
+    await scheduler.tick(T0);
+    // Given slot 1's message is stored, but the send answers an error
+    control.fault = async (messages) => {
+      await real.enqueue(messages);
+      throw new Error("fetch failed");
+    };
+    await assert.rejects(scheduler.tick(T0 + MINUTE), /fetch failed/);
+    // When the scheduler ticks again within the slot's grace
+    const report = await scheduler.tick(T0 + MINUTE + 500);
+    // Then slot 1 is reported fired once, and stored once (not fired again under a new id)
+    assert.deepEqual(report.fired.map((f) => f.slot), [T0 + MINUTE]);
+    assert.deepEqual(
+      [...(await slotsInQueue(namespace, queue))].sort(),
+      [[T0, 1], [T0 + MINUTE, 1]],
+    );
+    assert.equal((await real.stats(queue)).ready, 2);
+  }));
+
+Deno.test("scheduler (redis): given a tick that sends a slot and then fails, then the next tick reports that slot", () =>
+  withNamespace("unreported", async (namespace) => {
+    const queue = `q-${crypto.randomUUID().slice(0, 8)}`;
+    const task = actor(`task-${crypto.randomUUID()}`, () => {}, { queue });
+    const broker = new UpstashBroker({ redis, namespace, logger: silentLogger });
+    const inner = new UpstashScheduleStore({ redis, namespace });
+    // Each planned fault applies to one swap call, in order: "lost" runs it and loses the
+    // answer, "fail" fails before it reaches Redis.
+    const faults: ("ok" | "lost" | "fail")[] = [];
+    const store: ScheduleStore = {
+      swap: async (swaps, options) => {
+        const fault = faults.shift() ?? "ok";
+        if (fault === "fail") throw new Error("Cannot swap schedule records: 503");
+        const answer = await inner.swap(swaps, options);
+        if (fault === "lost") throw new Error("Cannot swap schedule records: fetch failed");
+        return answer;
+      },
+    };
+    const scheduler = new Scheduler({ broker, store, logger: silentLogger })
+      .schedule("minutely", "* * * * *", task.message());
+    await scheduler.tick(T0);
+    // Given the write of slot 1 landed, its answer lost
+    faults.push("lost");
+    await assert.rejects(scheduler.tick(T0 + MINUTE), /fetch failed/);
+    // When the next tick makes that call again (slot 1 won, and sent), then fails to write
+    // slot 2
+    faults.push("ok", "fail");
+    await assert.rejects(scheduler.tick(T0 + 2 * MINUTE), /503/);
+    assert.equal((await broker.stats(queue)).ready, 2);
+    // Then the tick after reports slot 1 with slot 2: every slot in Redis is reported
+    const report = await scheduler.tick(T0 + 2 * MINUTE + 500);
+    assert.deepEqual(report.fired.map((f) => f.slot), [T0 + MINUTE, T0 + 2 * MINUTE]);
+    assert.deepEqual(report.fired.map((f) => slotOfId(f.id)), [T0 + MINUTE, T0 + 2 * MINUTE]);
+    assert.deepEqual(
+      [...(await slotsInQueue(namespace, queue))].sort(),
+      [[T0, 1], [T0 + MINUTE, 1], [T0 + 2 * MINUTE, 1]],
+    );
   }));
 
 Deno.test("scheduler (redis): given three tickers over a server that loses 20% of responses, then every */30 slot fires exactly once", async () => {

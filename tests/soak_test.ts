@@ -76,6 +76,9 @@ Deno.test("soak targets: duplicates of the killed worker's messages pass up to i
       firedTwice: 0,
       skipped: 0,
       lost: 0,
+      reported: 10,
+      reportedTwice: 0,
+      unreported: 0,
       tickErrors: 0,
       messages: 10,
       extraMessages: 0,
@@ -100,4 +103,17 @@ Deno.test("soak targets: duplicates of the killed worker's messages pass up to i
     "push: 2 genuine pushes answered 401",
     "schedule: 1 slots lost",
   ]);
+
+  // Slots are counted in Redis: one fired twice there, one fired that no tick reported, and
+  // one reported by two ticks each fail a target of their own.
+  const misreported = structuredClone(report);
+  misreported.schedule.firedTwice = 1;
+  misreported.schedule.unreported = 1;
+  misreported.schedule.reportedTwice = 1;
+  assert.deepEqual(missedTargets(misreported), [
+    "schedule: 1 slots fired twice",
+    "schedule: 1 slots fired that no tick reported",
+    "schedule: 1 slots reported fired twice",
+  ]);
+  assert.match(formatReport(misreported), /fired but not reported +1 +target 0/);
 });

@@ -1,18 +1,20 @@
 /**
  * One scheduler tick: plan each schedule's due slots, check overlaps, compare-and-set the
- * records (one store request per round), then send what was won and give back what could
- * not be sent. A store call whose answer never came (every retry failed) is made again,
- * with the same call id, by the next tick before anything else: the store answers what the
- * first run did, so a slot it won is sent, not lost. Private to skiff; see
- * `docs/scheduling.md`, "Exactly once".
+ * records (one store request per round), then send what was won. A failed tick leaves its
+ * unfinished work to the next tick of the same scheduler, which does it first: a store call
+ * whose answer never came (every retry failed) is made again with the same call id (the
+ * store answers what the first run did, so a slot it won is sent, not lost); messages that
+ * could not be sent are sent again with the same ids; and what the failed tick did fire is
+ * reported by the next tick that succeeds. Private to skiff; see `docs/scheduling.md`,
+ * "Exactly once".
  *
  * @module
  */
-import { newId } from "../_id.ts";
 import type { Broker, Logger } from "../broker.ts";
 import type { Message } from "../message.ts";
 import type { Entry } from "./_declare.ts";
 import { planSlots, type SlotPlan } from "./_plan.ts";
+import { slotId } from "./_slot_id.ts";
 import { messageStates, unfinished } from "./_states.ts";
 import type { RecordSwap, ScheduleRecord, ScheduleStore, SwapResult } from "./store.ts";
 import type { SchedulerTickReport } from "./types.ts";
@@ -25,10 +27,20 @@ export interface TickContext {
   seen: Map<string, ScheduleRecord | null>;
   /** The broker of a schedule's messages. */
   brokerFor: (entry: Entry) => Broker;
-  /** Where to log a slot that could be neither sent nor given back. */
+  /** Where to log slots whose messages could not be sent yet. */
   logger: Logger;
-  /** The store call of an earlier tick that failed, if any; kept across ticks. */
-  unsettled: { call?: UnsettledCall };
+  /** What earlier ticks left to this one; kept across ticks. */
+  unsettled: Unsettled;
+}
+
+/** What a tick that failed leaves to the next tick of the same scheduler and store. */
+export interface Unsettled {
+  /** The store call of an earlier tick that failed, if any: made again first. */
+  call?: UnsettledCall;
+  /** Slots won whose messages could not be sent: sent again, same ids. */
+  unsent?: Step[];
+  /** What failed ticks did (fired, skipped): part of the next successful tick's report. */
+  unreported?: SchedulerTickReport;
 }
 
 /** A store call whose answer was lost: its call id, and the steps it swapped. */
@@ -63,29 +75,58 @@ export async function fireDue(
   context: TickContext,
 ): Promise<SchedulerTickReport> {
   const { store, seen, unsettled } = context;
-  const done: Step[] = [];
-  const earlier = unsettled.call;
-  if (earlier) {
-    // Made again with its id: what the first run wrote is answered written. Taken out
-    // first, so that a tick running at the same time does not make it too.
-    unsettled.call = undefined;
-    let results: SwapResult[];
-    try {
-      results = await store.swap(earlier.steps.map((step) => step.swap!), {
-        callId: earlier.id,
-      });
-    } catch (error) {
-      unsettled.call ??= earlier;
-      throw error;
-    }
-    results.forEach((result, i) => {
-      const step = earlier.steps[i];
-      if (result.written) done.push(step);
-      seen.set(step.entry.name, result.written ? step.swap!.next ?? null : result.current);
-    });
-  }
-  let pending = entries;
+  // Slots an earlier tick won but could not send: sent first, with the same message ids.
+  const done: Step[] = unsettled.unsent ?? [];
+  unsettled.unsent = undefined;
   let failure: { error: unknown } | undefined;
+  try {
+    const earlier = unsettled.call;
+    if (earlier) {
+      // Made again with its id: what the first run wrote is answered written. Taken out
+      // first, so that a tick running at the same time does not make it too.
+      unsettled.call = undefined;
+      let results: SwapResult[];
+      try {
+        results = await store.swap(earlier.steps.map((step) => step.swap!), {
+          callId: earlier.id,
+        });
+      } catch (error) {
+        unsettled.call ??= earlier;
+        throw error;
+      }
+      results.forEach((result, i) => {
+        const step = earlier.steps[i];
+        if (result.written) done.push(step);
+        seen.set(step.entry.name, result.written ? step.swap!.next ?? null : result.current);
+      });
+    }
+    await plannedRounds(entries, at, context, done);
+  } catch (error) {
+    failure = { error };
+  }
+  // What was won is sent even when a later step failed; what cannot be sent is kept.
+  const sent = await send(done, context);
+  failure ??= sent.failure;
+  const report = reportOf(sent.steps);
+  if (failure) {
+    // Reported by the next tick that succeeds: a slot this tick fired is never unreported.
+    unsettled.unreported = merge(unsettled.unreported, report);
+    throw failure.error;
+  }
+  const earlier = unsettled.unreported;
+  unsettled.unreported = undefined;
+  return merge(earlier, report);
+}
+
+/** The compare-and-set rounds of a tick; adds the steps it won to `done`. */
+async function plannedRounds(
+  entries: readonly Entry[],
+  at: number,
+  context: TickContext,
+  done: Step[],
+): Promise<void> {
+  const { store, seen, unsettled } = context;
+  let pending = entries;
   for (let round = 0; round < MAX_ROUNDS && pending.length > 0; round++) {
     const steps = plan(pending, at, context);
     if (steps.length === 0) break;
@@ -99,8 +140,7 @@ export async function fireDue(
       results = await store.swap(steps.map((step) => step.swap!), { callId });
     } catch (error) {
       if (steps.some((step) => step.plan)) unsettled.call = { id: callId, steps };
-      failure = { error };
-      break;
+      throw error;
     }
     const lost: Entry[] = [];
     results.forEach((result, i) => {
@@ -116,11 +156,12 @@ export async function fireDue(
     });
     pending = lost;
   }
-  // What earlier rounds won is sent even when a later round failed.
-  await send(done, context);
-  if (failure) throw failure.error;
+}
+
+/** What the steps fired and skipped. */
+function reportOf(steps: readonly Step[]): SchedulerTickReport {
   const report: SchedulerTickReport = { fired: [], skipped: [] };
-  for (const { entry, plan, messages, overlapped } of done) {
+  for (const { entry, plan, messages, overlapped } of steps) {
     plan!.fire.forEach((slot, i) => {
       if (overlapped) report.skipped.push({ schedule: entry.name, slot, reason: "overlap" });
       else report.fired.push({ schedule: entry.name, slot, id: messages[i].id });
@@ -130,6 +171,20 @@ export async function fireDue(
     }
   }
   return report;
+}
+
+/** Two reports as one, by schedule then slot. */
+function merge(
+  a: SchedulerTickReport | undefined,
+  b: SchedulerTickReport,
+): SchedulerTickReport {
+  if (!a) return b;
+  const order = (x: { schedule: string; slot: number }, y: { schedule: string; slot: number }) =>
+    x.schedule < y.schedule ? -1 : x.schedule > y.schedule ? 1 : x.slot - y.slot;
+  return {
+    fired: [...a.fired, ...b.fired].sort(order),
+    skipped: [...a.skipped, ...b.skipped].sort(order),
+  };
 }
 
 /** What each schedule needs this round: nothing, a read, or a write. */
@@ -193,7 +248,7 @@ function swapOf(step: Step, at: number, token: string): RecordSwap {
   const expect = record?.token ?? "";
   if (!plan) return { name: entry.name, expect, ttl: 0 };
   if (!step.overlapped) {
-    step.messages = plan.fire.map(() => entry.message.copy({ id: newId() }));
+    step.messages = plan.fire.map((slot) => entry.message.copy({ id: slotId(slot) }));
   }
   const last = step.messages[step.messages.length - 1];
   const next = { slot: plan.newest, token, id: last?.id ?? record?.id ?? "" };
@@ -203,42 +258,42 @@ function swapOf(step: Step, at: number, token: string): RecordSwap {
   return { name: entry.name, expect, next, ttl };
 }
 
-/** Sends what was won, per broker; gives the slots of a failed send back. */
-async function send(steps: readonly Step[], context: TickContext): Promise<void> {
+/**
+ * Sends what was won, per broker. The steps of a failed send are kept for the next tick,
+ * which sends the same messages (same ids) again: the record has moved on, so no other
+ * tick fires those slots, and an enqueue that did land before its error is not doubled
+ * (a broker stores an id once while it holds it).
+ */
+async function send(
+  steps: readonly Step[],
+  context: TickContext,
+): Promise<{ steps: Step[]; failure?: { error: unknown } }> {
   const groups = new Map<Broker, Step[]>();
+  const sent: Step[] = [];
   for (const step of steps) {
-    if (step.messages.length === 0) continue;
-    groups.set(step.broker, [...(groups.get(step.broker) ?? []), step]);
+    if (step.messages.length === 0) sent.push(step);
+    else groups.set(step.broker, [...(groups.get(step.broker) ?? []), step]);
   }
   let failure: { error: unknown } | undefined;
+  const unsent: Step[] = [];
   await Promise.all([...groups].map(async ([broker, group]) => {
     try {
-      const sent = await broker.enqueue(group.flatMap((step) => step.messages));
+      const answer = await broker.enqueue(group.flatMap((step) => step.messages));
       let i = 0;
-      for (const step of group) step.messages = step.messages.map(() => sent[i++]);
+      for (const step of group) step.messages = step.messages.map(() => answer[i++]);
+      sent.push(...group);
     } catch (error) {
       failure ??= { error };
-      await giveBack(group, context);
+      unsent.push(...group);
     }
   }));
-  if (failure) throw failure.error;
-}
-
-/** Puts back the records a failed send won, so that a later tick fires the slots. */
-async function giveBack(steps: readonly Step[], context: TickContext): Promise<void> {
-  const swaps = steps.map((step): RecordSwap => ({
-    name: step.entry.name,
-    expect: step.swap!.next!.token,
-    next: step.record,
-    ttl: step.swap!.ttl,
-  }));
-  for (const step of steps) context.seen.delete(step.entry.name);
-  try {
-    await context.store.swap(swaps);
-  } catch {
-    context.logger.error(
-      `Cannot give back the slots of ${steps.length} schedule(s) after a failed send; ` +
-        "they are skipped",
+  if (unsent.length > 0) {
+    context.unsettled.unsent = [...(context.unsettled.unsent ?? []), ...unsent];
+    const slots = unsent.reduce((n, step) => n + step.messages.length, 0);
+    context.logger.warn(
+      `Cannot send the messages of ${slots} slot(s) now; the next tick of this scheduler ` +
+        "sends them again",
     );
   }
+  return { steps: sent, failure };
 }

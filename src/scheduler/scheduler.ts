@@ -12,7 +12,7 @@ import { getBroker } from "../global_broker.ts";
 import type { Message } from "../message.ts";
 import { getActor } from "../registry.ts";
 import { declare, type Entry } from "./_declare.ts";
-import { fireDue, type UnsettledCall } from "./_tick.ts";
+import { fireDue, type Unsettled } from "./_tick.ts";
 import { MemoryScheduleStore } from "./memory_store.ts";
 import type { ScheduleRecord, ScheduleStore } from "./store.ts";
 import type {
@@ -77,8 +77,11 @@ export class Scheduler {
    * "none". Only a hint: every write compares, so a stale hint costs a read, never a slot.
    */
   readonly #seen = new Map<object | string, Map<string, ScheduleRecord | null>>();
-  /** Per store, a swap whose answer never came: the next tick makes it again, same id. */
-  readonly #unsettled = new Map<object | string, { call?: UnsettledCall }>();
+  /**
+   * Per store, what a failed tick left to the next: a swap whose answer never came (made
+   * again, same id), messages not sent (sent again, same ids), slots fired but not reported.
+   */
+  readonly #unsettled = new Map<object | string, Unsettled>();
 
   /**
    * Creates a Scheduler.
@@ -207,7 +210,11 @@ export class Scheduler {
    * per its misfire and overlap policies, each (schedule, slot) once however many ticks
    * race. One store request when something is due (two when this scheduler has not seen
    * the record yet), then one `enqueue` per broker; none when nothing is due and the
-   * records were seen. If the enqueue fails, the slots are given back for a later tick.
+   * records were seen. A tick that fails leaves what it could not finish to the next tick
+   * of this scheduler: a store call whose answer never came is made again (same call id),
+   * messages that could not be sent are sent again (same ids), and the slots the failed
+   * tick did fire are in the next successful tick's report. A message's id carries its
+   * slot: it is a UUIDv7 whose time is the slot's.
    *
    * @param now The tick's time (default: the scheduler's clock).
    * @param options The tick's broker.
@@ -254,7 +261,7 @@ export class Scheduler {
   #storeFor(broker: Broker): {
     store: ScheduleStore;
     seen: Map<string, ScheduleRecord | null>;
-    unsettled: { call?: UnsettledCall };
+    unsettled: Unsettled;
   } {
     let store: ScheduleStore;
     let key: object | string;

@@ -66,7 +66,7 @@ export interface SchedulerOptions {
   store?: ScheduleStore;
   /** The clock of `tick()` without a time, in milliseconds since the epoch (default `Date.now`). */
   now?: () => number;
-  /** Where to log a failure to give back a slot (default `console`). */
+  /** Where to log slots whose messages could not be sent yet (default `console`). */
   logger?: Logger;
 }
 
@@ -98,7 +98,10 @@ export interface SkippedSlot {
 
 /** What `Scheduler.tick()` did: ids and times only, never a payload. */
 export interface SchedulerTickReport {
-  /** The slots fired, by schedule then slot. */
+  /**
+   * The slots fired, by schedule then slot; with those that earlier ticks of this scheduler
+   * fired before they failed.
+   */
   fired: FiredSlot[];
   /** The slots skipped (of those the tick looked at: at most `catchUp + 1` per schedule). */
   skipped: SkippedSlot[];
