@@ -90,7 +90,7 @@ test("unreachable at startup: retried with a doubling pause until Redis is reach
   );
   assert.deepEqual(retries().slice(0, 3), ["0.100", "0.200", "0.400"]);
   assert.ok(
-    wrapper.lines.filter((l) => l.startsWith("skiff worker: cannot reach Redis")).length >= 3,
+    wrapper.lines.filter((l) => l.startsWith("skiff worker: Cannot connect to Redis")).length >= 3,
   );
 
   // Started, it works: a report sent now runs in it.

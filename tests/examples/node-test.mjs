@@ -92,8 +92,8 @@ test("worker.sh finds every tasks module and the worker consumes the pulled queu
     "  * src/signup/tasks.js",
   ]);
   assert.ok(
-    worker.lines.includes(
-      "skiff worker: consuming reports, billing with concurrency 8 (UpstashBroker)",
+    worker.lines.some((line) =>
+      line.startsWith("skiff worker: consuming reports, billing (2 actor(s)) with concurrency 8")
     ),
     worker.lines.join("\n"),
   );
