@@ -43,8 +43,11 @@ export {
   type ActorFunction,
   type ActorOptions,
   type ArgsSchema,
+  type CallbackActor,
   type DropLast,
   type ErrorClass,
+  type ExceptionData,
+  type MessageData,
   type MessageOptions,
   type PerMessageOptions,
 } from "./src/actor.ts";
