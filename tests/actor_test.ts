@@ -5,6 +5,7 @@ import { MemoryBroker } from "../src/brokers/memory.ts";
 import type { MessageContext } from "../src/context.ts";
 import { getBroker, setBroker } from "../src/global_broker.ts";
 import { getActor } from "../src/registry.ts";
+import { Worker } from "../src/worker.ts";
 import { silentLogger } from "./broker_conformance.ts";
 import { forEachBroker } from "./_brokers.ts";
 
@@ -241,3 +242,27 @@ forEachBroker(
     assert.deepEqual(results.at(-1)?.[1], 7);
   },
 );
+
+Deno.test("actor: given actors on several queues, when a Worker is made without queues, then it consumes each of them and no other broker's", async () => {
+  const { broker } = setup();
+  const elsewhere = setup().broker;
+  const [a, b, c] = [unique("qa"), unique("qb"), unique("qc")];
+  const seen: string[] = [];
+  const first = actor(unique("first"), () => {
+    seen.push("first");
+  }, { broker, queue: a });
+  const second = actor(unique("second"), () => {
+    seen.push("second");
+  }, { broker, queue: b });
+  actor(unique("other"), () => {}, { broker: elsewhere, queue: c });
+  const worker = new Worker(broker, { pollMin: 1, pollMax: 5 });
+  assert(worker.queues.includes(a) && worker.queues.includes(b));
+  assert(!worker.queues.includes(c));
+  assert.deepEqual([...worker.queues], [...worker.queues].sort());
+  await worker.start();
+  await first.send();
+  await second.send();
+  await worker.join();
+  await worker.stop();
+  assert.deepEqual(seen.sort(), ["first", "second"]);
+});
