@@ -43,8 +43,11 @@ export {
   type ActorFunction,
   type ActorOptions,
   type ArgsSchema,
+  type CallbackActor,
   type DropLast,
   type ErrorClass,
+  type ExceptionData,
+  type MessageData,
   type MessageOptions,
   type PerMessageOptions,
 } from "./src/actor.ts";
@@ -165,7 +168,12 @@ export {
   type TickReport,
   type TickScheduler,
 } from "./src/tick.ts";
-export { type AcquireOptions, RateLimiter, type Release } from "./src/rate_limits/rate_limiter.ts";
+export {
+  type AcquireOptions,
+  RateLimiter,
+  type RateLimiterSourceOptions,
+  type Release,
+} from "./src/rate_limits/rate_limiter.ts";
 export {
   ConcurrentRateLimiter,
   type ConcurrentRateLimiterOptions,

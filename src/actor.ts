@@ -15,8 +15,13 @@ import {
 import type { Broker } from "./broker.ts";
 import type { MessageContext } from "./context.ts";
 import { getBroker } from "./global_broker.ts";
-import { Message } from "./message.ts";
-import { type ActorOptionSpec, checkActorOptions, declareActorOptions } from "./options.ts";
+import { type Envelope, Message } from "./message.ts";
+import {
+  type ActorOptionSpec,
+  checkActorOptions,
+  declareActorOptions,
+  namesForActors,
+} from "./options.ts";
 import { registerActor } from "./registry.ts";
 // The built-in middleware, results and composition declare their actor options when imported.
 import "./middleware/age_limit.ts";
@@ -31,8 +36,36 @@ export type ArgsSchema = v.GenericSchema<unknown[], unknown[]>;
 /** An error class, as listed in `throws`. */
 export type ErrorClass = abstract new (...args: never[]) => unknown;
 
-/** Options of {@linkcode actor}: Dramatiq's, in camelCase. */
-export interface ActorOptions {
+/** Dramatiq's `message_data`: what callbacks receive first, the message without its continuation. */
+export type MessageData = Omit<Envelope, "next">;
+
+/** Dramatiq's `exception_data`: what an `onFailure` callback receives second. */
+export type ExceptionData = {
+  /** The error's name (its class), as `"TypeError"`. */
+  type: string;
+  /** The error's message. */
+  message: string;
+};
+
+/**
+ * An actor that can be sent `Args`, as `onSuccess` and `onFailure` take: its arguments
+ * must accept them (checked strictly: a callback typed for a narrower result is refused).
+ */
+export interface CallbackActor<Args extends unknown[]> {
+  /** The actor's name, which the option keeps. */
+  readonly name: string;
+  /** Its send, whose parameters must accept `Args`. */
+  readonly send: (...args: Args) => unknown;
+}
+
+/**
+ * Options of {@linkcode actor}: Dramatiq's, in camelCase.
+ *
+ * @typeParam Result What the actor returns, which an `onSuccess` actor must accept
+ *   (`actor()` infers it from the function; by default, an `onSuccess` actor must accept
+ *   any result).
+ */
+export interface ActorOptions<Result = unknown> {
   /** The queue its messages go to (default "default"). */
   queue?: string;
   /** Lower runs first; an integer in [-255, 255] (default 0). */
@@ -61,17 +94,20 @@ export interface ActorOptions {
   storeResults?: boolean;
   /** How long results are kept, in milliseconds (default 10 minutes). */
   resultTtl?: number;
-  /** The name of an actor sent `(messageData, result)` when a message succeeds. */
-  onSuccess?: string;
-  /** The name of an actor sent `(messageData, exceptionData)` each time a message fails. */
-  onFailure?: string;
+  /** An actor (or its name) sent `(messageData, result)` when a message succeeds. */
+  onSuccess?: string | CallbackActor<[messageData: MessageData, result: Result]>;
+  /** An actor (or its name) sent `(messageData, exceptionData)` each time a message fails. */
+  onFailure?: string | CallbackActor<[messageData: MessageData, exceptionData: ExceptionData]>;
   /** In a pipeline, do not append the previous step's result to the arguments. */
   pipeIgnore?: boolean;
 }
 
-/** Actor options that may be set per message: their values survive JSON. */
-export type PerMessageOptions = Pick<
-  ActorOptions,
+/**
+ * Actor options that may be set per message: their values survive JSON (an actor given
+ * for `onSuccess` or `onFailure` is kept as its name).
+ */
+export type PerMessageOptions<Result = unknown> = Pick<
+  ActorOptions<Result>,
   | "maxRetries"
   | "minBackoff"
   | "maxBackoff"
@@ -92,8 +128,8 @@ export type PerMessageOptions = Pick<
 export type DropLast<T extends unknown[]> = T extends [...infer Head, unknown] ? Head : T;
 
 /** Options of `messageWithOptions()` and `sendWithOptions()`. */
-export type MessageOptions<Args extends unknown[]> =
-  & PerMessageOptions
+export type MessageOptions<Args extends unknown[], Result = unknown> =
+  & PerMessageOptions<Result>
   & ([] extends Args ? { args?: Args } : { args: Args })
   & {
     /** Run no earlier than this many milliseconds after send. */
@@ -161,7 +197,7 @@ export class Actor<Args extends unknown[] = unknown[], Result = unknown> {
   readonly name: string;
   /** The function, run with the message's context as `this`. */
   readonly fn: ActorFunction;
-  /** The options, as declared. */
+  /** The options, as declared (an actor given for a callback is kept as its name). */
   readonly options: Readonly<ActorOptions>;
   /** The queue its messages go to. */
   readonly queue: string;
@@ -177,7 +213,7 @@ export class Actor<Args extends unknown[] = unknown[], Result = unknown> {
    * @throws {TypeError} On an invalid name, an unknown option or a value of the wrong type.
    * @throws {RangeError} On a value out of range.
    */
-  constructor(name: string, fn: ActorFunction, options: ActorOptions = {}) {
+  constructor(name: string, fn: ActorFunction, options: ActorOptions<Result> = {}) {
     const context = `Cannot declare actor '${typeof name === "string" ? name : "?"}'`;
     if (typeof name !== "string" || !NAME_PATTERN.test(name)) {
       throw new TypeError(
@@ -189,10 +225,11 @@ export class Actor<Args extends unknown[] = unknown[], Result = unknown> {
     if (typeof fn !== "function") {
       throw new TypeError(`${context}: the actor must be a function, received ${describe(fn)}`);
     }
-    checkActorOptions(options as Record<string, unknown>, context);
+    const named = namesForActors(options as Record<string, unknown>);
+    checkActorOptions(named, context);
     this.name = name;
     this.fn = fn;
-    this.options = Object.freeze({ ...options });
+    this.options = Object.freeze(named as ActorOptions);
     this.queue = options.queue ?? "default";
     this.priority = options.priority ?? 0;
   }
@@ -211,7 +248,7 @@ export class Actor<Args extends unknown[] = unknown[], Result = unknown> {
    * @throws {TypeError} When the arguments do not match the `args` schema.
    */
   message(...args: Args | DropLast<Args>): Message<Args, Result> {
-    return this.#build({ args } as MessageOptions<Args>, true);
+    return this.#build({ args } as MessageOptions<Args, Result>, true);
   }
 
   /**
@@ -226,16 +263,17 @@ export class Actor<Args extends unknown[] = unknown[], Result = unknown> {
    * @throws {RangeError} On a negative delay or an out-of-range option.
    */
   messageWithOptions(
-    options: MessageOptions<Args> | MessageOptions<DropLast<Args>>,
+    options: MessageOptions<Args, Result> | MessageOptions<DropLast<Args>, Result>,
   ): Message<Args, Result> {
-    return this.#build(options as MessageOptions<Args>, true);
+    return this.#build(options as MessageOptions<Args, Result>, true);
   }
 
-  #build(options: MessageOptions<Args>, partial: boolean): Message<Args, Result> {
+  #build(options: MessageOptions<Args, Result>, partial: boolean): Message<Args, Result> {
     const context = `Cannot send message to actor '${this.name}'`;
-    const { args = [] as unknown[] as Args, delay, eta, priority, ...rest } = options as
-      & MessageOptions<Args>
+    const { args = [] as unknown[] as Args, delay, eta, priority, ...given } = options as
+      & MessageOptions<Args, Result>
       & { args?: Args };
+    const rest = namesForActors(given);
     if (delay !== undefined && !isNonNegative(delay)) {
       throw new RangeError(
         `${context}: 'delay' must be a non-negative number of milliseconds, received ${
@@ -283,7 +321,7 @@ export class Actor<Args extends unknown[] = unknown[], Result = unknown> {
    * @throws {MessageTooLarge} When the encoded message is too large.
    */
   async send(...args: Args): Promise<Message<Args, Result>> {
-    return await this.#enqueue(this.#build({ args } as MessageOptions<Args>, false));
+    return await this.#enqueue(this.#build({ args } as MessageOptions<Args, Result>, false));
   }
 
   /**
@@ -295,7 +333,7 @@ export class Actor<Args extends unknown[] = unknown[], Result = unknown> {
    * @throws {RangeError} On out-of-range options.
    * @throws {MessageTooLarge} When the encoded message is too large.
    */
-  async sendWithOptions(options: MessageOptions<Args>): Promise<Message<Args, Result>> {
+  async sendWithOptions(options: MessageOptions<Args, Result>): Promise<Message<Args, Result>> {
     return await this.#enqueue(this.#build(options, false));
   }
 
@@ -354,7 +392,7 @@ export class Actor<Args extends unknown[] = unknown[], Result = unknown> {
 export function actor<S extends ArgsSchema, R>(
   name: string,
   fn: (this: MessageContext, ...args: v.InferOutput<S>) => R,
-  options: ActorOptions & { args: S },
+  options: ActorOptions<NoInfer<Awaited<R>>> & { args: S },
 ): Actor<v.InferInput<S>, Awaited<R>>;
 /**
  * Declares an actor whose argument types are inferred from its function.
@@ -375,7 +413,7 @@ export function actor<S extends ArgsSchema, R>(
 export function actor<A extends unknown[], R>(
   name: string,
   fn: (this: MessageContext, ...args: A) => R,
-  options?: ActorOptions,
+  options?: ActorOptions<NoInfer<Awaited<R>>>,
 ): Actor<A, Awaited<R>>;
 export function actor(
   name: string,

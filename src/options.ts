@@ -16,6 +16,11 @@ export interface ActorOptionSpec {
   check?: (value: unknown) => boolean;
   /** Whether the option may be set per message (its values survive JSON). */
   perMessage: boolean;
+  /**
+   * Whether the value names an actor: an actor object is accepted too, and kept as its
+   * name (so that it survives JSON), by {@linkcode namesForActors}.
+   */
+  namesActor?: boolean;
 }
 
 const specs = new Map<string, ActorOptionSpec>();
@@ -58,6 +63,39 @@ export function declareActorOptions(table: Readonly<Record<string, ActorOptionSp
  */
 export function getActorOptionSpec(name: string): ActorOptionSpec | undefined {
   return specs.get(name);
+}
+
+/**
+ * Replaces each actor object given for an option that names an actor (`onSuccess`,
+ * `onFailure`) by the actor's name; other values are kept as they are.
+ *
+ * @param options The options, as given.
+ * @returns A copy, with names for actors.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * declareActorOptions({
+ *   audit: { type: "string", expected: "an actor", perMessage: true, namesActor: true },
+ * });
+ * const auditor = { name: "auditor", send: () => {} };
+ * assert.deepEqual(namesForActors({ audit: auditor }), { audit: "auditor" });
+ * ```
+ */
+export function namesForActors(
+  options: Readonly<Record<string, unknown>>,
+): Record<string, unknown> {
+  const named: Record<string, unknown> = { ...options };
+  for (const [name, value] of Object.entries(options)) {
+    if (specs.get(name)?.namesActor && isActorLike(value)) named[name] = value.name;
+  }
+  return named;
+}
+
+/** An actor, seen without importing `Actor` (which imports this module). */
+function isActorLike(value: unknown): value is { name: string } {
+  return typeof value === "object" && value !== null &&
+    typeof (value as { name?: unknown }).name === "string" &&
+    typeof (value as { send?: unknown }).send === "function";
 }
 
 /**

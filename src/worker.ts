@@ -11,10 +11,15 @@ import type { Broker, Claim, JoinFailFast } from "./broker.ts";
 import { JoinTimeout, Retry } from "./errors.ts";
 import { emit } from "./middleware/_emit.ts";
 import { processMessage } from "./process.ts";
+import { actorNames, getActor } from "./registry.ts";
 
 /** Options of {@linkcode Worker}. */
 export interface WorkerOptions {
-  /** The queues to consume, claimed from in this order (default `["default"]`). */
+  /**
+   * The queues to consume, claimed from in this order (default: the queues of the actors
+   * declared so far, sorted, as `skiff worker` does, leaving out actors whose `broker`
+   * option is another broker; `["default"]` when none is declared yet).
+   */
   queues?: string[];
   /** How many messages run at once (default 8). */
   concurrency?: number;
@@ -48,6 +53,17 @@ export interface WorkerStopOptions {
    * their signals abort and their messages go back to ready, without counting a retry.
    */
   timeout?: number;
+}
+
+/** The queues of the actors declared so far that this broker may run, sorted. */
+function declaredQueues(broker: Broker): string[] {
+  const queues = new Set<string>();
+  for (const name of actorNames()) {
+    const declared = getActor(name);
+    const own = declared?.options.broker;
+    if (declared && (own === undefined || own === broker)) queues.add(declared.queue);
+  }
+  return queues.size > 0 ? [...queues].sort() : ["default"];
 }
 
 interface Waiter {
@@ -114,7 +130,7 @@ export class Worker {
    */
   constructor(broker: Broker, options: WorkerOptions = {}) {
     const {
-      queues = ["default"],
+      queues = declaredQueues(broker),
       concurrency = 8,
       leaseMs = 30_000,
       pollMin = 100,

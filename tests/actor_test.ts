@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
 import * as v from "valibot";
-import { actor } from "../src/actor.ts";
+import { actor, type ExceptionData, type MessageData } from "../src/actor.ts";
 import { MemoryBroker } from "../src/brokers/memory.ts";
 import type { MessageContext } from "../src/context.ts";
 import { getBroker, setBroker } from "../src/global_broker.ts";
 import { getActor } from "../src/registry.ts";
+import { Worker } from "../src/worker.ts";
 import { silentLogger } from "./broker_conformance.ts";
+import { forEachBroker } from "./_brokers.ts";
 
 const unique = (prefix: string) => `${prefix}-${crypto.randomUUID()}`;
 const setup = () => {
@@ -164,4 +166,103 @@ Deno.test("actor: given message(), then the message is unsent until enqueued in 
   assert.equal(sent.enqueuedAt, clock.time);
   assert.equal(sent.eta, clock.time + 10);
   assert.equal(sent.delay, undefined);
+});
+
+Deno.test("actor: given callback actors, then their argument types are checked against (messageData, result) and (messageData, exceptionData)", () => {
+  const count = actor(unique("count"), (text: string) => text.length);
+  const printCount = actor(unique("print_count"), (_data: MessageData, _n: number) => {});
+  const printAny = actor(unique("print_any"), (_data: Record<string, unknown>, _x: unknown) => {});
+  const printText = actor(unique("print_text"), (_data: MessageData, _text: string) => {});
+  const printNarrow = actor(unique("print_narrow"), (_data: MessageData, _n: 1 | 2) => {});
+  const printError = actor(unique("print_error"), (_data: MessageData, _e: ExceptionData) => {});
+  const printOne = actor(unique("print_one"), (_n: number) => {});
+
+  actor(unique("ok"), (text: string) => text.length, {
+    onSuccess: printCount,
+    onFailure: printError,
+  });
+  actor(unique("any"), (text: string) => text.length, { onSuccess: printAny, onFailure: printAny });
+  // @ts-expect-error: the result is a number, the callback takes a string
+  actor(unique("bad"), (text: string) => text.length, { onSuccess: printText });
+  // @ts-expect-error: the callback accepts only some numbers
+  actor(unique("narrow"), (text: string) => text.length, { onSuccess: printNarrow });
+  // @ts-expect-error: a callback takes (messageData, result)
+  actor(unique("arity"), (text: string) => text.length, { onSuccess: printOne });
+  // @ts-expect-error: onFailure gets { type, message }, not the result
+  actor(unique("fail"), (text: string) => text.length, { onFailure: printCount });
+  // Per message too, against the actor's result.
+  count.message("a");
+  count.messageWithOptions({ args: ["a"], onSuccess: printCount, onFailure: printError });
+  // @ts-expect-error: the result is a number, the callback takes a string
+  count.messageWithOptions({ args: ["a"], onSuccess: printText });
+  // Names stay accepted, unchecked.
+  count.messageWithOptions({ args: ["a"], onSuccess: printText.name });
+  assert.equal(getActor(printCount.name), printCount);
+});
+
+Deno.test("actor: given an object that is not an actor for onSuccess, when declared, then TypeError", () => {
+  const name = unique("cb");
+  assert.throws(() => actor(name, () => {}, { onSuccess: { name: "x" } as never }), {
+    name: "TypeError",
+    message:
+      `Cannot declare actor '${name}': 'onSuccess' must be an actor or an actor's name, received an object`,
+  });
+});
+
+forEachBroker(
+  "actor: given callback actors (not names), when messages succeed and fail, then the callbacks run with (messageData, result) and (messageData, exceptionData)",
+  async ({ broker, queue, name }) => {
+    const results: [MessageData, number][] = [];
+    const failures: [MessageData, ExceptionData][] = [];
+    const printResult = actor(name("print_result"), (data: MessageData, result: number) => {
+      results.push([data, result]);
+    }, { broker, queue });
+    const printError = actor(name("print_error"), (data: MessageData, error: ExceptionData) => {
+      failures.push([data, error]);
+    }, { broker, queue });
+    const count = actor(name("count"), (text: string) => {
+      if (text === "") throw new RangeError("empty");
+      return text.length;
+    }, { broker, queue, maxRetries: 0, onSuccess: printResult, onFailure: printError });
+    assert.equal(count.options.onSuccess, printResult.name);
+
+    const ok = await count.send("abc");
+    const bad = await count.send("");
+    await broker.join(queue, { failFast: false });
+    assert.deepEqual(results.map(([data, result]) => [data.id, result]), [[ok.id, 3]]);
+    assert.deepEqual(failures.map(([data, error]) => [data.id, error]), [
+      [bad.id, { type: "RangeError", message: "empty" }],
+    ]);
+
+    // Per message, the actor object is kept as its name, which survives JSON.
+    const other = actor(name("identity"), (x: number) => x, { broker, queue });
+    const sent = await other.sendWithOptions({ args: [7], onSuccess: printResult });
+    assert.deepEqual(sent.options, { onSuccess: printResult.name });
+    await broker.join(queue);
+    assert.deepEqual(results.at(-1)?.[1], 7);
+  },
+);
+
+Deno.test("actor: given actors on several queues, when a Worker is made without queues, then it consumes each of them and no other broker's", async () => {
+  const { broker } = setup();
+  const elsewhere = setup().broker;
+  const [a, b, c] = [unique("qa"), unique("qb"), unique("qc")];
+  const seen: string[] = [];
+  const first = actor(unique("first"), () => {
+    seen.push("first");
+  }, { broker, queue: a });
+  const second = actor(unique("second"), () => {
+    seen.push("second");
+  }, { broker, queue: b });
+  actor(unique("other"), () => {}, { broker: elsewhere, queue: c });
+  const worker = new Worker(broker, { pollMin: 1, pollMax: 5 });
+  assert(worker.queues.includes(a) && worker.queues.includes(b));
+  assert(!worker.queues.includes(c));
+  assert.deepEqual([...worker.queues], [...worker.queues].sort());
+  await worker.start();
+  await first.send();
+  await second.send();
+  await worker.join();
+  await worker.stop();
+  assert.deepEqual(seen.sort(), ["first", "second"]);
 });

@@ -3,6 +3,8 @@ import { Redis } from "@upstash/redis";
 import { actor, type ActorOptions } from "../src/actor.ts";
 import type { NackOutcome } from "../src/broker.ts";
 import { MemoryBroker } from "../src/brokers/memory.ts";
+import { UpstashBroker } from "../src/brokers/upstash.ts";
+import { setBroker } from "../src/global_broker.ts";
 import type { MessageContext } from "../src/context.ts";
 import { RateLimitExceeded, Retry } from "../src/errors.ts";
 import { startLocalServer } from "../src/local/mod.ts";
@@ -460,7 +462,7 @@ Deno.test("Retries: given the middleware option rateLimitRetriesCount false, the
 
 Deno.test("Retries: given rateLimitRetriesCount false, then other errors still count", async () => {
   const broker = new MemoryBroker({ logger: silentLogger });
-  const options: ActorOptions & { rateLimitRetriesCount: boolean } = {
+  const options: ActorOptions = {
     broker,
     maxRetries: 0,
     rateLimitRetriesCount: false,
@@ -485,4 +487,106 @@ Deno.test("Retries: rateLimitRetriesCount is a declared boolean option; near-mis
   );
   const ok = actor(unique("ok"), () => {}, options({ rateLimitRetriesCount: false }));
   assert.equal((ok.options as Record<string, unknown>).rateLimitRetriesCount, false);
+});
+
+Deno.test("rate limiters: given no backend, when they acquire, then the state lives beside the broker option's, shared by key and not across brokers", async () => {
+  const broker = new MemoryBroker({ logger: silentLogger });
+  const other = new MemoryBroker({ logger: silentLogger });
+  const key = unique("mutex");
+  const mutex = new ConcurrentRateLimiter({ key, limit: 1, broker });
+  const same = new ConcurrentRateLimiter({ key, broker });
+  const elsewhere = new ConcurrentRateLimiter({ key, broker: other });
+  assert.equal(mutex.limit, 1);
+  assert.equal(mutex.backend, same.backend);
+  assert.notEqual(mutex.backend, elsewhere.backend);
+  await mutex.acquire(async () => {
+    assert.equal(await same.acquire((acquired) => acquired, { raiseOnFailure: false }), false);
+    assert.equal(await elsewhere.acquire((acquired) => acquired), true);
+  });
+  const window = new WindowRateLimiter({ key, limit: 1, window: 60_000, broker });
+  assert.equal(await window.acquire((acquired) => acquired), true);
+  await assert.rejects(window.acquire(() => {}), RateLimitExceeded);
+  const bucket = new BucketRateLimiter({
+    key,
+    limit: 1,
+    bucket: 60_000,
+    strategy: "token",
+    broker,
+  });
+  assert.equal(bucket.strategy, "token");
+  assert.equal(await bucket.acquire((acquired) => acquired), true);
+  const barrier = new Barrier({ key, broker, ttl: 60_000 });
+  const twin = new Barrier({ key, broker });
+  assert.equal(barrier.ttl, 60_000);
+  assert.deepEqual([await barrier.create(1), await twin.create(1)], [true, false]);
+  assert.equal(await twin.wait({ block: false }), true);
+});
+
+Deno.test("rate limiters: given neither backend nor broker, then the global broker is looked up at each acquire, not at construction", async () => {
+  const key = unique("global");
+  const mutex = new ConcurrentRateLimiter({ key });
+  const first = new MemoryBroker({ logger: silentLogger });
+  const second = new MemoryBroker({ logger: silentLogger });
+  try {
+    setBroker(first);
+    await mutex.acquire(async () => {
+      const holder = new ConcurrentRateLimiter({ key, broker: first });
+      assert.equal(await holder.acquire((got) => got, { raiseOnFailure: false }), false);
+      setBroker(second);
+      assert.equal(await mutex.acquire((got) => got), true);
+    });
+  } finally {
+    setBroker(new MemoryBroker());
+  }
+});
+
+Deno.test("rate limiters: given an UpstashBroker, then limiters without a backend use its Redis and namespace, shared with an explicit backend there", async () => {
+  const namespace = unique("test-rlb").slice(0, 20);
+  const broker = new UpstashBroker({ redis, namespace, logger: silentLogger });
+  const key = unique("mutex");
+  try {
+    const derived = new ConcurrentRateLimiter({ key, broker });
+    assert(derived.backend instanceof UpstashRateLimiterBackend);
+    assert.equal((derived.backend as UpstashRateLimiterBackend).namespace, namespace);
+    const explicit = new ConcurrentRateLimiter(
+      new UpstashRateLimiterBackend({ redis, namespace }),
+      key,
+    );
+    await derived.acquire(async () => {
+      assert.deepEqual(await redis.keys(`${namespace}:rate:*`), [
+        `${namespace}:rate:{${key}}:concurrent`,
+      ]);
+      assert.equal(await explicit.acquire((got) => got, { raiseOnFailure: false }), false);
+    });
+    const barrier = new Barrier({ key, broker });
+    await barrier.create(1);
+    assert.equal(await redis.exists(`${namespace}:barrier:{${key}}`), 1);
+  } finally {
+    await cleanup(redis, `${namespace}:`);
+  }
+});
+
+Deno.test("rate limiters: given a bad broker or backend in the options form, then TypeError", () => {
+  assert.throws(() => new ConcurrentRateLimiter({ key: "m", broker: {} as MemoryBroker }), {
+    name: "TypeError",
+    message: "Cannot create ConcurrentRateLimiter: 'broker' must be a Broker, received an object",
+  });
+  assert.throws(
+    () => new WindowRateLimiter({ key: "w", backend: {} as RateLimiterBackend }),
+    {
+      name: "TypeError",
+      message:
+        "Cannot create WindowRateLimiter: 'backend' must be a RateLimiterBackend, received an object",
+    },
+  );
+  assert.throws(() => new Barrier({ key: "has {braces}" }), {
+    name: "TypeError",
+    message:
+      `Cannot create Barrier: 'key' must be 1 to 200 of A-Z a-z 0-9 _ . : @ / -, received "has {braces}"`,
+  });
+  assert.throws(() => new ConcurrentRateLimiter({ key: "m", limit: 0 }), {
+    name: "RangeError",
+    message:
+      "Cannot create ConcurrentRateLimiter 'm': 'limit' must be a positive integer, received 0",
+  });
 });

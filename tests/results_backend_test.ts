@@ -182,7 +182,7 @@ Deno.test("result backends: given bad options, then TypeError or RangeError at o
   assert.throws(() => new MemoryResultBackend({ pollMin: 0 }), RangeError);
   assert.throws(() => new UpstashResultBackend({ redis: {} as never }), TypeError);
   assert.throws(() => new UpstashResultBackend({ redis, namespace: "a{b}" }), TypeError);
-  assert.throws(() => new Results({} as never), TypeError);
+  assert.throws(() => new Results({ backend: {} } as never), TypeError);
   assert.throws(
     () => new Results({ backend: new MemoryResultBackend(), resultTtl: 0 }),
     RangeError,

@@ -1,6 +1,6 @@
 /**
- * The actor options of composition: `onSuccess`, `onFailure` (callbacks, by actor name)
- * and `pipeIgnore`, declared in the options table when imported (`actor.ts` imports this
+ * The actor options of composition: `onSuccess`, `onFailure` (callbacks: an actor, kept
+ * by its name) and `pipeIgnore`, declared in the options table when imported (`actor.ts` imports this
  * module).
  *
  * @module
@@ -10,17 +10,18 @@ import { type ActorOptionSpec, declareActorOptions } from "../options.ts";
 
 const callback = {
   type: "string",
-  expected: "an actor's name",
+  expected: "an actor or an actor's name",
   check: (value) => NAME_PATTERN.test(value as string),
   perMessage: true,
+  namesActor: true,
 } as const satisfies ActorOptionSpec;
 
 /**
  * The actor options of callbacks and pipelines; all may be set per message.
  *
- * - `onSuccess`: the name of an actor sent `(messageData, result)` when a message
+ * - `onSuccess`: an actor (or its name) sent `(messageData, result)` when a message
  *   succeeds, in the same transition as the ack.
- * - `onFailure`: the name of an actor sent `(messageData, exceptionData)` each time a
+ * - `onFailure`: an actor (or its name) sent `(messageData, exceptionData)` each time a
  *   message fails, also when it will be retried (`messageData.retries` counts them).
  * - `pipeIgnore`: in a pipeline, do not append the previous step's result.
  *

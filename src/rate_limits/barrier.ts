@@ -4,8 +4,11 @@
  * @module
  */
 import { describe, isNonNegative, sleep } from "../_util.ts";
+import type { Broker } from "../broker.ts";
 import type { RateLimiterBackend } from "./backend.ts";
-import { checkBackend, checkName, checkPositive } from "./_checks.ts";
+import { checkName, checkPositive } from "./_checks.ts";
+import type { RateLimiterSourceOptions } from "./rate_limiter.ts";
+import { backendOf, readSource, settingsOf } from "./_source.ts";
 
 /** Options of {@linkcode Barrier}. */
 export interface BarrierOptions {
@@ -52,8 +55,6 @@ export interface BarrierWaitOptions {
  * ```
  */
 export class Barrier {
-  /** Where the barrier lives. */
-  readonly backend: RateLimiterBackend;
   /** The key every party uses. */
   readonly key: string;
   /** How long the barrier lives after `create()`, in milliseconds. */
@@ -62,9 +63,23 @@ export class Barrier {
   readonly pollMin: number;
   /** The longest pause between polls, in milliseconds. */
   readonly pollMax: number;
+  readonly #backend: RateLimiterBackend | undefined;
+  readonly #broker: Broker | undefined;
 
   /**
-   * Describes a barrier; nothing is stored until `create()`.
+   * Describes a barrier; nothing is stored until `create()`. Its state lives where the
+   * broker's does (the `broker` option, else the global broker at each call) unless
+   * `backend` is given.
+   *
+   * @param options The key, the ttl and the polling pauses, and `backend` or `broker`.
+   * @throws {TypeError} On an invalid backend, broker or key, or a setting that is not a
+   *   number.
+   * @throws {RangeError} When a setting is not a positive integer, or `pollMin` exceeds
+   *   `pollMax`.
+   */
+  constructor(options: BarrierOptions & RateLimiterSourceOptions);
+  /**
+   * Describes a barrier on a backend (Dramatiq's form); nothing is stored until `create()`.
    *
    * @param backend Where the barrier lives.
    * @param key The key every party uses.
@@ -73,11 +88,18 @@ export class Barrier {
    * @throws {RangeError} When a setting is not a positive integer, or `pollMin` exceeds
    *   `pollMax`.
    */
-  constructor(backend: RateLimiterBackend, key: string, options: BarrierOptions = {}) {
-    const context = `Cannot create Barrier${typeof key === "string" ? ` '${key}'` : ""}`;
-    checkBackend(backend, context);
-    this.backend = backend;
-    this.key = checkName(key, "key", context);
+  constructor(backend: RateLimiterBackend, key: string, options?: BarrierOptions);
+  constructor(
+    first: RateLimiterBackend | (BarrierOptions & RateLimiterSourceOptions),
+    key?: string,
+    settings?: BarrierOptions,
+  ) {
+    const source = readSource(first, key, "Cannot create Barrier");
+    this.#backend = source.backend;
+    this.#broker = source.broker;
+    this.key = checkName(source.key, "key", "Cannot create Barrier");
+    const context = `Cannot create Barrier '${this.key}'`;
+    const options = settingsOf<BarrierOptions>(first, key, settings);
     this.ttl = checkPositive(options.ttl, "ttl", context, 15 * 60_000);
     this.pollMin = checkPositive(options.pollMin, "pollMin", context, 100);
     this.pollMax = checkPositive(
@@ -91,6 +113,14 @@ export class Barrier {
         `${context}: 'pollMin' must be at most 'pollMax' (${this.pollMax}), received ${this.pollMin}`,
       );
     }
+  }
+
+  /**
+   * Where the barrier lives: the backend given, else the one of the `broker` option or of
+   * the global broker, looked up now.
+   */
+  get backend(): RateLimiterBackend {
+    return this.#backend ?? backendOf(this.#broker);
   }
 
   /**

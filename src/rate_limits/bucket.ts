@@ -5,7 +5,13 @@
  */
 import type { RateLimiterBackend } from "./backend.ts";
 import { checkPositive } from "./_checks.ts";
-import { nothingToRelease, RateLimiter, type Release } from "./rate_limiter.ts";
+import { settingsOf } from "./_source.ts";
+import {
+  nothingToRelease,
+  RateLimiter,
+  type RateLimiterSourceOptions,
+  type Release,
+} from "./rate_limiter.ts";
 
 /** How a {@linkcode BucketRateLimiter} counts. */
 export const BUCKET_STRATEGIES: readonly ["fixed", "token"] = ["fixed", "token"];
@@ -72,19 +78,34 @@ export class BucketRateLimiter extends RateLimiter {
   readonly strategy: BucketStrategy;
 
   /**
-   * Creates a bucket limiter.
+   * Creates a bucket limiter. Its state lives where the broker's does (the `broker`
+   * option, else the global broker at each acquire) unless `backend` is given.
    *
-   * @param backend Where the counters live.
-   * @param key The key every process sharing the limit uses.
-   * @param options The limit, the bucket and the strategy.
+   * @param options The key, `limit`, `bucket` and `strategy`, and `backend` or `broker`.
    * @throws {TypeError} On an invalid backend or key, a setting that is not a number, or an
    *   unknown strategy.
    * @throws {RangeError} When `limit` or `bucket` is not a positive integer, or (token
    *   bucket) their product exceeds `Number.MAX_SAFE_INTEGER`.
    */
-  constructor(backend: RateLimiterBackend, key: string, options: BucketRateLimiterOptions = {}) {
-    super(backend, key, "BucketRateLimiter");
-    const context = `Cannot create BucketRateLimiter '${key}'`;
+  constructor(options: BucketRateLimiterOptions & RateLimiterSourceOptions);
+  /**
+   * Creates a BucketRateLimiter on a backend (Dramatiq's form).
+   *
+   * @param backend Where the state lives.
+   * @param key The key every process sharing the limit uses.
+   * @param options The settings.
+   * @throws {TypeError} On an invalid backend or key, or a setting that is not a number.
+   * @throws {RangeError} When a setting is out of range.
+   */
+  constructor(backend: RateLimiterBackend, key: string, options?: BucketRateLimiterOptions);
+  constructor(
+    first: RateLimiterBackend | (BucketRateLimiterOptions & RateLimiterSourceOptions),
+    key?: string,
+    settings?: BucketRateLimiterOptions,
+  ) {
+    super(first, key, "BucketRateLimiter");
+    const options = settingsOf<BucketRateLimiterOptions>(first, key, settings);
+    const context = `Cannot create BucketRateLimiter '${this.key}'`;
     this.limit = checkPositive(options.limit, "limit", context, 1);
     this.bucket = checkPositive(options.bucket, "bucket", context, 1_000);
     const strategy = options.strategy ?? "fixed";

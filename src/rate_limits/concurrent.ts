@@ -5,7 +5,8 @@
  */
 import type { RateLimiterBackend } from "./backend.ts";
 import { checkPositive } from "./_checks.ts";
-import { RateLimiter, type Release } from "./rate_limiter.ts";
+import { settingsOf } from "./_source.ts";
+import { RateLimiter, type RateLimiterSourceOptions, type Release } from "./rate_limiter.ts";
 
 /** Options of {@linkcode ConcurrentRateLimiter}. */
 export interface ConcurrentRateLimiterOptions {
@@ -25,7 +26,18 @@ export interface ConcurrentRateLimiterOptions {
  * slot. A holder that crashes keeps its slot until its `ttl` passes, so set `ttl` above
  * the longest time `fn` may run (an actor's `timeLimit`, say).
  *
- * @example A distributed mutex
+ * @example A distributed mutex on the broker's backend (Redis for an `UpstashBroker`)
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryBroker } from "../brokers/memory.ts";
+ *
+ * const broker = new MemoryBroker();
+ * const mutex = new ConcurrentRateLimiter({ key: "distributed-mutex", limit: 1, broker });
+ * await mutex.acquire(async () => {
+ *   assert(await mutex.acquire((got) => got, { raiseOnFailure: false }) === false);
+ * });
+ * ```
+ * @example A distributed mutex on a backend given
  * ```ts
  * import assert from "node:assert/strict";
  * import { MemoryRateLimiterBackend } from "./memory_backend.ts";
@@ -46,21 +58,32 @@ export class ConcurrentRateLimiter extends RateLimiter {
   readonly ttl: number;
 
   /**
-   * Creates a concurrency limiter.
+   * Creates a concurrency limiter. Its state lives where the broker's does (the `broker`
+   * option, else the global broker at each acquire) unless `backend` is given.
    *
-   * @param backend Where the holds live.
-   * @param key The key every process sharing the limit uses.
-   * @param options The limit and the holds' ttl.
+   * @param options The key, `limit` and `ttl`, and `backend` or `broker`.
    * @throws {TypeError} On an invalid backend or key, or a setting that is not a number.
    * @throws {RangeError} When `limit` or `ttl` is not a positive integer.
    */
+  constructor(options: ConcurrentRateLimiterOptions & RateLimiterSourceOptions);
+  /**
+   * Creates a ConcurrentRateLimiter on a backend (Dramatiq's form).
+   *
+   * @param backend Where the state lives.
+   * @param key The key every process sharing the limit uses.
+   * @param options The settings.
+   * @throws {TypeError} On an invalid backend or key, or a setting that is not a number.
+   * @throws {RangeError} When a setting is out of range.
+   */
+  constructor(backend: RateLimiterBackend, key: string, options?: ConcurrentRateLimiterOptions);
   constructor(
-    backend: RateLimiterBackend,
-    key: string,
-    options: ConcurrentRateLimiterOptions = {},
+    first: RateLimiterBackend | (ConcurrentRateLimiterOptions & RateLimiterSourceOptions),
+    key?: string,
+    settings?: ConcurrentRateLimiterOptions,
   ) {
-    super(backend, key, "ConcurrentRateLimiter");
-    const context = `Cannot create ConcurrentRateLimiter '${key}'`;
+    super(first, key, "ConcurrentRateLimiter");
+    const options = settingsOf<ConcurrentRateLimiterOptions>(first, key, settings);
+    const context = `Cannot create ConcurrentRateLimiter '${this.key}'`;
     this.limit = checkPositive(options.limit, "limit", context, 1);
     this.ttl = checkPositive(options.ttl, "ttl", context, 15 * 60_000);
   }

@@ -4,9 +4,26 @@
  * @module
  */
 import { describe } from "../_util.ts";
+import type { Broker } from "../broker.ts";
 import { RateLimitExceeded } from "../errors.ts";
 import type { RateLimiterBackend } from "./backend.ts";
-import { checkBackend, checkName } from "./_checks.ts";
+import { checkName } from "./_checks.ts";
+import { backendOf, readSource } from "./_source.ts";
+
+/**
+ * The key of a limiter (or a barrier) and where its state lives, in the one-argument form
+ * `new ConcurrentRateLimiter({ key, limit })`: the backend given, else the one the broker
+ * implies (an `UpstashRateLimiterBackend` on an `UpstashBroker`'s Redis and namespace, a
+ * memory backend beside any other broker), looked up at each acquire.
+ */
+export interface RateLimiterSourceOptions {
+  /** The key every limiter sharing the limit uses. */
+  key: string;
+  /** Where the state lives (default: derived from the broker). */
+  backend?: RateLimiterBackend;
+  /** The broker whose backend to derive (default: the global broker, at each acquire). */
+  broker?: Broker;
+}
 
 /** Options of `acquire()`. */
 export interface AcquireOptions {
@@ -22,7 +39,8 @@ export type Release = () => Promise<void>;
 
 /**
  * A rate limiter on a backend, under a key that every limiter sharing the limit uses.
- * Subclasses say how to acquire (and release) one slot.
+ * Subclasses say how to acquire (and release) one slot. The backend is the one given, or
+ * the one the broker implies (see {@linkcode RateLimiterSourceOptions}).
  *
  * @example Any limiter runs a function while holding a slot
  * ```ts
@@ -39,24 +57,38 @@ export type Release = () => Promise<void>;
  * ```
  */
 export abstract class RateLimiter {
-  /** Where the limiter's state lives. */
-  readonly backend: RateLimiterBackend;
   /** The key every limiter sharing this limit uses. */
   readonly key: string;
+  readonly #backend: RateLimiterBackend | undefined;
+  readonly #broker: Broker | undefined;
 
   /**
    * Checks the backend and the key.
    *
-   * @param backend Where the state lives.
-   * @param key The shared key.
+   * @param backend Where the state lives, or the options form's object (its `key`,
+   *   `backend` and `broker`).
+   * @param key The shared key (`undefined` in the options form).
    * @param kind The class name, for error messages.
-   * @throws {TypeError} When the backend or the key is invalid.
+   * @throws {TypeError} When the backend, the broker or the key is invalid.
    */
-  constructor(backend: RateLimiterBackend, key: string, kind: string) {
+  constructor(
+    backend: RateLimiterBackend | RateLimiterSourceOptions,
+    key: string | undefined,
+    kind: string,
+  ) {
     const context = `Cannot create ${kind}`;
-    checkBackend(backend, context);
-    this.backend = backend;
-    this.key = checkName(key, "key", context);
+    const source = readSource(backend, key, context);
+    this.#backend = source.backend;
+    this.#broker = source.broker;
+    this.key = checkName(source.key, "key", context);
+  }
+
+  /**
+   * Where the limiter's state lives: the backend given, else the one of the `broker`
+   * option or of the global broker, looked up now.
+   */
+  get backend(): RateLimiterBackend {
+    return this.#backend ?? backendOf(this.#broker);
   }
 
   /**

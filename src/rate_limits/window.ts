@@ -5,7 +5,13 @@
  */
 import type { RateLimiterBackend } from "./backend.ts";
 import { checkPositive } from "./_checks.ts";
-import { nothingToRelease, RateLimiter, type Release } from "./rate_limiter.ts";
+import { settingsOf } from "./_source.ts";
+import {
+  nothingToRelease,
+  RateLimiter,
+  type RateLimiterSourceOptions,
+  type Release,
+} from "./rate_limiter.ts";
 
 /** Options of {@linkcode WindowRateLimiter}. */
 export interface WindowRateLimiterOptions {
@@ -46,17 +52,32 @@ export class WindowRateLimiter extends RateLimiter {
   readonly window: number;
 
   /**
-   * Creates a sliding-window limiter.
+   * Creates a sliding-window limiter. Its state lives where the broker's does (the `broker`
+   * option, else the global broker at each acquire) unless `backend` is given.
    *
-   * @param backend Where the log lives.
-   * @param key The key every process sharing the limit uses.
-   * @param options The limit and the window.
+   * @param options The key, `limit` and `window`, and `backend` or `broker`.
    * @throws {TypeError} On an invalid backend or key, or a setting that is not a number.
    * @throws {RangeError} When `limit` or `window` is not a positive integer.
    */
-  constructor(backend: RateLimiterBackend, key: string, options: WindowRateLimiterOptions = {}) {
-    super(backend, key, "WindowRateLimiter");
-    const context = `Cannot create WindowRateLimiter '${key}'`;
+  constructor(options: WindowRateLimiterOptions & RateLimiterSourceOptions);
+  /**
+   * Creates a WindowRateLimiter on a backend (Dramatiq's form).
+   *
+   * @param backend Where the state lives.
+   * @param key The key every process sharing the limit uses.
+   * @param options The settings.
+   * @throws {TypeError} On an invalid backend or key, or a setting that is not a number.
+   * @throws {RangeError} When a setting is out of range.
+   */
+  constructor(backend: RateLimiterBackend, key: string, options?: WindowRateLimiterOptions);
+  constructor(
+    first: RateLimiterBackend | (WindowRateLimiterOptions & RateLimiterSourceOptions),
+    key?: string,
+    settings?: WindowRateLimiterOptions,
+  ) {
+    super(first, key, "WindowRateLimiter");
+    const options = settingsOf<WindowRateLimiterOptions>(first, key, settings);
+    const context = `Cannot create WindowRateLimiter '${this.key}'`;
     this.limit = checkPositive(options.limit, "limit", context, 1);
     this.window = checkPositive(options.window, "window", context, 1_000);
   }

@@ -27,6 +27,7 @@ export function resultsOf(broker: Broker): Results | undefined {
  */
 export function backendFor(messages: readonly ResultSource[], broker?: Broker): ResultBackend {
   let results: Results | undefined;
+  let home: Broker | undefined;
   for (const message of messages) {
     const context = `Cannot get the result of message ${message.id}`;
     const actor = getActor(message.actor);
@@ -34,7 +35,7 @@ export function backendFor(messages: readonly ResultSource[], broker?: Broker): 
       throw new TypeError(`${context}: no actor named '${message.actor}' is declared here`);
     }
     if (!results) {
-      results = resultsOf(broker ?? actor.broker);
+      results = resultsOf(home = broker ?? actor.broker);
       if (!results) throw new TypeError(`${context}: the broker has no Results middleware`);
     }
     if (!results.stores(message)) {
@@ -43,8 +44,8 @@ export function backendFor(messages: readonly ResultSource[], broker?: Broker): 
       );
     }
   }
-  if (!results) throw new TypeError("Cannot get results: there are no messages");
-  return results.backend;
+  if (!results || !home) throw new TypeError("Cannot get results: there are no messages");
+  return results.backendFor(home);
 }
 
 /** Reads a message's result: what `Message.getResult()` does. */

@@ -5,7 +5,7 @@
  * @module
  */
 import { describe, integerIn } from "../_util.ts";
-import type { NackOutcome } from "../broker.ts";
+import type { Broker, NackOutcome } from "../broker.ts";
 import type { MessageContext } from "../context.ts";
 import type { Continuation } from "../composition/continuation.ts";
 import { Middleware, type ProcessOutcome } from "../middleware/middleware.ts";
@@ -13,12 +13,19 @@ import type { ActorOptionSpec } from "../options.ts";
 import { getActor } from "../registry.ts";
 import { toFailureData } from "./_failure.ts";
 import type { ResultBackend } from "./backend.ts";
+import { MemoryResultBackend } from "./memory.ts";
 import { DEFAULT_RESULT_TTL, RESULTS_OPTIONS } from "./options.ts";
+import { UpstashResultBackend, type UpstashResultClient } from "./upstash.ts";
 
 /** Options of {@linkcode Results}. */
 export interface ResultsOptions {
-  /** Where results go: `UpstashResultBackend`, `MemoryResultBackend` or your own. */
-  backend: ResultBackend;
+  /**
+   * Where results go: `UpstashResultBackend`, `MemoryResultBackend` or your own (default:
+   * derived from the broker, as the `Scheduler` derives its store: an
+   * `UpstashResultBackend` on an `UpstashBroker`'s Redis and namespace, a
+   * `MemoryResultBackend` beside any other broker).
+   */
+  backend?: ResultBackend;
   /** Whether actors that do not set `storeResults` store theirs (default `false`). */
   storeResults?: boolean;
   /** How long results are kept, for actors that do not set `resultTtl` (default 10 minutes). */
@@ -42,7 +49,23 @@ export interface ResultOwner {
  * do the later steps of its pipeline, which will never run: whoever waits on the last
  * step sees `ResultFailure`. Retried failures store nothing.
  *
- * @example
+ * @example The backend derived from the broker
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryBroker } from "../brokers/memory.ts";
+ * import { actor } from "../actor.ts";
+ *
+ * const broker = new MemoryBroker();
+ * broker.addMiddleware(new Results());
+ * const add = actor(`add-${crypto.randomUUID()}`, (x: number, y: number) => x + y, {
+ *   broker,
+ *   storeResults: true,
+ * });
+ * const message = await add.send(1, 2);
+ * await broker.join("default");
+ * assert(await message.getResult() === 3);
+ * ```
+ * @example A backend given, storing every actor's failures
  * ```ts
  * import assert from "node:assert/strict";
  * import { MemoryBroker } from "../brokers/memory.ts";
@@ -67,8 +90,8 @@ export interface ResultOwner {
 export class Results extends Middleware {
   /** The actor options it reads. */
   override readonly actorOptions: Readonly<Record<string, ActorOptionSpec>> = RESULTS_OPTIONS;
-  /** Where results go. */
-  readonly backend: ResultBackend;
+  /** The backend given; `undefined` when each broker's is derived (see `backendFor()`). */
+  readonly backend: ResultBackend | undefined;
   /** The default of `storeResults`. */
   readonly storeResults: boolean;
   /** The default of `resultTtl`, in milliseconds. */
@@ -80,14 +103,18 @@ export class Results extends Middleware {
   /**
    * Creates the Results middleware.
    *
-   * @param options The backend and the defaults.
-   * @throws {TypeError} When `backend` is missing.
+   * @param options The backend (default: derived from the broker) and the defaults.
+   * @throws {TypeError} When `backend` is not a ResultBackend.
    * @throws {RangeError} When `resultTtl` is not a positive integer.
    */
-  constructor(options: ResultsOptions) {
+  constructor(options: ResultsOptions = {}) {
     super();
-    if (typeof options?.backend?.storeResult !== "function") {
-      throw new TypeError("Cannot create Results: 'backend' must be a ResultBackend");
+    if (options.backend !== undefined && typeof options.backend?.storeResult !== "function") {
+      throw new TypeError(
+        `Cannot create Results: 'backend' must be a ResultBackend, received ${
+          describe(options.backend)
+        }`,
+      );
     }
     this.backend = options.backend;
     this.storeResults = options.storeResults ?? false;
@@ -100,6 +127,27 @@ export class Results extends Middleware {
       );
     }
     this.includeStack = options.includeStack ?? false;
+  }
+
+  /**
+   * Where the results of a broker's messages go: the backend given, else the one the
+   * broker implies, made once per broker.
+   *
+   * @param broker The broker the middleware is on.
+   * @returns The backend.
+   * @throws {TypeError} When an `UpstashBroker`'s client lacks `set` or `mget`.
+   */
+  backendFor(broker: Broker): ResultBackend {
+    if (this.backend) return this.backend;
+    let derived = DERIVED.get(broker);
+    if (!derived) {
+      const redis = redisOf(broker);
+      derived = redis
+        ? new UpstashResultBackend({ redis: redis.client, namespace: redis.namespace })
+        : new MemoryResultBackend();
+      DERIVED.set(broker, derived);
+    }
+    return derived;
   }
 
   /**
@@ -145,7 +193,7 @@ export class Results extends Middleware {
     if (!this.stores(message)) return;
     const outcome = this.#outcomes.get(context);
     const result = outcome && !outcome.failed ? outcome.result : null;
-    await this.backend.storeResult(message.id, result, this.ttl(message));
+    await this.backendFor(context.broker).storeResult(message.id, result, this.ttl(message));
   }
 
   /**
@@ -163,7 +211,7 @@ export class Results extends Middleware {
     const failure = error === undefined
       ? { type: "DeadLetter", message: outcome.reason }
       : toFailureData(error, this.includeStack);
-    await this.backend.storeFailure(ids, failure, this.ttl(message));
+    await this.backendFor(context.broker).storeFailure(ids, failure, this.ttl(message));
   }
 
   /** The ids of the later steps whose results must fail with this message. */
@@ -186,4 +234,29 @@ export class Results extends Middleware {
     walk(next);
     return ids;
   }
+}
+
+/** The backends derived from brokers: one per broker, shared by its `Results`. */
+const DERIVED = new WeakMap<Broker, ResultBackend>();
+
+/**
+ * The Redis client and namespace of a broker on Redis (an `UpstashBroker`), read by shape:
+ * importing `UpstashBroker` here would close an import cycle through `Message`.
+ *
+ * @throws {TypeError} When its client lacks `set` or `mget`.
+ */
+function redisOf(
+  broker: Broker,
+): { client: UpstashResultClient; namespace: string } | undefined {
+  const { redis, namespace } = broker as Broker & { redis?: unknown; namespace?: unknown };
+  if (typeof redis !== "object" || redis === null || typeof namespace !== "string") {
+    return undefined;
+  }
+  const client = redis as Partial<UpstashResultClient>;
+  if (typeof client.set !== "function" || typeof client.mget !== "function") {
+    throw new TypeError(
+      "Cannot derive the result backend: the broker's client has no set or mget; pass 'backend' to Results",
+    );
+  }
+  return { client: client as UpstashResultClient, namespace };
 }
