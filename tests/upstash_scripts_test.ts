@@ -3,9 +3,9 @@ import { Redis } from "@upstash/redis";
 import { type Actor, actor } from "../src/actor.ts";
 import { UpstashBroker, type UpstashBrokerClient } from "../src/brokers/upstash.ts";
 import { luaReadOnly } from "../src/brokers/upstash/_lua.ts";
-import { callKeys, queueKeys } from "../src/brokers/upstash/_keys.ts";
+import { callKey, callKeys, queueKeys } from "../src/brokers/upstash/_keys.ts";
 import { runPipelined } from "../src/brokers/upstash/_run.ts";
-import { STATE, UPSTASH_SCRIPTS, WRITE } from "../src/brokers/upstash/scripts.ts";
+import { CLAIM, STATE, UPSTASH_SCRIPTS, WRITE } from "../src/brokers/upstash/scripts.ts";
 import { startLocalServer } from "../src/local/mod.ts";
 import { Script } from "../src/redis/script.ts";
 import { silentLogger } from "./broker_conformance.ts";
@@ -277,5 +277,56 @@ Deno.test("upstash scripts: given lost responses, when the client retries, then 
     server.faults = {};
     await cleanup(client, `${namespace}:`);
     await server.close();
+  }
+});
+
+/** Messages with bodies of about 100 KB each. */
+async function bigMessages(broker: UpstashBroker, queue: string, n: number) {
+  const big = actor(`big-${crypto.randomUUID()}`, (_: string) => {}, { broker, queue });
+  return await broker.enqueue(
+    Array.from({ length: n }, (_, i) => big.message(String(i).padEnd(100_000, "x"))),
+  );
+}
+
+Deno.test("upstash scripts: given 30 bodies of 100 KB, when a claim of 30 runs twice, then both runs answer the same 10 and the 20 popped beyond go back in order", () =>
+  withPair("cb", async ({ doubled, broker, answers, queue }) => {
+    const sent = await bigMessages(broker, queue, 30);
+    const claims = await doubled.claim(queue, { count: 30 });
+    assert.deepEqual(claims.map((c) => c.id), sent.slice(0, 10).map((m) => m.id));
+    assert.deepEqual(answers.at(-1)![0], answers.at(-1)![1]);
+    assert.deepEqual(await broker.stats(queue), { ready: 20, delayed: 0, leased: 10, dead: 0 });
+    const next = await broker.claim(queue, { count: 30 });
+    assert.deepEqual(next.map((c) => c.id), sent.slice(10, 20).map((m) => m.id));
+  }));
+
+Deno.test("upstash scripts: given a byte budget below one body, when claimed, then the claim still takes one", () =>
+  withPair("c1", async ({ broker, queue, task }) => {
+    const sent = await broker.enqueue([task.message(), task.message(), task.message()]);
+    const now = Date.now() + 1_000;
+    const token = crypto.randomUUID();
+    const keys = [...queueKeys(broker.namespace, queue), callKey(broker.namespace, queue, token)];
+    const answer = await CLAIM.run(redis, keys, [now, 3, now + 30_000, token, 1]);
+    const [id] = answer as string[];
+    assert.equal(id, sent[0].id);
+    assert.equal((answer as string[]).length, 3);
+    assert.deepEqual(await broker.stats(queue), { ready: 2, delayed: 0, leased: 1, dead: 0 });
+  }));
+
+Deno.test("upstash scripts: given 25 ids of 100 KB bodies, when claimed by id, then script calls of at most 1 MiB claim them all", async () => {
+  const namespace = testPrefix("cbi").slice(0, -1);
+  const { client, calls } = recording(redis);
+  const broker = new UpstashBroker({ namespace, logger: silentLogger, redis: client });
+  const queue = "q";
+  try {
+    const sent = await bigMessages(broker, queue, 25);
+    calls.length = 0;
+    const { claimed, unclaimed } = await broker.claimById(queue, [...sent.map((m) => m.id), "no"]);
+    assert.deepEqual(claimed.map((c) => c.id), sent.map((m) => m.id));
+    assert.deepEqual(unclaimed, [{ id: "no", state: "missing" }]);
+    // 10, 10, then the last 5 and the missing id.
+    assert.deepEqual(calls.map((args) => args.length - 4), [26, 16, 6]);
+    assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 25, dead: 0 });
+  } finally {
+    await cleanup(redis, `${namespace}:`);
   }
 });

@@ -80,10 +80,17 @@ export function toClaims(answer: unknown, leaseUntil: number): Claim[] {
   return rows(fromJson(answer), 3).map(([id, token, body]) => ({ id, token, body, leaseUntil }));
 }
 
-/** A `claimById()` result from `[[id, token, body, ...], [id, state, ...]]`. */
-export function toClaimById(answer: unknown, leaseUntil: number): ClaimByIdResult {
-  const [claimed, unclaimed] = fromJson(answer);
+/**
+ * A `claimById()` result from `[[id, token, body, ...], [id, state, ...], [id, ...]]`, and
+ * the ids deferred to another call (over the byte budget).
+ */
+export function toClaimById(
+  answer: unknown,
+  leaseUntil: number,
+): ClaimByIdResult & { deferred: string[] } {
+  const [claimed, unclaimed, deferred] = fromJson(answer);
   return {
+    deferred: fromJson(deferred).map(String),
     claimed: toClaims(claimed, leaseUntil),
     unclaimed: rows(fromJson(unclaimed), 2).map(([id, state]) => ({
       id,
