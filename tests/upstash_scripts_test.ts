@@ -330,3 +330,83 @@ Deno.test("upstash scripts: given 25 ids of 100 KB bodies, when claimed by id, t
     await cleanup(redis, `${namespace}:`);
   }
 });
+
+/** Writes dead letters straight into a queue's keys: `n`, dead at 1, 2, ... ms. */
+async function seedDead(namespace: string, queue: string, n: number, body = "b") {
+  const [, , msg, dead, reason] = queueKeys(namespace, queue);
+  for (let from = 0; from < n; from += 5_000) {
+    const ids = Array.from({ length: Math.min(5_000, n - from) }, (_, i) => `d${from + i + 1}`);
+    const p = redis.pipeline();
+    p.zadd(
+      dead,
+      ...ids.map((id, i) => ({ score: from + i + 1, member: id })) as [
+        { score: number; member: string },
+      ],
+    );
+    p.hset(msg, Object.fromEntries(ids.map((id) => [id, body])));
+    p.hset(reason, Object.fromEntries(ids.map((id) => [id, "0|gave up"])));
+    await p.exec();
+  }
+  return Array.from({ length: n }, (_, i) => `d${i + 1}`);
+}
+
+Deno.test("upstash scripts: given 20,000 dead letters, when listed, streamed, requeued and purged, then every script call handles at most 1000", async () => {
+  const namespace = testPrefix("dl").slice(0, -1);
+  const { client, calls } = recording(redis);
+  const broker = new UpstashBroker({
+    namespace,
+    logger: silentLogger,
+    redis: client,
+    now: () => 1_000_000,
+    deadLetterTtl: 10_000_000,
+  });
+  const queue = "q";
+  const pageOf = (args: unknown[]) => Number(args[2]) - Number(args[1]) + 1;
+  try {
+    const ids = await seedDead(namespace, queue, 20_000);
+    // Given a limit over the list: 20 full pages, then one that finds the end.
+    const all = await broker.deadLetters(queue, { limit: 100_000 });
+    assert.deepEqual(all.map((d) => d.id), ids);
+    assert.equal(all[19_999].reason, "gave up");
+    assert.deepEqual(calls.map(pageOf), [...Array(20).fill(1000), 1000]);
+    // An offset and limit across pages.
+    calls.length = 0;
+    const middle = await broker.deadLetters(queue, { offset: 999, limit: 1002 });
+    assert.deepEqual(middle.map((d) => d.id), ids.slice(999, 2001));
+    assert.deepEqual(calls.map(pageOf), [1000, 2]);
+    // Streamed: pages of the size asked.
+    calls.length = 0;
+    let streamed = 0;
+    for await (const letter of broker.eachDeadLetter(queue, { pageSize: 5_000 })) {
+      assert.equal(letter.id, ids[streamed++]);
+    }
+    assert.equal(streamed, 20_000);
+    assert.ok(calls.every((args) => pageOf(args) <= 1000));
+    // Requeued and purged in runs of 1000.
+    calls.length = 0;
+    assert.equal(await broker.requeue(queue, ids.slice(0, 10_000)), 10_000);
+    assert.deepEqual(calls.map((args) => args.length - 2), Array(10).fill(1000));
+    calls.length = 0;
+    assert.equal(await broker.purgeDead(queue), 10_000);
+    assert.equal(calls.length, 11);
+    assert.deepEqual(await broker.stats(queue), { ready: 10_000, delayed: 0, leased: 0, dead: 0 });
+  } finally {
+    await cleanup(redis, `${namespace}:`);
+  }
+});
+
+Deno.test("upstash scripts: given dead letters of 100 KB, when a page of 30 is listed, then each script call answers at most 1 MiB", async () => {
+  const namespace = testPrefix("dlb").slice(0, -1);
+  const { client, calls } = recording(redis);
+  const options = { namespace, logger: silentLogger, now: () => 1_000_000, deadLetterTtl: 1e7 };
+  const broker = new UpstashBroker({ ...options, redis: client });
+  try {
+    const ids = await seedDead(namespace, "q", 30, "x".repeat(100_000));
+    const page = await broker.deadLetters("q", { limit: 30 });
+    assert.deepEqual(page.map((d) => d.id), ids);
+    // 10 bodies fit in 1 MiB: three calls, each for the rest of the page.
+    assert.deepEqual(calls.map((args) => [args[1], args[2]]), [[0, 29], [10, 29], [20, 29]]);
+  } finally {
+    await cleanup(redis, `${namespace}:`);
+  }
+});

@@ -433,7 +433,8 @@ export class UpstashBroker extends Broker {
   }
 
   /**
-   * Lists dead letters, oldest first.
+   * Lists dead letters, oldest first. Each script call reads at most 1000 and 1 MiB of
+   * bodies (always one): a larger `limit` takes several; `eachDeadLetter()` streams them.
    *
    * @param queue The queue.
    * @param options How many to skip and return (default 0 and 100).
@@ -453,9 +454,17 @@ export class UpstashBroker extends Broker {
         );
       }
     }
-    if (limit === 0) return [];
-    const args = [this.#now() - this.deadLetterTtl, offset, offset + limit - 1];
-    return toDeadLetters(await this.#run(DEAD_LETTERS, "list dead letters", queue, args));
+    const out: DeadLetter[] = [];
+    while (out.length < limit) {
+      const first = offset + out.length;
+      const asked = Math.min(limit - out.length, MAX_BATCH);
+      const args = [this.#now() - this.deadLetterTtl, first, first + asked - 1, MAX_CLAIM_BYTES];
+      const answer = await this.#run(DEAD_LETTERS, "list dead letters", queue, args);
+      const { found, letters } = toDeadLetters(answer);
+      out.push(...letters);
+      if (found < asked || letters.length === 0) break;
+    }
+    return out;
   }
 
   /**

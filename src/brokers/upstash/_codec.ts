@@ -99,14 +99,19 @@ export function toClaimById(
   };
 }
 
-/** Dead letters from `[id, body, reason, deadAt, ...]`. */
-export function toDeadLetters(answer: unknown): DeadLetter[] {
-  return rows(fromJson(answer), 4).map(([id, body, reason, deadAt]) => ({
+/**
+ * A page of dead letters from `[found, id, body, reason, deadAt, ...]`, and how many the
+ * range held before the byte budget cut it.
+ */
+export function toDeadLetters(answer: unknown): { found: number; letters: DeadLetter[] } {
+  const [found, ...flat] = fromJson(answer);
+  const letters = rows(flat, 4).map(([id, body, reason, deadAt]) => ({
     id,
     body,
     reason,
     deadAt: Number(deadAt),
   }));
+  return { found: Number(found ?? 0), letters };
 }
 
 /** States from `[state, ...]`, one per id asked about. */
