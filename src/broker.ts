@@ -630,6 +630,48 @@ export abstract class Broker {
   ): Promise<DeadLetter[]>;
 
   /**
+   * Streams every dead letter of a queue, oldest first, a page at a time (`deadLetters()`
+   * with a moving offset): memory and each request stay bounded however many there are.
+   * Letters that die, expire or are requeued while it runs may be skipped or seen twice;
+   * to requeue or purge them all, collect the ids first, or purge without ids.
+   *
+   * @param queue The queue.
+   * @param options How many to read per page (default 100).
+   * @returns The dead letters, one by one.
+   * @throws {RangeError} When `pageSize` is not a positive integer.
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { MemoryBroker } from "./brokers/memory.ts";
+   * import { Message } from "./message.ts";
+   *
+   * const broker = new MemoryBroker();
+   * await broker.enqueue([new Message({ queue: "q", actor: "a", args: [] })]);
+   * const [claim] = await broker.claim("q");
+   * await broker.nack("q", claim, { kind: "dead", reason: "gave up" });
+   * const reasons = [];
+   * for await (const letter of broker.eachDeadLetter("q")) reasons.push(letter.reason);
+   * assert.deepEqual(reasons, ["gave up"]);
+   * ```
+   */
+  async *eachDeadLetter(
+    queue: string,
+    options: { pageSize?: number } = {},
+  ): AsyncGenerator<DeadLetter, void, undefined> {
+    const { pageSize = 100 } = options;
+    if (!Number.isInteger(pageSize) || pageSize < 1) {
+      throw new RangeError(
+        `Cannot list dead letters: 'pageSize' must be a positive integer, received ${pageSize}`,
+      );
+    }
+    for (let offset = 0;; offset += pageSize) {
+      const page = await this.deadLetters(queue, { offset, limit: pageSize });
+      yield* page;
+      if (page.length < pageSize) return;
+    }
+  }
+
+  /**
    * Moves dead letters back to ready; their retry count is kept.
    *
    * @param queue The queue.

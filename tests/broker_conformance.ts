@@ -584,6 +584,28 @@ export function brokerConformance(
     assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
   });
 
+  test("given 200 bodies of 100 KB, when claimed 200 at a time, then each claim carries at most 1 MiB and every message comes once", async ({ broker, queue, name }) => {
+    const task = actor(name("big"), (_: string) => {}, { broker, queue });
+    const sent = await broker.enqueue(
+      Array.from({ length: 200 }, (_, i) => task.message(String(i).padEnd(100_000, "x"))),
+    );
+    const seen: string[] = [];
+    const sizes: number[] = [];
+    for (let round = 0; round < 200 && seen.length < 200; round++) {
+      const claims = await broker.claim(queue, { count: 200 });
+      assert.ok(claims.length >= 1);
+      sizes.push(claims.length);
+      const bytes = claims.reduce((sum, c) => sum + new TextEncoder().encode(c.body).length, 0);
+      assert.ok(bytes <= 1024 * 1024, `a claim of ${bytes} bytes`);
+      seen.push(...claims.map((c) => c.id));
+      assert.deepEqual(await broker.ack(queue, claims), claims.map(() => true));
+    }
+    // 100 KB bodies in envelopes of a little more: 10 fit in 1 MiB.
+    assert.deepEqual(sizes, Array(20).fill(10));
+    assert.deepEqual(seen, sent.map((m) => m.id));
+    assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
+  });
+
   test("given a worker whose actor outlives the stop timeout, when stopped, then the message is handed back unretried", async ({ broker, queue, name }) => {
     const started = Promise.withResolvers<void>();
     let aborted = false;

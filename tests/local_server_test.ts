@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { Redis } from "@upstash/redis";
 import { Ratelimit } from "@upstash/ratelimit";
 import { type LocalServer, type LocalServerOptions, startLocalServer } from "../src/local/mod.ts";
+import { RespError, RespReader, type RespValue } from "../src/local/resp.ts";
 import { cleanup, testPrefix, testRedisUrl } from "./_env.ts";
 
 const TOKEN = "local-test-token-7f3a";
@@ -407,4 +408,71 @@ Deno.test("local: the default body limit is 10 MiB, as Upstash's", () =>
     assert.equal(over.status, 400);
     assert.match((await json(over) as { error: string }).error, /max request size exceeded/);
     assert.deepEqual(await json(await call("/", ["EXISTS", `${prefix}b`])), { result: 0 });
+  }));
+
+/** The RESP2 bytes of an MGET reply: one bulk string per value, nil where missing. */
+function mgetReply(values: (string | null)[]): Uint8Array {
+  const parts = [`*${values.length}\r\n`];
+  for (const v of values) parts.push(v === null ? "$-1\r\n" : `$${v.length}\r\n${v}\r\n`);
+  return new TextEncoder().encode(parts.join(""));
+}
+
+Deno.test("local: the RESP reader is linear: a reply of 100k items in 64 KiB chunks costs what it costs whole", () => {
+  const values = Array.from({ length: 100_000 }, (_, i) => i % 7 === 0 ? null : `value-${i}`);
+  const bytes = mgetReply(values);
+  const whole = new RespReader();
+  whole.push(bytes);
+  const direct = whole.next() as (Uint8Array | null)[];
+  assert.equal(direct.length, 100_000);
+  assert.equal(whole.next(), undefined);
+  for (const size of [65_536, 1_000, 7]) {
+    const reader = new RespReader();
+    let reply: RespValue | undefined;
+    let chunks = 0;
+    for (let at = 0; at < bytes.length; at += size) {
+      assert.equal(reply, undefined);
+      reader.push(bytes.subarray(at, at + size));
+      chunks++;
+      reply = reader.next();
+    }
+    assert.deepEqual(reply, direct);
+    // Each element is parsed once, plus at most one header parsed again per chunk.
+    assert.ok(reader.stats.steps <= whole.stats.steps + chunks, `${size}: ${reader.stats.steps}`);
+    // Each byte is copied in once, plus moves that double the buffer or follow what was read.
+    assert.ok(reader.stats.copied <= 3 * bytes.length, `${size}: ${reader.stats.copied}`);
+  }
+});
+
+Deno.test("local: the RESP reader resumes nested arrays and large bulk strings cut anywhere", () => {
+  const big = "x".repeat(300_000);
+  const text =
+    `*2\r\n*3\r\n:1\r\n+OK\r\n$-1\r\n*2\r\n$${big.length}\r\n${big}\r\n-ERR no\r\n:7\r\n`;
+  const bytes = new TextEncoder().encode(text);
+  const reader = new RespReader();
+  const replies: RespValue[] = [];
+  for (let at = 0; at < bytes.length; at += 4_093) {
+    reader.push(bytes.subarray(at, at + 4_093));
+    for (let r = reader.next(); r !== undefined; r = reader.next()) replies.push(r);
+  }
+  assert.equal(replies.length, 2);
+  const [[inner, [bulk, error]], seven] = replies as [[RespValue[], RespValue[]], bigint];
+  assert.deepEqual(inner, [1n, "OK", null]);
+  assert.equal((bulk as Uint8Array).length, big.length);
+  assert.deepEqual(error, new RespError("ERR no"));
+  assert.equal(seven, 7n);
+  assert.ok(reader.stats.copied <= 3 * bytes.length, String(reader.stats.copied));
+});
+
+Deno.test("local: an MGET of 30k keys comes back whole through the server", () =>
+  withServer("mget", async ({ redis, prefix }) => {
+    const keys = Array.from({ length: 30_000 }, (_, i) => `${prefix}${i}`);
+    for (let i = 0; i < keys.length; i += 5_000) {
+      await redis.mset(
+        Object.fromEntries(keys.slice(i, i + 5_000).map((k, j) => [k, `v${i + j}`])),
+      );
+    }
+    const values = await redis.mget<string[]>(...keys);
+    assert.equal(values.length, 30_000);
+    assert.equal(values[29_999], "v29999");
+    assert.ok(values.every((v, i) => v === `v${i}`));
   }));

@@ -6,9 +6,11 @@ import type { ResultBackend, ResultBackendOptions } from "../src/results/backend
 import { ResultFailure, ResultMissing, ResultTimeout } from "../src/results/errors.ts";
 import { MemoryResultBackend } from "../src/results/memory.ts";
 import { Results } from "../src/results/middleware.ts";
-import { UpstashResultBackend } from "../src/results/upstash.ts";
+import { UpstashResultBackend, type UpstashResultClient } from "../src/results/upstash.ts";
+import { startLocalServer } from "../src/local/mod.ts";
 import { silentLogger } from "./broker_conformance.ts";
-import { cleanup, restClient, restEnv, testPrefix } from "./_env.ts";
+import { cleanup, restClient, restEnv, testPrefix, testRedisUrl } from "./_env.ts";
+import { CommandCounter } from "./_monitor.ts";
 
 const redis = restClient();
 
@@ -228,4 +230,52 @@ Deno.test("Results: given a broker without the Results middleware, or an actor n
   });
   const stranger = message.copy({ actor: `nobody-${crypto.randomUUID()}` });
   await assert.rejects(stranger.getResult(), /is declared here/);
+});
+
+/** The database index the group-read test counts commands on; no other test uses it. */
+const GROUP_DB = 11;
+
+Deno.test("UpstashResultBackend: given a group of 1000 read while its results land one by one, then the reads send and receive bytes linear in the group", async () => {
+  const url = new URL(testRedisUrl());
+  url.pathname = `/${GROUP_DB}`;
+  const server = await startLocalServer({ redis: url, token: "results", port: 0, log: () => {} });
+  const client = new Redis({ url: server.url, token: "results", enableTelemetry: false });
+  const counter = await CommandCounter.open(testRedisUrl(), GROUP_DB);
+  const namespace = testPrefix("results-group").slice(0, -1);
+  const sent = { keys: 0, bytes: 0, received: 0, mgets: 0 };
+  const counted = {
+    set: client.set.bind(client),
+    pipeline: client.pipeline.bind(client),
+    mget: async (...keys: string[]) => {
+      sent.mgets++;
+      sent.keys += keys.length;
+      sent.bytes += JSON.stringify(["mget", ...keys]).length;
+      const values = await client.mget(...keys);
+      sent.received += JSON.stringify(values).length;
+      return values;
+    },
+  } as unknown as UpstashResultClient;
+  const backend = new UpstashResultBackend({ redis: counted, namespace, pollMin: 5, pollMax: 50 });
+  const ids = Array.from({ length: 1000 }, () => id());
+  try {
+    const counts = await counter.count(async () => {
+      const reading = backend.getResults([ids], { block: true, timeout: 120_000 }).toArray();
+      // The results land in order, each waking the reader, as a worker in this process would.
+      for (const [i, member] of ids.entries()) await backend.storeResult(member, i, 60_000);
+      assert.deepEqual(await reading, [ids.map((_, i) => i)]);
+    });
+    assert.equal(counts.mget, sent.mgets);
+    assert.equal(counts.set, 1000);
+    // Each id is asked for at most three times (once in the first pass, then in windows that
+    // double only as far as the previous read found results), plus one per empty read.
+    assert.ok(sent.keys <= 3 * 1000 + sent.mgets, JSON.stringify(sent));
+    // At most one read per result stored (each wakes the reader), and the first pass (2).
+    assert.ok(sent.mgets <= 1000 + 5, JSON.stringify(sent));
+    assert.ok(sent.bytes <= 100 * sent.keys + 10 * sent.mgets, JSON.stringify(sent));
+    assert.ok(sent.received <= 40 * 1000 + 10 * sent.mgets, JSON.stringify(sent));
+  } finally {
+    await cleanup(client, `${namespace}:`);
+    await counter.close();
+    await server.close();
+  }
 });

@@ -3,9 +3,9 @@ import { Redis } from "@upstash/redis";
 import { type Actor, actor } from "../src/actor.ts";
 import { UpstashBroker, type UpstashBrokerClient } from "../src/brokers/upstash.ts";
 import { luaReadOnly } from "../src/brokers/upstash/_lua.ts";
-import { callKeys, queueKeys } from "../src/brokers/upstash/_keys.ts";
+import { callKey, callKeys, queueKeys } from "../src/brokers/upstash/_keys.ts";
 import { runPipelined } from "../src/brokers/upstash/_run.ts";
-import { STATE, UPSTASH_SCRIPTS, WRITE } from "../src/brokers/upstash/scripts.ts";
+import { CLAIM, STATE, UPSTASH_SCRIPTS, WRITE } from "../src/brokers/upstash/scripts.ts";
 import { startLocalServer } from "../src/local/mod.ts";
 import { Script } from "../src/redis/script.ts";
 import { silentLogger } from "./broker_conformance.ts";
@@ -277,5 +277,136 @@ Deno.test("upstash scripts: given lost responses, when the client retries, then 
     server.faults = {};
     await cleanup(client, `${namespace}:`);
     await server.close();
+  }
+});
+
+/** Messages with bodies of about 100 KB each. */
+async function bigMessages(broker: UpstashBroker, queue: string, n: number) {
+  const big = actor(`big-${crypto.randomUUID()}`, (_: string) => {}, { broker, queue });
+  return await broker.enqueue(
+    Array.from({ length: n }, (_, i) => big.message(String(i).padEnd(100_000, "x"))),
+  );
+}
+
+Deno.test("upstash scripts: given 30 bodies of 100 KB, when a claim of 30 runs twice, then both runs answer the same 10 and the 20 popped beyond go back in order", () =>
+  withPair("cb", async ({ doubled, broker, answers, queue }) => {
+    const sent = await bigMessages(broker, queue, 30);
+    const claims = await doubled.claim(queue, { count: 30 });
+    assert.deepEqual(claims.map((c) => c.id), sent.slice(0, 10).map((m) => m.id));
+    assert.deepEqual(answers.at(-1)![0], answers.at(-1)![1]);
+    assert.deepEqual(await broker.stats(queue), { ready: 20, delayed: 0, leased: 10, dead: 0 });
+    const next = await broker.claim(queue, { count: 30 });
+    assert.deepEqual(next.map((c) => c.id), sent.slice(10, 20).map((m) => m.id));
+  }));
+
+Deno.test("upstash scripts: given a byte budget below one body, when claimed, then the claim still takes one", () =>
+  withPair("c1", async ({ broker, queue, task }) => {
+    const sent = await broker.enqueue([task.message(), task.message(), task.message()]);
+    const now = Date.now() + 1_000;
+    const token = crypto.randomUUID();
+    const keys = [...queueKeys(broker.namespace, queue), callKey(broker.namespace, queue, token)];
+    const answer = await CLAIM.run(redis, keys, [now, 3, now + 30_000, token, 1]);
+    const [id] = answer as string[];
+    assert.equal(id, sent[0].id);
+    assert.equal((answer as string[]).length, 3);
+    assert.deepEqual(await broker.stats(queue), { ready: 2, delayed: 0, leased: 1, dead: 0 });
+  }));
+
+Deno.test("upstash scripts: given 25 ids of 100 KB bodies, when claimed by id, then script calls of at most 1 MiB claim them all", async () => {
+  const namespace = testPrefix("cbi").slice(0, -1);
+  const { client, calls } = recording(redis);
+  const broker = new UpstashBroker({ namespace, logger: silentLogger, redis: client });
+  const queue = "q";
+  try {
+    const sent = await bigMessages(broker, queue, 25);
+    calls.length = 0;
+    const { claimed, unclaimed } = await broker.claimById(queue, [...sent.map((m) => m.id), "no"]);
+    assert.deepEqual(claimed.map((c) => c.id), sent.map((m) => m.id));
+    assert.deepEqual(unclaimed, [{ id: "no", state: "missing" }]);
+    // 10, 10, then the last 5 and the missing id.
+    assert.deepEqual(calls.map((args) => args.length - 4), [26, 16, 6]);
+    assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 25, dead: 0 });
+  } finally {
+    await cleanup(redis, `${namespace}:`);
+  }
+});
+
+/** Writes dead letters straight into a queue's keys: `n`, dead at 1, 2, ... ms. */
+async function seedDead(namespace: string, queue: string, n: number, body = "b") {
+  const [, , msg, dead, reason] = queueKeys(namespace, queue);
+  for (let from = 0; from < n; from += 5_000) {
+    const ids = Array.from({ length: Math.min(5_000, n - from) }, (_, i) => `d${from + i + 1}`);
+    const p = redis.pipeline();
+    p.zadd(
+      dead,
+      ...ids.map((id, i) => ({ score: from + i + 1, member: id })) as [
+        { score: number; member: string },
+      ],
+    );
+    p.hset(msg, Object.fromEntries(ids.map((id) => [id, body])));
+    p.hset(reason, Object.fromEntries(ids.map((id) => [id, "0|gave up"])));
+    await p.exec();
+  }
+  return Array.from({ length: n }, (_, i) => `d${i + 1}`);
+}
+
+Deno.test("upstash scripts: given 20,000 dead letters, when listed, streamed, requeued and purged, then every script call handles at most 1000", async () => {
+  const namespace = testPrefix("dl").slice(0, -1);
+  const { client, calls } = recording(redis);
+  const broker = new UpstashBroker({
+    namespace,
+    logger: silentLogger,
+    redis: client,
+    now: () => 1_000_000,
+    deadLetterTtl: 10_000_000,
+  });
+  const queue = "q";
+  const pageOf = (args: unknown[]) => Number(args[2]) - Number(args[1]) + 1;
+  try {
+    const ids = await seedDead(namespace, queue, 20_000);
+    // Given a limit over the list: 20 full pages, then one that finds the end.
+    const all = await broker.deadLetters(queue, { limit: 100_000 });
+    assert.deepEqual(all.map((d) => d.id), ids);
+    assert.equal(all[19_999].reason, "gave up");
+    assert.deepEqual(calls.map(pageOf), [...Array(20).fill(1000), 1000]);
+    // An offset and limit across pages.
+    calls.length = 0;
+    const middle = await broker.deadLetters(queue, { offset: 999, limit: 1002 });
+    assert.deepEqual(middle.map((d) => d.id), ids.slice(999, 2001));
+    assert.deepEqual(calls.map(pageOf), [1000, 2]);
+    // Streamed: pages of the size asked.
+    calls.length = 0;
+    let streamed = 0;
+    for await (const letter of broker.eachDeadLetter(queue, { pageSize: 5_000 })) {
+      assert.equal(letter.id, ids[streamed++]);
+    }
+    assert.equal(streamed, 20_000);
+    assert.ok(calls.every((args) => pageOf(args) <= 1000));
+    // Requeued and purged in runs of 1000.
+    calls.length = 0;
+    assert.equal(await broker.requeue(queue, ids.slice(0, 10_000)), 10_000);
+    assert.deepEqual(calls.map((args) => args.length - 2), Array(10).fill(1000));
+    calls.length = 0;
+    assert.equal(await broker.purgeDead(queue), 10_000);
+    assert.equal(calls.length, 11);
+    assert.deepEqual(await broker.stats(queue), { ready: 10_000, delayed: 0, leased: 0, dead: 0 });
+  } finally {
+    await cleanup(redis, `${namespace}:`);
+  }
+});
+
+Deno.test("upstash scripts: given dead letters of 100 KB, when a page of 30 is listed, then each script call answers at most 1 MiB", async () => {
+  const namespace = testPrefix("dlb").slice(0, -1);
+  const { client, calls } = recording(redis);
+  const options = { namespace, logger: silentLogger, now: () => 1_000_000, deadLetterTtl: 1e7 };
+  const broker = new UpstashBroker({ ...options, redis: client });
+  try {
+    const ids = await seedDead(namespace, "q", 30, "x".repeat(100_000));
+    const page = await broker.deadLetters("q", { limit: 30 });
+    assert.deepEqual(page.map((d) => d.id), ids);
+    // 10 bodies fit in 1 MiB: three calls, each for the rest of the page.
+    assert.deepEqual(calls.map((args) => [args[1], args[2]]), [[0, 29], [10, 29], [20, 29]]);
+  } finally {
+    await cleanup(redis, `${namespace}:`);
   }
 });

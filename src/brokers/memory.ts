@@ -25,6 +25,7 @@ import {
   type SettleResult,
 } from "../broker.ts";
 import { COMPLETED_GROUP_TTL, fillTemplate } from "../composition/_template.ts";
+import { bodyBytes, MAX_CLAIM_BYTES } from "./_budget.ts";
 import { readyScore } from "./_score.ts";
 
 type State = "ready" | "delayed" | "leased" | "dead";
@@ -234,7 +235,8 @@ export class MemoryBroker extends Broker {
   }
 
   /**
-   * Promotes due delays, recovers expired leases, then leases ready messages.
+   * Promotes due delays, recovers expired leases, then leases ready messages: up to
+   * `count`, and no more bodies than fit in 1 MiB (always one), as `UpstashBroker` does.
    *
    * @param queue The queue.
    * @param options How many, and for how long.
@@ -247,7 +249,13 @@ export class MemoryBroker extends Broker {
     const now = this.now();
     const q = this.#tidy(queue, now);
     const token = crypto.randomUUID();
-    const taken = q.ready.splice(0, count);
+    // As UpstashBroker: no more bodies than MAX_CLAIM_BYTES, always one.
+    let n = 0;
+    for (let bytes = 0; n < Math.min(count, q.ready.length); n++) {
+      bytes += bodyBytes(q.ready[n].body);
+      if (n > 0 && bytes > MAX_CLAIM_BYTES) break;
+    }
+    const taken = q.ready.splice(0, n);
     return Promise.resolve(taken.map((entry) => this.#lease(q, entry, token, now + leaseMs)));
   }
 

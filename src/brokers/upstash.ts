@@ -35,6 +35,7 @@ import {
   writeRequests,
 } from "./upstash/_codec.ts";
 import { Coalescer } from "./upstash/_batch.ts";
+import { MAX_CLAIM_BYTES } from "./_budget.ts";
 import { hasEffects, settleRequest, templateJson, toSettled } from "./upstash/_effects.ts";
 import { callKey, callKeys, groupKey, NAMESPACE_PATTERN, queueKeys } from "./upstash/_keys.ts";
 import { retryTransient } from "./upstash/_retry.ts";
@@ -208,7 +209,8 @@ export class UpstashBroker extends Broker {
 
   /**
    * Promotes due delays, recovers expired leases, then leases up to `count` (at most 1000)
-   * ready messages, lowest score first.
+   * ready messages, lowest score first, and no more bodies than fit in 1 MiB (always one):
+   * a claim may answer fewer than `count` while more are ready.
    *
    * @param queue The queue.
    * @param options How many, and for how long.
@@ -223,13 +225,14 @@ export class UpstashBroker extends Broker {
     const leaseUntil = now + leaseMs;
     // The claim token is the call id: its leases carry it, so a retry finds them.
     const token = newCallId();
-    const args = [now, Math.min(count, MAX_BATCH), leaseUntil, token];
+    const args = [now, Math.min(count, MAX_BATCH), leaseUntil, token, MAX_CLAIM_BYTES];
     const keys = [...queueKeys(this.namespace, queue), callKey(this.namespace, queue, token)];
     return toClaims(await this.#run(CLAIM, "claim messages", queue, args, { keys }), leaseUntil);
   }
 
   /**
-   * Leases the given messages if ready, due or lease-expired.
+   * Leases the given messages if ready, due or lease-expired. Each script call reads at
+   * most 1 MiB of bodies (always one message): more ids take more calls.
    *
    * @param queue The queue.
    * @param ids The message ids (at most 1000).
@@ -253,9 +256,17 @@ export class UpstashBroker extends Broker {
     if (ids.length === 0) return { claimed: [], unclaimed: [] };
     const now = this.#now();
     const leaseUntil = now + leaseMs;
-    const args = [now, leaseUntil, newCallId(), ...ids];
-    const answer = await this.#run(CLAIM_BY_ID, "claim messages by id", queue, args);
-    return toClaimById(answer, leaseUntil);
+    const result: ClaimByIdResult = { claimed: [], unclaimed: [] };
+    let rest: readonly string[] = ids;
+    while (rest.length > 0) {
+      const args = [now, leaseUntil, newCallId(), MAX_CLAIM_BYTES, ...rest];
+      const answer = await this.#run(CLAIM_BY_ID, "claim messages by id", queue, args);
+      const { claimed, unclaimed, deferred } = toClaimById(answer, leaseUntil);
+      result.claimed.push(...claimed);
+      result.unclaimed.push(...unclaimed);
+      rest = deferred;
+    }
+    return result;
   }
 
   /**
@@ -422,7 +433,8 @@ export class UpstashBroker extends Broker {
   }
 
   /**
-   * Lists dead letters, oldest first.
+   * Lists dead letters, oldest first. Each script call reads at most 1000 and 1 MiB of
+   * bodies (always one): a larger `limit` takes several; `eachDeadLetter()` streams them.
    *
    * @param queue The queue.
    * @param options How many to skip and return (default 0 and 100).
@@ -442,9 +454,17 @@ export class UpstashBroker extends Broker {
         );
       }
     }
-    if (limit === 0) return [];
-    const args = [this.#now() - this.deadLetterTtl, offset, offset + limit - 1];
-    return toDeadLetters(await this.#run(DEAD_LETTERS, "list dead letters", queue, args));
+    const out: DeadLetter[] = [];
+    while (out.length < limit) {
+      const first = offset + out.length;
+      const asked = Math.min(limit - out.length, MAX_BATCH);
+      const args = [this.#now() - this.deadLetterTtl, first, first + asked - 1, MAX_CLAIM_BYTES];
+      const answer = await this.#run(DEAD_LETTERS, "list dead letters", queue, args);
+      const { found, letters } = toDeadLetters(answer);
+      out.push(...letters);
+      if (found < asked || letters.length === 0) break;
+    }
+    return out;
   }
 
   /**

@@ -42,6 +42,9 @@ export type StoredResult = { result: unknown } | { failure: FailureData };
 /** What a read asks for: one message's result, or the list of several (a group). */
 export type ResultSlot = string | readonly string[];
 
+/** The most ids one `read()` asks for: larger reads take several. */
+const READ_CHUNK = 500;
+
 /** The default timeout of blocking reads, in milliseconds. */
 export const DEFAULT_RESULT_TIMEOUT = 10_000;
 
@@ -159,7 +162,9 @@ export abstract class ResultBackend {
 
   /**
    * Reads results in order: for each slot, one message's result, or the list of results
-   * of several (a group). Every read of a poll covers all the results still missing.
+   * of several (a group). The first read covers every id (in reads of at most 500); while
+   * blocking, later reads cover only a window of the ids still missing, from the first,
+   * that grows while results land: bytes stay linear in the number of ids.
    *
    * @param slots The message ids, or lists of them.
    * @param options Whether to wait, and how long in all.
@@ -187,25 +192,46 @@ export abstract class ResultBackend {
     const all = [...new Set(slots.flatMap((slot) => typeof slot === "string" ? [slot] : slot))];
     const found = new Map<string, StoredResult>();
     let pause = this.pollMin;
+    // The first read covers every id, in chunks; later reads only a window of the ids still
+    // missing, from the first one: it doubles while reads find results and falls to one id
+    // when one finds none, so that an id is asked for about as often as results land, and a
+    // group of N costs O(N) bytes in all, not a re-read of every missing id on each wake.
+    let first = 0;
+    let window = all.length;
+    const readSome = async (ids: string[]): Promise<number> => {
+      const values = await this.read(ids);
+      let hits = 0;
+      ids.forEach((id, i) => {
+        const stored = decodeStored(values[i]);
+        if (stored) found.set(id, stored), hits++;
+      });
+      return hits;
+    };
     for (const slot of slots) {
       const ids = typeof slot === "string" ? [slot] : slot;
       while (true) {
         let missing = ids.find((id) => !found.has(id));
         if (missing === undefined) break;
-        const pending = all.filter((id) => !found.has(id));
+        while (found.has(all[first])) first++;
+        const pending: string[] = [];
+        for (let i = first; i < all.length && pending.length < window; i++) {
+          if (!found.has(all[i])) pending.push(all[i]);
+        }
         const stores = this.#stores;
-        const values = await this.read(pending);
-        pending.forEach((id, i) => {
-          const stored = decodeStored(values[i]);
-          if (stored) found.set(id, stored);
-        });
+        let hits = 0;
+        for (let i = 0; i < pending.length; i += READ_CHUNK) {
+          hits += await readSome(pending.slice(i, i + READ_CHUNK));
+        }
+        const full = hits === pending.length;
+        window = Math.min(READ_CHUNK, Math.max(1, 2 * hits));
         missing = ids.find((id) => !found.has(id));
         if (missing === undefined) break;
         if (!block) throw new ResultMissing(missing);
         const left = deadline - this.now();
         if (left <= 0) throw new ResultTimeout(missing, timeout);
-        // A store that landed during the read woke nobody: read again at once.
-        if (this.#stores !== stores) continue;
+        // A read that found all it asked for may have more waiting behind its window; a store
+        // that landed during the read woke nobody: read again at once.
+        if (full || this.#stores !== stores) continue;
         await this.#pause(Math.min(pause, left));
         pause = Math.min(pause * 2, this.pollMax);
       }

@@ -80,10 +80,17 @@ export function toClaims(answer: unknown, leaseUntil: number): Claim[] {
   return rows(fromJson(answer), 3).map(([id, token, body]) => ({ id, token, body, leaseUntil }));
 }
 
-/** A `claimById()` result from `[[id, token, body, ...], [id, state, ...]]`. */
-export function toClaimById(answer: unknown, leaseUntil: number): ClaimByIdResult {
-  const [claimed, unclaimed] = fromJson(answer);
+/**
+ * A `claimById()` result from `[[id, token, body, ...], [id, state, ...], [id, ...]]`, and
+ * the ids deferred to another call (over the byte budget).
+ */
+export function toClaimById(
+  answer: unknown,
+  leaseUntil: number,
+): ClaimByIdResult & { deferred: string[] } {
+  const [claimed, unclaimed, deferred] = fromJson(answer);
   return {
+    deferred: fromJson(deferred).map(String),
     claimed: toClaims(claimed, leaseUntil),
     unclaimed: rows(fromJson(unclaimed), 2).map(([id, state]) => ({
       id,
@@ -92,14 +99,19 @@ export function toClaimById(answer: unknown, leaseUntil: number): ClaimByIdResul
   };
 }
 
-/** Dead letters from `[id, body, reason, deadAt, ...]`. */
-export function toDeadLetters(answer: unknown): DeadLetter[] {
-  return rows(fromJson(answer), 4).map(([id, body, reason, deadAt]) => ({
+/**
+ * A page of dead letters from `[found, id, body, reason, deadAt, ...]`, and how many the
+ * range held before the byte budget cut it.
+ */
+export function toDeadLetters(answer: unknown): { found: number; letters: DeadLetter[] } {
+  const [found, ...flat] = fromJson(answer);
+  const letters = rows(flat, 4).map(([id, body, reason, deadAt]) => ({
     id,
     body,
     reason,
     deadAt: Number(deadAt),
   }));
+  return { found: Number(found ?? 0), letters };
 }
 
 /** States from `[state, ...]`, one per id asked about. */

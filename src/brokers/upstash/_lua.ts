@@ -169,6 +169,36 @@ local function ended(finish)
 end
 `;
 
+/**
+ * within(ids, budget): the bodies of the longest prefix of `ids` whose bytes stay within
+ * `budget` (always at least one), and its length. Reads in chunks: the first of 16, each
+ * next sized by the budget left and the largest body seen, so that large bodies are not
+ * all copied to find out that few fit. One HMGET when the ids are 16 or fewer.
+ */
+export const WITHIN = `
+local function within(ids, budget)
+  local bodies, bytes, big, n, read = {}, 0, 1, 0, 0
+  budget = tonumber(budget)
+  while read < #ids do
+    local size = 16
+    if read > 0 then size = math.floor((budget - bytes) / big) + 1 end
+    local chunk = {}
+    for i = read + 1, math.min(#ids, read + size) do chunk[#chunk + 1] = ids[i] end
+    local got = redis.call("HMGET", msg, unpack(chunk))
+    for i = 1, #chunk do
+      local length = got[i] and #got[i] or 0
+      if n > 0 and bytes + length > budget then return bodies, n end
+      n = n + 1
+      bodies[n] = got[i]
+      bytes = bytes + length
+      if length > big then big = length end
+    end
+    read = read + #chunk
+  end
+  return bodies, n
+end
+`;
+
 /** unique(from): ARGV[from..], duplicates dropped, in order. */
 export const UNIQUE = `
 local function unique(from)

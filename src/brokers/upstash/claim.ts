@@ -4,24 +4,27 @@
  * @module
  */
 import { Script } from "../../redis/script.ts";
-import { lua, luaCall, OWN, TIDY, UNIQUE } from "./_lua.ts";
+import { lua, luaCall, OWN, TIDY, UNIQUE, WITHIN } from "./_lua.ts";
 
 /**
  * Promotes due delays, recovers expired leases, then leases up to `count` ready messages,
- * lowest score first. Safe to repeat with the same outcome: the claim token is the call id,
- * and the call record is written first (`SET NX`); a retry of the same call finds it, then
- * answers the leases the first run made (found by the token they carry) and leases nothing
- * else, not even when the first run found nothing. 3 commands when idle, 5 when it leases.
+ * lowest score first, stopping before the body that would pass `maxBytes` (it always
+ * leases one): the ones popped beyond go back with their scores. Safe to repeat with the
+ * same outcome: the claim token is the call id, and the call record is written first
+ * (`SET NX`); a retry of the same call finds it, then answers the leases the first run made
+ * (found by the token they carry) and leases nothing else, not even when the first run
+ * found nothing. 3 commands when idle, 5 when it leases up to 16 that fit; one more HMGET
+ * per further chunk of bodies read (`within()`), one more ZADD when some go back.
  *
  * - KEYS: ready, timers, msg, dead, reason, call (`call:<claim token>`, see `_lua.ts`).
- * - ARGV: now, count, leaseUntil, claim token (fresh per call).
+ * - ARGV: now, count, leaseUntil, claim token (fresh per call), maxBytes.
  * - Returns: JSON `[id, token, body, ...]`.
  *
  * @example
  * ```ts ignore
  * const token = newCallId();
  * const keys = [...queueKeys(namespace, queue), callKey(namespace, queue, token)];
- * const json = await CLAIM.run(redis, keys, [now, 10, now + 30_000, token]);
+ * const json = await CLAIM.run(redis, keys, [now, 10, now + 30_000, token, 1_048_576]);
  * ```
  */
 export const CLAIM: Script<unknown> = new Script(
@@ -30,28 +33,38 @@ export const CLAIM: Script<unknown> = new Script(
     "skiff-claim",
     OWN,
     TIDY,
+    WITHIN,
     `
 local now, leaseUntil, claimToken = ARGV[1], ARGV[3], ARGV[4]
-local mine = {}
+local mine, ids, bodies, out = {}, {}, {}, {}
 if once("1") then
   mine = own(leaseUntil, claimToken)
   if #mine == 0 then return "[]" end
+  for i, m in ipairs(mine) do ids[i] = m.id end
+  bodies = redis.call("HMGET", msg, unpack(ids))
 else
   tidy(now)
   local popped = redis.call("ZPOPMIN", ready, ARGV[2])
   if #popped == 0 then return "[]" end
-  local leases = {}
+  for i = 1, #popped, 2 do ids[#ids + 1] = popped[i] end
+  local taken
+  bodies, taken = within(ids, ARGV[5])
+  local leases, back = {}, {}
   for i = 1, #popped, 2 do
-    local id, token = popped[i], claimToken .. ":" .. popped[i + 1]
-    mine[#mine + 1] = { id = id, token = token }
-    leases[#leases + 1] = "-" .. leaseUntil
-    leases[#leases + 1] = id .. "|" .. token
+    local id, score = popped[i], popped[i + 1]
+    if (i + 1) / 2 <= taken then
+      local token = claimToken .. ":" .. score
+      mine[#mine + 1] = { id = id, token = token }
+      leases[#leases + 1] = "-" .. leaseUntil
+      leases[#leases + 1] = id .. "|" .. token
+    else
+      back[#back + 1] = score
+      back[#back + 1] = id
+    end
   end
   redis.call("ZADD", timers, unpack(leases))
+  if #back > 0 then redis.call("ZADD", ready, unpack(back)) end
 end
-local ids, out = {}, {}
-for i, m in ipairs(mine) do ids[i] = m.id end
-local bodies = redis.call("HMGET", msg, unpack(ids))
 for i, m in ipairs(mine) do
   out[#out + 1] = m.id
   out[#out + 1] = m.token
@@ -64,18 +77,20 @@ return cjson.encode(out)
 
 /**
  * Leases the given messages if ready, due or lease-expired, and tells where the others
- * are: `delayed`, `dead`, `leased` (by someone else) or `missing`. A retried request
- * answers its own leases again, found by the claim token they carry: a message is claimed
- * by id or not at all, so this needs no call record (which would cost every push one more
- * command). 5 commands when every id is ready.
+ * are: `delayed`, `dead`, `leased` (by someone else) or `missing`. It handles the longest
+ * prefix of the ids whose bodies stay within `maxBytes` (at least one) and answers the rest
+ * as deferred, untouched, for another call. A retried request answers its own leases
+ * again, found by the claim token they carry: a message is claimed by id or not at all, so
+ * this needs no call record (which would cost every push one more command). 5 commands
+ * when every id is ready and there are 16 or fewer.
  *
  * - KEYS: ready, timers, msg, dead, reason (see `_lua.ts`).
- * - ARGV: now, leaseUntil, claim token, id...
- * - Returns: JSON `[[id, token, body, ...], [id, state, ...]]`.
+ * - ARGV: now, leaseUntil, claim token, maxBytes, id...
+ * - Returns: JSON `[[id, token, body, ...], [id, state, ...], [deferred id, ...]]`.
  *
  * @example
  * ```ts ignore
- * const json = await CLAIM_BY_ID.run(redis, keys, [now, now + 30_000, newCallId(), id]);
+ * const json = await CLAIM_BY_ID.run(redis, keys, [now, now + 30_000, newCallId(), 1_048_576, id]);
  * ```
  */
 export const CLAIM_BY_ID: Script<unknown> = new Script(
@@ -84,10 +99,16 @@ export const CLAIM_BY_ID: Script<unknown> = new Script(
     OWN,
     TIDY,
     UNIQUE,
+    WITHIN,
     `
 local now, leaseUntil, claimToken = ARGV[1], ARGV[2], ARGV[3]
 tidy(now)
-local ids = unique(4)
+local ids, deferred = unique(5), {}
+local bodies, n = within(ids, ARGV[4])
+for i = n + 1, #ids do
+  deferred[#deferred + 1] = ids[i]
+  ids[i] = nil
+end
 local scores = redis.call("ZMSCORE", ready, unpack(ids))
 local tokens, states, rest, taken, leases = {}, {}, {}, {}, {}
 for i, id in ipairs(ids) do
@@ -118,7 +139,6 @@ if #taken > 0 then
   redis.call("ZREM", ready, unpack(taken))
   redis.call("ZADD", timers, unpack(leases))
 end
-local bodies = redis.call("HMGET", msg, unpack(ids))
 local claimed, unclaimed = {}, {}
 for i, id in ipairs(ids) do
   if tokens[id] then
@@ -130,7 +150,7 @@ for i, id in ipairs(ids) do
     unclaimed[#unclaimed + 1] = states[id] or (bodies[i] and "leased" or "missing")
   end
 end
-return cjson.encode({ claimed, unclaimed })
+return cjson.encode({ claimed, unclaimed, deferred })
 `,
   ),
 );

@@ -5,31 +5,38 @@
  * @module
  */
 import { Script } from "../../redis/script.ts";
-import { EXPIRE_DEAD, lua, luaCall, UNIQUE } from "./_lua.ts";
+import { EXPIRE_DEAD, lua, luaCall, UNIQUE, WITHIN } from "./_lua.ts";
 
 /**
- * Lists a page of dead letters, oldest first. 4 commands.
+ * Lists a page of dead letters, oldest first: at most 1000, and no more bodies than
+ * `maxBytes` (always one), so that a page of large bodies comes shorter. 4 commands when
+ * the page holds 16 or fewer, one more HMGET per further chunk of bodies (`within()`).
  *
  * - KEYS: ready, timers, msg, dead, reason (see `_lua.ts`).
- * - ARGV: cutoff, first index, last index.
- * - Returns: JSON `[id, body, reason, deadAt, ...]`.
+ * - ARGV: cutoff, first index, last index (at most 999 past the first), maxBytes.
+ * - Returns: JSON `[found, id, body, reason, deadAt, ...]`, `found` how many the range
+ *   held before the byte budget (fewer than asked: the list ends there).
  *
  * @example
  * ```ts ignore
- * const json = await DEAD_LETTERS.run(redis, keys, [cutoff, 0, 99]);
+ * const json = await DEAD_LETTERS.run(redis, keys, [cutoff, 0, 99, 1_048_576]);
  * ```
  */
 export const DEAD_LETTERS: Script<unknown> = new Script(
   "skiff-dead-letters",
   lua(
     EXPIRE_DEAD,
+    WITHIN,
     `
 expireDead(ARGV[1])
-local page = redis.call("ZRANGE", dead, ARGV[2], ARGV[3], "WITHSCORES")
-if #page == 0 then return "[]" end
-local ids, out = {}, {}
+local first = tonumber(ARGV[2])
+local last = math.min(tonumber(ARGV[3]), first + 999)
+local page = redis.call("ZRANGE", dead, first, last, "WITHSCORES")
+if #page == 0 then return "[0]" end
+local ids, out = {}, { #page / 2 }
 for i = 1, #page, 2 do ids[#ids + 1] = page[i] end
-local bodies = redis.call("HMGET", msg, unpack(ids))
+local bodies, n = within(ids, ARGV[4])
+for i = n + 1, #ids do ids[i] = nil end
 local reasons = redis.call("HMGET", reason, unpack(ids))
 for i, id in ipairs(ids) do
   out[#out + 1] = id
