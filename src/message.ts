@@ -7,8 +7,24 @@ import * as v from "valibot";
 import { newId } from "./_id.ts";
 import { describe, isNonNegative, MAX_PRIORITY, MIN_PRIORITY, NAME_PATTERN } from "./_util.ts";
 import { type Continuation, ContinuationSchema } from "./composition/continuation.ts";
-import { type Pipeline, pipeline, type ResultOf, type Step } from "./composition/pipeline.ts";
+import type { Pipeline, ResultOf, Step } from "./composition/pipeline.ts";
 import { messageResult } from "./results/_lookup.ts";
+
+/**
+ * How `Message.pipe()` makes a pipeline. The composition layer provides it when it loads
+ * (`composition/pipeline.ts`, which every entry point loads), so that the message layer does
+ * not import the layer above it.
+ */
+let makePipeline: ((steps: readonly Step[]) => unknown) | undefined;
+
+/**
+ * Provides `Message.pipe()` with the function that makes pipelines; private to skiff.
+ *
+ * @param make Makes a pipeline of steps.
+ */
+export function providePipe(make: (steps: readonly Step[]) => unknown): void {
+  makePipeline = make;
+}
 import type { ReadResultOptions } from "./results/backend.ts";
 
 /** The envelope version this code writes and reads. */
@@ -254,6 +270,7 @@ export class Message<Args extends unknown[] = unknown[], Result = unknown> {
    * ```ts
    * import assert from "node:assert/strict";
    * import { actor } from "./actor.ts";
+   * import "./composition/pipeline.ts";
    *
    * const double = actor(`double-${crypto.randomUUID()}`, (n: number) => n * 2);
    * const pipe = double.message(1).pipe(double.message());
@@ -261,7 +278,10 @@ export class Message<Args extends unknown[] = unknown[], Result = unknown> {
    * ```
    */
   pipe<N extends Step>(next: N): Pipeline<ResultOf<N>> {
-    return pipeline([this as Message, next]) as Pipeline<ResultOf<N>>;
+    if (!makePipeline) {
+      throw new TypeError("Cannot pipe: pipelines are not loaded; import skiff's main module");
+    }
+    return makePipeline([this as Message, next]) as Pipeline<ResultOf<N>>;
   }
 
   /**

@@ -12,7 +12,7 @@ import { backendFor } from "../results/_lookup.ts";
 import type { ReadResultOptions } from "../results/backend.ts";
 import type { ResultStream } from "../results/stream.ts";
 import { brokerFor, checkDelay, compile, DEFAULT_GROUP_TTL, launch } from "./_build.ts";
-import { Pipeline, type ResultOf, type RunOptions, type Step } from "./pipeline.ts";
+import { GROUP_MARK, Pipeline, type ResultOf, type RunOptions, type Step } from "./pipeline.ts";
 
 /** What a group's member may be: a message, or a pipeline of messages. */
 export type Member = Message<unknown[], unknown> | Pipeline<unknown>;
@@ -62,6 +62,8 @@ export interface WaitOptions {
  * ```
  */
 export class Group<R = unknown> {
+  /** Marks a group for pipelines (see `GROUP_MARK`). */
+  readonly [GROUP_MARK] = true as const;
   /** The group id. */
   readonly id: string;
   /** The members, in order. */

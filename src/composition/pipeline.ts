@@ -8,12 +8,23 @@
  */
 import { describe } from "../_util.ts";
 import type { Broker } from "../broker.ts";
-import { Message } from "../message.ts";
+import { Message, providePipe } from "../message.ts";
 import { backendFor } from "../results/_lookup.ts";
 import type { ReadResultOptions } from "../results/backend.ts";
 import type { ResultStream } from "../results/stream.ts";
 import { brokerFor, checkDelay, compile, launch, type StepSpec } from "./_build.ts";
-import { Group } from "./group.ts";
+import type { Group } from "./group.ts";
+
+/**
+ * What marks a `Group`: groups import pipelines, so pipelines recognise a group by this mark
+ * rather than by importing its class back (no import cycle). Private to skiff.
+ */
+export const GROUP_MARK: unique symbol = Symbol.for("skiff.group");
+
+/** Whether a step is a `Group`. */
+function isGroup(step: unknown): step is Group {
+  return typeof step === "object" && step !== null && GROUP_MARK in step;
+}
 
 /** What a pipeline's step or a group's member may be. */
 export type Step = Message<unknown[], unknown> | Group<unknown> | Pipeline<unknown>;
@@ -47,6 +58,7 @@ export interface RunOptions {
  * import { actor } from "../actor.ts";
  * import { Results } from "../results/middleware.ts";
  * import { MemoryResultBackend } from "../results/memory.ts";
+ * import "./pipeline.ts";
  *
  * const broker = new MemoryBroker();
  * broker.addMiddleware(new Results({ backend: new MemoryResultBackend(), storeResults: true }));
@@ -80,7 +92,7 @@ export class Pipeline<R = unknown> {
     }
     this.steps = steps.flatMap((step): (Message | Group)[] => {
       if (step instanceof Pipeline) return [...step.steps];
-      if (step instanceof Message || step instanceof Group) return [step as Message | Group];
+      if (step instanceof Message || isGroup(step)) return [step as Message | Group];
       throw new TypeError(
         `Cannot build pipeline: a step must be a message, a group or a pipeline, received ${
           describe(step)
@@ -153,7 +165,7 @@ export class Pipeline<R = unknown> {
   }
 
   #results(steps: readonly (Message | Group)[], options: ReadResultOptions): ResultStream<unknown> {
-    const slots = steps.map((step) => step instanceof Group ? step.lastMessages() : step);
+    const slots = steps.map((step) => isGroup(step) ? step.lastMessages() : step);
     const backend = backendFor(slots.flat(), this.#broker);
     return backend.getResults(
       slots.map((slot) => Array.isArray(slot) ? slot.map((m) => m.id) : (slot as Message).id),
@@ -162,7 +174,7 @@ export class Pipeline<R = unknown> {
   }
 
   #specs(): StepSpec[] {
-    return this.steps.map((step) => step instanceof Group ? { group: step } : step);
+    return this.steps.map((step) => isGroup(step) ? { group: step } : step);
   }
 }
 
@@ -199,3 +211,5 @@ export function pipeline<const S extends readonly Step[]>(
 ): Pipeline<ResultOf<S extends readonly [...unknown[], infer L] ? L : S[number]>> {
   return new Pipeline(steps, options);
 }
+
+providePipe((steps) => new Pipeline(steps));

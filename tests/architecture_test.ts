@@ -1,0 +1,133 @@
+/**
+ * Keeps `docs/architecture.md` true: reads the runtime import graph of every export (as
+ * `deno info --json` sees it; `import type` lines are not runtime imports), and fails on an
+ * import cycle or on an import against the layer order that the page does not list as debt.
+ */
+import assert from "node:assert/strict";
+
+const ROOT = new URL("../", import.meta.url);
+
+/** The layers, lowest first; a module may import at run time from its own layer or below. */
+export const LAYERS: readonly (readonly [number, RegExp])[] = [
+  [1, /^src\/(_[a-z_]+|errors|version)\.ts$|^src\/redis\//],
+  [
+    2,
+    /^src\/(message|actor|broker|process|context|registry|global_broker|options|worker)\.ts$|^src\/(brokers|middleware)\//,
+  ],
+  [3, /^src\/(results|composition|rate_limits)\//],
+  [4, /^src\/(push|scheduler|metrics)\/|^src\/tick\.ts$/],
+  [5, /^src\/(hono|cloudflare|deno|cli|local|dashboard)\//],
+  [6, /^mod\.ts$/],
+];
+
+/** Imports against the order that are known and listed in docs/architecture.md as debt. */
+export const KNOWN_DEBT: readonly string[] = [
+  "src/actor.ts -> src/composition/options.ts",
+  "src/actor.ts -> src/results/options.ts",
+  "src/brokers/memory.ts -> src/composition/_template.ts",
+  "src/brokers/upstash.ts -> src/composition/_template.ts",
+  "src/message.ts -> src/composition/continuation.ts",
+  "src/message.ts -> src/results/_lookup.ts",
+  "src/process.ts -> src/composition/_effects.ts",
+];
+
+function layerOf(path: string): number | undefined {
+  return LAYERS.find(([, pattern]) => pattern.test(path))?.[0];
+}
+
+interface InfoModule {
+  specifier: string;
+  dependencies?: { code?: { specifier?: string } }[];
+}
+
+/** The runtime imports between the repository's own modules, from every export. */
+async function runtimeGraph(): Promise<Map<string, Set<string>>> {
+  const deno = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
+  const graph = new Map<string, Set<string>>();
+  const local = (specifier: string) =>
+    specifier.startsWith(ROOT.href) && !specifier.includes("/node_modules/")
+      ? specifier.slice(ROOT.href.length)
+      : undefined;
+  for (const entry of Object.values(deno.exports) as string[]) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["info", "--json", entry],
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    const info = JSON.parse(new TextDecoder().decode(out.stdout)) as { modules: InfoModule[] };
+    for (const module of info.modules) {
+      const from = local(module.specifier);
+      if (!from || !from.endsWith(".ts")) continue;
+      const edges = graph.get(from) ?? new Set<string>();
+      for (const dependency of module.dependencies ?? []) {
+        const to = dependency.code?.specifier && local(dependency.code.specifier);
+        if (to && to.endsWith(".ts")) edges.add(to);
+      }
+      graph.set(from, edges);
+    }
+  }
+  return graph;
+}
+
+/** Strongly connected components of more than one module (Tarjan). */
+function cycles(graph: Map<string, Set<string>>): string[][] {
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const found: string[][] = [];
+  let next = 0;
+  const visit = (v: string) => {
+    index.set(v, next);
+    low.set(v, next++);
+    stack.push(v);
+    onStack.add(v);
+    for (const w of graph.get(v) ?? []) {
+      if (!index.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v)!, low.get(w)!));
+      } else if (onStack.has(w)) {
+        low.set(v, Math.min(low.get(v)!, index.get(w)!));
+      }
+    }
+    if (low.get(v) === index.get(v)) {
+      const component: string[] = [];
+      let w: string;
+      do {
+        w = stack.pop()!;
+        onStack.delete(w);
+        component.push(w);
+      } while (w !== v);
+      if (component.length > 1) found.push(component.sort());
+    }
+  };
+  for (const v of graph.keys()) if (!index.has(v)) visit(v);
+  return found;
+}
+
+const graph = await runtimeGraph();
+
+Deno.test("architecture: no runtime import cycle among skiff's modules", () => {
+  assert.ok(graph.size > 50, `only ${graph.size} modules found`);
+  assert.deepEqual(cycles(graph), []);
+});
+
+Deno.test("architecture: every module has a layer, and imports go down the layers but for the listed debt", async () => {
+  const unplaced = [...graph.keys()].filter((path) => layerOf(path) === undefined);
+  assert.deepEqual(unplaced, [], "place these in LAYERS and docs/architecture.md");
+  const against: string[] = [];
+  for (const [from, targets] of graph) {
+    for (const to of targets) {
+      if (layerOf(to)! > layerOf(from)!) against.push(`${from} -> ${to}`);
+    }
+  }
+  // Equal, not a subset: paying off a debt means taking it off the page too.
+  assert.deepEqual(against.sort(), [...KNOWN_DEBT].sort());
+  const page = await Deno.readTextFile(new URL("docs/architecture.md", ROOT));
+  for (const debt of KNOWN_DEBT) {
+    const [from, to] = debt.split(" -> ");
+    assert.ok(page.includes(`\`${from}\` → \`${to}\``), `docs/architecture.md must list ${debt}`);
+  }
+});
