@@ -1,8 +1,11 @@
 import { VERSION } from "../version.ts";
 import { HELP } from "./_help.ts";
 import { CommandError, EXIT, firstLine, type Io, processIo } from "./_io.ts";
+import { deadCommand } from "./dead_command.ts";
 import { localCommand } from "./local_command.ts";
 import { schedulerCommand } from "./scheduler_command.ts";
+import { schedulesCommand } from "./schedules_command.ts";
+import { statsCommand } from "./stats_command.ts";
 import { workerCommand } from "./worker_command.ts";
 
 export { EXIT, type Io };
@@ -11,6 +14,9 @@ const COMMANDS: Record<string, (args: string[], io: Io) => Promise<number>> = {
   worker: workerCommand,
   scheduler: schedulerCommand,
   local: localCommand,
+  stats: statsCommand,
+  dead: deadCommand,
+  schedules: schedulesCommand,
 };
 
 /**
