@@ -42,6 +42,7 @@ Commands:
   stats [module...]       count each queue's messages: ready, delayed, leased, dead
   dead <action>           list, show, requeue or purge dead letters
   schedules <module...>   each schedule's last and next slot
+  dashboard [module...]   serve the dashboard locally (basic auth)
   version                 print the version
   help [command]          print this help, or a command's
 
@@ -193,4 +194,32 @@ ${MODULES}
 ${BROKER}
 
 ${OPS_EXITS}`,
+
+  dashboard: `skiff dashboard: serve the dashboard (queues, messages in flight, dead letters
+with requeue and purge, schedules) locally, until SIGINT or SIGTERM
+
+Usage: SKIFF_DASHBOARD_PASSWORD=<password> skiff dashboard [module...] [options]
+
+Options:
+  --queues <a,b>       queues to show
+  --port <n>           port to listen on, 0 for a free one (default 8090)
+  --host <address>     address to listen on (default 127.0.0.1)
+  --user <name>        the basic auth user name (default skiff)
+  --show-arguments     show messages' arguments (hidden otherwise: they may hold
+                       personal data)
+  -h, --help           print this help
+
+The password (at least 16 characters) comes from SKIFF_DASHBOARD_PASSWORD, never from an
+argument; without it the command refuses to start (exit 2).
+
+${QUEUES}
+
+${MODULES}
+
+${BROKER}
+
+Exit codes:
+  0    clean stop (or help)
+  2    bad arguments or configuration: fix the command or the environment
+  3    Redis could not be reached at startup: retrying may help`,
 };

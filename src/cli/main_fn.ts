@@ -1,6 +1,7 @@
 import { VERSION } from "../version.ts";
 import { HELP } from "./_help.ts";
 import { CommandError, EXIT, firstLine, type Io, processIo } from "./_io.ts";
+import { dashboardCommand } from "./dashboard_command.ts";
 import { deadCommand } from "./dead_command.ts";
 import { localCommand } from "./local_command.ts";
 import { schedulerCommand } from "./scheduler_command.ts";
@@ -17,6 +18,7 @@ const COMMANDS: Record<string, (args: string[], io: Io) => Promise<number>> = {
   stats: statsCommand,
   dead: deadCommand,
   schedules: schedulesCommand,
+  dashboard: dashboardCommand,
 };
 
 /**
