@@ -66,6 +66,10 @@ Options:
   --concurrency <n>         messages processed at once, an integer from 1 to 1024 (default 8)
   --shutdown-timeout <ms>   how long messages in flight may finish after the first
                             signal, an integer (default 30000)
+  --metrics-port <n>        serve Prometheus metrics at http://<host>:<n>/metrics (0: a
+                            free port); each scrape reads each queue's depth (4 Redis
+                            commands per queue)
+  --metrics-host <address>  address the metrics listen on (default 127.0.0.1)
   -h, --help                print this help
 
 ${MODULES}
