@@ -205,6 +205,8 @@ Deno.test("cli ops: --help for each command, bad arguments exit 2, an unreachabl
       [["dead", "--help"], /^skiff dead: [\s\S]*requeue[\s\S]*--yes/],
       [["dead", "requeue", "-h"], /^skiff dead: /],
       [["help", "schedules"], /^skiff schedules: [\s\S]*last/],
+      [["dashboard", "--help"], /^skiff dashboard: [\s\S]*SKIFF_DASHBOARD_PASSWORD/],
+      [["worker", "--help"], /--metrics-port/],
       [["--help"], /stats \[module\.\.\.\][\s\S]*dead <action>[\s\S]*schedules <module/],
     ] as const
   ) {
@@ -222,6 +224,10 @@ Deno.test("cli ops: --help for each command, bad arguments exit 2, an unreachabl
     [["dead", "purge", "--queues", "q"], /needs --id <id> \(repeatable\) or --all, not both/],
     [["dead", "list", "--queues", "q", "--limit", "0"], /'--limit' must be an integer/],
     [["schedules"], /^skiff schedules: name at least one module/],
+    [
+      ["dashboard", "--queues", "q"],
+      /^skiff dashboard: set SKIFF_DASHBOARD_PASSWORD to a password/,
+    ],
   ];
   for (const [args, pattern] of usage) {
     const result = await runCli(args, { env: env() });

@@ -211,6 +211,8 @@ Deno.test("dashboard: actions from another origin or with none are refused (403)
     assert.deepEqual(await t.broker.state(t.queue, t.dead), ["ready", "dead"]);
     const note = await (await t.request(requeued.headers.get("location")!)).text();
     assert.match(note, /<p class="note" id="note">Requeued 1 dead letter of emails<\/p>/);
+    const spoof = await (await t.request("/ops/?note=Call%20this%20number")).text();
+    assert.ok(!spoof.includes("Call this number"), "a note the dashboard did not write");
 
     const purged = await t.post("/ops/purge", { queue: t.queue, all: "1", confirm: "1" });
     assert.equal(purged.status, 303);

@@ -26,6 +26,9 @@ const HEADERS = {
   "referrer-policy": "same-origin",
 };
 
+/** What the note after an action says (see the redirect of the actions). */
+const NOTE = /^(Requeued|Purged) \d+ dead letters? of [A-Za-z0-9_.:@\/-]{1,200}$/;
+
 /** Dead letters requeued per request when an action takes them all. */
 const PAGE = 1000;
 
@@ -104,7 +107,10 @@ export function dashboardApp<E extends Env = Env>(options: DashboardOptions<E>):
       store: scheduleStore,
     });
     const base = new URL(c.req.url).pathname.replace(/\/+$/, "");
-    return c.html(renderPage(view, { base, showArguments, note: c.req.query("note") }));
+    // Only the notes an action writes: a link cannot make the page say something else.
+    const note = c.req.query("note");
+    const shown = note && NOTE.test(note) ? note : undefined;
+    return c.html(renderPage(view, { base, showArguments, note: shown }));
   });
 
   for (const action of ["requeue", "purge"] as const) {
