@@ -1,7 +1,6 @@
 import { VERSION } from "../version.ts";
 import { HELP } from "./_help.ts";
 import { CommandError, EXIT, firstLine, type Io, processIo } from "./_io.ts";
-import { dashboardCommand } from "./dashboard_command.ts";
 import { deadCommand } from "./dead_command.ts";
 import { localCommand } from "./local_command.ts";
 import { schedulerCommand } from "./scheduler_command.ts";
@@ -18,8 +17,27 @@ const COMMANDS: Record<string, (args: string[], io: Io) => Promise<number>> = {
   stats: statsCommand,
   dead: deadCommand,
   schedules: schedulesCommand,
-  dashboard: dashboardCommand,
+  dashboard: dashboard,
 };
+
+/**
+ * `skiff dashboard`, loaded only when run: it needs `hono`, an optional peer dependency
+ * that every other command runs without.
+ */
+async function dashboard(args: string[], io: Io): Promise<number> {
+  let module: typeof import("./dashboard_command.ts");
+  try {
+    module = await import("./dashboard_command.ts");
+  } catch (error) {
+    if (/hono/.test(firstLine(error))) {
+      throw new CommandError(
+        "the dashboard needs the 'hono' package: install it beside skiff (npm install hono)",
+      );
+    }
+    throw error;
+  }
+  return await module.dashboardCommand(args, io);
+}
 
 /**
  * Runs the `skiff` command.
