@@ -1,8 +1,11 @@
 import { VERSION } from "../version.ts";
 import { HELP } from "./_help.ts";
 import { CommandError, EXIT, firstLine, type Io, processIo } from "./_io.ts";
+import { deadCommand } from "./dead_command.ts";
 import { localCommand } from "./local_command.ts";
 import { schedulerCommand } from "./scheduler_command.ts";
+import { schedulesCommand } from "./schedules_command.ts";
+import { statsCommand } from "./stats_command.ts";
 import { workerCommand } from "./worker_command.ts";
 
 export { EXIT, type Io };
@@ -11,7 +14,30 @@ const COMMANDS: Record<string, (args: string[], io: Io) => Promise<number>> = {
   worker: workerCommand,
   scheduler: schedulerCommand,
   local: localCommand,
+  stats: statsCommand,
+  dead: deadCommand,
+  schedules: schedulesCommand,
+  dashboard: dashboard,
 };
+
+/**
+ * `skiff dashboard`, loaded only when run: it needs `hono`, an optional peer dependency
+ * that every other command runs without.
+ */
+async function dashboard(args: string[], io: Io): Promise<number> {
+  let module: typeof import("./dashboard_command.ts");
+  try {
+    module = await import("./dashboard_command.ts");
+  } catch (error) {
+    if (/hono/.test(firstLine(error))) {
+      throw new CommandError(
+        "the dashboard needs the 'hono' package: install it beside skiff (npm install hono)",
+      );
+    }
+    throw error;
+  }
+  return await module.dashboardCommand(args, io);
+}
 
 /**
  * Runs the `skiff` command.

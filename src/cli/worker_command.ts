@@ -6,12 +6,14 @@
  */
 import { parseArgs } from "node:util";
 import { NAME_PATTERN } from "../_util.ts";
+import { metrics } from "../metrics/metrics.ts";
 import { actorNames, getActor } from "../registry.ts";
 import { Worker } from "../worker.ts";
 import { chooseBroker } from "./_broker.ts";
 import { findModules } from "./_discover.ts";
 import { importFile } from "./_import.ts";
 import { CommandError, EXIT, firstLine, integerOption, type Io } from "./_io.ts";
+import { serve, type Served } from "./_serve.ts";
 import { onStopSignals } from "./_signals.ts";
 
 /**
@@ -32,6 +34,9 @@ export async function workerCommand(args: string[], io: Io): Promise<number> {
   const concurrency = integerOption("concurrency", values.concurrency, 1, 1024);
   const timeout = integerOption("shutdown-timeout", values["shutdown-timeout"], 0, 2_147_483_647);
   const wanted = values.queues === undefined ? undefined : queueList(values.queues);
+  const metricsPort = values["metrics-port"] === undefined
+    ? undefined
+    : integerOption("metrics-port", values["metrics-port"], 0, 65_535);
 
   for (const file of await findModules(positionals)) await importFile(file);
   const declared = declaredQueues();
@@ -62,6 +67,24 @@ export async function workerCommand(args: string[], io: Io): Promise<number> {
     throw new CommandError(`Cannot start: ${firstLine(error)}`);
   }
 
+  let served: Served | undefined;
+  if (metricsPort !== undefined) {
+    const m = metrics({ broker: chosen.broker, queues });
+    const host = values["metrics-host"];
+    try {
+      served = await serve(
+        (request) =>
+          new URL(request.url).pathname === "/metrics"
+            ? m.fetch(request)
+            : new Response("Not Found", { status: 404 }),
+        { host, port: metricsPort },
+      );
+    } catch (error) {
+      throw new CommandError(`Cannot listen on ${host}:${metricsPort}: ${firstLine(error)}`);
+    }
+    io.out(`skiff worker: metrics on ${served.url}/metrics`);
+  }
+
   const stopping = new Promise<void>((resolve) => onStopSignals(io, "worker", resolve));
   await worker.start();
   const actors = queues.flatMap((queue) => declared.get(queue)!).length;
@@ -72,6 +95,7 @@ export async function workerCommand(args: string[], io: Io): Promise<number> {
   await stopping;
   io.out(`skiff worker: stopping; messages in flight have ${timeout} ms to finish`);
   await worker.stop({ timeout });
+  await served?.close();
   io.out("skiff worker: stopped");
   return EXIT.OK;
 }
@@ -85,6 +109,8 @@ function parse(args: string[]) {
         queues: { type: "string" },
         concurrency: { type: "string", default: "8" },
         "shutdown-timeout": { type: "string", default: "30000" },
+        "metrics-port": { type: "string" },
+        "metrics-host": { type: "string", default: "127.0.0.1" },
       },
     });
   } catch (error) {

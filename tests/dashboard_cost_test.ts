@@ -1,0 +1,127 @@
+/**
+ * What one dashboard page view costs in Redis commands, as Upstash bills them (each call
+ * inside a script included), counted with MONITOR on a database of its own
+ * (`tests/_monitor.ts`).
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { Redis } from "@upstash/redis";
+import { actor } from "../src/actor.ts";
+import { UpstashBroker } from "../src/brokers/upstash.ts";
+import { UPSTASH_SCRIPTS } from "../src/brokers/upstash/scripts.ts";
+import { IN_FLIGHT } from "../src/dashboard/_in_flight.ts";
+import { dashboardApp } from "../src/dashboard/mod.ts";
+import { startLocalServer } from "../src/local/mod.ts";
+import { Message } from "../src/message.ts";
+import { SCHEDULER_SCRIPTS } from "../src/scheduler/_scripts.ts";
+import { Scheduler } from "../src/scheduler/scheduler.ts";
+import { silentLogger } from "./broker_conformance.ts";
+import { CommandCounter, total } from "./_monitor.ts";
+import { cleanup, testPrefix, testRedisUrl } from "./_env.ts";
+
+/**
+ * Redis commands per page view: per queue 4 (`stats()`), 5 (a page of dead letters: the
+ * script and its 4 commands) and 3 (the leased messages: the script, `ZREVRANGEBYSCORE`,
+ * `HMGET`); for the schedules 1 script call and 1 `GET` each. Empty lists cost less (no
+ * `HMGET`). A requeue is the broker's `requeue()` (9 with its call record); the page the
+ * redirect leads to is another page view. A change here is a change of the bill: update `docs/operations.md`.
+ */
+export const DASHBOARD_COST = {
+  "page view, 1 queue, no schedule": 12,
+  "page view, 3 queues, 2 schedules": 3 * 12 + 3,
+  "page view, 1 empty queue": 4 + 3 + 2,
+  "requeue 1 dead letter (then the redirect's page view is another page view)": 9,
+} as const;
+
+const TOKEN = "dashboard-cost-token";
+/** The database the counted commands run on (scheduler cost uses 12, push 14, rate limits 13). */
+const DB = 11;
+const AUTH = { basic: { username: "ops", password: "dashboard-cost-password" } };
+const HEADERS = { authorization: `Basic ${btoa("ops:dashboard-cost-password")}` };
+
+Deno.test("cost: a dashboard page view issues a bounded, documented number of Redis commands", async () => {
+  const url = new URL(testRedisUrl());
+  url.pathname = `/${DB}`;
+  const server = await startLocalServer({ redis: url, token: TOKEN, port: 0, log: () => {} });
+  const redis = new Redis({ url: server.url, token: TOKEN, enableTelemetry: false });
+  const counter = await CommandCounter.open(testRedisUrl(), DB);
+  const namespace = testPrefix("dashboard-cost").slice(0, -1);
+  const broker = new UpstashBroker({ redis, namespace, logger: silentLogger });
+  const measured = new Map<string, Record<string, number>>();
+  try {
+    for (const script of [...UPSTASH_SCRIPTS, ...SCHEDULER_SCRIPTS, IN_FLIGHT]) {
+      await redis.scriptLoad(script.source);
+    }
+    const queues = ["a", "b", "c"];
+    for (const queue of queues) {
+      const make = () => new Message({ queue, actor: "task", args: [1] });
+      await broker.enqueue([make(), make(), make(), make()]);
+      const claims = await broker.claim(queue, { count: 2 });
+      await broker.nack(queue, claims[0], { kind: "dead", reason: "Error: boom" });
+    }
+    const task = actor(`cost-${crypto.randomUUID()}`, () => {}, { queue: "a", broker });
+    const scheduler = new Scheduler({ broker })
+      .schedule(`${namespace}-one`, "* * * * *", task.message())
+      .schedule(`${namespace}-two`, "0 * * * *", task.message());
+    await scheduler.tick();
+    const view = async (app: ReturnType<typeof dashboardApp>) => {
+      const res = await app.request("http://d.test/", { headers: HEADERS });
+      assert.equal(res.status, 200);
+      await res.body?.cancel();
+    };
+    const one = dashboardApp({ broker, auth: AUTH, queues: ["a"] });
+    const three = dashboardApp({ broker, auth: AUTH, queues, scheduler });
+    const empty = dashboardApp({ broker, auth: AUTH, queues: ["empty"] });
+    measured.set("page view, 1 queue, no schedule", await counter.count(() => view(one)));
+    measured.set("page view, 3 queues, 2 schedules", await counter.count(() => view(three)));
+    measured.set("page view, 1 empty queue", await counter.count(() => view(empty)));
+    const [dead] = await broker.deadLetters("b");
+    measured.set(
+      "requeue 1 dead letter (then the redirect's page view is another page view)",
+      await counter.count(async () => {
+        const res = await one.request("http://d.test/requeue", {
+          method: "POST",
+          headers: {
+            ...HEADERS,
+            origin: "http://d.test",
+            "content-type": "application/x-www-form-urlencoded",
+          },
+          body: `queue=b&id=${dead.id}`,
+        });
+        assert.equal(res.status, 400, "b is not shown by this dashboard");
+        const ok = await three.request("http://d.test/requeue", {
+          method: "POST",
+          headers: {
+            ...HEADERS,
+            origin: "http://d.test",
+            "content-type": "application/x-www-form-urlencoded",
+          },
+          body: `queue=b&id=${dead.id}`,
+        });
+        assert.equal(ok.status, 303);
+      }),
+    );
+    assert.equal((await broker.stats("b")).dead, 0);
+    const unauthorized = await counter.count(async () => {
+      assert.equal((await three.request("http://d.test/")).status, 401);
+    });
+
+    const rows = Object.keys(DASHBOARD_COST).map((op) => {
+      const counts = measured.get(op) ?? {};
+      const detail = Object.entries(counts).map(([name, n]) => `${n} ${name}`).join(", ");
+      return `| ${op} | ${total(counts)} | ${detail} |`;
+    });
+    console.log(
+      ["", "| dashboard | Redis commands | detail |", "| --- | ---: | --- |", ...rows].join("\n"),
+    );
+    assert.equal(total(unauthorized), 0, "a refused request costs nothing");
+    for (const [operation, budget] of Object.entries(DASHBOARD_COST)) {
+      assert.equal(total(measured.get(operation) ?? {}), budget, operation);
+    }
+  } finally {
+    await counter.close();
+    await cleanup(redis, `${namespace}:`);
+    await server.close();
+  }
+});
