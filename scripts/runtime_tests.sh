@@ -4,12 +4,13 @@
 # type check of dist/'s declarations by a Node TypeScript consumer, and the package suite
 # (tests/package/: the `npm pack` tarball installed into fresh projects on Node and Bun, the
 # consumer type-check matrix, JSR's file list, doc lint, sizes) and the examples suite
-# (scripts/examples_tests.sh: each example of examples/ run as its platform runs it). Those
-# two run in the background while the others run, from one tarball packed from the one build.
+# (scripts/examples_tests.sh: each example of examples/ run as its platform runs it) and the
+# browser suite (scripts/browser_tests.sh: the dashboard in headless Chromium). Those three run
+# in the background while the others run, from one tarball packed from the one build.
 # Expects a
 # local server (or Upstash) in UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN.
 #
-#   scripts/runtime_tests.sh                 # all: build, node, bun, workerd, types, package, examples
+#   scripts/runtime_tests.sh                 # all: build, node, bun, workerd, types, package, examples, browser
 #   scripts/runtime_tests.sh node types      # some (the build always runs)
 #
 # Exits 1 when any suite fails, after running the others, and names the failed ones.
@@ -24,11 +25,11 @@ fi
 
 bin=node_modules/.bin
 suites=("$@")
-[[ ${#suites[@]} -eq 0 ]] && suites=(node bun workerd types package examples)
+[[ ${#suites[@]} -eq 0 ]] && suites=(node bun workerd types package examples browser)
 failed=()
 for suite in "${suites[@]}"; do
-  if [[ ! $suite =~ ^(node|bun|workerd|types|package|examples)$ ]]; then
-    echo "runtime_tests: unknown suite '$suite' (node, bun, workerd, types, package, examples)" >&2
+  if [[ ! $suite =~ ^(node|bun|workerd|types|package|examples|browser)$ ]]; then
+    echo "runtime_tests: unknown suite '$suite' (node, bun, workerd, types, package, examples, browser)" >&2
     exit 2
   fi
 done
@@ -130,12 +131,13 @@ for suite in "${suites[@]}"; do
       start_background package node --test --test-reporter=spec --test-concurrency=3 tests/package/
       ;;
     examples) start_background examples bash scripts/examples_tests.sh ;;
+    browser) start_background browser bash scripts/browser_tests.sh ;;
   esac
 done
 
 for suite in "${suites[@]}"; do
   case $suite in
-    package | examples) ;;
+    package | examples | browser) ;;
     node) step node node --test --test-reporter=spec tests/runtime/node/ ;;
     bun) step bun "$bin/bun" test tests/runtime/bun ;;
     workerd) step workerd node --test --test-reporter=spec tests/runtime/workerd/ tests/workerd/ ;;

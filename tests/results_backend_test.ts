@@ -233,7 +233,7 @@ Deno.test("Results: given a broker without the Results middleware, or an actor n
 });
 
 /** The database index the group-read test counts commands on; no other test uses it. */
-const GROUP_DB = 11;
+const GROUP_DB = 10;
 
 Deno.test("UpstashResultBackend: given a group of 1000 read while its results land one by one, then the reads send and receive bytes linear in the group", async () => {
   const url = new URL(testRedisUrl());
