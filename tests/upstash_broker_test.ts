@@ -6,6 +6,7 @@ import { UpstashBroker, type UpstashBrokerClient } from "../src/brokers/upstash.
 import { ACK, CLAIM, NACK, SETTLE, WRITE } from "../src/brokers/upstash/scripts.ts";
 import { Retry } from "../src/errors.ts";
 import { startLocalServer } from "../src/local/mod.ts";
+import "../src/composition/pipeline.ts"; // provides Message.pipe()
 import { Message } from "../src/message.ts";
 import { processMessage } from "../src/process.ts";
 import type { Script } from "../src/redis/script.ts";
