@@ -1,11 +1,11 @@
 /**
  * The pull worker, for long-running processes (Deno, Node, Bun): claims messages in
- * batches and processes them concurrently. Signal handling (SIGINT, SIGTERM) belongs to
+ * batches, ahead of need, and processes them concurrently. Signal handling (SIGINT, SIGTERM) belongs to
  * the CLI; call `stop()` from it.
  *
  * @module
  */
-import { WorkerHeartbeat } from "./_heartbeat.ts";
+import { type Held, WorkerHeartbeat } from "./_heartbeat.ts";
 import { errorName, MAX_TIMER_MS, NAME_PATTERN, sleep } from "./_util.ts";
 import type { Broker, Claim, JoinFailFast } from "./broker.ts";
 import { JoinTimeout, Retry } from "./errors.ts";
@@ -14,16 +14,31 @@ import { processMessage } from "./process.ts";
 
 /** Options of {@linkcode Worker}. */
 export interface WorkerOptions {
-  /** The queues to consume, claimed from in this order (default `["default"]`). */
+  /**
+   * The queues to consume (default `["default"]`). Queues that had work in the last round
+   * are claimed from in this order; the others are checked all at once, in one request
+   * (`@upstash/redis` pipelines calls made together), so an idle round costs one request
+   * whatever the number of queues.
+   */
   queues?: string[];
   /** How many messages run at once (default 8). */
   concurrency?: number;
+  /**
+   * How many messages it holds at most, running or claimed ahead (default twice
+   * `concurrency`, as Dramatiq's prefetch; at least `concurrency`). Claims ahead overlap
+   * with running actors and acks; their leases are kept by the heartbeat as well.
+   */
+  prefetch?: number;
   /**
    * The lease of each claim, in milliseconds (default 30 000). One heartbeat renews the
    * leases of every message the worker holds every third of it, one broker call per queue.
    */
   leaseMs?: number;
-  /** The first pause after an empty claim, in milliseconds (default 100). */
+  /**
+   * The first pause after a round that claimed nothing, in milliseconds (default 100): the
+   * latency of a message sent while the worker is busy polling. Pauses double up to
+   * `pollMax` while the queues stay empty.
+   */
   pollMin?: number;
   /** The longest pause between claims when idle, in milliseconds (default 5 000). */
   pollMax?: number;
@@ -57,9 +72,17 @@ interface Waiter {
   reject: (error: unknown) => void;
 }
 
+/** A message claimed ahead, waiting for a free slot. */
+interface Ahead extends Held {
+  claim: Claim;
+  lost: boolean;
+  release: () => void;
+}
+
 /**
  * Claims messages from a broker's queues and processes them, `concurrency` at a time,
- * pausing longer and longer (up to `pollMax`) while the queues stay empty.
+ * holding up to `prefetch` (claimed ahead while actors run), pausing longer and longer
+ * (up to `pollMax`) while the queues stay empty.
  *
  * @example Start, drain, stop
  * ```ts
@@ -86,10 +109,16 @@ export class Worker {
   readonly queues: readonly string[];
   /** How many messages run at once. */
   readonly concurrency: number;
+  /** How many messages it holds at most, running or claimed ahead. */
+  readonly prefetch: number;
   readonly #leaseMs: number;
   readonly #pollMin: number;
   readonly #pollMax: number;
   readonly #inFlight = new Set<Promise<void>>();
+  /** Claimed ahead, not started yet, in the order they run. */
+  #ahead: Ahead[] = [];
+  /** The queues whose last claim found messages: claimed first, in order, next round. */
+  #busy = new Set<string>();
   /** Aborts when stop() begins: no more claims. */
   readonly #stopping = new AbortController();
   /** Aborts when stop()'s timeout passes: running actors are abandoned and released. */
@@ -99,6 +128,7 @@ export class Worker {
   #loop?: Promise<void>;
   #stopped?: Promise<void>;
   #nudge?: () => void;
+  #woken = false;
   /** The first actor error since the last join, and the first of a dead-lettered message. */
   #failures: { any?: { error: unknown }; dead?: { error: unknown } } = {};
   #epoch = 0;
@@ -120,6 +150,7 @@ export class Worker {
       pollMin = 100,
       pollMax = 5_000,
     } = options;
+    const prefetch = options.prefetch ?? 2 * concurrency;
     if (!Array.isArray(queues) || queues.length === 0) {
       throw new TypeError("Cannot create worker: 'queues' must be a non-empty array");
     }
@@ -128,7 +159,8 @@ export class Worker {
         throw new TypeError("Cannot create worker: 'queues' holds an invalid queue name");
       }
     }
-    for (const [name, value] of Object.entries({ concurrency, leaseMs, pollMin, pollMax })) {
+    const numbers = { concurrency, prefetch, leaseMs, pollMin, pollMax };
+    for (const [name, value] of Object.entries(numbers)) {
       if (!Number.isInteger(value) || value < 1 || value > MAX_TIMER_MS) {
         throw new RangeError(
           `Cannot create worker: '${name}' must be a positive integer, received ${value}`,
@@ -138,6 +170,7 @@ export class Worker {
     this.broker = broker;
     this.queues = [...queues];
     this.concurrency = concurrency;
+    this.prefetch = Math.max(prefetch, concurrency);
     this.#leaseMs = leaseMs;
     this.#pollMin = pollMin;
     this.#pollMax = Math.max(pollMin, pollMax);
@@ -217,6 +250,7 @@ export class Worker {
     this.#stopping.abort();
     this.#wake();
     await this.#loop;
+    await this.#handBackAhead();
     const settled = Promise.allSettled([...this.#inFlight]);
     const timer = new AbortController();
     const finished = await Promise.race([
@@ -238,41 +272,118 @@ export class Worker {
 
   async #run(): Promise<void> {
     const { signal } = this.#stopping;
+    // Claims are worth a request only for a few messages at least: half the slots, or
+    // every free one when prefetch leaves no room ahead.
+    const least = Math.max(
+      1,
+      Math.min(Math.ceil(this.concurrency / 2), this.prefetch - this.concurrency),
+    );
     let pause = this.#pollMin;
     while (!signal.aborted) {
-      if (this.#inFlight.size >= this.concurrency) {
+      const want = this.prefetch - this.#inFlight.size - this.#ahead.length;
+      if (want < least) {
+        // Woken when a message finishes.
         await this.#pause(this.#pollMax);
         continue;
       }
       const epoch = this.#epoch;
-      let claimed = 0;
-      for (const queue of this.queues) {
-        const room = this.concurrency - this.#inFlight.size;
-        if (room <= 0 || signal.aborted) break;
-        let claims: Claim[] = [];
-        try {
-          claims = await this.broker.claim(queue, { count: room, leaseMs: this.#leaseMs });
-        } catch (error) {
-          this.broker.logger.error(
-            `Cannot claim from queue '${queue}': ${errorName(error)}`,
-            error,
-          );
-        }
-        if (signal.aborted) {
-          await this.#handBack(queue, claims);
-          break;
-        }
-        for (const claim of claims) this.#process(queue, claim);
-        claimed += claims.length;
-      }
+      const claimed = await this.#claimRound(want);
+      if (signal.aborted) break;
       if (claimed > 0) {
         pause = this.#pollMin;
         continue;
       }
-      if (this.#inFlight.size === 0) this.#idle(epoch);
+      if (this.#inFlight.size === 0 && this.#ahead.length === 0) this.#idle(epoch);
       await this.#pause(pause);
       pause = Math.min(pause * 2, this.#pollMax);
     }
+  }
+
+  /**
+   * One round: the queues that had work last round, one after the other in order, while
+   * room is left; then every other queue at once (one pipelined request). Returns how
+   * many messages it claimed.
+   */
+  async #claimRound(want: number): Promise<number> {
+    const { signal } = this.#stopping;
+    let left = want;
+    const busy = new Set<string>();
+    for (const queue of this.queues) {
+      if (!this.#busy.has(queue)) continue;
+      if (left <= 0 || signal.aborted) break;
+      const claims = await this.#claim(queue, left);
+      if (claims.length > 0) busy.add(queue);
+      left -= claims.length;
+    }
+    const rest = this.queues.filter((queue) => !this.#busy.has(queue));
+    if (left > 0 && rest.length > 0 && !signal.aborted) {
+      // Every queue gets a share of the room; with more queues than room, one each, and
+      // what exceeds prefetch goes back at once (many queues waking at the same time).
+      const share = Math.max(1, Math.floor(left / rest.length));
+      const answers = await Promise.all(rest.map((queue) => this.#claim(queue, share)));
+      answers.forEach((claims, i) => {
+        if (claims.length > 0) busy.add(rest[i]);
+        left -= claims.length;
+      });
+      if (left < 0) await this.#handBackAhead(-left);
+    }
+    this.#busy = busy;
+    return want - left;
+  }
+
+  /** Claims up to `count` from `queue` and queues them to run; logs a failure as none. */
+  async #claim(queue: string, count: number): Promise<Claim[]> {
+    let claims: Claim[] = [];
+    try {
+      claims = await this.broker.claim(queue, { count, leaseMs: this.#leaseMs });
+    } catch (error) {
+      this.broker.logger.error(
+        `Cannot claim from queue '${queue}': ${errorName(error)}`,
+        error,
+      );
+    }
+    for (const claim of claims) {
+      const ahead: Ahead = {
+        queue,
+        claim,
+        lease: { id: claim.id, token: claim.token },
+        lost: false,
+        release: () => {},
+        abort: () => {
+          ahead.lost = true;
+        },
+      };
+      ahead.release = this.#heartbeat.hold(ahead);
+      this.#ahead.push(ahead);
+    }
+    this.#pump();
+    return claims;
+  }
+
+  /** Starts messages claimed ahead while slots are free. */
+  #pump(): void {
+    // After stop() begins, nothing more starts: stop() hands back what is left.
+    while (
+      this.#inFlight.size < this.concurrency && this.#ahead.length > 0 &&
+      !this.#stopping.signal.aborted
+    ) {
+      const ahead = this.#ahead.shift()!;
+      ahead.release();
+      // A lost lease: another claim owns the message now.
+      if (!ahead.lost) this.#process(ahead.queue, ahead.claim);
+    }
+  }
+
+  /** Hands back the last `count` messages claimed ahead (all by default), per queue. */
+  async #handBackAhead(count = this.#ahead.length): Promise<void> {
+    const back = this.#ahead.splice(this.#ahead.length - Math.min(count, this.#ahead.length));
+    const byQueue = new Map<string, Claim[]>();
+    for (const ahead of back) {
+      ahead.release();
+      if (ahead.lost) continue;
+      byQueue.set(ahead.queue, [...byQueue.get(ahead.queue) ?? [], ahead.claim]);
+    }
+    await Promise.all([...byQueue].map(([queue, claims]) => this.#handBack(queue, claims)));
   }
 
   #process(queue: string, claim: Claim): void {
@@ -293,6 +404,7 @@ export class Worker {
       );
     }).finally(() => {
       this.#inFlight.delete(task);
+      this.#pump();
       this.#wake();
     });
     this.#inFlight.add(task);
@@ -332,6 +444,10 @@ export class Worker {
   }
 
   #pause(ms: number): Promise<void> {
+    if (this.#woken) {
+      this.#woken = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -343,7 +459,9 @@ export class Worker {
     });
   }
 
+  /** Ends the current pause, or the next one: a wake during a claim round is not lost. */
   #wake(): void {
-    this.#nudge?.();
+    if (this.#nudge) this.#nudge();
+    else this.#woken = true;
   }
 }
