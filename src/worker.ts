@@ -35,7 +35,7 @@ export interface WorkerOptions {
    */
   leaseMs?: number;
   /**
-   * The first pause after a round that claimed nothing, in milliseconds (default 100): the
+   * The first pause after a round that claimed nothing, in milliseconds (default 10): the
    * latency of a message sent while the worker is busy polling. Pauses double up to
    * `pollMax` while the queues stay empty.
    */
@@ -147,7 +147,7 @@ export class Worker {
       queues = ["default"],
       concurrency = 8,
       leaseMs = 30_000,
-      pollMin = 100,
+      pollMin = 10,
       pollMax = 5_000,
     } = options;
     const prefetch = options.prefetch ?? 2 * concurrency;
