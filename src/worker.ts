@@ -114,7 +114,10 @@ export class Worker {
   readonly #leaseMs: number;
   readonly #pollMin: number;
   readonly #pollMax: number;
+  /** Every message started and not yet acked or nacked. */
   readonly #inFlight = new Set<Promise<void>>();
+  /** Of those, how many hold a slot: their actor (or its hooks) still runs. */
+  #running = 0;
   /** Claimed ahead, not started yet, in the order they run. */
   #ahead: Ahead[] = [];
   /** The queues whose last claim found messages: claimed first, in order, next round. */
@@ -179,7 +182,7 @@ export class Worker {
 
   /** How many messages are running now. */
   get running(): number {
-    return this.#inFlight.size;
+    return this.#running;
   }
 
   /**
@@ -280,7 +283,7 @@ export class Worker {
     );
     let pause = this.#pollMin;
     while (!signal.aborted) {
-      const want = this.prefetch - this.#inFlight.size - this.#ahead.length;
+      const want = this.prefetch - this.#running - this.#ahead.length;
       if (want < least) {
         // Woken when a message finishes.
         await this.#pause(this.#pollMax);
@@ -364,7 +367,7 @@ export class Worker {
   #pump(): void {
     // After stop() begins, nothing more starts: stop() hands back what is left.
     while (
-      this.#inFlight.size < this.concurrency && this.#ahead.length > 0 &&
+      this.#running < this.concurrency && this.#ahead.length > 0 &&
       !this.#stopping.signal.aborted
     ) {
       const ahead = this.#ahead.shift()!;
@@ -387,11 +390,23 @@ export class Worker {
   }
 
   #process(queue: string, claim: Claim): void {
+    // The slot is freed once the actor ran, before its ack or nack: the ack goes on in
+    // the background (its lease still kept) while the next message runs.
+    this.#running++;
+    let ran = false;
+    const free = () => {
+      if (ran) return;
+      ran = true;
+      this.#running--;
+      this.#pump();
+      this.#wake();
+    };
     // The abandon signal is read, never listened to: the heartbeat aborts what it holds.
     const task = processMessage(this.broker, queue, claim, {
       leaseMs: this.#leaseMs,
       signal: this.#abandon.signal,
       heartbeat: this.#heartbeat,
+      onRan: free,
     }).then((report) => {
       const failed = report.status === "retried" || report.status === "dead";
       if (failed && report.error !== undefined && !(report.error instanceof Retry)) {
@@ -404,7 +419,7 @@ export class Worker {
       );
     }).finally(() => {
       this.#inFlight.delete(task);
-      this.#pump();
+      free();
       this.#wake();
     });
     this.#inFlight.add(task);
