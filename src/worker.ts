@@ -131,7 +131,10 @@ export class Worker {
   #loop?: Promise<void>;
   #stopped?: Promise<void>;
   #nudge?: () => void;
-  #woken = false;
+  /** Whether the current pause waits for a free slot (else it polls). */
+  #forRoom = false;
+  /** A wake that came while no pause was on: it ends the next one. */
+  #woken: "always" | "room" | false = false;
   /** The first actor error since the last join, and the first of a dead-lettered message. */
   #failures: { any?: { error: unknown }; dead?: { error: unknown } } = {};
   #epoch = 0;
@@ -285,8 +288,8 @@ export class Worker {
     while (!signal.aborted) {
       const want = this.prefetch - this.#running - this.#ahead.length;
       if (want < least) {
-        // Woken when a message finishes.
-        await this.#pause(this.#pollMax);
+        // Woken when an actor finishes.
+        await this.#pause(this.#pollMax, true);
         continue;
       }
       const epoch = this.#epoch;
@@ -294,10 +297,13 @@ export class Worker {
       if (signal.aborted) break;
       if (claimed > 0) {
         pause = this.#pollMin;
+        // Fewer than asked: the queues are drained, so let a few more arrive for the next
+        // claim (at 500 messages/s, ~5 per request in place of 1), unless woken.
+        if (claimed < want) await this.#pause(this.#pollMin, false);
         continue;
       }
       if (this.#inFlight.size === 0 && this.#ahead.length === 0) this.#idle(epoch);
-      await this.#pause(pause);
+      await this.#pause(pause, false);
       pause = Math.min(pause * 2, this.#pollMax);
     }
   }
@@ -399,7 +405,7 @@ export class Worker {
       ran = true;
       this.#running--;
       this.#pump();
-      this.#wake();
+      this.#wake(false);
     };
     // The abandon signal is read, never listened to: the heartbeat aborts what it holds.
     const task = processMessage(this.broker, queue, claim, {
@@ -420,7 +426,8 @@ export class Worker {
     }).finally(() => {
       this.#inFlight.delete(task);
       free();
-      this.#wake();
+      // The last message done: a join waits for a round that finds nothing.
+      if (this.#inFlight.size === 0 && this.#waiters.length > 0) this.#wake(true);
     });
     this.#inFlight.add(task);
   }
@@ -458,11 +465,12 @@ export class Worker {
     for (const waiter of ready) waiter.resolve();
   }
 
-  #pause(ms: number): Promise<void> {
-    if (this.#woken) {
-      this.#woken = false;
-      return Promise.resolve();
-    }
+  /** Waits `ms`, or less when woken: by any wake if `forRoom`, else only by `always` ones. */
+  #pause(ms: number, forRoom: boolean): Promise<void> {
+    const woken = this.#woken;
+    this.#woken = false;
+    if (woken === "always" || (woken === "room" && forRoom)) return Promise.resolve();
+    this.#forRoom = forRoom;
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -474,9 +482,14 @@ export class Worker {
     });
   }
 
-  /** Ends the current pause, or the next one: a wake during a claim round is not lost. */
-  #wake(): void {
-    if (this.#nudge) this.#nudge();
-    else this.#woken = true;
+  /**
+   * Ends the current pause, or the next one (a wake during a claim round is not lost).
+   * `always`: join and stop; else a slot was freed, which ends only a wait for room.
+   */
+  #wake(always = true): void {
+    if (this.#nudge) {
+      if (always || this.#forRoom) this.#nudge();
+    } else if (always) this.#woken = "always";
+    else this.#woken ||= "room";
   }
 }
