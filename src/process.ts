@@ -31,12 +31,6 @@ export interface ProcessOptions {
    * read, never listened to).
    */
   heartbeat?: Heartbeat;
-  /**
-   * Called once the actor and its `afterProcessMessage` hooks are done (or once the message
-   * is known not to run), before the ack or nack is sent: a `Worker` frees the message's
-   * slot there, as Dramatiq's worker threads hand their acks to the consumer and move on.
-   */
-  onRan?: () => void;
 }
 
 /**
@@ -129,7 +123,6 @@ export async function processMessage(
   try {
     message = Message.decode(claim.body);
   } catch (error) {
-    options.onRan?.();
     const reason = errorSummary(error);
     const done = await broker.nack(queue, lease, { kind: "dead", reason });
     if (done) {
@@ -145,7 +138,6 @@ export async function processMessage(
   try {
     args = checkMessage(actor, message);
   } catch (error) {
-    options.onRan?.();
     const reason = errorSummary(error);
     const report = await nack(context, { kind: "dead", reason, error }, error);
     if (report.status === "dead") {
@@ -164,7 +156,6 @@ export async function processMessage(
       const before = emit(broker, "beforeProcessMessage", [context], { allowSkip: true });
       if (isPromise(before)) await before;
     } catch (skip) {
-      options.onRan?.();
       return await skipped(context, skip as SkipMessage);
     }
     const outcome: ProcessOutcome = { failed: false };
@@ -180,14 +171,12 @@ export async function processMessage(
     }
     if (outcome.error instanceof SkipMessage && !options.signal?.aborted) {
       await emit(broker, "afterProcessMessage", [context, outcome], { reverse: true });
-      options.onRan?.();
       return await skipped(context, outcome.error);
     }
     // On a stop, hooks still run so that they clean up (timers), but the outcome is
     // ignored: the message goes back to ready without counting a retry.
     const after = emit(broker, "afterProcessMessage", [context, outcome], { reverse: true });
     if (isPromise(after)) await after;
-    options.onRan?.();
     if (options.signal?.aborted) {
       const [released] = await broker.release(queue, [lease]);
       return { id: message.id, status: released ? "released" : "stale" };

@@ -116,7 +116,7 @@ export class Worker {
   readonly #pollMax: number;
   /** Every message started and not yet acked or nacked. */
   readonly #inFlight = new Set<Promise<void>>();
-  /** Of those, how many hold a slot: their actor (or its hooks) still runs. */
+  /** How many hold a slot: started, not yet acked or nacked. */
   #running = 0;
   /** Claimed ahead, not started yet, in the order they run. */
   #ahead: Ahead[] = [];
@@ -396,23 +396,14 @@ export class Worker {
   }
 
   #process(queue: string, claim: Claim): void {
-    // The slot is freed once the actor ran, before its ack or nack: the ack goes on in
-    // the background (its lease still kept) while the next message runs.
+    // The slot is held until the ack or nack lands: a crash runs again at most
+    // `concurrency` messages that already ran (those claimed ahead never started).
     this.#running++;
-    let ran = false;
-    const free = () => {
-      if (ran) return;
-      ran = true;
-      this.#running--;
-      this.#pump();
-      this.#wake(false);
-    };
     // The abandon signal is read, never listened to: the heartbeat aborts what it holds.
     const task = processMessage(this.broker, queue, claim, {
       leaseMs: this.#leaseMs,
       signal: this.#abandon.signal,
       heartbeat: this.#heartbeat,
-      onRan: free,
     }).then((report) => {
       const failed = report.status === "retried" || report.status === "dead";
       if (failed && report.error !== undefined && !(report.error instanceof Retry)) {
@@ -425,9 +416,11 @@ export class Worker {
       );
     }).finally(() => {
       this.#inFlight.delete(task);
-      free();
+      this.#running--;
+      this.#pump();
       // The last message done: a join waits for a round that finds nothing.
       if (this.#inFlight.size === 0 && this.#waiters.length > 0) this.#wake(true);
+      else this.#wake(false);
     });
     this.#inFlight.add(task);
   }

@@ -393,37 +393,6 @@ Deno.test("Worker: given many idle queues and one with work, then the busy one i
   }
 });
 
-Deno.test("Worker: given a slow ack, then the next message runs in the freed slot meanwhile, and join waits for the ack", async () => {
-  const gate = Promise.withResolvers<void>();
-  let acks = 0;
-  class SlowAcks extends MemoryBroker {
-    override async ack(queue: string, leases: readonly Lease[]): Promise<boolean[]> {
-      if (acks++ === 0) await gate.promise;
-      return await super.ack(queue, leases);
-    }
-  }
-  const broker = new SlowAcks({ logger: silentLogger });
-  const queue = unique("q");
-  const second = Promise.withResolvers<void>();
-  let runs = 0;
-  const task = actor(unique("t"), () => {
-    if (++runs === 2) second.resolve();
-  }, { broker, queue });
-  await broker.enqueue([task.message(), task.message()]);
-  const worker = new Worker(broker, { queues: [queue], concurrency: 1, ...fast });
-  await worker.start();
-  await second.promise; // the first ack is still waiting
-  let joined = false;
-  const join = worker.join().then(() => joined = true);
-  await new Promise((resolve) => setTimeout(resolve, 20));
-  assert.equal(joined, false);
-  gate.resolve();
-  await join;
-  await worker.stop();
-  assert.equal(runs, 2);
-  assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
-});
-
 Deno.test("Worker: given invalid options, then the constructor throws", () => {
   const broker = new MemoryBroker({ logger: silentLogger });
   assert.throws(() => new Worker(broker, { queues: [] }), TypeError);
