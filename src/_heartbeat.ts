@@ -5,14 +5,25 @@
  */
 import { errorName } from "./_util.ts";
 import type { Broker } from "./broker.ts";
+import type { Lease } from "./broker.ts";
 import type { MessageContext } from "./context.ts";
 import type { Heartbeat } from "./process.ts";
+
+/** What the heartbeat keeps: a running message's context, or a claim not yet started. */
+export interface Held {
+  /** The queue it was claimed from. */
+  readonly queue: string;
+  /** Its lease. */
+  readonly lease: Lease;
+  /** Called when its lease is lost, or when the worker gives up. */
+  abort(reason?: unknown): void;
+}
 
 /** Extends the leases of the messages a worker holds, all at once. */
 export class WorkerHeartbeat implements Heartbeat {
   readonly #broker: Broker;
   readonly #leaseMs: number;
-  readonly #held = new Set<MessageContext>();
+  readonly #held = new Set<Held>();
   #timer?: ReturnType<typeof setInterval>;
   #beating = false;
   #stopped?: { reason: unknown };
@@ -27,8 +38,11 @@ export class WorkerHeartbeat implements Heartbeat {
     return this.#held.size;
   }
 
-  /** Starts keeping a message's lease; the returned function stops. */
-  hold(context: MessageContext): () => void {
+  /**
+   * Starts keeping a message's lease (a running message's context, or a claim held
+   * ahead); the returned function stops.
+   */
+  hold(context: MessageContext | Held): () => void {
     if (this.#stopped) {
       context.abort(this.#stopped.reason);
     }
@@ -54,7 +68,7 @@ export class WorkerHeartbeat implements Heartbeat {
     if (this.#beating) return;
     this.#beating = true;
     try {
-      const byQueue = new Map<string, MessageContext[]>();
+      const byQueue = new Map<string, Held[]>();
       for (const context of this.#held) {
         const list = byQueue.get(context.queue) ?? [];
         list.push(context);
@@ -66,7 +80,7 @@ export class WorkerHeartbeat implements Heartbeat {
     }
   }
 
-  async #extend(queue: string, contexts: MessageContext[]): Promise<void> {
+  async #extend(queue: string, contexts: Held[]): Promise<void> {
     try {
       const held = await this.#broker.extendLeases(
         queue,

@@ -13,7 +13,7 @@ import { failureEffects, successEffects } from "./composition/_effects.ts";
 import { MessageContext } from "./context.ts";
 import { Retry, SkipMessage } from "./errors.ts";
 import { Message } from "./message.ts";
-import { emit } from "./middleware/_emit.ts";
+import { emit, isPromise } from "./middleware/_emit.ts";
 import type { ProcessOutcome } from "./middleware/middleware.ts";
 import { checkActorOptions } from "./options.ts";
 import { getActor } from "./registry.ts";
@@ -153,7 +153,8 @@ export async function processMessage(
   const release = (options.heartbeat ?? ownHeartbeat(leaseMs, options.signal)).hold(context);
   try {
     try {
-      await emit(broker, "beforeProcessMessage", [context], { allowSkip: true });
+      const before = emit(broker, "beforeProcessMessage", [context], { allowSkip: true });
+      if (isPromise(before)) await before;
     } catch (skip) {
       return await skipped(context, skip as SkipMessage);
     }
@@ -174,7 +175,8 @@ export async function processMessage(
     }
     // On a stop, hooks still run so that they clean up (timers), but the outcome is
     // ignored: the message goes back to ready without counting a retry.
-    await emit(broker, "afterProcessMessage", [context, outcome], { reverse: true });
+    const after = emit(broker, "afterProcessMessage", [context, outcome], { reverse: true });
+    if (isPromise(after)) await after;
     if (options.signal?.aborted) {
       const [released] = await broker.release(queue, [lease]);
       return { id: message.id, status: released ? "released" : "stale" };
@@ -263,7 +265,8 @@ async function skipped(context: MessageContext, skip: SkipMessage): Promise<Proc
 
 async function ack(context: MessageContext, effects?: Effects): Promise<ProcessReport> {
   const { broker, message, queue } = context;
-  await emit(broker, "beforeAck", [context]);
+  const before = emit(broker, "beforeAck", [context]);
+  if (isPromise(before)) await before;
   let done: boolean;
   let enqueued: EnqueuedMessage[] = [];
   if (effects) {
@@ -275,7 +278,8 @@ async function ack(context: MessageContext, effects?: Effects): Promise<ProcessR
     broker.logger.warn(`Cannot ack message ${message.id}: another claim holds it now`);
     return { id: message.id, status: "stale" };
   }
-  await emit(broker, "afterAck", [context], { reverse: true });
+  const after = emit(broker, "afterAck", [context], { reverse: true });
+  if (isPromise(after)) await after;
   return enqueued.length > 0
     ? { id: message.id, status: "acked", enqueued }
     : { id: message.id, status: "acked" };

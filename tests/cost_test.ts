@@ -18,6 +18,7 @@ import { type LocalServer, startLocalServer } from "../src/local/mod.ts";
 import { processMessage } from "../src/process.ts";
 import { Results } from "../src/results/middleware.ts";
 import { UpstashResultBackend } from "../src/results/upstash.ts";
+import { Worker } from "../src/worker.ts";
 import { silentLogger } from "./broker_conformance.ts";
 import { cleanup, costRedisUrl, testPrefix } from "./_env.ts";
 
@@ -317,6 +318,52 @@ Deno.test("cost: results, callbacks, pipeline steps and group members issue thei
       assert.equal(measured.get(operation as CompositionOperation), budget, operation);
     }
   } finally {
+    await cleanup(redis, `${namespace}:`);
+    await server.close();
+  }
+});
+
+/**
+ * An idle pull `Worker`'s round, by number of queues: HTTP requests (the bill's other
+ * half on Upstash, and the round trips) and Redis commands. The claims of every queue
+ * without recent work go out together, one pipelined request, so requests per idle round
+ * do not grow with the queues; commands do (an idle claim is 4).
+ */
+export const IDLE_ROUND_COST = {
+  "1 queue": { requests: 1, commands: 4 },
+  "100 queues": { requests: 1, commands: 400 },
+} as const;
+
+Deno.test("cost: an idle Worker's round is one request whatever the number of queues", async () => {
+  const { server, redis } = await costServer();
+  const namespace = testPrefix("cost-idle").slice(0, -1);
+  const broker = new UpstashBroker({ redis, namespace, logger: silentLogger });
+  const original = globalThis.fetch;
+  let requests = 0;
+  globalThis.fetch = ((input: RequestInfo | URL, init?: RequestInit) => {
+    requests++;
+    return original(input, init);
+  }) as typeof fetch;
+  try {
+    for (const script of UPSTASH_SCRIPTS) await redis.scriptLoad(script.source);
+    for (const [label, budget] of Object.entries(IDLE_ROUND_COST)) {
+      const queues = Array.from({ length: Number(label.split(" ")[0]) }, (_, i) => `idle${i}`);
+      // Rounds run only when join() wakes the worker: each join is one idle round.
+      const worker = new Worker(broker, { queues, pollMin: 60_000, pollMax: 60_000 });
+      await worker.start();
+      await worker.join();
+      await redis.exec(["CONFIG", "RESETSTAT"]);
+      requests = 0;
+      await worker.join();
+      const measured = {
+        requests,
+        commands: commandCount(await redis.exec<string>(["INFO", "commandstats"])),
+      };
+      await worker.stop();
+      assert.deepEqual(measured, budget, label);
+    }
+  } finally {
+    globalThis.fetch = original;
     await cleanup(redis, `${namespace}:`);
     await server.close();
   }

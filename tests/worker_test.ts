@@ -278,12 +278,130 @@ Deno.test("Worker: given a join timeout while an actor runs, then JoinTimeout", 
   await worker.stop();
 });
 
+Deno.test("Worker: given slow actors, then it claims up to prefetch ahead and hands back the ones not started on stop", async () => {
+  const broker = new MemoryBroker({ logger: silentLogger });
+  const queue = unique("q");
+  const gate = Promise.withResolvers<void>();
+  const started = Promise.withResolvers<void>();
+  let runs = 0;
+  const task = actor(unique("t"), async () => {
+    if (++runs === 2) started.resolve();
+    await gate.promise;
+  }, { broker, queue });
+  await broker.enqueue(Array.from({ length: 6 }, () => task.message()));
+  const worker = new Worker(broker, { queues: [queue], concurrency: 2, prefetch: 4, ...fast });
+  assert.equal(worker.prefetch, 4);
+  await worker.start();
+  await started.promise;
+  // Two running, two claimed ahead, two left ready.
+  assert.deepEqual(await broker.stats(queue), { ready: 2, delayed: 0, leased: 4, dead: 0 });
+  assert.equal(worker.running, 2);
+  const stopped = worker.stop();
+  gate.resolve();
+  await stopped;
+  assert.equal(runs, 2);
+  assert.deepEqual(await broker.stats(queue), { ready: 4, delayed: 0, leased: 0, dead: 0 });
+});
+
+Deno.test("Worker: given messages claimed ahead, then the heartbeat keeps their leases too", async () => {
+  const clock = { time: 0 };
+  const sizes: number[] = [];
+  const extended = Promise.withResolvers<void>();
+  class Watched extends MemoryBroker {
+    override async extendLeases(
+      q: string,
+      leases: readonly Lease[],
+      options?: LeaseOptions,
+    ): Promise<boolean[]> {
+      const held = await super.extendLeases(q, leases, options);
+      sizes.push(leases.length);
+      extended.resolve();
+      return held;
+    }
+  }
+  const broker = new Watched({ now: () => clock.time, logger: silentLogger });
+  const queue = unique("q");
+  let stolen: Claim[] | undefined;
+  let runs = 0;
+  const task = actor(unique("t"), async () => {
+    if (++runs > 1) return;
+    clock.time += 25; // within the 30 ms lease
+    await extended.promise; // a heartbeat: both leases now end at 55 ms
+    clock.time += 25; // past the first leases, within the extended ones
+    stolen = await broker.claim(queue, { count: 10 });
+  }, { broker, queue });
+  await broker.enqueue([task.message(), task.message()]);
+  const worker = new Worker(broker, {
+    queues: [queue],
+    concurrency: 1,
+    prefetch: 2,
+    leaseMs: 30,
+    ...fast,
+  });
+  await worker.start();
+  await worker.join();
+  await worker.stop();
+  assert.deepEqual(stolen, []);
+  assert.equal(sizes[0], 2, `heartbeat calls: ${sizes.join()}`);
+  assert.equal(runs, 2);
+  assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
+});
+
+Deno.test("Worker: given a long poll pause, then join wakes the worker at once, even during a claim", async () => {
+  const broker = new MemoryBroker({ logger: silentLogger });
+  const queue = unique("q");
+  let runs = 0;
+  const task = actor(unique("t"), () => void runs++, { broker, queue });
+  const worker = new Worker(broker, { queues: [queue], pollMin: 60_000, pollMax: 60_000 });
+  await worker.start();
+  await task.send();
+  await worker.join({ timeout: 5_000 });
+  await worker.join({ timeout: 5_000 });
+  await worker.stop();
+  assert.equal(runs, 1);
+});
+
+Deno.test("Worker: given many idle queues and one with work, then the busy one is claimed first and the idle ones together", async () => {
+  const rounds: string[][] = [];
+  let current: string[] = [];
+  class Watched extends MemoryBroker {
+    override claim(queue: string, options?: ClaimOptions): Promise<Claim[]> {
+      current.push(queue);
+      queueMicrotask(() => {
+        if (current.length > 0) rounds.push(current);
+        current = [];
+      });
+      return super.claim(queue, options);
+    }
+  }
+  const broker = new Watched({ logger: silentLogger });
+  const queues = Array.from({ length: 20 }, () => unique("q"));
+  const busy = queues[7];
+  let runs = 0;
+  const task = actor(unique("t"), () => void runs++, { broker, queue: busy });
+  await broker.enqueue(Array.from({ length: 40 }, () => task.message()));
+  const worker = new Worker(broker, { queues, concurrency: 4, ...fast });
+  await worker.start();
+  await worker.join();
+  await worker.stop();
+  assert.equal(runs, 40);
+  // The first round checks every queue at once; then the busy queue goes first, alone.
+  assert.equal(rounds[0].length, 20);
+  assert.ok(rounds.some((round) => round.length === 1 && round[0] === busy), "busy queue alone");
+  for (const round of rounds) {
+    assert.ok(round.length === 1 || round.length >= 19, `round of ${round.length} claims`);
+  }
+});
+
 Deno.test("Worker: given invalid options, then the constructor throws", () => {
   const broker = new MemoryBroker({ logger: silentLogger });
   assert.throws(() => new Worker(broker, { queues: [] }), TypeError);
   assert.throws(() => new Worker(broker, { queues: ["bad queue"] }), TypeError);
   assert.throws(() => new Worker(broker, { concurrency: 0 }), RangeError);
   assert.throws(() => new Worker(broker, { leaseMs: 1.5 }), RangeError);
+  assert.throws(() => new Worker(broker, { prefetch: 0 }), RangeError);
+  assert.equal(new Worker(broker, { concurrency: 4, prefetch: 2 }).prefetch, 4);
+  assert.equal(new Worker(broker, { concurrency: 4 }).prefetch, 8);
 });
 
 Deno.test("UpstashBroker: given held and stale leases, when extended together, then one request answers for each, and the extended lease holds", async () => {

@@ -1,0 +1,381 @@
+/**
+ * The benchmark's cases, each for skiff and for BullMQ on the same private Redis: one
+ * sample per call. Private to `scripts/bench.ts`.
+ *
+ * @module
+ */
+import { Redis } from "@upstash/redis";
+import { Queue, Worker as BullWorker } from "bullmq";
+import { cpuUsage } from "node:process";
+import { actor, Message, Push, UpstashBroker, Worker } from "../mod.ts";
+import { workerApp } from "../src/hono/mod.ts";
+import type { BenchServices } from "./_bench_services.ts";
+
+/** One measurement. */
+export interface Sample {
+  /** Messages per second, or a latency in ms. */
+  value: number;
+  /** A second latency (p99), when `value` is a p50. */
+  p99?: number;
+  /** Redis commands per message. */
+  commands: number;
+  /** HTTP requests per message (skiff only). */
+  requests: number;
+  /** CPU ms of this process (and of redis-server) per 1,000 messages. */
+  cpu: number;
+  redisCpu: number;
+}
+
+const silent = { debug() {}, info() {}, warn() {}, error() {} };
+const SECRET = "bench-signing-key-0123456789";
+const BATCH = 1000;
+let serial = 0;
+
+function unique(prefix: string): string {
+  return `${prefix}${++serial}x${crypto.randomUUID().slice(0, 6)}`;
+}
+
+/** Measures `fn`, which handles `n` messages: time, commands, requests, CPU. */
+async function measure(
+  services: BenchServices,
+  n: number,
+  fn: () => Promise<number | void>,
+): Promise<Sample> {
+  await services.commands();
+  const requests = services.requests.rest + services.requests.other;
+  const cpu = cpuUsage();
+  const redisCpu = services.redisCpuMs();
+  const start = performance.now();
+  const ended = await fn();
+  const ms = (typeof ended === "number" ? ended : performance.now()) - start;
+  const used = cpuUsage(cpu);
+  return {
+    value: n / (ms / 1000),
+    commands: (await services.commands()) / n,
+    requests: (services.requests.rest + services.requests.other - requests) / n,
+    cpu: (used.user + used.system) / 1000 / n * 1000,
+    redisCpu: (services.redisCpuMs() - redisCpu) / n * 1000,
+  };
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
+}
+
+/** Resolves when `count()` reaches `n`, with the time it did. */
+function until(count: () => number, n: number, timeoutMs = 300_000): Promise<number> {
+  const deadline = performance.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      if (count() >= n) return resolve(performance.now());
+      if (performance.now() > deadline) {
+        return reject(new Error(`Cannot finish the case: ${count()} of ${n} in time`));
+      }
+      setTimeout(check, 1);
+    };
+    check();
+  });
+}
+
+/** Calls `send(i)` `n` times at `rate` per second, without waiting for each. */
+async function paced(n: number, rate: number, send: (i: number) => Promise<unknown>) {
+  const start = performance.now();
+  const sends: Promise<unknown>[] = [];
+  for (let i = 0; i < n; i++) {
+    const at = start + (i * 1000) / rate;
+    const wait = at - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    sends.push(send(i));
+  }
+  await Promise.all(sends);
+}
+
+/** Runs `n` calls of `fn`, `concurrency` at a time. */
+async function concurrently(n: number, concurrency: number, fn: () => Promise<unknown>) {
+  let next = 0;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next++ < n) await fn();
+  }));
+}
+
+/** skiff through `skiff local`, in this process. */
+export class SkiffCases {
+  readonly #services: BenchServices;
+  readonly #redis: Redis;
+
+  constructor(services: BenchServices) {
+    this.#services = services;
+    this.#redis = new Redis({
+      url: services.local.url,
+      token: services.token,
+      enableTelemetry: false,
+    });
+  }
+
+  #broker(): UpstashBroker {
+    return new UpstashBroker({ redis: this.#redis, namespace: unique("bench"), logger: silent });
+  }
+
+  async #drop(broker: UpstashBroker): Promise<void> {
+    for (let cursor = "0";;) {
+      const [next, keys] = await this.#redis.scan(cursor, {
+        match: `${broker.namespace}*`,
+        count: 1000,
+      });
+      if (keys.length > 0) await this.#redis.del(...keys);
+      if ((cursor = String(next)) === "0") break;
+    }
+  }
+
+  /** `broker.enqueue` of 1,000 messages per call. */
+  async enqueueBatch(n: number): Promise<Sample> {
+    const broker = this.#broker();
+    const queue = unique("q");
+    const name = unique("bench.noop");
+    actor(name, () => {}, { broker, queue });
+    const sample = await measure(this.#services, n, async () => {
+      for (let i = 0; i < n; i += BATCH) {
+        const size = Math.min(BATCH, n - i);
+        await broker.enqueue(
+          Array.from({ length: size }, () => new Message({ queue, actor: name, args: [] })),
+        );
+      }
+    });
+    await this.#drop(broker);
+    return sample;
+  }
+
+  /** `send()` one at a time, `concurrency` senders. */
+  async sendOne(n: number, concurrency: number): Promise<Sample> {
+    const broker = this.#broker();
+    const task = actor(unique("bench.noop"), () => {}, { broker, queue: unique("q") });
+    const sample = await measure(
+      this.#services,
+      n,
+      () => concurrently(n, concurrency, () => task.send()),
+    );
+    await this.#drop(broker);
+    return sample;
+  }
+
+  /** A Worker drains `n` messages enqueued ahead; `concurrency` undefined: its defaults. */
+  async process(n: number, concurrency?: number): Promise<Sample> {
+    const broker = this.#broker();
+    const queue = unique("q");
+    let ran = 0;
+    const name = unique("bench.noop");
+    actor(name, () => void ran++, { broker, queue });
+    for (let i = 0; i < n; i += BATCH) {
+      const size = Math.min(BATCH, n - i);
+      await broker.enqueue(
+        Array.from({ length: size }, () => new Message({ queue, actor: name, args: [] })),
+      );
+    }
+    const worker = new Worker(
+      broker,
+      concurrency ? { queues: [queue], concurrency } : { queues: [queue] },
+    );
+    const sample = await measure(this.#services, n, async () => {
+      await worker.start();
+      const ended = await until(() => ran, n);
+      await worker.join();
+      return ended;
+    });
+    await worker.stop();
+    await this.#drop(broker);
+    return sample;
+  }
+
+  /** Send → actor start, paced at `rate`, through a pull Worker at its default settings. */
+  async latencyPull(n: number, rate: number): Promise<Sample> {
+    const broker = this.#broker();
+    const queue = unique("q");
+    const seen: number[] = [];
+    const task = actor(unique("bench.latency"), (sent: number) => {
+      seen.push(performance.now() - sent);
+    }, { broker, queue });
+    const worker = new Worker(broker, { queues: [queue] });
+    await worker.start();
+    const sample = await measure(this.#services, n, async () => {
+      await paced(n, rate, () => task.send(performance.now()));
+      await until(() => seen.length, n);
+      await worker.join();
+    });
+    await worker.stop();
+    await this.#drop(broker);
+    return latency(sample, seen);
+  }
+
+  /**
+   * Send → actor start, paced at `rate`, through the push endpoint: `workerApp` served over
+   * HTTP in this process, the sender's broker with the `Push` middleware.
+   */
+  async latencyPush(n: number, rate: number): Promise<Sample> {
+    const namespace = unique("bench");
+    const endpoint = new UpstashBroker({ redis: this.#redis, namespace, logger: silent });
+    const app = workerApp({ broker: endpoint, signingKeys: [SECRET] });
+    const server = serve((request) => app.fetch(request));
+    const sender = new UpstashBroker({ redis: this.#redis, namespace, logger: silent });
+    const push = new Push({ url: `${server.url}/messages`, signingKey: SECRET });
+    sender.addMiddleware(push);
+    const queue = unique("q");
+    const seen: number[] = [];
+    const task = actor(unique("bench.latency"), (sent: number) => {
+      seen.push(performance.now() - sent);
+    }, { broker: sender, queue });
+    const sample = await measure(this.#services, n, async () => {
+      await paced(n, rate, () => task.send(performance.now()));
+      await until(() => seen.length, n);
+      await push.flush();
+    });
+    await server.close();
+    await this.#drop(endpoint);
+    return latency(sample, seen);
+  }
+
+  /** Requests a pull Worker at its defaults sends in `ms` after its queue empties. */
+  async idleRequests(ms: number, queues = 1): Promise<number> {
+    const broker = this.#broker();
+    const names = Array.from({ length: queues }, () => unique("q"));
+    const task = actor(unique("bench.noop"), () => {}, { broker, queue: names[0] });
+    await task.send();
+    const worker = new Worker(broker, { queues: names });
+    await worker.start();
+    await worker.join();
+    const before = this.#services.requests.rest;
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    const requests = this.#services.requests.rest - before;
+    await worker.stop();
+    await this.#drop(broker);
+    return requests;
+  }
+}
+
+function latency(sample: Sample, seen: number[]): Sample {
+  const sorted = [...seen].sort((a, b) => a - b);
+  return { ...sample, value: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) };
+}
+
+/** An HTTP server for a fetch handler, on Deno or Bun. */
+function serve(
+  handler: (request: Request) => Response | Promise<Response>,
+): { url: string; close(): Promise<void> } {
+  const g = globalThis as unknown as {
+    Deno?: {
+      serve(
+        options: { hostname: string; port: number; onListen(): void },
+        handler: (request: Request) => Response | Promise<Response>,
+      ): { addr: { port: number }; shutdown(): Promise<void> };
+    };
+    Bun?: {
+      serve(options: {
+        hostname: string;
+        port: number;
+        fetch: (request: Request) => Response | Promise<Response>;
+      }): { port: number; stop(force?: boolean): Promise<void> | void };
+    };
+  };
+  if (g.Deno) {
+    const server = g.Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
+    return { url: `http://127.0.0.1:${server.addr.port}`, close: () => server.shutdown() };
+  }
+  if (g.Bun) {
+    const server = g.Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: handler });
+    return { url: `http://127.0.0.1:${server.port}`, close: async () => await server.stop(true) };
+  }
+  throw new Error("Cannot serve the push endpoint: run the benchmark with Deno or Bun");
+}
+
+/** BullMQ over TCP on the same Redis. */
+export class BullCases {
+  readonly #services: BenchServices;
+  readonly #connection: { host: string; port: number; maxRetriesPerRequest: null };
+
+  constructor(services: BenchServices) {
+    this.#services = services;
+    this.#connection = { host: "127.0.0.1", port: services.port, maxRetriesPerRequest: null };
+  }
+
+  #queue(): Queue {
+    return new Queue(unique("bull"), {
+      connection: this.#connection,
+      defaultJobOptions: { removeOnComplete: true, removeOnFail: true },
+    });
+  }
+
+  async #drop(queue: Queue): Promise<void> {
+    await queue.obliterate({ force: true });
+    await queue.close();
+  }
+
+  /** `addBulk` of 1,000 jobs per call. */
+  async enqueueBatch(n: number): Promise<Sample> {
+    const queue = this.#queue();
+    await queue.waitUntilReady();
+    const sample = await measure(this.#services, n, async () => {
+      for (let i = 0; i < n; i += BATCH) {
+        const size = Math.min(BATCH, n - i);
+        await queue.addBulk(Array.from({ length: size }, () => ({ name: "noop", data: {} })));
+      }
+    });
+    await this.#drop(queue);
+    return sample;
+  }
+
+  /** `add()` one at a time, `concurrency` senders. */
+  async sendOne(n: number, concurrency: number): Promise<Sample> {
+    const queue = this.#queue();
+    await queue.waitUntilReady();
+    const sample = await measure(
+      this.#services,
+      n,
+      () => concurrently(n, concurrency, () => queue.add("noop", {})),
+    );
+    await this.#drop(queue);
+    return sample;
+  }
+
+  /** A Worker at `concurrency` drains `n` jobs added ahead. */
+  async process(n: number, concurrency: number): Promise<Sample> {
+    const queue = this.#queue();
+    for (let i = 0; i < n; i += BATCH) {
+      const size = Math.min(BATCH, n - i);
+      await queue.addBulk(Array.from({ length: size }, () => ({ name: "noop", data: {} })));
+    }
+    let ran = 0;
+    const worker = new BullWorker(queue.name, () => Promise.resolve(void ran++), {
+      connection: this.#connection,
+      concurrency,
+      autorun: false,
+    });
+    await worker.waitUntilReady();
+    const sample = await measure(this.#services, n, async () => {
+      void worker.run();
+      return await until(() => ran, n);
+    });
+    await worker.close();
+    await this.#drop(queue);
+    return sample;
+  }
+
+  /** Add → processor start, paced at `rate`, with a Worker at `concurrency`. */
+  async latency(n: number, rate: number, concurrency: number): Promise<Sample> {
+    const queue = this.#queue();
+    await queue.waitUntilReady();
+    const seen: number[] = [];
+    const worker = new BullWorker(queue.name, (job) => {
+      seen.push(performance.now() - job.data.sent);
+      return Promise.resolve();
+    }, { connection: this.#connection, concurrency });
+    await worker.waitUntilReady();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const sample = await measure(this.#services, n, async () => {
+      await paced(n, rate, () => queue.add("latency", { sent: performance.now() }));
+      await until(() => seen.length, n);
+    });
+    await worker.close();
+    await this.#drop(queue);
+    return latency(sample, seen);
+  }
+}

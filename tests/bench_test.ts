@@ -1,0 +1,45 @@
+import assert from "node:assert/strict";
+
+// `scripts/bench.ts --quick` in a process of its own (it starts its own redis-server): it
+// must finish and print every row of its table with a figure in every skiff cell. No time
+// is asserted; the figures are the benchmark's business.
+Deno.test("bench --quick: completes and prints every row, a figure in each", async () => {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", "scripts/bench.ts", "--quick"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stdout = new TextDecoder().decode(output.stdout);
+  const stderr = new TextDecoder().decode(output.stderr);
+  assert.equal(output.code, 0, `bench failed:\n${stdout}\n${stderr}`);
+  assert.match(stdout, /bench: quick run complete/);
+  assert.match(stdout, /^Machine: \d+ cores, .+; Deno [\d.]+; redis-server [\d.]+;/m);
+  const rows = stdout.split("\n").filter((line) =>
+    line.startsWith("| ") && !line.startsWith("|  |")
+  );
+  const labels = rows.map((row) => row.split(" | ")[0].slice(2));
+  for (
+    const label of [
+      "batch enqueue",
+      "one-by-one send",
+      "processed, concurrency 50",
+      "processed, skiff's Worker defaults",
+      "push endpoint",
+      "pull Worker defaults",
+      "Redis commands per message: batch enqueue",
+      "Redis commands per message: one-by-one",
+      "Redis commands per message: push endpoint",
+      "HTTP requests per message",
+      "CPU ms per 1,000 processed",
+      "idle pull Worker",
+    ]
+  ) {
+    assert.ok(labels.some((l) => l.includes(label)), `the row '${label}' is printed`);
+  }
+  assert.equal(rows.length, 12, stdout);
+  for (const row of rows) {
+    const skiff = row.split(" | ")[1];
+    assert.match(skiff, /\d/, `a figure in '${row}'`);
+    assert.doesNotMatch(row, /NaN|undefined/, row);
+  }
+});
