@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { Hono } from "hono";
+import { Receiver } from "@upstash/qstash";
 import { Redis } from "@upstash/redis";
 import { actor } from "../src/actor.ts";
 import { MemoryBroker } from "../src/brokers/memory.ts";
@@ -12,6 +13,7 @@ import { UpstashBroker } from "../src/brokers/upstash.ts";
 import { workerApp } from "../src/hono/app.ts";
 import type { WorkerAppOptions } from "../src/hono/options.ts";
 import { startLocalServer } from "../src/local/server.ts";
+import { verifyQstash } from "../src/push/qstash.ts";
 import { signPush } from "../src/push/signature.ts";
 import { silentLogger } from "./broker_conformance.ts";
 import { testPrefix, testRedisUrl } from "./_env.ts";
@@ -297,5 +299,30 @@ Deno.test("cost: refused cron requests cost no Redis command; a bearer tick cost
   } finally {
     await counter.close();
     await local.close();
+  }
+});
+
+Deno.test("QStash tokens as this suite makes them are what @upstash/qstash's Receiver accepts, and skiff agrees with it", async () => {
+  const receiver = new Receiver({ currentSigningKey: CURRENT, nextSigningKey: NEXT });
+  const url = "https://worker.example/skiff/tick";
+  const body = JSON.stringify({ queues: ["default"] });
+  const check = (token: string, sent = body) =>
+    verifyQstash(token, {
+      keys: { currentSigningKey: CURRENT, nextSigningKey: NEXT },
+      url,
+      body: new TextEncoder().encode(sent),
+      now: Date.now(),
+    });
+  for (const key of [CURRENT, NEXT]) {
+    const token = await qstashToken({ url, body, key });
+    assert.equal(await receiver.verify({ signature: token, body, url }), true);
+    assert.equal((await check(token)).ok, true);
+  }
+  // What the Receiver refuses, skiff refuses.
+  const forged = await qstashToken({ url, body, key: "sig_forged_0123456789abcdef" });
+  const other = await qstashToken({ url, body: "{}" });
+  for (const [token, sent] of [[forged, body], [other, body]] as const) {
+    await assert.rejects(() => receiver.verify({ signature: token, body: sent, url }));
+    assert.equal((await check(token, sent)).ok, false);
   }
 });
