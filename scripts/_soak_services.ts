@@ -10,6 +10,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { Buffer } from "node:buffer";
 import { type LocalServer, startLocalServer } from "../src/local/mod.ts";
+import { startPrivateRedis } from "./_redis_server.ts";
 
 /** The list, under a soak's namespace, that its workers append their events to. */
 export const EVENTS_KEY = "soak:events";
@@ -67,56 +68,6 @@ export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
-/** Starts a redis-server on a free port in a temporary directory. */
-async function startRedis(): Promise<{ url: string; stop: () => Promise<void> }> {
-  const dir = await Deno.makeTempDir({ prefix: "skiff-soak-" });
-  const port = freePort();
-  const child = new Deno.Command("redis-server", {
-    args: [
-      "--port",
-      String(port),
-      "--bind",
-      "127.0.0.1",
-      "--save",
-      "",
-      "--appendonly",
-      "no",
-      "--dir",
-      dir,
-      "--logfile",
-      `${dir}/redis.log`,
-    ],
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  const stop = async () => {
-    try {
-      child.kill("SIGTERM");
-    } catch { /* already gone */ }
-    await child.status;
-    await Deno.remove(dir, { recursive: true });
-  };
-  for (let i = 0; i < 200; i++) {
-    try {
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-      conn.close();
-      return { url: `redis://127.0.0.1:${port}`, stop };
-    } catch {
-      await delay(50);
-    }
-  }
-  await stop();
-  throw new Error("Cannot start redis-server: it did not listen within 10 seconds");
-}
-
 /**
  * Starts the services: Redis (its own unless `redisUrl` is given), the server in fault
  * mode, the clean server, and the slow proxy in front of the faulty one.
@@ -126,7 +77,9 @@ async function startRedis(): Promise<{ url: string; stop: () => Promise<void> }>
  * @returns The services.
  */
 export async function startServices(faults: SoakFaults, redisUrl?: string): Promise<SoakServices> {
-  const redis = redisUrl ? { url: redisUrl, stop: () => Promise.resolve() } : await startRedis();
+  const redis = redisUrl
+    ? { url: redisUrl, stop: () => Promise.resolve() }
+    : await startPrivateRedis("skiff-soak-");
   const token = `soak-${crypto.randomUUID()}`;
   const injected = { errors: 0, drops: 0, slow: 0 };
   const log = (line: string) => {

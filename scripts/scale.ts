@@ -24,6 +24,7 @@ import { startLocalServer } from "../src/local/mod.ts";
 import { RespReader } from "../src/local/resp.ts";
 import { processMessage } from "../src/process.ts";
 import { UpstashResultBackend } from "../src/results/upstash.ts";
+import { startPrivateRedis } from "./_redis_server.ts";
 
 /** What one case measured. */
 export interface ScaleRow {
@@ -66,7 +67,7 @@ export async function runScale(options: ScaleOptions = {}): Promise<ScaleRow[]> 
   const n = (size: number) => Math.max(1, Math.round(size * scale));
   const redis = options.redisUrl
     ? { url: options.redisUrl, stop: () => Promise.resolve() }
-    : await startRedis();
+    : await startPrivateRedis("skiff-scale-");
   const token = `scale-${crypto.randomUUID()}`;
   const server = await startLocalServer({ redis: redis.url, token, port: 0, log: () => {} });
   const admin = await RedisConnection.open(new URL(redis.url));
@@ -246,43 +247,6 @@ function mgetReplyBytes(values: string[]): Uint8Array {
   const parts = [`*${values.length}\r\n`];
   for (const v of values) parts.push(`$${v.length}\r\n${v}\r\n`);
   return new TextEncoder().encode(parts.join(""));
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
-/** Starts a redis-server on a free port in a temporary directory. */
-async function startRedis(): Promise<{ url: string; stop: () => Promise<void> }> {
-  const dir = await Deno.makeTempDir({ prefix: "skiff-scale-" });
-  const port = freePort();
-  const child = new Deno.Command("redis-server", {
-    args: ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-      .concat(["--dir", dir, "--logfile", `${dir}/redis.log`]),
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  const stop = async () => {
-    try {
-      child.kill("SIGTERM");
-    } catch { /* already gone */ }
-    await child.status;
-    await Deno.remove(dir, { recursive: true });
-  };
-  for (let i = 0; i < 200; i++) {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return { url: `redis://127.0.0.1:${port}`, stop };
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-  await stop();
-  throw new Error("Cannot start redis-server: it did not listen within 10 seconds");
 }
 
 if (import.meta.main) {
