@@ -138,6 +138,14 @@ export type MessageOptions<Args extends unknown[], Result = unknown> =
     eta?: number | Date;
     /** Overrides the actor's priority. */
     priority?: number;
+    /**
+     * Producer deduplication: a send with a key already sent to this queue inside the
+     * window is not enqueued; it returns a message with the first one's id and
+     * `deduplicated: true`. 1 to 200 of A-Z a-z 0-9 _ . : @ / -.
+     */
+    dedupKey?: string;
+    /** The dedup window, in milliseconds (default 5 minutes, at most 24 hours). */
+    dedupTtl?: number;
   };
 
 /** The function of an actor; its `this` is the running message's context. */
@@ -270,9 +278,10 @@ export class Actor<Args extends unknown[] = unknown[], Result = unknown> {
 
   #build(options: MessageOptions<Args, Result>, partial: boolean): Message<Args, Result> {
     const context = `Cannot send message to actor '${this.name}'`;
-    const { args = [] as unknown[] as Args, delay, eta, priority, ...given } = options as
-      & MessageOptions<Args, Result>
-      & { args?: Args };
+    const { args = [] as unknown[] as Args, delay, eta, priority, dedupKey, dedupTtl, ...given } =
+      options as
+        & MessageOptions<Args, Result>
+        & { args?: Args };
     const rest = namesForActors(given);
     if (delay !== undefined && !isNonNegative(delay)) {
       throw new RangeError(
@@ -309,6 +318,8 @@ export class Actor<Args extends unknown[] = unknown[], Result = unknown> {
       priority: priority ?? this.priority,
       delay: delay === undefined ? undefined : Math.ceil(delay),
       eta: etaMs === undefined ? undefined : Math.ceil(etaMs),
+      dedupKey,
+      dedupTtl,
     });
   }
 
@@ -325,7 +336,9 @@ export class Actor<Args extends unknown[] = unknown[], Result = unknown> {
   }
 
   /**
-   * Sends a message with options: see `messageWithOptions()`.
+   * Sends a message with options: see `messageWithOptions()`. With a `dedupKey` already
+   * sent to this queue inside its `dedupTtl`, nothing is enqueued and the answer has the
+   * first message's id and `deduplicated: true`.
    *
    * @param options The arguments and the options.
    * @returns The enqueued message.

@@ -8,7 +8,7 @@
 import { hasFailure, takeFailure } from "./_failures.ts";
 import { isNonNegative, MAX_TIMER_MS, NAME_PATTERN, sleep } from "./_util.ts";
 import { JoinTimeout, MessageTooLarge } from "./errors.ts";
-import type { Message } from "./message.ts";
+import { DEFAULT_DEDUP_TTL, type Message } from "./message.ts";
 import { AgeLimit } from "./middleware/age_limit.ts";
 import { emit } from "./middleware/_emit.ts";
 import type { Middleware } from "./middleware/middleware.ts";
@@ -206,6 +206,13 @@ export interface EncodedMessage {
   readyAt: number;
   /** The encoded envelope. */
   body: string;
+  /**
+   * Producer deduplication: the first message written with this key to this queue inside
+   * `dedupTtl` is stored; a later one is not, and `write()` answers the first one's id.
+   */
+  dedupKey?: string;
+  /** The dedup window, in milliseconds (set whenever `dedupKey` is). */
+  dedupTtl?: number;
 }
 
 /** Options shared by every broker. */
@@ -339,7 +346,9 @@ export abstract class Broker {
    *
    * @param messages The messages, possibly for several queues.
    * @param options Groups whose completion to track, written in the same request.
-   * @returns The messages as written (with `enqueuedAt` and `eta` set), in order.
+   * @returns The messages as written (with `enqueuedAt` and `eta` set), in order. A message
+   *   sent with a `dedupKey` already sent to its queue inside its window comes back with
+   *   the first message's id and `deduplicated: true`; nothing was enqueued for it.
    * @throws {MessageTooLarge} When an encoded message exceeds `maxMessageBytes`.
    * @throws {TypeError} When a message cannot be encoded.
    */
@@ -352,11 +361,22 @@ export abstract class Broker {
     }
     const { messages: ready, records } = this.encodeMessages(replaced);
     const groups = options.groups ?? [];
-    if (records.length > 0 || groups.length > 0) await this.write(records, groups);
-    for (const message of ready) {
-      await emit(this, "afterEnqueue", [this, message], { reverse: true });
+    const ids = records.length > 0 || groups.length > 0
+      ? await this.write(records, groups)
+      : undefined;
+    const sent = ready.map((message, i) => {
+      const id = ids?.[i];
+      return id === undefined || id === message.id
+        ? message
+        : message.copy({ id, deduplicated: true });
+    });
+    for (const message of sent) {
+      // A deduplicated send enqueued nothing: no afterEnqueue for it.
+      if (!message.deduplicated) {
+        await emit(this, "afterEnqueue", [this, message], { reverse: true });
+      }
     }
-    return ready;
+    return sent;
   }
 
   /**
@@ -396,6 +416,9 @@ export abstract class Broker {
         priority: message.priority,
         readyAt: Math.max(now, message.eta ?? now),
         body,
+        ...(message.dedupKey === undefined
+          ? {}
+          : { dedupKey: message.dedupKey, dedupTtl: message.dedupTtl ?? DEFAULT_DEDUP_TTL }),
       };
     });
     return { messages: ready, records };
@@ -483,14 +506,19 @@ export abstract class Broker {
    * round trip per queue at most. Idempotent by id: an id already stored (in any state)
    * is left alone, so that a retried request cannot reset a running message.
    *
+   * A record with a `dedupKey` is stored only if no record with that key was written to
+   * its queue inside its `dedupTtl` (see `docs/concepts.md`, "Producer deduplication").
+   *
    * @param records The messages, checked and encoded.
    * @param groups Groups whose state to create first, in the same round trip; a group
    *   already created is left alone.
+   * @returns The id each record stands for, in order: its own, or the first message's when
+   *   deduplicated (a broker without deduplication may return nothing).
    */
   protected abstract write(
     records: readonly EncodedMessage[],
     groups?: readonly GroupStart[],
-  ): Promise<void>;
+  ): Promise<readonly string[] | void>;
 
   /**
    * Promotes due delays, recovers expired leases, then leases up to `count` ready

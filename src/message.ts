@@ -86,6 +86,47 @@ export const EnvelopeSchema: v.GenericSchema<unknown, Envelope> = v.looseObject(
   next: v.optional(ContinuationSchema),
 });
 
+/** How long a dedup key holds by default, in milliseconds: 5 minutes. */
+export const DEFAULT_DEDUP_TTL = 5 * 60_000;
+
+/** The longest window a dedup key may hold, in milliseconds: 24 hours. */
+export const MAX_DEDUP_TTL = 24 * 60 * 60_000;
+
+/**
+ * The valibot schema of a producer deduplication key: 1 to 200 of A-Z a-z 0-9 _ . : @ / -
+ * (the characters of queue names: no braces, which would move a Redis hash tag).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as v from "valibot";
+ *
+ * assert(v.is(DedupKeySchema, "order:42"));
+ * assert(!v.is(DedupKeySchema, "order {42}"));
+ * ```
+ */
+export const DedupKeySchema: v.GenericSchema<string> = v.pipe(v.string(), v.regex(NAME_PATTERN));
+
+/**
+ * The valibot schema of a dedup window: an integer number of milliseconds from 1 to
+ * {@linkcode MAX_DEDUP_TTL}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as v from "valibot";
+ *
+ * assert(v.is(DedupTtlSchema, 60_000));
+ * assert(!v.is(DedupTtlSchema, 0));
+ * ```
+ */
+export const DedupTtlSchema: v.GenericSchema<number> = v.pipe(
+  v.number(),
+  v.integer(),
+  v.minValue(1),
+  v.maxValue(MAX_DEDUP_TTL),
+);
+
 /** What a {@linkcode Message} is made of; only `queue`, `actor` and `args` are required. */
 export interface MessageInit<Args extends unknown[] = unknown[]> {
   /** The message id; a new time-sortable id by default. */
@@ -110,6 +151,16 @@ export interface MessageInit<Args extends unknown[] = unknown[]> {
   retries?: number;
   /** What follows it in a pipeline or a group; set by `pipeline()` and `group()`. */
   next?: Continuation;
+  /**
+   * Producer deduplication: a send with a key already sent to the same queue inside its
+   * window returns the first message's id instead of enqueuing (see `docs/concepts.md`).
+   * Used at send only; not stored in the envelope.
+   */
+  dedupKey?: string;
+  /** How long the dedup key holds, in milliseconds (default 5 minutes, at most 24 hours). */
+  dedupTtl?: number;
+  /** Set by the broker at send: `true` when a send with the same dedup key came first. */
+  deduplicated?: boolean;
 }
 
 /**
@@ -150,6 +201,15 @@ export class Message<Args extends unknown[] = unknown[], Result = unknown> {
   readonly retries: number;
   /** What follows it in a pipeline or a group, if anything. */
   readonly next: Continuation | undefined;
+  /** Its producer deduplication key, if any (used at send only). */
+  readonly dedupKey: string | undefined;
+  /** How long its dedup key holds, in milliseconds, if set. */
+  readonly dedupTtl: number | undefined;
+  /**
+   * Whether the send that returned this message was deduplicated: then `id` is the first
+   * message's (sent earlier with the same dedup key) and nothing new was enqueued.
+   */
+  readonly deduplicated: boolean;
 
   /**
    * The message id, time-sortable. Made when first read (at send, at the latest), so that
@@ -190,6 +250,21 @@ export class Message<Args extends unknown[] = unknown[], Result = unknown> {
         fail(field, "a non-negative integer", value);
       }
     }
+    if (init.dedupKey !== undefined && !v.is(DedupKeySchema, init.dedupKey)) {
+      fail("dedupKey", "1 to 200 of A-Z a-z 0-9 _ . : @ / -", init.dedupKey, TypeError);
+    }
+    if (init.dedupTtl !== undefined) {
+      if (init.dedupKey === undefined) {
+        throw new TypeError("Cannot create message: 'dedupTtl' needs a 'dedupKey'");
+      }
+      if (!v.is(DedupTtlSchema, init.dedupTtl)) {
+        fail(
+          "dedupTtl",
+          `an integer number of milliseconds from 1 to ${MAX_DEDUP_TTL}`,
+          init.dedupTtl,
+        );
+      }
+    }
     this.#id = init.id;
     this.queue = init.queue;
     this.actor = init.actor;
@@ -201,6 +276,9 @@ export class Message<Args extends unknown[] = unknown[], Result = unknown> {
     this.delay = init.delay;
     this.retries = init.retries ?? 0;
     this.next = init.next;
+    this.dedupKey = init.dedupKey;
+    this.dedupTtl = init.dedupTtl;
+    this.deduplicated = init.deduplicated ?? false;
   }
 
   /**
@@ -395,6 +473,9 @@ export class Message<Args extends unknown[] = unknown[], Result = unknown> {
       delay: this.delay,
       retries: this.retries,
       next: this.next,
+      dedupKey: this.dedupKey,
+      dedupTtl: this.dedupTtl,
+      deduplicated: this.deduplicated,
     };
   }
 }

@@ -121,6 +121,101 @@ export function brokerConformance(
     assert.deepEqual(await broker.ack(queue, [claim]), [true]);
   });
 
+  test("given a send with a dedup key, when a second send with the same key arrives inside the window, then it returns the first message and enqueues nothing", async ({ broker, queue, name }) => {
+    const runs: string[] = [];
+    const task = actor(name("task"), (s: string) => void runs.push(s), { broker, queue });
+    const first = await task.sendWithOptions({ args: ["first"], dedupKey: "order:42" });
+    assert.equal(first.deduplicated, false);
+    assert.equal(first.dedupKey, "order:42");
+    const second = await task.sendWithOptions({ args: ["second"], dedupKey: "order:42" });
+    assert.equal(second.deduplicated, true);
+    assert.equal(second.id, first.id);
+    assert.deepEqual(await broker.stats(queue), { ready: 1, delayed: 0, leased: 0, dead: 0 });
+    // Another key, and the same key on another queue, are not duplicates.
+    const other = await task.sendWithOptions({ args: ["other"], dedupKey: "order:43" });
+    assert.equal(other.deduplicated, false);
+    assert.notEqual(other.id, first.id);
+    await broker.join(queue);
+    assert.deepEqual(runs.sort(), ["first", "other"]);
+  });
+
+  test("given a dedup key on two queues, when each is sent, then each queue stores its own", async ({ broker, queue, name }) => {
+    const otherQueue = `${queue}-other`;
+    const a = actor(name("a"), () => {}, { broker, queue });
+    const b = actor(name("b"), () => {}, { broker, queue: otherQueue });
+    const sentA = await a.sendWithOptions({ dedupKey: "same" });
+    const sentB = await b.sendWithOptions({ dedupKey: "same" });
+    assert.equal(sentB.deduplicated, false);
+    assert.notEqual(sentA.id, sentB.id);
+    assert.equal((await broker.stats(otherQueue)).ready, 1);
+    await options.cleanup?.(broker, otherQueue);
+  });
+
+  test("given a message sent with a dedup key and already done, when the key is sent again inside the window, then it returns the first id and nothing runs again", async ({ broker, queue, clock, name }) => {
+    let runs = 0;
+    const task = actor(name("task"), () => void runs++, { broker, queue });
+    const first = await task.sendWithOptions({ dedupKey: "k", dedupTtl: 60_000 });
+    await broker.join(queue);
+    clock.time += 30_000;
+    const again = await task.sendWithOptions({ dedupKey: "k", dedupTtl: 60_000 });
+    assert.equal(again.id, first.id);
+    assert.equal(again.deduplicated, true);
+    assert.deepEqual(await broker.state(queue, [first.id]), ["missing"]);
+    await broker.join(queue);
+    assert.equal(runs, 1);
+  });
+
+  test("given a dedup window that has passed, when the key is sent again, then a new message is enqueued", async ({ broker, queue, clock, name }) => {
+    const task = actor(name("task"), () => {}, { broker, queue });
+    const first = await task.sendWithOptions({ dedupKey: "k", dedupTtl: 20 });
+    // The window is kept by the broker's clock (MemoryBroker) or by Redis (PX): move both.
+    clock.time += 21;
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    const later = await task.sendWithOptions({ dedupKey: "k", dedupTtl: 20 });
+    assert.equal(later.deduplicated, false);
+    assert.notEqual(later.id, first.id);
+    assert.equal((await broker.stats(queue)).ready, 2);
+  });
+
+  test("given a batch with two messages of one dedup key, when enqueued, then the second stands for the first", async ({ broker, queue, name }) => {
+    const task = actor(name("task"), () => {}, { broker, queue });
+    const sent = await broker.enqueue([
+      task.messageWithOptions({ dedupKey: "b" }),
+      task.message(),
+      task.messageWithOptions({ dedupKey: "b", delay: 1_000 }),
+      task.messageWithOptions({ dedupKey: "c", delay: 1_000 }),
+    ]);
+    assert.deepEqual(sent.map((m) => m.deduplicated), [false, false, true, false]);
+    assert.equal(sent[2].id, sent[0].id);
+    assert.deepEqual(await broker.stats(queue), { ready: 2, delayed: 1, leased: 0, dead: 0 });
+  });
+
+  test("given invalid dedup options, when a message is built, then it is refused with a clear error", ({ name }) => {
+    const task = actor(name("task"), () => {}, { broker: undefined });
+    for (const dedupKey of ["", "a{b}", "with space", "x".repeat(201), 42 as unknown as string]) {
+      assert.throws(
+        () => task.messageWithOptions({ dedupKey }),
+        (error: Error) =>
+          error instanceof TypeError &&
+          /^Cannot create message: 'dedupKey' must be 1 to 200 of/.test(error.message),
+      );
+    }
+    for (const dedupTtl of [0, -1, 1.5, 24 * 3_600_000 + 1]) {
+      assert.throws(
+        () => task.messageWithOptions({ dedupKey: "k", dedupTtl }),
+        (error: Error) =>
+          error instanceof RangeError &&
+          /^Cannot create message: 'dedupTtl' must be/.test(error.message),
+      );
+    }
+    assert.throws(() => task.messageWithOptions({ dedupTtl: 1_000 }), TypeError);
+    assert.equal(
+      task.messageWithOptions({ dedupKey: "k", dedupTtl: 24 * 3_600_000 }).dedupTtl,
+      86_400_000,
+    );
+    return Promise.resolve();
+  });
+
   test("given a lease ended, when new calls ack, nack, release or settle it again, then each is refused and nothing comes back", async ({ broker, queue, clock, name }) => {
     const task = actor(name("task"), () => {}, { broker, queue });
     await broker.enqueue([task.message(), task.message()]);

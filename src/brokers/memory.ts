@@ -111,6 +111,8 @@ function remove(list: Entry[], entry: Entry): void {
 export class MemoryBroker extends Broker {
   readonly #queues = new Map<string, Queue>();
   readonly #groups = new Map<string, GroupState>();
+  /** Dedup keys (`<queue>\n<key>`): the first id and when the window ends. */
+  readonly #dedup = new Map<string, { id: string; expiresAt: number }>();
 
   /**
    * Creates a MemoryBroker.
@@ -123,19 +125,43 @@ export class MemoryBroker extends Broker {
   }
 
   /**
-   * Stores messages as ready or delayed, after the state of the groups they start.
+   * Stores messages as ready or delayed, after the state of the groups they start. A
+   * message whose dedup key was written to its queue inside the key's window is not
+   * stored: its answer is the first message's id.
    *
    * @param records The encoded messages.
    * @param groups Groups whose state to create (left alone when it exists).
+   * @returns The id each record stands for, in order.
    */
   protected write(
     records: readonly EncodedMessage[],
     groups: readonly GroupStart[] = [],
-  ): Promise<void> {
+  ): Promise<readonly string[]> {
     const now = this.now();
     for (const group of groups) this.#startGroup(group, now);
-    this.#store(records, now);
-    return Promise.resolve();
+    const ids: string[] = [];
+    const store: EncodedMessage[] = [];
+    for (const record of records) {
+      if (record.dedupKey === undefined) {
+        ids.push(record.id);
+        store.push(record);
+        continue;
+      }
+      const key = `${record.queue}\n${record.dedupKey}`;
+      const first = this.#dedup.get(key);
+      if (first && first.expiresAt > now) {
+        ids.push(first.id);
+        continue;
+      }
+      this.#dedup.set(key, { id: record.id, expiresAt: now + (record.dedupTtl ?? 1) });
+      ids.push(record.id);
+      store.push(record);
+    }
+    this.#store(store, now);
+    for (const [key, { expiresAt }] of this.#dedup) {
+      if (expiresAt <= now) this.#dedup.delete(key);
+    }
+    return Promise.resolve(ids);
   }
 
   /**

@@ -46,7 +46,7 @@ import { ACK, EXTEND_LEASE, RELEASE } from "./upstash/lease.ts";
 import { NACK } from "./upstash/nack.ts";
 import { SETTLE } from "./upstash/settle.ts";
 import { STATE } from "./upstash/state.ts";
-import { WRITE } from "./upstash/write.ts";
+import { dedupRun, WRITE, WRITE_DEDUP } from "./upstash/write.ts";
 
 /** What the broker needs of a client: any `@upstash/redis` instance fits. */
 export type UpstashBrokerClient = Pick<RedisCommands, "eval" | "evalsha" | "pipeline">;
@@ -112,29 +112,50 @@ export class UpstashBroker extends Broker {
    * Stores messages as ready or delayed: one request (a pipeline when several queues),
    * more only for batches over 4 MiB. The state of tracked groups goes first, in the
    * first request: `HSETNX left`, `HSET` of its templates, `PEXPIRE` (3 commands each).
+   * Messages with a dedup key go in one more request, one `WRITE_DEDUP` each (a send of
+   * one such message is that one script call alone).
    *
    * @param records The encoded messages.
    * @param groups Groups whose state to create; a state that exists keeps its count.
+   * @returns The id each record stands for: its own, or the first one's when deduplicated.
    * @throws {Error} When Redis fails.
    */
   protected async write(
     records: readonly EncodedMessage[],
     groups: readonly GroupStart[] = [],
-  ): Promise<void> {
+  ): Promise<readonly string[]> {
     const queues = new Set([...records.map((r) => r.queue), ...groups.map((g) => g.home)]);
     for (const queue of queues) this.#keys("send messages", queue);
-    const requests = writeRequests(this.namespace, records, this.#now());
-    if (requests.length === 0) requests.push([]);
+    const now = this.#now();
+    const plain = records.filter((r) => r.dedupKey === undefined);
+    const deduped = records.filter((r) => r.dedupKey !== undefined);
+    const requests = writeRequests(this.namespace, plain, now);
+    if (requests.length === 0 && (deduped.length === 0 || groups.length > 0)) requests.push([]);
     let prelude = groups.length > 0 ? this.#startGroups(groups) : undefined;
+    const fail = (error: unknown) =>
+      redisError("send messages", records[0]?.queue ?? groups[0].home, error);
     for (const runs of requests) {
       try {
         if (runs.length === 1 && !prelude) await WRITE.run(this.redis, runs[0].keys, runs[0].args);
         else await runPipelined(this.redis, WRITE, runs, prelude);
       } catch (error) {
-        throw redisError("send messages", records[0]?.queue ?? groups[0].home, error);
+        throw fail(error);
       }
       prelude = undefined;
     }
+    if (deduped.length === 0) return records.map((r) => r.id);
+    // One WRITE_DEDUP per message with a dedup key, all in one request.
+    const runs = deduped.map((r) => dedupRun(this.namespace, r, now));
+    let answers: string[];
+    try {
+      answers = runs.length === 1
+        ? [await WRITE_DEDUP.run(this.redis, runs[0].keys, runs[0].args)]
+        : await runPipelined(this.redis, WRITE_DEDUP, runs);
+    } catch (error) {
+      throw fail(error);
+    }
+    const first = new Map(deduped.map((r, i) => [r, String(answers[i])]));
+    return records.map((r) => first.get(r) ?? r.id);
   }
 
   #startGroups(

@@ -11,10 +11,10 @@ import { ACK, EXTEND_LEASE, RELEASE } from "./lease.ts";
 import { NACK } from "./nack.ts";
 import { SETTLE } from "./settle.ts";
 import { STATE } from "./state.ts";
-import { WRITE } from "./write.ts";
+import { WRITE, WRITE_DEDUP } from "./write.ts";
 
 export { ACK, CLAIM, CLAIM_BY_ID, DEAD_LETTERS, EXTEND_LEASE, NACK, PURGE_DEAD, RELEASE, REQUEUE };
-export { SETTLE, STATE, WRITE };
+export { SETTLE, STATE, WRITE, WRITE_DEDUP };
 
 /**
  * The scripts, in no particular order.
@@ -28,6 +28,7 @@ export { SETTLE, STATE, WRITE };
  */
 export const UPSTASH_SCRIPTS: readonly Script<unknown>[] = [
   WRITE,
+  WRITE_DEDUP,
   CLAIM,
   CLAIM_BY_ID,
   ACK,

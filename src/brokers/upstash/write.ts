@@ -3,8 +3,12 @@
  *
  * @module
  */
+import type { EncodedMessage } from "../../broker.ts";
 import { Script } from "../../redis/script.ts";
+import { readyScore } from "../_score.ts";
+import { callKeys, delayedScore } from "./_keys.ts";
 import { luaCall } from "./_lua.ts";
+import type { ScriptRun } from "./_run.ts";
 
 /**
  * Stores new messages as ready or delayed; an id already stored, in any state, is left
@@ -68,3 +72,96 @@ return stored
 `,
   ),
 );
+
+/**
+ * Stores one message sent with a dedup key, unless a message with that key was stored in
+ * its queue inside the window: the dedup key, `<namespace>:{<queue>}:dedup:<key>`, is a
+ * string holding the first message's id, set with `SET NX PX <ttl>`. Safe to repeat with
+ * the same outcome: the call record is written first, so a retry (its first answer lost)
+ * answers the same id, even after the dedup key expired or the message was acked. 4
+ * commands when stored (`SET NX` of the record, `SET NX PX` of the key, `HSETNX`, `ZADD`),
+ * 4 when deduplicated (the record, the key, `GET` of the key, `SET` of the record).
+ *
+ * - KEYS: ready, timers, msg, dead, reason, call, dedup.
+ * - ARGV: id, `r` or `d`, score, body (as `WRITE`), then the window in milliseconds.
+ * - Returns: the id the send stands for: its own when stored, the first one's when not.
+ *
+ * @example
+ * ```ts ignore
+ * const { keys, args } = dedupRun(namespace, record, Date.now());
+ * const id = await WRITE_DEDUP.run(redis, keys, args);
+ * ```
+ */
+export const WRITE_DEDUP: Script<string> = new Script(
+  "skiff-write-dedup",
+  luaCall(
+    "skiff-write-dedup",
+    `
+local dedup = KEYS[7]
+if not dedup then return redis.error_reply("ERR skiff-write-dedup: no dedup key") end
+local first = once(ARGV[1])
+if first then return first end
+if not redis.call("SET", dedup, ARGV[1], "NX", "PX", ARGV[5]) then
+  return remember(redis.call("GET", dedup))
+end
+if redis.call("HSETNX", msg, ARGV[1], ARGV[4]) == 1 then
+  if ARGV[2] == "r" then
+    redis.call("ZADD", ready, ARGV[3], ARGV[1])
+  else
+    redis.call("ZADD", timers, ARGV[3], ARGV[1])
+  end
+end
+return ARGV[1]
+`,
+  ),
+);
+
+/**
+ * The key of a dedup key: under the queue's hash tag, so that it shares the slot of the
+ * keys the send writes.
+ *
+ * @param namespace The broker's namespace.
+ * @param queue The queue.
+ * @param key The dedup key (checked at send: no braces).
+ * @returns The Redis key.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(dedupKey("skiff", "q", "order:1"), "skiff:{q}:dedup:order:1");
+ * ```
+ */
+export function dedupKey(namespace: string, queue: string, key: string): string {
+  return `${namespace}:{${queue}}:dedup:${key}`;
+}
+
+/**
+ * The `WRITE_DEDUP` call of one record that has a dedup key, with a fresh call record.
+ *
+ * @param namespace The broker's namespace.
+ * @param record The encoded message, with `dedupKey` and `dedupTtl`.
+ * @param now The time, in milliseconds since the epoch.
+ * @returns Its keys and arguments.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const record = { id: "a", queue: "q", priority: 0, readyAt: 5, body: "{}", dedupKey: "k", dedupTtl: 60_000 };
+ * const run = dedupRun("skiff", record, 5);
+ * assert.equal(run.keys[6], "skiff:{q}:dedup:k");
+ * assert.equal(run.args[4], 60_000);
+ * ```
+ */
+export function dedupRun(namespace: string, record: EncodedMessage, now: number): ScriptRun {
+  const delayed = record.readyAt > now;
+  const score = delayed
+    ? delayedScore(record.priority, record.readyAt)
+    : readyScore(record.priority, record.readyAt);
+  return {
+    keys: [
+      ...callKeys(namespace, record.queue),
+      dedupKey(namespace, record.queue, record.dedupKey ?? ""),
+    ],
+    args: [record.id, delayed ? "d" : "r", score, record.body, record.dedupTtl ?? 1],
+  };
+}
