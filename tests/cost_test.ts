@@ -31,6 +31,8 @@ export const UPSTASH_BROKER_COST = {
   "send (1 message)": 4,
   "send (1 delayed message)": 4,
   "send (batch of 10)": 5,
+  "send with a dedup key (stored)": 5,
+  "send with a dedup key (deduplicated)": 5,
   "claim (1 ready)": 6,
   "claim (10 ready)": 6,
   "claim (idle: nothing ready, due or expired)": 4,
@@ -151,6 +153,17 @@ Deno.test("cost: each UpstashBroker operation issues its documented number of Re
       const claims = await broker.claim("cost-e2e", { count: 10 });
       assert.equal((await broker.ack("cost-e2e", claims)).filter(Boolean).length, 10);
     });
+
+    const once = actor(`once-${crypto.randomUUID()}`, () => {}, { broker, queue: "cost-dedup" });
+    const kept = await measure(
+      "send with a dedup key (stored)",
+      () => once.sendWithOptions({ dedupKey: "order:1" }),
+    );
+    const again = await measure(
+      "send with a dedup key (deduplicated)",
+      () => once.sendWithOptions({ dedupKey: "order:1" }),
+    );
+    assert.deepEqual([again.id, again.deduplicated], [kept.id, true]);
 
     const rows = Object.keys(UPSTASH_BROKER_COST).map((op) =>
       `| ${op} | ${measured.get(op as Operation)} |`

@@ -3,7 +3,7 @@ import { Redis } from "@upstash/redis";
 import { actor } from "../src/actor.ts";
 import type { Logger } from "../src/broker.ts";
 import { UpstashBroker, type UpstashBrokerClient } from "../src/brokers/upstash.ts";
-import { ACK, CLAIM, NACK, SETTLE, WRITE } from "../src/brokers/upstash/scripts.ts";
+import { ACK, CLAIM, NACK, SETTLE, WRITE, WRITE_DEDUP } from "../src/brokers/upstash/scripts.ts";
 import { Retry } from "../src/errors.ts";
 import { startLocalServer } from "../src/local/mod.ts";
 import "../src/composition/pipeline.ts"; // provides Message.pipe()
@@ -216,6 +216,57 @@ Deno.test("UpstashBroker: given a send whose answer is lost, when a worker runs 
     assert.deepEqual(await plain.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
     await plain.join(queue);
     assert.deepEqual(runs, ["once"]);
+  } finally {
+    await cleanup(redis, `${namespace}:`);
+  }
+});
+
+Deno.test("UpstashBroker: given a send with a dedup key whose answer is lost, when the message runs and its window ends before the retry arrives, then the retry answers the same id and stores nothing", async () => {
+  const namespace = testPrefix("hole-dedup").slice(0, -1);
+  const queue = "q";
+  const plain = new UpstashBroker({ redis, namespace, logger: silentLogger });
+  const runs: string[] = [];
+  const task = actor(`task-${crypto.randomUUID()}`, (s: string) => void runs.push(s), {
+    broker: plain,
+    queue,
+  });
+  // Between the first run and its retry: a worker runs the message, the dedup key expires.
+  const { client, lost } = losing(WRITE_DEDUP, "client retries", async () => {
+    await plain.join(queue);
+    assert.equal(await redis.del(`${namespace}:{${queue}}:dedup:k`), 1);
+  });
+  const sender = new UpstashBroker({ redis: client, namespace, logger: silentLogger });
+  try {
+    const message = task.messageWithOptions({ args: ["once"], dedupKey: "k" });
+    const [sent] = await sender.enqueue([message]);
+    assert.equal(lost(), 1);
+    assert.equal(sent.id, message.id);
+    assert.equal(sent.deduplicated, false);
+    assert.deepEqual(await plain.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
+    await plain.join(queue);
+    assert.deepEqual(runs, ["once"]);
+  } finally {
+    await cleanup(redis, `${namespace}:`);
+  }
+});
+
+Deno.test("UpstashBroker: given a deduplicated send whose answer is lost, when the window ends before the retry arrives, then the retry still answers the first id and stores nothing", async () => {
+  const namespace = testPrefix("hole-dedup-hit").slice(0, -1);
+  const queue = "q";
+  const plain = new UpstashBroker({ redis, namespace, logger: silentLogger });
+  const task = actor(`task-${crypto.randomUUID()}`, () => {}, { broker: plain, queue });
+  // Between the first run and its retry: the dedup key expires.
+  const { client, lost } = losing(WRITE_DEDUP, "client retries", async () => {
+    assert.equal(await redis.del(`${namespace}:{${queue}}:dedup:k`), 1);
+  });
+  const sender = new UpstashBroker({ redis: client, namespace, logger: silentLogger });
+  try {
+    const first = await task.sendWithOptions({ dedupKey: "k" });
+    const [sent] = await sender.enqueue([task.messageWithOptions({ dedupKey: "k" })]);
+    assert.equal(lost(), 1);
+    assert.equal(sent.id, first.id);
+    assert.equal(sent.deduplicated, true);
+    assert.deepEqual(await plain.stats(queue), { ready: 1, delayed: 0, leased: 0, dead: 0 });
   } finally {
     await cleanup(redis, `${namespace}:`);
   }
