@@ -12,7 +12,8 @@ import { silentLogger } from "./broker_conformance.ts";
 import { cleanup, restClient, testPrefix, testRedisUrl } from "./_env.ts";
 
 const redis = restClient();
-const KEY_VARIABLES = new Set(["ready", "timers", "msg", "dead", "reason", "call"]);
+// `dedup` is KEYS[7] of WRITE_DEDUP.
+const KEY_VARIABLES = new Set(["ready", "timers", "msg", "dead", "reason", "call", "dedup"]);
 
 Deno.test("upstash scripts: each loads, its SHA matches, and it names keys only through KEYS", async () => {
   for (const script of UPSTASH_SCRIPTS) {
