@@ -80,5 +80,48 @@ return cjson.encode(out)
 `,
 );
 
+/**
+ * Marks the slots whose messages were sent: per schedule a string, the slot, that lives as
+ * long as the slot can still be sent again (its `grace`). Written after a send succeeds, so
+ * that another instance which finds the slot fired, but its message gone from the broker,
+ * can tell "sent and done" from "never sent". Safe to repeat (the same values again).
+ * Per call: 1 command per schedule.
+ *
+ * KEYS: one marker per schedule, `<namespace>:{schedules}:sent:<name>`
+ * ARGV: per key, the slot and the TTL in ms
+ * Returns: how many were written.
+ */
+export const MARK_SENT: Script<unknown> = new Script(
+  "skiff-schedule-mark-sent",
+  `${HEADER}for i = 1, #KEYS do
+  local key = KEYS[i]
+  redis.call("SET", key, ARGV[2 * i - 1], "PX", ARGV[2 * i])
+end
+return #KEYS
+`,
+);
+
+/**
+ * Reads the markers of {@linkcode MARK_SENT}. Changes nothing. Per call: 1 command per
+ * schedule.
+ *
+ * KEYS: one marker per schedule, `<namespace>:{schedules}:sent:<name>`
+ * Returns: JSON, per key the slot marked (`""`: none).
+ */
+export const SENT_SLOTS: Script<unknown> = new Script(
+  "skiff-schedule-sent",
+  `${HEADER}local out = {}
+for i = 1, #KEYS do
+  local key = KEYS[i]
+  out[i] = redis.call("GET", key) or ""
+end
+return cjson.encode(out)
+`,
+);
+
 /** Every scheduler script, for `SCRIPT LOAD` ahead of time and the SHA test. */
-export const SCHEDULER_SCRIPTS: readonly Script<unknown>[] = [SWAP_RECORDS];
+export const SCHEDULER_SCRIPTS: readonly Script<unknown>[] = [
+  SWAP_RECORDS,
+  MARK_SENT,
+  SENT_SLOTS,
+];

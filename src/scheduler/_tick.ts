@@ -14,9 +14,9 @@ import type { Broker, Logger } from "../broker.ts";
 import type { Message } from "../message.ts";
 import type { Entry } from "./_declare.ts";
 import { planSlots, type SlotPlan } from "./_plan.ts";
-import { slotId } from "./_slot_id.ts";
+import { slotId, slotOfId, tickToken } from "./_slot_id.ts";
 import { messageStates, unfinished } from "./_states.ts";
-import type { RecordSwap, ScheduleRecord, ScheduleStore, SwapResult } from "./store.ts";
+import type { RecordSwap, ScheduleRecord, ScheduleStore, SentMark, SwapResult } from "./store.ts";
 import type { SchedulerTickReport } from "./types.ts";
 
 /** What a tick works with. */
@@ -41,6 +41,19 @@ export interface Unsettled {
   unsent?: Step[];
   /** What failed ticks did (fired, skipped): part of the next successful tick's report. */
   unreported?: SchedulerTickReport;
+  /** Per schedule, the latest slot this scheduler won, or found sent: never checked. */
+  known?: Map<string, number>;
+  /** Slots other ticks fired, to check once their send had time to land. */
+  watched?: Map<string, Found>;
+  /** Marks of slots sent that could not be written: written with the next tick's. */
+  marks?: SentMark[];
+}
+
+/** A record another tick wrote, found by a read or a lost race. */
+export interface Found {
+  entry: Entry;
+  broker: Broker;
+  record: ScheduleRecord;
 }
 
 /** A store call whose answer was lost: its call id, and the steps it swapped. */
@@ -67,6 +80,14 @@ export interface Step {
 const MIN_TTL = 7 * 86_400_000;
 /** Rounds of compare-and-set per tick: a lost race re-plans with what the winner wrote. */
 const MAX_ROUNDS = 4;
+/**
+ * How long after another tick wrote a record its send is taken as done (landed, or failed
+ * for good): from then, if its slot's message is neither in the broker nor marked sent, any
+ * tick sends it.
+ */
+export const SEND_WAIT = 30_000;
+/** Marks of sent slots outlive the slot's `grace` by this much. */
+const MARK_MARGIN = 60_000;
 
 /** Fires the due slots of `entries` at `at`. */
 export async function fireDue(
@@ -78,6 +99,7 @@ export async function fireDue(
   // Slots an earlier tick won but could not send: sent first, with the same message ids.
   const done: Step[] = unsettled.unsent ?? [];
   unsettled.unsent = undefined;
+  const found: Found[] = [];
   let failure: { error: unknown } | undefined;
   try {
     const earlier = unsettled.call;
@@ -97,16 +119,19 @@ export async function fireDue(
       results.forEach((result, i) => {
         const step = earlier.steps[i];
         if (result.written) done.push(step);
+        else if (result.current) found.push({ ...step, record: result.current });
         seen.set(step.entry.name, result.written ? step.swap!.next ?? null : result.current);
       });
     }
-    await plannedRounds(entries, at, context, done);
+    await plannedRounds(entries, at, context, done, found);
+    await resendLost(found, at, context, done);
   } catch (error) {
     failure = { error };
   }
   // What was won is sent even when a later step failed; what cannot be sent is kept.
   const sent = await send(done, context);
   failure ??= sent.failure;
+  failure ??= await markSent(sent.steps, at, context);
   const report = reportOf(sent.steps);
   if (failure) {
     // Reported by the next tick that succeeds: a slot this tick fired is never unreported.
@@ -124,6 +149,7 @@ async function plannedRounds(
   at: number,
   context: TickContext,
   done: Step[],
+  found: Found[],
 ): Promise<void> {
   const { store, seen, unsettled } = context;
   let pending = entries;
@@ -131,8 +157,8 @@ async function plannedRounds(
     const steps = plan(pending, at, context);
     if (steps.length === 0) break;
     await checkOverlaps(steps);
-    const token = crypto.randomUUID();
-    for (const step of steps) step.swap = swapOf(step, at, token);
+    const token = tickToken(at);
+    for (const step of steps) step.swap = await swapOf(step, at, token);
     // One id per call, made here and reused by every retry of the call, also a later tick's.
     const callId = crypto.randomUUID();
     let results: SwapResult[];
@@ -148,10 +174,12 @@ async function plannedRounds(
       if (result.written) {
         seen.set(step.entry.name, step.swap!.next ?? null);
         done.push(step);
+        if (step.plan) (unsettled.known ??= new Map()).set(step.entry.name, step.plan.newest);
       } else {
         // Lost a race, or only read: plan again with what is there now.
         seen.set(step.entry.name, result.current);
         lost.push(step.entry);
+        if (result.current) found.push({ ...step, record: result.current });
       }
     });
     pending = lost;
@@ -173,12 +201,12 @@ function reportOf(steps: readonly Step[]): SchedulerTickReport {
   return report;
 }
 
-/** Two reports as one, by schedule then slot. */
+/** Two reports as one, by schedule then slot (`a` left out: `b` in that order). */
 function merge(
   a: SchedulerTickReport | undefined,
   b: SchedulerTickReport,
 ): SchedulerTickReport {
-  if (!a) return b;
+  a ??= { fired: [], skipped: [] };
   const order = (x: { schedule: string; slot: number }, y: { schedule: string; slot: number }) =>
     x.schedule < y.schedule ? -1 : x.schedule > y.schedule ? 1 : x.slot - y.slot;
   return {
@@ -243,12 +271,13 @@ async function checkOverlaps(steps: readonly Step[]): Promise<void> {
 }
 
 /** The compare-and-set of one step, and the fresh messages it fires. */
-function swapOf(step: Step, at: number, token: string): RecordSwap {
+async function swapOf(step: Step, at: number, token: string): Promise<RecordSwap> {
   const { entry, record, plan } = step;
   const expect = record?.token ?? "";
   if (!plan) return { name: entry.name, expect, ttl: 0 };
   if (!step.overlapped) {
-    step.messages = plan.fire.map((slot) => entry.message.copy({ id: slotId(slot) }));
+    const ids = await Promise.all(plan.fire.map((slot) => slotId(entry.name, slot)));
+    step.messages = ids.map((id) => entry.message.copy({ id }));
   }
   const last = step.messages[step.messages.length - 1];
   const next = { slot: plan.newest, token, id: last?.id ?? record?.id ?? "" };
@@ -296,4 +325,113 @@ async function send(
     );
   }
   return { steps: sent, failure };
+}
+
+/**
+ * Sends again the slots that another tick won but whose messages may never have been sent
+ * (its send failed, and it will not tick again: an isolate discarded): the latest slot of
+ * each schedule whose record another tick wrote, once that tick's send had `SEND_WAIT` to
+ * land, while the slot is within `grace`. A slot is sent again only if its mark is missing
+ * (`markSent()`: sent, and maybe done since) and its message is not in the broker (sent,
+ * not done yet: then it is marked now); its id is the slot's own, so the broker stores it
+ * once. Adds the steps to send to `done`. No request unless such a slot is due a check.
+ */
+async function resendLost(
+  found: readonly Found[],
+  at: number,
+  context: TickContext,
+  done: Step[],
+): Promise<void> {
+  const { store, unsettled } = context;
+  if (!store.sentSlots) return;
+  const known = unsettled.known ??= new Map();
+  const watched = unsettled.watched ??= new Map();
+  for (const item of found) {
+    const { entry, record } = item;
+    if (known.get(entry.name) === record.slot || at - record.slot > entry.grace) continue;
+    // Only a record whose message is its own slot's: not a skipped slot, nor an old id.
+    if (!record.id || record.id !== await slotId(entry.name, record.slot)) continue;
+    const held = watched.get(entry.name);
+    if (!held || held.record.slot <= record.slot) watched.set(entry.name, item);
+  }
+  const due: Found[] = [];
+  for (const [name, item] of watched) {
+    const { entry, record } = item;
+    if (known.get(name) === record.slot || at - record.slot > entry.grace) {
+      watched.delete(name);
+    } else if (at - (slotOfId(record.token) ?? record.slot) >= SEND_WAIT) {
+      watched.delete(name);
+      due.push(item);
+    }
+  }
+  if (due.length === 0) return;
+  const marked = await store.sentSlots(due.map((item) => item.entry.name));
+  const unmarked = due.filter((item, i) => marked[i] !== item.record.slot);
+  // Where the messages are: one query per broker and queue.
+  const groups = new Map<Broker, Map<string, Found[]>>();
+  for (const item of unmarked) {
+    const queues = groups.get(item.broker) ?? new Map<string, Found[]>();
+    groups.set(item.broker, queues);
+    const queue = item.entry.message.queue;
+    queues.set(queue, [...(queues.get(queue) ?? []), item]);
+  }
+  const lost: Found[] = [];
+  await Promise.all(
+    [...groups].flatMap(([broker, queues]) =>
+      [...queues].map(async ([queue, group]) => {
+        const states = await messageStates(broker, queue, group.map((item) => item.record.id));
+        group.forEach((item, i) => {
+          if (states[i] === "missing") lost.push(item);
+          else {
+            // Sent (its sender could not mark it): marked now, for when it is done.
+            const { entry, record } = item;
+            const ttl = record.slot + entry.grace - at + MARK_MARGIN;
+            (unsettled.marks ??= []).push({ name: entry.name, slot: record.slot, ttl });
+          }
+        });
+      })
+    ),
+  );
+  for (const { entry, record } of due) known.set(entry.name, record.slot);
+  for (const { entry, broker, record } of lost) {
+    done.push({
+      entry,
+      broker,
+      record,
+      plan: { fire: [record.slot], missed: [], newest: record.slot },
+      messages: [entry.message.copy({ id: record.id })],
+    });
+  }
+}
+
+/**
+ * Marks the slots just sent (the latest of each schedule), with those an earlier tick could
+ * not mark: any instance can then tell them sent. A mark that cannot be written is kept for
+ * the next tick, and fails this one.
+ */
+async function markSent(
+  steps: readonly Step[],
+  at: number,
+  context: TickContext,
+): Promise<{ error: unknown } | undefined> {
+  const { store, unsettled } = context;
+  if (!store.markSent) return undefined;
+  const marks = new Map<string, SentMark>();
+  for (const mark of unsettled.marks ?? []) marks.set(mark.name, mark);
+  for (const { entry, plan, messages, overlapped } of steps) {
+    if (overlapped || messages.length === 0) continue;
+    const slot = plan!.fire[plan!.fire.length - 1];
+    const held = marks.get(entry.name);
+    if (held && held.slot > slot) continue;
+    marks.set(entry.name, { name: entry.name, slot, ttl: slot + entry.grace - at + MARK_MARGIN });
+  }
+  unsettled.marks = undefined;
+  if (marks.size === 0) return undefined;
+  try {
+    await store.markSent([...marks.values()]);
+  } catch (error) {
+    unsettled.marks = [...marks.values()];
+    return { error };
+  }
+  return undefined;
 }

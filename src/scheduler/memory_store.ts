@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { RecordSwap, ScheduleRecord, ScheduleStore, SwapResult } from "./store.ts";
+import type { RecordSwap, ScheduleRecord, ScheduleStore, SentMark, SwapResult } from "./store.ts";
 
 /** Options of {@linkcode MemoryScheduleStore}. */
 export interface MemoryScheduleStoreOptions {
@@ -29,6 +29,7 @@ export interface MemoryScheduleStoreOptions {
 export class MemoryScheduleStore implements ScheduleStore {
   readonly #now: () => number;
   readonly #records = new Map<string, { record: ScheduleRecord; expiresAt: number }>();
+  readonly #sent = new Map<string, { slot: number; expiresAt: number }>();
 
   /**
    * Creates a MemoryScheduleStore.
@@ -56,6 +57,31 @@ export class MemoryScheduleStore implements ScheduleStore {
       if (swap.next === null) this.#records.delete(swap.name);
       else this.#records.set(swap.name, { record: { ...swap.next }, expiresAt: now + swap.ttl });
       return { written: true };
+    }));
+  }
+
+  /**
+   * Marks slots whose messages were sent.
+   *
+   * @param marks The slots, each with how long to keep its mark.
+   */
+  markSent(marks: readonly SentMark[]): Promise<void> {
+    const now = this.#now();
+    for (const { name, slot, ttl } of marks) this.#sent.set(name, { slot, expiresAt: now + ttl });
+    return Promise.resolve();
+  }
+
+  /**
+   * The slot each schedule was last marked sent for (`null`: none kept).
+   *
+   * @param names The schedules.
+   * @returns The slots, in order.
+   */
+  sentSlots(names: readonly string[]): Promise<(number | null)[]> {
+    const now = this.#now();
+    return Promise.resolve(names.map((name) => {
+      const mark = this.#sent.get(name);
+      return mark && mark.expiresAt > now ? mark.slot : null;
     }));
   }
 }

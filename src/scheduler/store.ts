@@ -40,6 +40,16 @@ export interface SwapOptions {
   callId?: string;
 }
 
+/** A slot whose message was sent, for {@linkcode ScheduleStore.markSent}. */
+export interface SentMark {
+  /** The schedule's name. */
+  name: string;
+  /** The slot, in milliseconds since the epoch. */
+  slot: number;
+  /** How long the mark is kept, in milliseconds. */
+  ttl: number;
+}
+
 /** What one swap answers. */
 export type SwapResult =
   /** The write was made (or had been made by this very request, retried). */
@@ -85,4 +95,21 @@ export interface ScheduleStore {
    * @returns For each swap, in order, whether it was written, else the current record.
    */
   swap(swaps: readonly RecordSwap[], options?: SwapOptions): Promise<SwapResult[]>;
+
+  /**
+   * Marks slots whose messages were sent (one mark per schedule, the latest), so that any
+   * instance can tell a slot sent (and maybe done since) from a slot won by a tick whose
+   * send failed. Optional: without it, only the scheduler whose send failed sends again.
+   *
+   * @param marks The slots, each with how long to keep its mark.
+   */
+  markSent?(marks: readonly SentMark[]): Promise<void>;
+
+  /**
+   * The slot each schedule was last marked sent for, in order (`null`: none kept).
+   *
+   * @param names The schedules.
+   * @returns The slots.
+   */
+  sentSlots?(names: readonly string[]): Promise<(number | null)[]>;
 }

@@ -8,9 +8,9 @@ import { NAMESPACE_PATTERN } from "../brokers/upstash/_keys.ts";
 import type { RedisClient } from "../redis/client.ts";
 import type { ScriptArg } from "../redis/script.ts";
 import { decodeRecord, encodeRecord } from "./_record.ts";
-import { SWAP_RECORDS } from "./_scripts.ts";
+import { MARK_SENT, SENT_SLOTS, SWAP_RECORDS } from "./_scripts.ts";
 import { redisFailure } from "./_redis_error.ts";
-import type { RecordSwap, ScheduleStore, SwapOptions, SwapResult } from "./store.ts";
+import type { RecordSwap, ScheduleStore, SentMark, SwapOptions, SwapResult } from "./store.ts";
 
 /** Options of {@linkcode UpstashScheduleStore}. */
 export interface UpstashScheduleStoreOptions {
@@ -135,5 +135,55 @@ export class UpstashScheduleStore implements ScheduleStore {
       });
     }
     return results;
+  }
+
+  /**
+   * Marks slots whose messages were sent: one request per 1000 schedules, 1 command each
+   * (and the EVALSHA).
+   *
+   * @param marks The slots, each with how long to keep its mark.
+   * @throws {Error} When Redis fails; the message never quotes the request.
+   */
+  async markSent(marks: readonly SentMark[]): Promise<void> {
+    for (let i = 0; i < marks.length; i += MAX_SWAPS) {
+      const chunk = marks.slice(i, i + MAX_SWAPS);
+      const args = chunk.flatMap((m) => [m.slot, Math.max(1, Math.ceil(m.ttl))]);
+      try {
+        await MARK_SENT.run(this.redis, chunk.map((m) => this.#sentKey(m.name)), args);
+      } catch (error) {
+        throw redisFailure("mark schedule slots sent", error);
+      }
+    }
+  }
+
+  /**
+   * The slot each schedule was last marked sent for: one request per 1000 schedules, 1
+   * command each (and the EVALSHA).
+   *
+   * @param names The schedules.
+   * @returns The slots, in order (`null`: none kept).
+   * @throws {Error} When Redis fails; the message never quotes the request.
+   */
+  async sentSlots(names: readonly string[]): Promise<(number | null)[]> {
+    const slots: (number | null)[] = [];
+    for (let i = 0; i < names.length; i += MAX_SWAPS) {
+      const chunk = names.slice(i, i + MAX_SWAPS);
+      let answer: unknown;
+      try {
+        answer = await SENT_SLOTS.run(this.redis, chunk.map((name) => this.#sentKey(name)), []);
+      } catch (error) {
+        throw redisFailure("read schedule slots sent", error);
+      }
+      const list = typeof answer === "string" ? JSON.parse(answer) : answer;
+      chunk.forEach((_, j) => {
+        const value = Array.isArray(list) ? Number(list[j]) : NaN;
+        slots.push(Array.isArray(list) && list[j] !== "" && Number.isFinite(value) ? value : null);
+      });
+    }
+    return slots;
+  }
+
+  #sentKey(name: string): string {
+    return `${this.namespace}:{schedules}:sent:${name}`;
   }
 }
