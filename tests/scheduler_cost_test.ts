@@ -25,8 +25,8 @@ import { cleanup, testPrefix, testRedisUrl } from "./_env.ts";
  * retried write recognises its own first run: see `SWAP_RECORDS`. Every tick that sends
  * pays 1 + 1 per schedule for the marks of the slots sent (`MARK_SENT`), and a tick that
  * finds, `SEND_WAIT` after another tick wrote it, a slot it did not send pays 1 + 1 per
- * such schedule to read their marks (`SENT_SLOTS`), then the broker's `state()` only when
- * a mark is missing: by which any instance sends a slot whose sender failed.
+ * such schedule to claim their marks (then the send, only when a mark was absent): by
+ * which any instance sends a slot whose sender failed.
  */
 export const SCHEDULER_COST = {
   "tick, nothing new due (records seen before)": 0,

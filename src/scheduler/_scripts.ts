@@ -81,47 +81,36 @@ return cjson.encode(out)
 );
 
 /**
- * Marks the slots whose messages were sent: per schedule a string, the slot, that lives as
- * long as the slot can still be sent again (its `grace`). Written after a send succeeds, so
- * that another instance which finds the slot fired, but its message gone from the broker,
- * can tell "sent and done" from "never sent". Safe to repeat (the same values again).
- * Per call: 1 command per schedule.
+ * Marks slots sent, one key per (schedule, slot), kept as long as the slot can still be
+ * sent again (its `grace`, and a minute). A mark is written after a send succeeds, so that
+ * another instance which finds the slot fired can tell "sent (and maybe done since)" from
+ * "won by a tick whose send failed"; and, with `nx`, a mark is a **claim**: set only if
+ * absent, so that of the ticks that would send a slot again (the scheduler whose send
+ * failed, and the others) one does. Safe to repeat: a claim holds the caller's token, and
+ * a retried claim that finds its own token answers "claimed" (`SET ... NX GET`).
+ * Per call: 1 command per key.
  *
- * KEYS: one marker per schedule, `<namespace>:{schedules}:sent:<name>`
- * ARGV: per key, the slot and the TTL in ms
- * Returns: how many were written.
+ * KEYS: one mark per slot, `<namespace>:{schedules}:sent:<slot>:<name>`
+ * ARGV[1]: `nx` (claim: only absent marks) or `set`; ARGV[2]: the caller's token
+ * ARGV[3..]: per key, the TTL in ms
+ * Returns: JSON, per key `1` when this call set it (always, without `nx`), else `0`.
  */
 export const MARK_SENT: Script<unknown> = new Script(
   "skiff-schedule-mark-sent",
-  `${HEADER}for i = 1, #KEYS do
-  local key = KEYS[i]
-  redis.call("SET", key, ARGV[2 * i - 1], "PX", ARGV[2 * i])
-end
-return #KEYS
-`,
-);
-
-/**
- * Reads the markers of {@linkcode MARK_SENT}. Changes nothing. Per call: 1 command per
- * schedule.
- *
- * KEYS: one marker per schedule, `<namespace>:{schedules}:sent:<name>`
- * Returns: JSON, per key the slot marked (`""`: none).
- */
-export const SENT_SLOTS: Script<unknown> = new Script(
-  "skiff-schedule-sent",
-  `${HEADER}local out = {}
+  `${HEADER}local nx, token, out = ARGV[1] == "nx", ARGV[2], {}
 for i = 1, #KEYS do
   local key = KEYS[i]
-  out[i] = redis.call("GET", key) or ""
+  if nx then
+    local old = redis.call("SET", key, token, "NX", "GET", "PX", ARGV[i + 2])
+    out[i] = (not old or old == token) and 1 or 0
+  else
+    redis.call("SET", key, token, "PX", ARGV[i + 2])
+    out[i] = 1
+  end
 end
 return cjson.encode(out)
 `,
 );
 
 /** Every scheduler script, for `SCRIPT LOAD` ahead of time and the SHA test. */
-export const SCHEDULER_SCRIPTS: readonly Script<unknown>[] = [
-  SWAP_RECORDS,
-  MARK_SENT,
-  SENT_SLOTS,
-];
+export const SCHEDULER_SCRIPTS: readonly Script<unknown>[] = [SWAP_RECORDS, MARK_SENT];

@@ -74,6 +74,8 @@ export interface Step {
   overlapped?: boolean;
   messages: Message[];
   swap?: RecordSwap;
+  /** Its slot's mark was claimed by this scheduler (sent again by it, or by nobody). */
+  claimed?: boolean;
 }
 
 /** Records outlive their last write by at least this much. */
@@ -96,12 +98,12 @@ export async function fireDue(
   context: TickContext,
 ): Promise<SchedulerTickReport> {
   const { store, seen, unsettled } = context;
-  // Slots an earlier tick won but could not send: sent first, with the same message ids.
-  const done: Step[] = unsettled.unsent ?? [];
-  unsettled.unsent = undefined;
+  const done: Step[] = [];
   const found: Found[] = [];
   let failure: { error: unknown } | undefined;
   try {
+    // Slots an earlier tick won but could not send: sent first, with the same message ids.
+    await claimUnsent(at, context, done);
     const earlier = unsettled.call;
     if (earlier) {
       // Made again with its id: what the first run wrote is answered written. Taken out
@@ -118,8 +120,10 @@ export async function fireDue(
       }
       results.forEach((result, i) => {
         const step = earlier.steps[i];
-        if (result.written) done.push(step);
-        else if (result.current) found.push({ ...step, record: result.current });
+        if (result.written) {
+          done.push(step);
+          if (step.plan) (unsettled.known ??= new Map()).set(step.entry.name, step.plan.newest);
+        } else if (result.current) found.push({ ...step, record: result.current });
         seen.set(step.entry.name, result.written ? step.swap!.next ?? null : result.current);
       });
     }
@@ -328,13 +332,45 @@ async function send(
 }
 
 /**
+ * Claims the slots an earlier tick of this scheduler won but could not send, before it
+ * sends them again: a slot another instance has claimed meanwhile (`resendLost`) is that
+ * instance's to send and report, and is dropped here. Adds the steps to send to `done`;
+ * keeps them all for the next tick if the claim fails.
+ */
+async function claimUnsent(at: number, context: TickContext, done: Step[]): Promise<void> {
+  const { store, unsettled } = context;
+  const unsent = unsettled.unsent ?? [];
+  unsettled.unsent = undefined;
+  const open = unsent.filter((step) => !step.claimed && step.messages.length > 0);
+  if (!store.markSent || open.length === 0) {
+    done.push(...unsent);
+    return;
+  }
+  let claimed: boolean[];
+  try {
+    claimed = await store.markSent(open.map((step) => markOf(step, at)), {
+      claim: true,
+      token: tickToken(at),
+    });
+  } catch (error) {
+    unsettled.unsent = [...unsent, ...(unsettled.unsent ?? [])];
+    throw error;
+  }
+  for (const step of unsent) {
+    const i = open.indexOf(step);
+    if (i < 0) done.push(step);
+    else if (claimed[i]) done.push({ ...step, claimed: true });
+  }
+}
+
+/**
  * Sends again the slots that another tick won but whose messages may never have been sent
  * (its send failed, and it will not tick again: an isolate discarded): the latest slot of
  * each schedule whose record another tick wrote, once that tick's send had `SEND_WAIT` to
- * land, while the slot is within `grace`. A slot is sent again only if its mark is missing
- * (`markSent()`: sent, and maybe done since) and its message is not in the broker (sent,
- * not done yet: then it is marked now); its id is the slot's own, so the broker stores it
- * once. Adds the steps to send to `done`. No request unless such a slot is due a check.
+ * land, while the slot is within `grace`. A slot is sent again only if this tick claims its
+ * mark (`markSent()`): absent, so neither sent nor claimed by another; its id is the slot's
+ * own, so a message that is still in the broker is not doubled. Adds the steps to send to
+ * `done`. No request unless such a slot is due a check.
  */
 async function resendLost(
   found: readonly Found[],
@@ -343,7 +379,7 @@ async function resendLost(
   done: Step[],
 ): Promise<void> {
   const { store, unsettled } = context;
-  if (!store.sentSlots) return;
+  if (!store.markSent) return;
   const known = unsettled.known ??= new Map();
   const watched = unsettled.watched ??= new Map();
   for (const item of found) {
@@ -354,60 +390,41 @@ async function resendLost(
     const held = watched.get(entry.name);
     if (!held || held.record.slot <= record.slot) watched.set(entry.name, item);
   }
-  const due: Found[] = [];
-  for (const [name, item] of watched) {
-    const { entry, record } = item;
+  const due: Step[] = [];
+  for (const [name, { entry, broker, record }] of watched) {
     if (known.get(name) === record.slot || at - record.slot > entry.grace) {
       watched.delete(name);
     } else if (at - (slotOfId(record.token) ?? record.slot) >= SEND_WAIT) {
       watched.delete(name);
-      due.push(item);
+      due.push({
+        entry,
+        broker,
+        record,
+        plan: { fire: [record.slot], missed: [], newest: record.slot },
+        messages: [entry.message.copy({ id: record.id })],
+        claimed: true,
+      });
     }
   }
   if (due.length === 0) return;
-  const marked = await store.sentSlots(due.map((item) => item.entry.name));
-  const unmarked = due.filter((item, i) => marked[i] !== item.record.slot);
-  // Where the messages are: one query per broker and queue.
-  const groups = new Map<Broker, Map<string, Found[]>>();
-  for (const item of unmarked) {
-    const queues = groups.get(item.broker) ?? new Map<string, Found[]>();
-    groups.set(item.broker, queues);
-    const queue = item.entry.message.queue;
-    queues.set(queue, [...(queues.get(queue) ?? []), item]);
-  }
-  const lost: Found[] = [];
-  await Promise.all(
-    [...groups].flatMap(([broker, queues]) =>
-      [...queues].map(async ([queue, group]) => {
-        const states = await messageStates(broker, queue, group.map((item) => item.record.id));
-        group.forEach((item, i) => {
-          if (states[i] === "missing") lost.push(item);
-          else {
-            // Sent (its sender could not mark it): marked now, for when it is done.
-            const { entry, record } = item;
-            const ttl = record.slot + entry.grace - at + MARK_MARGIN;
-            (unsettled.marks ??= []).push({ name: entry.name, slot: record.slot, ttl });
-          }
-        });
-      })
-    ),
-  );
-  for (const { entry, record } of due) known.set(entry.name, record.slot);
-  for (const { entry, broker, record } of lost) {
-    done.push({
-      entry,
-      broker,
-      record,
-      plan: { fire: [record.slot], missed: [], newest: record.slot },
-      messages: [entry.message.copy({ id: record.id })],
-    });
-  }
+  for (const step of due) known.set(step.entry.name, step.plan!.newest);
+  const claimed = await store.markSent(due.map((step) => markOf(step, at)), {
+    claim: true,
+    token: tickToken(at),
+  });
+  done.push(...due.filter((_, i) => claimed[i]));
+}
+
+/** The mark of the latest slot a step fires. */
+function markOf({ entry, plan }: Step, at: number): SentMark {
+  const slot = plan!.fire[plan!.fire.length - 1];
+  return { name: entry.name, slot, ttl: Math.max(1, slot + entry.grace - at) + MARK_MARGIN };
 }
 
 /**
- * Marks the slots just sent (the latest of each schedule), with those an earlier tick could
- * not mark: any instance can then tell them sent. A mark that cannot be written is kept for
- * the next tick, and fails this one.
+ * Marks the slots just sent (the latest of each schedule) that no claim marked already,
+ * with those an earlier tick could not mark: any instance can then tell them sent. Marks
+ * that cannot be written are kept for the next tick, and fail this one.
  */
 async function markSent(
   steps: readonly Step[],
@@ -416,21 +433,18 @@ async function markSent(
 ): Promise<{ error: unknown } | undefined> {
   const { store, unsettled } = context;
   if (!store.markSent) return undefined;
-  const marks = new Map<string, SentMark>();
-  for (const mark of unsettled.marks ?? []) marks.set(mark.name, mark);
-  for (const { entry, plan, messages, overlapped } of steps) {
-    if (overlapped || messages.length === 0) continue;
-    const slot = plan!.fire[plan!.fire.length - 1];
-    const held = marks.get(entry.name);
-    if (held && held.slot > slot) continue;
-    marks.set(entry.name, { name: entry.name, slot, ttl: slot + entry.grace - at + MARK_MARGIN });
+  const marks = [...(unsettled.marks ?? [])];
+  for (const step of steps) {
+    if (!step.claimed && !step.overlapped && step.messages.length > 0) {
+      marks.push(markOf(step, at));
+    }
   }
   unsettled.marks = undefined;
-  if (marks.size === 0) return undefined;
+  if (marks.length === 0) return undefined;
   try {
-    await store.markSent([...marks.values()]);
+    await store.markSent(marks, { token: tickToken(at) });
   } catch (error) {
-    unsettled.marks = [...marks.values()];
+    unsettled.marks = marks;
     return { error };
   }
   return undefined;

@@ -3,7 +3,14 @@
  *
  * @module
  */
-import type { RecordSwap, ScheduleRecord, ScheduleStore, SentMark, SwapResult } from "./store.ts";
+import type {
+  MarkOptions,
+  RecordSwap,
+  ScheduleRecord,
+  ScheduleStore,
+  SentMark,
+  SwapResult,
+} from "./store.ts";
 
 /** Options of {@linkcode MemoryScheduleStore}. */
 export interface MemoryScheduleStoreOptions {
@@ -29,7 +36,7 @@ export interface MemoryScheduleStoreOptions {
 export class MemoryScheduleStore implements ScheduleStore {
   readonly #now: () => number;
   readonly #records = new Map<string, { record: ScheduleRecord; expiresAt: number }>();
-  readonly #sent = new Map<string, { slot: number; expiresAt: number }>();
+  readonly #marks = new Map<string, { token: string; expiresAt: number }>();
 
   /**
    * Creates a MemoryScheduleStore.
@@ -61,27 +68,20 @@ export class MemoryScheduleStore implements ScheduleStore {
   }
 
   /**
-   * Marks slots whose messages were sent.
+   * Marks slots sent; with `claim`, only the absent marks.
    *
    * @param marks The slots, each with how long to keep its mark.
+   * @param options Whether to claim, and the caller's token.
+   * @returns For each mark, whether this call set it.
    */
-  markSent(marks: readonly SentMark[]): Promise<void> {
+  markSent(marks: readonly SentMark[], options: MarkOptions): Promise<boolean[]> {
     const now = this.#now();
-    for (const { name, slot, ttl } of marks) this.#sent.set(name, { slot, expiresAt: now + ttl });
-    return Promise.resolve();
-  }
-
-  /**
-   * The slot each schedule was last marked sent for (`null`: none kept).
-   *
-   * @param names The schedules.
-   * @returns The slots, in order.
-   */
-  sentSlots(names: readonly string[]): Promise<(number | null)[]> {
-    const now = this.#now();
-    return Promise.resolve(names.map((name) => {
-      const mark = this.#sent.get(name);
-      return mark && mark.expiresAt > now ? mark.slot : null;
+    return Promise.resolve(marks.map(({ name, slot, ttl }) => {
+      const key = `${slot}:${name}`;
+      const held = this.#marks.get(key);
+      if (options.claim && held && held.expiresAt > now) return held.token === options.token;
+      this.#marks.set(key, { token: options.token, expiresAt: now + ttl });
+      return true;
     }));
   }
 }

@@ -40,7 +40,7 @@ export interface SwapOptions {
   callId?: string;
 }
 
-/** A slot whose message was sent, for {@linkcode ScheduleStore.markSent}. */
+/** A slot whose message was sent (or is to be), for {@linkcode ScheduleStore.markSent}. */
 export interface SentMark {
   /** The schedule's name. */
   name: string;
@@ -48,6 +48,17 @@ export interface SentMark {
   slot: number;
   /** How long the mark is kept, in milliseconds. */
   ttl: number;
+}
+
+/** Options of {@linkcode ScheduleStore.markSent}. */
+export interface MarkOptions {
+  /**
+   * Claim: set only the marks that are absent (or that this very `token` set), and answer
+   * which. Default `false`: set them all.
+   */
+  claim?: boolean;
+  /** The caller's token, made once per call and reused by every retry of it. */
+  token: string;
 }
 
 /** What one swap answers. */
@@ -97,19 +108,14 @@ export interface ScheduleStore {
   swap(swaps: readonly RecordSwap[], options?: SwapOptions): Promise<SwapResult[]>;
 
   /**
-   * Marks slots whose messages were sent (one mark per schedule, the latest), so that any
-   * instance can tell a slot sent (and maybe done since) from a slot won by a tick whose
-   * send failed. Optional: without it, only the scheduler whose send failed sends again.
+   * Marks slots sent, one mark per (schedule, slot), so that any instance can tell a slot
+   * sent (and maybe done since) from one won by a tick whose send failed; with `claim`,
+   * only absent marks are set: of the ticks that would send a slot again, one does.
+   * Optional: without it, only the scheduler whose send failed sends again.
    *
    * @param marks The slots, each with how long to keep its mark.
+   * @param options Whether to claim, and the caller's token.
+   * @returns For each mark, in order, whether this call set it (always, without `claim`).
    */
-  markSent?(marks: readonly SentMark[]): Promise<void>;
-
-  /**
-   * The slot each schedule was last marked sent for, in order (`null`: none kept).
-   *
-   * @param names The schedules.
-   * @returns The slots.
-   */
-  sentSlots?(names: readonly string[]): Promise<(number | null)[]>;
+  markSent?(marks: readonly SentMark[], options: MarkOptions): Promise<boolean[]>;
 }

@@ -8,9 +8,16 @@ import { NAMESPACE_PATTERN } from "../brokers/upstash/_keys.ts";
 import type { RedisClient } from "../redis/client.ts";
 import type { ScriptArg } from "../redis/script.ts";
 import { decodeRecord, encodeRecord } from "./_record.ts";
-import { MARK_SENT, SENT_SLOTS, SWAP_RECORDS } from "./_scripts.ts";
+import { MARK_SENT, SWAP_RECORDS } from "./_scripts.ts";
 import { redisFailure } from "./_redis_error.ts";
-import type { RecordSwap, ScheduleStore, SentMark, SwapOptions, SwapResult } from "./store.ts";
+import type {
+  MarkOptions,
+  RecordSwap,
+  ScheduleStore,
+  SentMark,
+  SwapOptions,
+  SwapResult,
+} from "./store.ts";
 
 /** Options of {@linkcode UpstashScheduleStore}. */
 export interface UpstashScheduleStoreOptions {
@@ -138,52 +145,31 @@ export class UpstashScheduleStore implements ScheduleStore {
   }
 
   /**
-   * Marks slots whose messages were sent: one request per 1000 schedules, 1 command each
-   * (and the EVALSHA).
+   * Marks slots sent, with `claim` only the absent marks: one request per 1000 marks, 1
+   * command each (and the EVALSHA). Safe to repeat: a claim retried with its token answers
+   * what its first run set.
    *
    * @param marks The slots, each with how long to keep its mark.
+   * @param options Whether to claim, and the caller's token.
+   * @returns For each mark, whether this call set it.
    * @throws {Error} When Redis fails; the message never quotes the request.
    */
-  async markSent(marks: readonly SentMark[]): Promise<void> {
+  async markSent(marks: readonly SentMark[], options: MarkOptions): Promise<boolean[]> {
+    const set: boolean[] = [];
     for (let i = 0; i < marks.length; i += MAX_SWAPS) {
       const chunk = marks.slice(i, i + MAX_SWAPS);
-      const args = chunk.flatMap((m) => [m.slot, Math.max(1, Math.ceil(m.ttl))]);
+      const keys = chunk.map((m) => `${this.namespace}:{schedules}:sent:${m.slot}:${m.name}`);
+      const args: ScriptArg[] = [options.claim ? "nx" : "set", options.token];
+      for (const mark of chunk) args.push(Math.max(1, Math.ceil(mark.ttl)));
+      let answer: unknown;
       try {
-        await MARK_SENT.run(this.redis, chunk.map((m) => this.#sentKey(m.name)), args);
+        answer = await MARK_SENT.run(this.redis, keys, args);
       } catch (error) {
         throw redisFailure("mark schedule slots sent", error);
       }
-    }
-  }
-
-  /**
-   * The slot each schedule was last marked sent for: one request per 1000 schedules, 1
-   * command each (and the EVALSHA).
-   *
-   * @param names The schedules.
-   * @returns The slots, in order (`null`: none kept).
-   * @throws {Error} When Redis fails; the message never quotes the request.
-   */
-  async sentSlots(names: readonly string[]): Promise<(number | null)[]> {
-    const slots: (number | null)[] = [];
-    for (let i = 0; i < names.length; i += MAX_SWAPS) {
-      const chunk = names.slice(i, i + MAX_SWAPS);
-      let answer: unknown;
-      try {
-        answer = await SENT_SLOTS.run(this.redis, chunk.map((name) => this.#sentKey(name)), []);
-      } catch (error) {
-        throw redisFailure("read schedule slots sent", error);
-      }
       const list = typeof answer === "string" ? JSON.parse(answer) : answer;
-      chunk.forEach((_, j) => {
-        const value = Array.isArray(list) ? Number(list[j]) : NaN;
-        slots.push(Array.isArray(list) && list[j] !== "" && Number.isFinite(value) ? value : null);
-      });
+      chunk.forEach((_, j) => set.push(Array.isArray(list) && Number(list[j]) === 1));
     }
-    return slots;
-  }
-
-  #sentKey(name: string): string {
-    return `${this.namespace}:{schedules}:sent:${name}`;
+    return set;
   }
 }
