@@ -81,32 +81,25 @@ return cjson.encode(out)
 );
 
 /**
- * Marks slots sent, one key per (schedule, slot), kept as long as the slot can still be
- * sent again (its `grace`, and a minute). A mark is written after a send succeeds, so that
- * another instance which finds the slot fired can tell "sent (and maybe done since)" from
- * "won by a tick whose send failed"; and, with `nx`, a mark is a **claim**: set only if
- * absent, so that of the ticks that would send a slot again (the scheduler whose send
- * failed, and the others) one does. Safe to repeat: a claim holds the caller's token, and
- * a retried claim that finds its own token answers "claimed" (`SET ... NX GET`).
+ * Claims slots' marks, one key per (schedule, slot), kept as long as the slot can still be
+ * sent again (its `grace`, and a minute): set only if absent (`SET ... NX GET`). Every tick
+ * that sends a slot claims its mark (after a first send; before sending again), and only
+ * the tick that holds the mark reports the slot; another instance that finds the slot
+ * fired but unmarked claims it and sends it. Safe to repeat: a mark holds the caller's
+ * token, and a retried claim that finds its own token answers "held".
  * Per call: 1 command per key.
  *
  * KEYS: one mark per slot, `<namespace>:{schedules}:sent:<slot>:<name>`
- * ARGV[1]: `nx` (claim: only absent marks) or `set`; ARGV[2]: the caller's token
- * ARGV[3..]: per key, the TTL in ms
- * Returns: JSON, per key `1` when this call set it (always, without `nx`), else `0`.
+ * ARGV[1]: the caller's token; ARGV[2..]: per key, the TTL in ms
+ * Returns: JSON, per key `1` when the caller holds the mark, else `0`.
  */
 export const MARK_SENT: Script<unknown> = new Script(
   "skiff-schedule-mark-sent",
-  `${HEADER}local nx, token, out = ARGV[1] == "nx", ARGV[2], {}
+  `${HEADER}local token, out = ARGV[1], {}
 for i = 1, #KEYS do
   local key = KEYS[i]
-  if nx then
-    local old = redis.call("SET", key, token, "NX", "GET", "PX", ARGV[i + 2])
-    out[i] = (not old or old == token) and 1 or 0
-  else
-    redis.call("SET", key, token, "PX", ARGV[i + 2])
-    out[i] = 1
-  end
+  local old = redis.call("SET", key, token, "NX", "GET", "PX", ARGV[i + 1])
+  out[i] = (not old or old == token) and 1 or 0
 end
 return cjson.encode(out)
 `,

@@ -45,8 +45,14 @@ export interface Unsettled {
   known?: Map<string, number>;
   /** Slots other ticks fired, to check once their send had time to land. */
   watched?: Map<string, Found>;
-  /** Marks of slots sent that could not be written: written with the next tick's. */
-  marks?: SentMark[];
+  /** Marks of slots sent that could not be claimed: claimed by the next tick, same token. */
+  marks?: MarkBatch[];
+}
+
+/** Marks claimed in one call, with its token. */
+export interface MarkBatch {
+  marks: SentMark[];
+  token: string;
 }
 
 /** A record another tick wrote, found by a read or a lost race. */
@@ -135,8 +141,9 @@ export async function fireDue(
   // What was won is sent even when a later step failed; what cannot be sent is kept.
   const sent = await send(done, context);
   failure ??= sent.failure;
-  failure ??= await markSent(sent.steps, at, context);
-  const report = reportOf(sent.steps);
+  const marked = await markSent(sent.steps, at, context);
+  failure ??= marked.failure;
+  const report = reportOf(marked.steps);
   if (failure) {
     // Reported by the next tick that succeeds: a slot this tick fired is never unreported.
     unsettled.unreported = merge(unsettled.unreported, report);
@@ -349,7 +356,6 @@ async function claimUnsent(at: number, context: TickContext, done: Step[]): Prom
   let claimed: boolean[];
   try {
     claimed = await store.markSent(open.map((step) => markOf(step, at)), {
-      claim: true,
       token: tickToken(at),
     });
   } catch (error) {
@@ -409,7 +415,6 @@ async function resendLost(
   if (due.length === 0) return;
   for (const step of due) known.set(step.entry.name, step.plan!.newest);
   const claimed = await store.markSent(due.map((step) => markOf(step, at)), {
-    claim: true,
     token: tickToken(at),
   });
   done.push(...due.filter((_, i) => claimed[i]));
@@ -422,30 +427,36 @@ function markOf({ entry, plan }: Step, at: number): SentMark {
 }
 
 /**
- * Marks the slots just sent (the latest of each schedule) that no claim marked already,
- * with those an earlier tick could not mark: any instance can then tell them sent. Marks
- * that cannot be written are kept for the next tick, and fail this one.
+ * Claims the marks of the slots just sent (the latest of each schedule) that no earlier
+ * claim of this tick holds, after the marks an earlier tick could not claim: any instance
+ * can then tell them sent. A slot whose mark another instance claimed first (it took the
+ * slot over: same message) is left out of the steps this tick reports. Marks that cannot
+ * be claimed are kept for the next tick, with their token, and fail this one.
  */
 async function markSent(
   steps: readonly Step[],
   at: number,
   context: TickContext,
-): Promise<{ error: unknown } | undefined> {
+): Promise<{ steps: Step[]; failure?: { error: unknown } }> {
   const { store, unsettled } = context;
-  if (!store.markSent) return undefined;
-  const marks = [...(unsettled.marks ?? [])];
-  for (const step of steps) {
-    if (!step.claimed && !step.overlapped && step.messages.length > 0) {
-      marks.push(markOf(step, at));
+  if (!store.markSent) return { steps: [...steps] };
+  const mine = steps.filter((step) =>
+    !step.claimed && !step.overlapped && step.messages.length > 0
+  );
+  const batches = [...(unsettled.marks ?? [])];
+  unsettled.marks = undefined;
+  const batch = { marks: mine.map((step) => markOf(step, at)), token: tickToken(at) };
+  if (batch.marks.length > 0) batches.push(batch);
+  let held: boolean[] = [];
+  for (let i = 0; i < batches.length; i++) {
+    try {
+      const answer = await store.markSent(batches[i].marks, { token: batches[i].token });
+      if (batches[i] === batch) held = answer;
+    } catch (error) {
+      unsettled.marks = batches.slice(i);
+      return { steps: [...steps], failure: { error } };
     }
   }
-  unsettled.marks = undefined;
-  if (marks.length === 0) return undefined;
-  try {
-    await store.markSent(marks, { token: tickToken(at) });
-  } catch (error) {
-    unsettled.marks = marks;
-    return { error };
-  }
-  return undefined;
+  const refused = new Set(mine.filter((_, i) => held[i] === false));
+  return { steps: steps.filter((step) => !refused.has(step)) };
 }

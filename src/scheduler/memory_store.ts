@@ -68,18 +68,18 @@ export class MemoryScheduleStore implements ScheduleStore {
   }
 
   /**
-   * Marks slots sent; with `claim`, only the absent marks.
+   * Claims slots' marks, each only if absent.
    *
    * @param marks The slots, each with how long to keep its mark.
-   * @param options Whether to claim, and the caller's token.
-   * @returns For each mark, whether this call set it.
+   * @param options The caller's token.
+   * @returns For each mark, whether the caller holds it.
    */
   markSent(marks: readonly SentMark[], options: MarkOptions): Promise<boolean[]> {
     const now = this.#now();
     return Promise.resolve(marks.map(({ name, slot, ttl }) => {
       const key = `${slot}:${name}`;
       const held = this.#marks.get(key);
-      if (options.claim && held && held.expiresAt > now) return held.token === options.token;
+      if (held && held.expiresAt > now) return held.token === options.token;
       this.#marks.set(key, { token: options.token, expiresAt: now + ttl });
       return true;
     }));

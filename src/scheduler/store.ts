@@ -52,11 +52,6 @@ export interface SentMark {
 
 /** Options of {@linkcode ScheduleStore.markSent}. */
 export interface MarkOptions {
-  /**
-   * Claim: set only the marks that are absent (or that this very `token` set), and answer
-   * which. Default `false`: set them all.
-   */
-  claim?: boolean;
   /** The caller's token, made once per call and reused by every retry of it. */
   token: string;
 }
@@ -108,14 +103,15 @@ export interface ScheduleStore {
   swap(swaps: readonly RecordSwap[], options?: SwapOptions): Promise<SwapResult[]>;
 
   /**
-   * Marks slots sent, one mark per (schedule, slot), so that any instance can tell a slot
-   * sent (and maybe done since) from one won by a tick whose send failed; with `claim`,
-   * only absent marks are set: of the ticks that would send a slot again, one does.
-   * Optional: without it, only the scheduler whose send failed sends again.
+   * Claims slots' marks, one per (schedule, slot), each only if absent: so that any
+   * instance can tell a slot sent (and maybe done since) from one won by a tick whose send
+   * failed, and that of the ticks that send a slot, one reports it. Optional: without it,
+   * only the scheduler whose send failed sends again.
    *
    * @param marks The slots, each with how long to keep its mark.
-   * @param options Whether to claim, and the caller's token.
-   * @returns For each mark, in order, whether this call set it (always, without `claim`).
+   * @param options The caller's token.
+   * @returns For each mark, in order, whether the caller holds it (set now, or before by
+   *   the same token).
    */
   markSent?(marks: readonly SentMark[], options: MarkOptions): Promise<boolean[]>;
 }

@@ -145,13 +145,13 @@ export class UpstashScheduleStore implements ScheduleStore {
   }
 
   /**
-   * Marks slots sent, with `claim` only the absent marks: one request per 1000 marks, 1
-   * command each (and the EVALSHA). Safe to repeat: a claim retried with its token answers
-   * what its first run set.
+   * Claims slots' marks, each only if absent: one request per 1000 marks, 1 command each
+   * (and the EVALSHA). Safe to repeat: a claim retried with its token answers what its
+   * first run did.
    *
    * @param marks The slots, each with how long to keep its mark.
-   * @param options Whether to claim, and the caller's token.
-   * @returns For each mark, whether this call set it.
+   * @param options The caller's token.
+   * @returns For each mark, whether the caller holds it.
    * @throws {Error} When Redis fails; the message never quotes the request.
    */
   async markSent(marks: readonly SentMark[], options: MarkOptions): Promise<boolean[]> {
@@ -159,7 +159,7 @@ export class UpstashScheduleStore implements ScheduleStore {
     for (let i = 0; i < marks.length; i += MAX_SWAPS) {
       const chunk = marks.slice(i, i + MAX_SWAPS);
       const keys = chunk.map((m) => `${this.namespace}:{schedules}:sent:${m.slot}:${m.name}`);
-      const args: ScriptArg[] = [options.claim ? "nx" : "set", options.token];
+      const args: ScriptArg[] = [options.token];
       for (const mark of chunk) args.push(Math.max(1, Math.ceil(mark.ttl)));
       let answer: unknown;
       try {
