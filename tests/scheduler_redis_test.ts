@@ -369,6 +369,49 @@ Deno.test("scheduler (redis): given a fresh instance's first tick at the next sl
     );
   }));
 
+Deno.test("scheduler (redis): given a takeover whose claim lands but whose answer is lost, then the next tick finds the claim its own and sends the slot once", () =>
+  withNamespace("takeover-lost", async (namespace) => {
+    const queue = `q-${crypto.randomUUID().slice(0, 8)}`;
+    const real = new UpstashBroker({ redis, namespace, logger: silentLogger });
+    const task = actor(`task-${crypto.randomUUID()}`, () => {}, { queue, broker: real });
+    const { broker, control } = faultyEnqueue(real);
+    let loseClaim = false;
+    const losing = {
+      evalsha: async (...args: Parameters<Redis["evalsha"]>) => {
+        const answer = await redis.evalsha(...args);
+        if (loseClaim && args[1].some((key) => key.includes(":sent:"))) {
+          loseClaim = false;
+          throw new Error("fetch failed");
+        }
+        return answer;
+      },
+      eval: (...args: Parameters<Redis["eval"]>) => redis.eval(...args),
+    } as unknown as Redis;
+    const make = (b: UpstashBroker) =>
+      new Scheduler({ broker: b, logger: silentLogger })
+        .schedule("minutely", "* * * * *", task.message());
+    await make(real).tick(T0);
+    control.fault = () => Promise.reject(new Error("Redis is down"));
+    await assert.rejects(make(broker).tick(T0 + MINUTE), /Redis is down/);
+    // Given B's claim of slot 1 lands, and its answer is lost
+    const b = new Scheduler({
+      broker: real,
+      store: new UpstashScheduleStore({ redis: losing, namespace }),
+      logger: silentLogger,
+    }).schedule("minutely", "* * * * *", task.message());
+    loseClaim = true;
+    await assert.rejects(b.tick(T0 + MINUTE + SEND_WAIT), /Cannot mark schedule slots sent/);
+    // When B ticks again, then it sends slot 1 and reports it; nobody else does
+    assert.deepEqual((await b.tick(T0 + MINUTE + SEND_WAIT + 1_000)).fired.map((f) => f.slot), [
+      T0 + MINUTE,
+    ]);
+    assert.deepEqual((await make(real).tick(T0 + MINUTE + 50_000)).fired, []);
+    assert.deepEqual(
+      [...(await slotsInQueue(namespace, queue))].sort(),
+      [[T0, 1], [T0 + MINUTE, 1]],
+    );
+  }));
+
 Deno.test("scheduler (redis): a slot whose message was sent is not sent again by another instance, whether done since or still held", () =>
   withNamespace("no-resend", async (namespace) => {
     const queue = `q-${crypto.randomUUID().slice(0, 8)}`;

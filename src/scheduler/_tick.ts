@@ -45,14 +45,13 @@ export interface Unsettled {
   known?: Map<string, number>;
   /** Slots other ticks fired, to check once their send had time to land. */
   watched?: Map<string, Found>;
-  /** Marks of slots sent that could not be claimed: claimed by the next tick, same token. */
-  marks?: MarkBatch[];
-}
-
-/** Marks claimed in one call, with its token. */
-export interface MarkBatch {
-  marks: SentMark[];
-  token: string;
+  /** Marks of slots sent that could not be claimed: claimed by the next tick. */
+  marks?: SentMark[];
+  /**
+   * This scheduler's token in the marks it claims (made once): a claim made again, its
+   * first answer lost, finds its own mark.
+   */
+  token?: string;
 }
 
 /** A record another tick wrote, found by a read or a lost race. */
@@ -356,7 +355,7 @@ async function claimUnsent(at: number, context: TickContext, done: Step[]): Prom
   let claimed: boolean[];
   try {
     claimed = await store.markSent(open.map((step) => markOf(step, at)), {
-      token: tickToken(at),
+      token: unsettled.token ??= crypto.randomUUID(),
     });
   } catch (error) {
     unsettled.unsent = [...unsent, ...(unsettled.unsent ?? [])];
@@ -413,10 +412,19 @@ async function resendLost(
     }
   }
   if (due.length === 0) return;
+  let claimed: boolean[];
+  try {
+    claimed = await store.markSent(due.map((step) => markOf(step, at)), {
+      token: unsettled.token ??= crypto.randomUUID(),
+    });
+  } catch (error) {
+    // Watched again: the next tick claims them again, and finds a claim that landed its own.
+    for (const { entry, broker, record } of due) {
+      if (!watched.has(entry.name)) watched.set(entry.name, { entry, broker, record });
+    }
+    throw error;
+  }
   for (const step of due) known.set(step.entry.name, step.plan!.newest);
-  const claimed = await store.markSent(due.map((step) => markOf(step, at)), {
-    token: tickToken(at),
-  });
   done.push(...due.filter((_, i) => claimed[i]));
 }
 
@@ -443,20 +451,18 @@ async function markSent(
   const mine = steps.filter((step) =>
     !step.claimed && !step.overlapped && step.messages.length > 0
   );
-  const batches = [...(unsettled.marks ?? [])];
+  // With the marks an earlier tick could not claim: a claim that landed is found its own.
+  const marks = [...(unsettled.marks ?? []), ...mine.map((step) => markOf(step, at))];
   unsettled.marks = undefined;
-  const batch = { marks: mine.map((step) => markOf(step, at)), token: tickToken(at) };
-  if (batch.marks.length > 0) batches.push(batch);
-  let held: boolean[] = [];
-  for (let i = 0; i < batches.length; i++) {
-    try {
-      const answer = await store.markSent(batches[i].marks, { token: batches[i].token });
-      if (batches[i] === batch) held = answer;
-    } catch (error) {
-      unsettled.marks = batches.slice(i);
-      return { steps: [...steps], failure: { error } };
-    }
+  if (marks.length === 0) return { steps: [...steps] };
+  let answer: boolean[];
+  try {
+    answer = await store.markSent(marks, { token: unsettled.token ??= crypto.randomUUID() });
+  } catch (error) {
+    unsettled.marks = marks;
+    return { steps: [...steps], failure: { error } };
   }
+  const held = answer.slice(marks.length - mine.length);
   const refused = new Set(mine.filter((_, i) => held[i] === false));
   return { steps: steps.filter((step) => !refused.has(step)) };
 }
