@@ -220,11 +220,9 @@ export {
   type SkippedSlot,
 } from "./src/scheduler/scheduler.ts";
 export type {
-  MarkOptions,
   RecordSwap,
   ScheduleRecord,
   ScheduleStore,
-  SentMark,
   SwapOptions,
   SwapResult,
 } from "./src/scheduler/store.ts";
