@@ -22,21 +22,17 @@ import { cleanup, testPrefix, testRedisUrl } from "./_env.ts";
  * Redis commands per scheduler tick, the broker's send included. A change that moves one
  * of these is a change of the bill: update `docs/scheduling.md` (and the README) with it.
  * Every tick that writes a record pays 1 command for its call record (a `SET`), by which a
- * retried write recognises its own first run: see `SWAP_RECORDS`. Every tick that sends
- * pays 1 + 1 per schedule for the marks of the slots sent (`MARK_SENT`), and a tick that
- * finds, `SEND_WAIT` after another tick wrote it, a slot it did not send pays 1 + 1 per
- * such schedule to claim their marks (then the send, only when a mark was absent): by
- * which any instance sends a slot whose sender failed.
+ * retried write recognises its own first run: see `SWAP_RECORDS`.
  */
 export const SCHEDULER_COST = {
   "tick, nothing new due (records seen before)": 0,
   "first tick of an instance, latest slot past 'grace' (nothing to do)": 0,
-  "first tick of an instance, latest slot already fired": 4,
-  "tick that fires 1 schedule": 9,
-  "tick that fires 1 schedule, first tick of an instance (record exists)": 13,
-  "tick that fires 10 schedules": 28,
-  "tick that fires 1 'catchUp' schedule, 2 slots late": 10,
-  "tick that fires 1 'overlap: skip' schedule (previous run done)": 11,
+  "first tick of an instance, latest slot already fired": 2,
+  "tick that fires 1 schedule": 7,
+  "tick that fires 1 schedule, first tick of an instance (record exists)": 9,
+  "tick that fires 10 schedules": 17,
+  "tick that fires 1 'catchUp' schedule, 2 slots late": 8,
+  "tick that fires 1 'overlap: skip' schedule (previous run done)": 9,
   "tick that skips 1 'overlap: skip' schedule (previous run ready)": 7,
 } as const;
 

@@ -11,8 +11,7 @@ import { MemoryBroker } from "../src/brokers/memory.ts";
 import { UpstashBroker } from "../src/brokers/upstash.ts";
 import { startLocalServer } from "../src/local/mod.ts";
 import { SCHEDULER_SCRIPTS } from "../src/scheduler/_scripts.ts";
-import { slotId, slotOfId } from "../src/scheduler/_slot_id.ts";
-import { SEND_WAIT } from "../src/scheduler/_tick.ts";
+import { slotOfId } from "../src/scheduler/_slot_id.ts";
 import { messageStates } from "../src/scheduler/_states.ts";
 import type { ScheduleStore } from "../src/scheduler/store.ts";
 import type { Message } from "../src/message.ts";
@@ -166,12 +165,11 @@ Deno.test("scheduler (redis): given a record write whose response is lost while 
     let fromB: SchedulerTickReport | undefined;
     meanwhile = async () => fromB = await b.tick(T0 + 2 * MINUTE);
     const fromA = await a.tick(T0 + MINUTE);
-    // Then B fires slot 2 and, A having been silent for longer than SEND_WAIT, claims and
-    // sends slot 1; A's retry recognises its own write and sends slot 1 too (same id), but
-    // finds its mark claimed and leaves it to B's report: none lost, none doubled
+    // Then A fires slot 1 (its retry recognised its own write), B slot 2: none lost
     assert.equal(lost, 1);
-    assert.deepEqual(fromB?.fired.map((f) => f.slot), [T0 + MINUTE, T0 + 2 * MINUTE]);
-    assert.deepEqual(fromA, { fired: [], skipped: [] });
+    assert.deepEqual(fromA.fired.map((f) => f.slot), [T0 + MINUTE]);
+    assert.deepEqual(fromA.skipped, []);
+    assert.deepEqual(fromB?.fired.map((f) => f.slot), [T0 + 2 * MINUTE]);
     assert.equal((await broker.stats(queue)).ready, 3);
   }));
 
@@ -205,17 +203,12 @@ Deno.test("scheduler (redis): given a swap whose every retry fails after it wrot
     failNext = true;
     await assert.rejects(a.tick(T0 + MINUTE), /Cannot swap schedule records/);
     const failed = calls.at(-1);
-    // When B records slot 2 (and sends slot 1, unsent for longer than SEND_WAIT), and A
-    // ticks again
-    assert.deepEqual((await b.tick(T0 + 2 * MINUTE)).fired.map((f) => f.slot), [
-      T0 + MINUTE,
-      T0 + 2 * MINUTE,
-    ]);
+    // When B records slot 2, and A ticks again
+    assert.deepEqual((await b.tick(T0 + 2 * MINUTE)).fired.map((f) => f.slot), [T0 + 2 * MINUTE]);
     const report = await a.tick(T0 + 2 * MINUTE + 500);
-    // Then A made the failed call again under its id and sent slot 1, which B had claimed
-    // and reported: one message per slot, slot 1 reported by B only
+    // Then A made the failed call again under its id and fired slot 1
     assert.equal(calls.filter((call) => call === failed).length, 2);
-    assert.deepEqual(report.fired, []);
+    assert.deepEqual(report.fired.map((f) => f.slot), [T0 + MINUTE]);
     assert.equal((await broker.stats(queue)).ready, 3);
   }));
 
@@ -248,7 +241,7 @@ function faultyEnqueue(broker: UpstashBroker) {
   return { broker: proxy, control };
 }
 
-Deno.test("scheduler (redis): given a send that fails while another instance records the next slot, then the slot is sent once, by the instance that claims it, and reported once", () =>
+Deno.test("scheduler (redis): given a send that fails while another instance records the next slot, then the next tick sends the same message and no slot is lost", () =>
   withNamespace("send-fails", async (namespace) => {
     const queue = `q-${crypto.randomUUID().slice(0, 8)}`;
     const task = actor(`task-${crypto.randomUUID()}`, () => {}, { queue });
@@ -262,23 +255,19 @@ Deno.test("scheduler (redis): given a send that fails while another instance rec
     await a.tick(T0);
     await b.tick(T0 + 10);
     // Given A wins slot 1, and its send fails (nothing stored) after B has recorded slot 2
-    // and, A's write being SEND_WAIT old, claimed slot 1 and sent it (same id)
     let kept: string[] = [];
-    let fromB: SchedulerTickReport | undefined;
     control.fault = async (messages) => {
       kept = messages.map((m) => m.id);
-      fromB = await b.tick(T0 + 2 * MINUTE);
+      assert.deepEqual((await b.tick(T0 + 2 * MINUTE)).fired.map((f) => f.slot), [
+        T0 + 2 * MINUTE,
+      ]);
       throw new Error("Redis is down");
     };
     await assert.rejects(a.tick(T0 + MINUTE), /Redis is down/);
     // When A ticks again
     const report = await a.tick(T0 + 2 * MINUTE + 500);
-    // Then A finds slot 1 claimed and leaves it to B: each slot once in Redis, reported once
-    assert.deepEqual(fromB?.fired, [
-      { schedule: "minutely", slot: T0 + MINUTE, id: kept[0] },
-      { schedule: "minutely", slot: T0 + 2 * MINUTE, id: fromB?.fired[1].id },
-    ]);
-    assert.deepEqual(report.fired, []);
+    // Then it sends slot 1's message, same id, and reports it: each slot once in Redis
+    assert.deepEqual(report.fired, [{ schedule: "minutely", slot: T0 + MINUTE, id: kept[0] }]);
     assert.equal(slotOfId(kept[0]), T0 + MINUTE);
     assert.deepEqual(
       [...(await slotsInQueue(namespace, queue))].sort(),
@@ -310,148 +299,6 @@ Deno.test("scheduler (redis): given a send that lands but whose answer is lost, 
       [[T0, 1], [T0 + MINUTE, 1]],
     );
     assert.equal((await real.stats(queue)).ready, 2);
-  }));
-
-Deno.test("scheduler (redis): given an instance that wins a slot, fails to send it and is discarded, then a fresh instance's next tick sends it once", () =>
-  withNamespace("takeover", async (namespace) => {
-    const queue = `q-${crypto.randomUUID().slice(0, 8)}`;
-    const task = actor(`task-${crypto.randomUUID()}`, () => {}, { queue });
-    const real = new UpstashBroker({ redis, namespace, logger: silentLogger });
-    const { broker, control } = faultyEnqueue(real);
-    const make = (b: UpstashBroker) =>
-      new Scheduler({ broker: b, logger: silentLogger })
-        .schedule("minutely", "* * * * *", task.message());
-    await make(real).tick(T0);
-    // Given instance A wins slot 1 and its send fails (nothing stored); A is then discarded
-    let a: Scheduler | undefined = make(broker);
-    control.fault = () => Promise.reject(new Error("Redis is down"));
-    await assert.rejects(a.tick(T0 + MINUTE), /Redis is down/);
-    a = undefined;
-    const slot1 = await slotId("minutely", T0 + MINUTE);
-    // When a fresh instance B ticks before SEND_WAIT has passed since A's write
-    const b = make(real);
-    assert.deepEqual(await b.tick(T0 + MINUTE + SEND_WAIT - 1), { fired: [], skipped: [] });
-    assert.equal((await slotsInQueue(namespace, queue)).get(T0 + MINUTE), undefined);
-    // Then it leaves the slot to A; when it ticks once SEND_WAIT has passed (nothing new
-    // due), it sends slot 1's message, under the slot's own id
-    assert.deepEqual((await b.tick(T0 + MINUTE + SEND_WAIT)).fired, [
-      { schedule: "minutely", slot: T0 + MINUTE, id: slot1 },
-    ]);
-    // And neither B again, nor a third fresh instance, nor B at the next slot sends it again
-    assert.deepEqual((await b.tick(T0 + MINUTE + SEND_WAIT + 500)).fired, []);
-    assert.deepEqual((await make(real).tick(T0 + MINUTE + 40_000)).fired, []);
-    assert.deepEqual((await b.tick(T0 + 2 * MINUTE)).fired.map((f) => f.slot), [T0 + 2 * MINUTE]);
-    assert.deepEqual(
-      [...(await slotsInQueue(namespace, queue))].sort(),
-      [[T0, 1], [T0 + MINUTE, 1], [T0 + 2 * MINUTE, 1]],
-    );
-  }));
-
-Deno.test("scheduler (redis): given a fresh instance's first tick at the next slot, then it fires that slot and sends the one a discarded instance could not", () =>
-  withNamespace("takeover-next", async (namespace) => {
-    const queue = `q-${crypto.randomUUID().slice(0, 8)}`;
-    const task = actor(`task-${crypto.randomUUID()}`, () => {}, { queue });
-    const real = new UpstashBroker({ redis, namespace, logger: silentLogger });
-    const { broker, control } = faultyEnqueue(real);
-    const make = (b: UpstashBroker) =>
-      new Scheduler({ broker: b, logger: silentLogger })
-        .schedule("minutely", "* * * * *", task.message());
-    await make(real).tick(T0);
-    control.fault = () => Promise.reject(new Error("Redis is down"));
-    await assert.rejects(make(broker).tick(T0 + MINUTE), /Redis is down/);
-    // When the next platform tick runs in another isolate
-    const report = await make(real).tick(T0 + 2 * MINUTE);
-    // Then slot 1 (lost by A) and slot 2 are each stored once
-    assert.deepEqual(report.fired.map((f) => f.slot), [T0 + MINUTE, T0 + 2 * MINUTE]);
-    assert.deepEqual(
-      [...(await slotsInQueue(namespace, queue))].sort(),
-      [[T0, 1], [T0 + MINUTE, 1], [T0 + 2 * MINUTE, 1]],
-    );
-  }));
-
-Deno.test("scheduler (redis): given a takeover whose claim lands but whose answer is lost, then the next tick finds the claim its own and sends the slot once", () =>
-  withNamespace("takeover-lost", async (namespace) => {
-    const queue = `q-${crypto.randomUUID().slice(0, 8)}`;
-    const real = new UpstashBroker({ redis, namespace, logger: silentLogger });
-    const task = actor(`task-${crypto.randomUUID()}`, () => {}, { queue, broker: real });
-    const { broker, control } = faultyEnqueue(real);
-    let loseClaim = false;
-    const losing = {
-      evalsha: async (...args: Parameters<Redis["evalsha"]>) => {
-        const answer = await redis.evalsha(...args);
-        if (loseClaim && args[1].some((key) => key.includes(":sent:"))) {
-          loseClaim = false;
-          throw new Error("fetch failed");
-        }
-        return answer;
-      },
-      eval: (...args: Parameters<Redis["eval"]>) => redis.eval(...args),
-    } as unknown as Redis;
-    const make = (b: UpstashBroker) =>
-      new Scheduler({ broker: b, logger: silentLogger })
-        .schedule("minutely", "* * * * *", task.message());
-    await make(real).tick(T0);
-    control.fault = () => Promise.reject(new Error("Redis is down"));
-    await assert.rejects(make(broker).tick(T0 + MINUTE), /Redis is down/);
-    // Given B's claim of slot 1 lands, and its answer is lost
-    const b = new Scheduler({
-      broker: real,
-      store: new UpstashScheduleStore({ redis: losing, namespace }),
-      logger: silentLogger,
-    }).schedule("minutely", "* * * * *", task.message());
-    loseClaim = true;
-    await assert.rejects(b.tick(T0 + MINUTE + SEND_WAIT), /Cannot mark schedule slots sent/);
-    // When B ticks again, then it sends slot 1 and reports it; nobody else does
-    assert.deepEqual((await b.tick(T0 + MINUTE + SEND_WAIT + 1_000)).fired.map((f) => f.slot), [
-      T0 + MINUTE,
-    ]);
-    assert.deepEqual((await make(real).tick(T0 + MINUTE + 50_000)).fired, []);
-    assert.deepEqual(
-      [...(await slotsInQueue(namespace, queue))].sort(),
-      [[T0, 1], [T0 + MINUTE, 1]],
-    );
-  }));
-
-Deno.test("scheduler (redis): a slot whose message was sent is not sent again by another instance, whether done since or still held", () =>
-  withNamespace("no-resend", async (namespace) => {
-    const queue = `q-${crypto.randomUUID().slice(0, 8)}`;
-    const task = actor(`task-${crypto.randomUUID()}`, () => {}, { queue });
-    const broker = new UpstashBroker({ redis, namespace, logger: silentLogger });
-    const make = () =>
-      new Scheduler({ broker, logger: silentLogger })
-        .schedule("minutely", "* * * * *", task.message());
-    // Given slot 0's message sent by A and already run (claimed and acked)
-    assert.equal((await make().tick(T0)).fired.length, 1);
-    const [claim] = await broker.claim(queue);
-    await broker.ack(queue, [claim]);
-    assert.deepEqual(await broker.state(queue, [claim.id]), ["missing"]);
-    // When fresh instances tick within grace, after SEND_WAIT
-    // Then none sends it again: its mark says it was sent
-    assert.deepEqual((await make().tick(T0 + 40_000)).fired, []);
-    assert.deepEqual((await make().tick(T0 + 50_000)).fired, []);
-    assert.equal((await slotsInQueue(namespace, queue)).size, 0);
-    // Given slot 1's message stored, but its answer lost after every retry, and A discarded
-    // (no mark)
-    const real = new UpstashBroker({ redis, namespace, logger: silentLogger });
-    const { broker: faulty, control } = faultyEnqueue(real);
-    control.fault = async (messages) => {
-      await real.enqueue(messages);
-      throw new Error("fetch failed");
-    };
-    const a = new Scheduler({ broker: faulty, logger: silentLogger })
-      .schedule("minutely", "* * * * *", task.message());
-    await assert.rejects(a.tick(T0 + MINUTE), /fetch failed/);
-    const [queued] = await broker.claim(queue); // leased: neither ready nor done
-    // When a fresh instance ticks, then it claims the slot and sends its id again: the broker
-    // leaves the stored message alone, and the slot is reported (A's failed tick never was)
-    assert.deepEqual((await make().tick(T0 + MINUTE + 40_000)).fired.map((f) => f.id), [
-      queued.id,
-    ]);
-    assert.deepEqual(await broker.state(queue, [queued.id]), ["leased"]);
-    await broker.ack(queue, [queued]);
-    // And once it is done, the next instance finds the claim and sends nothing
-    assert.deepEqual((await make().tick(T0 + MINUTE + 50_000)).fired, []);
-    assert.equal((await slotsInQueue(namespace, queue)).size, 0);
   }));
 
 Deno.test("scheduler (redis): given a tick that sends a slot and then fails, then the next tick reports that slot", () =>
@@ -541,9 +388,6 @@ Deno.test("scheduler (redis): given three tickers over a server that loses 20% o
       assert.deepEqual(skipped, []);
       const slots = Array.from({ length: SLOTS }, (_, i) => T0 + i * 30_000);
       assert.deepEqual([...fired.keys()].sort((x, y) => x - y), slots);
-      // A ticker whose send waits on retries while the others' clocks run SEND_WAIT ahead
-      // has its slot sent by another too: same id, one message; the mark's claim decides
-      // which of the two reports it.
       assert.deepEqual([...new Set(fired.values())], [1]);
       assert.equal((await broker.stats(queue)).ready, SLOTS);
     });

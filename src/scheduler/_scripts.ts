@@ -80,30 +80,5 @@ return cjson.encode(out)
 `,
 );
 
-/**
- * Claims slots' marks, one key per (schedule, slot), kept as long as the slot can still be
- * sent again (its `grace`, and a minute): set only if absent (`SET ... NX GET`). Every tick
- * that sends a slot claims its mark (after a first send; before sending again), and only
- * the tick that holds the mark reports the slot; another instance that finds the slot
- * fired but unmarked claims it and sends it. Safe to repeat: a mark holds the caller's
- * token, and a retried claim that finds its own token answers "held".
- * Per call: 1 command per key.
- *
- * KEYS: one mark per slot, `<namespace>:{schedules}:sent:<slot>:<name>`
- * ARGV[1]: the caller's token; ARGV[2..]: per key, the TTL in ms
- * Returns: JSON, per key `1` when the caller holds the mark, else `0`.
- */
-export const MARK_SENT: Script<unknown> = new Script(
-  "skiff-schedule-mark-sent",
-  `${HEADER}local token, out = ARGV[1], {}
-for i = 1, #KEYS do
-  local key = KEYS[i]
-  local old = redis.call("SET", key, token, "NX", "GET", "PX", ARGV[i + 1])
-  out[i] = (not old or old == token) and 1 or 0
-end
-return cjson.encode(out)
-`,
-);
-
 /** Every scheduler script, for `SCRIPT LOAD` ahead of time and the SHA test. */
-export const SCHEDULER_SCRIPTS: readonly Script<unknown>[] = [SWAP_RECORDS, MARK_SENT];
+export const SCHEDULER_SCRIPTS: readonly Script<unknown>[] = [SWAP_RECORDS];

@@ -14,9 +14,9 @@ import type { Broker, Logger } from "../broker.ts";
 import type { Message } from "../message.ts";
 import type { Entry } from "./_declare.ts";
 import { planSlots, type SlotPlan } from "./_plan.ts";
-import { slotId, slotOfId, tickToken } from "./_slot_id.ts";
+import { slotId } from "./_slot_id.ts";
 import { messageStates, unfinished } from "./_states.ts";
-import type { RecordSwap, ScheduleRecord, ScheduleStore, SentMark, SwapResult } from "./store.ts";
+import type { RecordSwap, ScheduleRecord, ScheduleStore, SwapResult } from "./store.ts";
 import type { SchedulerTickReport } from "./types.ts";
 
 /** What a tick works with. */
@@ -41,24 +41,6 @@ export interface Unsettled {
   unsent?: Step[];
   /** What failed ticks did (fired, skipped): part of the next successful tick's report. */
   unreported?: SchedulerTickReport;
-  /** Per schedule, the latest slot this scheduler won, or found sent: never checked. */
-  known?: Map<string, number>;
-  /** Slots other ticks fired, to check once their send had time to land. */
-  watched?: Map<string, Found>;
-  /** Marks of slots sent that could not be claimed: claimed by the next tick. */
-  marks?: SentMark[];
-  /**
-   * This scheduler's token in the marks it claims (made once): a claim made again, its
-   * first answer lost, finds its own mark.
-   */
-  token?: string;
-}
-
-/** A record another tick wrote, found by a read or a lost race. */
-export interface Found {
-  entry: Entry;
-  broker: Broker;
-  record: ScheduleRecord;
 }
 
 /** A store call whose answer was lost: its call id, and the steps it swapped. */
@@ -79,22 +61,12 @@ export interface Step {
   overlapped?: boolean;
   messages: Message[];
   swap?: RecordSwap;
-  /** Its slot's mark was claimed by this scheduler (sent again by it, or by nobody). */
-  claimed?: boolean;
 }
 
 /** Records outlive their last write by at least this much. */
 const MIN_TTL = 7 * 86_400_000;
 /** Rounds of compare-and-set per tick: a lost race re-plans with what the winner wrote. */
 const MAX_ROUNDS = 4;
-/**
- * How long after another tick wrote a record its send is taken as done (landed, or failed
- * for good): from then, if its slot's message is neither in the broker nor marked sent, any
- * tick sends it.
- */
-export const SEND_WAIT = 30_000;
-/** Marks of sent slots outlive the slot's `grace` by this much. */
-const MARK_MARGIN = 60_000;
 
 /** Fires the due slots of `entries` at `at`. */
 export async function fireDue(
@@ -103,12 +75,11 @@ export async function fireDue(
   context: TickContext,
 ): Promise<SchedulerTickReport> {
   const { store, seen, unsettled } = context;
-  const done: Step[] = [];
-  const found: Found[] = [];
+  // Slots an earlier tick won but could not send: sent first, with the same message ids.
+  const done: Step[] = unsettled.unsent ?? [];
+  unsettled.unsent = undefined;
   let failure: { error: unknown } | undefined;
   try {
-    // Slots an earlier tick won but could not send: sent first, with the same message ids.
-    await claimUnsent(at, context, done);
     const earlier = unsettled.call;
     if (earlier) {
       // Made again with its id: what the first run wrote is answered written. Taken out
@@ -125,24 +96,18 @@ export async function fireDue(
       }
       results.forEach((result, i) => {
         const step = earlier.steps[i];
-        if (result.written) {
-          done.push(step);
-          if (step.plan) (unsettled.known ??= new Map()).set(step.entry.name, step.plan.newest);
-        } else if (result.current) found.push({ ...step, record: result.current });
+        if (result.written) done.push(step);
         seen.set(step.entry.name, result.written ? step.swap!.next ?? null : result.current);
       });
     }
-    await plannedRounds(entries, at, context, done, found);
-    await resendLost(found, at, context, done);
+    await plannedRounds(entries, at, context, done);
   } catch (error) {
     failure = { error };
   }
   // What was won is sent even when a later step failed; what cannot be sent is kept.
   const sent = await send(done, context);
   failure ??= sent.failure;
-  const marked = await markSent(sent.steps, at, context);
-  failure ??= marked.failure;
-  const report = reportOf(marked.steps);
+  const report = reportOf(sent.steps);
   if (failure) {
     // Reported by the next tick that succeeds: a slot this tick fired is never unreported.
     unsettled.unreported = merge(unsettled.unreported, report);
@@ -159,7 +124,6 @@ async function plannedRounds(
   at: number,
   context: TickContext,
   done: Step[],
-  found: Found[],
 ): Promise<void> {
   const { store, seen, unsettled } = context;
   let pending = entries;
@@ -167,8 +131,8 @@ async function plannedRounds(
     const steps = plan(pending, at, context);
     if (steps.length === 0) break;
     await checkOverlaps(steps);
-    const token = tickToken(at);
-    for (const step of steps) step.swap = await swapOf(step, at, token);
+    const token = crypto.randomUUID();
+    for (const step of steps) step.swap = swapOf(step, at, token);
     // One id per call, made here and reused by every retry of the call, also a later tick's.
     const callId = crypto.randomUUID();
     let results: SwapResult[];
@@ -184,12 +148,10 @@ async function plannedRounds(
       if (result.written) {
         seen.set(step.entry.name, step.swap!.next ?? null);
         done.push(step);
-        if (step.plan) (unsettled.known ??= new Map()).set(step.entry.name, step.plan.newest);
       } else {
         // Lost a race, or only read: plan again with what is there now.
         seen.set(step.entry.name, result.current);
         lost.push(step.entry);
-        if (result.current) found.push({ ...step, record: result.current });
       }
     });
     pending = lost;
@@ -211,12 +173,12 @@ function reportOf(steps: readonly Step[]): SchedulerTickReport {
   return report;
 }
 
-/** Two reports as one, by schedule then slot (`a` left out: `b` in that order). */
+/** Two reports as one, by schedule then slot. */
 function merge(
   a: SchedulerTickReport | undefined,
   b: SchedulerTickReport,
 ): SchedulerTickReport {
-  a ??= { fired: [], skipped: [] };
+  if (!a) return b;
   const order = (x: { schedule: string; slot: number }, y: { schedule: string; slot: number }) =>
     x.schedule < y.schedule ? -1 : x.schedule > y.schedule ? 1 : x.slot - y.slot;
   return {
@@ -281,13 +243,12 @@ async function checkOverlaps(steps: readonly Step[]): Promise<void> {
 }
 
 /** The compare-and-set of one step, and the fresh messages it fires. */
-async function swapOf(step: Step, at: number, token: string): Promise<RecordSwap> {
+function swapOf(step: Step, at: number, token: string): RecordSwap {
   const { entry, record, plan } = step;
   const expect = record?.token ?? "";
   if (!plan) return { name: entry.name, expect, ttl: 0 };
   if (!step.overlapped) {
-    const ids = await Promise.all(plan.fire.map((slot) => slotId(entry.name, slot)));
-    step.messages = ids.map((id) => entry.message.copy({ id }));
+    step.messages = plan.fire.map((slot) => entry.message.copy({ id: slotId(slot) }));
   }
   const last = step.messages[step.messages.length - 1];
   const next = { slot: plan.newest, token, id: last?.id ?? record?.id ?? "" };
@@ -335,134 +296,4 @@ async function send(
     );
   }
   return { steps: sent, failure };
-}
-
-/**
- * Claims the slots an earlier tick of this scheduler won but could not send, before it
- * sends them again: a slot another instance has claimed meanwhile (`resendLost`) is that
- * instance's to send and report, and is dropped here. Adds the steps to send to `done`;
- * keeps them all for the next tick if the claim fails.
- */
-async function claimUnsent(at: number, context: TickContext, done: Step[]): Promise<void> {
-  const { store, unsettled } = context;
-  const unsent = unsettled.unsent ?? [];
-  unsettled.unsent = undefined;
-  const open = unsent.filter((step) => !step.claimed && step.messages.length > 0);
-  if (!store.markSent || open.length === 0) {
-    done.push(...unsent);
-    return;
-  }
-  let claimed: boolean[];
-  try {
-    claimed = await store.markSent(open.map((step) => markOf(step, at)), {
-      token: unsettled.token ??= crypto.randomUUID(),
-    });
-  } catch (error) {
-    unsettled.unsent = [...unsent, ...(unsettled.unsent ?? [])];
-    throw error;
-  }
-  for (const step of unsent) {
-    const i = open.indexOf(step);
-    if (i < 0) done.push(step);
-    else if (claimed[i]) done.push({ ...step, claimed: true });
-  }
-}
-
-/**
- * Sends again the slots that another tick won but whose messages may never have been sent
- * (its send failed, and it will not tick again: an isolate discarded): the latest slot of
- * each schedule whose record another tick wrote, once that tick's send had `SEND_WAIT` to
- * land, while the slot is within `grace`. A slot is sent again only if this tick claims its
- * mark (`markSent()`): absent, so neither sent nor claimed by another; its id is the slot's
- * own, so a message that is still in the broker is not doubled. Adds the steps to send to
- * `done`. No request unless such a slot is due a check.
- */
-async function resendLost(
-  found: readonly Found[],
-  at: number,
-  context: TickContext,
-  done: Step[],
-): Promise<void> {
-  const { store, unsettled } = context;
-  if (!store.markSent) return;
-  const known = unsettled.known ??= new Map();
-  const watched = unsettled.watched ??= new Map();
-  for (const item of found) {
-    const { entry, record } = item;
-    if (known.get(entry.name) === record.slot || at - record.slot > entry.grace) continue;
-    // Only a record whose message is its own slot's: not a skipped slot, nor an old id.
-    if (!record.id || record.id !== await slotId(entry.name, record.slot)) continue;
-    const held = watched.get(entry.name);
-    if (!held || held.record.slot <= record.slot) watched.set(entry.name, item);
-  }
-  const due: Step[] = [];
-  for (const [name, { entry, broker, record }] of watched) {
-    if (known.get(name) === record.slot || at - record.slot > entry.grace) {
-      watched.delete(name);
-    } else if (at - (slotOfId(record.token) ?? record.slot) >= SEND_WAIT) {
-      watched.delete(name);
-      due.push({
-        entry,
-        broker,
-        record,
-        plan: { fire: [record.slot], missed: [], newest: record.slot },
-        messages: [entry.message.copy({ id: record.id })],
-        claimed: true,
-      });
-    }
-  }
-  if (due.length === 0) return;
-  let claimed: boolean[];
-  try {
-    claimed = await store.markSent(due.map((step) => markOf(step, at)), {
-      token: unsettled.token ??= crypto.randomUUID(),
-    });
-  } catch (error) {
-    // Watched again: the next tick claims them again, and finds a claim that landed its own.
-    for (const { entry, broker, record } of due) {
-      if (!watched.has(entry.name)) watched.set(entry.name, { entry, broker, record });
-    }
-    throw error;
-  }
-  for (const step of due) known.set(step.entry.name, step.plan!.newest);
-  done.push(...due.filter((_, i) => claimed[i]));
-}
-
-/** The mark of the latest slot a step fires. */
-function markOf({ entry, plan }: Step, at: number): SentMark {
-  const slot = plan!.fire[plan!.fire.length - 1];
-  return { name: entry.name, slot, ttl: Math.max(1, slot + entry.grace - at) + MARK_MARGIN };
-}
-
-/**
- * Claims the marks of the slots just sent (the latest of each schedule) that no earlier
- * claim of this tick holds, after the marks an earlier tick could not claim: any instance
- * can then tell them sent. A slot whose mark another instance claimed first (it took the
- * slot over: same message) is left out of the steps this tick reports. Marks that cannot
- * be claimed are kept for the next tick, with their token, and fail this one.
- */
-async function markSent(
-  steps: readonly Step[],
-  at: number,
-  context: TickContext,
-): Promise<{ steps: Step[]; failure?: { error: unknown } }> {
-  const { store, unsettled } = context;
-  if (!store.markSent) return { steps: [...steps] };
-  const mine = steps.filter((step) =>
-    !step.claimed && !step.overlapped && step.messages.length > 0
-  );
-  // With the marks an earlier tick could not claim: a claim that landed is found its own.
-  const marks = [...(unsettled.marks ?? []), ...mine.map((step) => markOf(step, at))];
-  unsettled.marks = undefined;
-  if (marks.length === 0) return { steps: [...steps] };
-  let answer: boolean[];
-  try {
-    answer = await store.markSent(marks, { token: unsettled.token ??= crypto.randomUUID() });
-  } catch (error) {
-    unsettled.marks = marks;
-    return { steps: [...steps], failure: { error } };
-  }
-  const held = answer.slice(marks.length - mine.length);
-  const refused = new Set(mine.filter((_, i) => held[i] === false));
-  return { steps: steps.filter((step) => !refused.has(step)) };
 }

@@ -3,14 +3,7 @@
  *
  * @module
  */
-import type {
-  MarkOptions,
-  RecordSwap,
-  ScheduleRecord,
-  ScheduleStore,
-  SentMark,
-  SwapResult,
-} from "./store.ts";
+import type { RecordSwap, ScheduleRecord, ScheduleStore, SwapResult } from "./store.ts";
 
 /** Options of {@linkcode MemoryScheduleStore}. */
 export interface MemoryScheduleStoreOptions {
@@ -36,7 +29,6 @@ export interface MemoryScheduleStoreOptions {
 export class MemoryScheduleStore implements ScheduleStore {
   readonly #now: () => number;
   readonly #records = new Map<string, { record: ScheduleRecord; expiresAt: number }>();
-  readonly #marks = new Map<string, { token: string; expiresAt: number }>();
 
   /**
    * Creates a MemoryScheduleStore.
@@ -64,24 +56,6 @@ export class MemoryScheduleStore implements ScheduleStore {
       if (swap.next === null) this.#records.delete(swap.name);
       else this.#records.set(swap.name, { record: { ...swap.next }, expiresAt: now + swap.ttl });
       return { written: true };
-    }));
-  }
-
-  /**
-   * Claims slots' marks, each only if absent.
-   *
-   * @param marks The slots, each with how long to keep its mark.
-   * @param options The caller's token.
-   * @returns For each mark, whether the caller holds it.
-   */
-  markSent(marks: readonly SentMark[], options: MarkOptions): Promise<boolean[]> {
-    const now = this.#now();
-    return Promise.resolve(marks.map(({ name, slot, ttl }) => {
-      const key = `${slot}:${name}`;
-      const held = this.#marks.get(key);
-      if (held && held.expiresAt > now) return held.token === options.token;
-      this.#marks.set(key, { token: options.token, expiresAt: now + ttl });
-      return true;
     }));
   }
 }

@@ -40,22 +40,6 @@ export interface SwapOptions {
   callId?: string;
 }
 
-/** A slot whose message was sent (or is to be), for {@linkcode ScheduleStore.markSent}. */
-export interface SentMark {
-  /** The schedule's name. */
-  name: string;
-  /** The slot, in milliseconds since the epoch. */
-  slot: number;
-  /** How long the mark is kept, in milliseconds. */
-  ttl: number;
-}
-
-/** Options of {@linkcode ScheduleStore.markSent}. */
-export interface MarkOptions {
-  /** The caller's token, made once per call and reused by every retry of it. */
-  token: string;
-}
-
 /** What one swap answers. */
 export type SwapResult =
   /** The write was made (or had been made by this very request, retried). */
@@ -101,17 +85,4 @@ export interface ScheduleStore {
    * @returns For each swap, in order, whether it was written, else the current record.
    */
   swap(swaps: readonly RecordSwap[], options?: SwapOptions): Promise<SwapResult[]>;
-
-  /**
-   * Claims slots' marks, one per (schedule, slot), each only if absent: so that any
-   * instance can tell a slot sent (and maybe done since) from one won by a tick whose send
-   * failed, and that of the ticks that send a slot, one reports it. Optional: without it,
-   * only the scheduler whose send failed sends again.
-   *
-   * @param marks The slots, each with how long to keep its mark.
-   * @param options The caller's token.
-   * @returns For each mark, in order, whether the caller holds it (set now, or before by
-   *   the same token).
-   */
-  markSent?(marks: readonly SentMark[], options: MarkOptions): Promise<boolean[]>;
 }

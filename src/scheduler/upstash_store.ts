@@ -8,16 +8,9 @@ import { NAMESPACE_PATTERN } from "../brokers/upstash/_keys.ts";
 import type { RedisClient } from "../redis/client.ts";
 import type { ScriptArg } from "../redis/script.ts";
 import { decodeRecord, encodeRecord } from "./_record.ts";
-import { MARK_SENT, SWAP_RECORDS } from "./_scripts.ts";
+import { SWAP_RECORDS } from "./_scripts.ts";
 import { redisFailure } from "./_redis_error.ts";
-import type {
-  MarkOptions,
-  RecordSwap,
-  ScheduleStore,
-  SentMark,
-  SwapOptions,
-  SwapResult,
-} from "./store.ts";
+import type { RecordSwap, ScheduleStore, SwapOptions, SwapResult } from "./store.ts";
 
 /** Options of {@linkcode UpstashScheduleStore}. */
 export interface UpstashScheduleStoreOptions {
@@ -142,34 +135,5 @@ export class UpstashScheduleStore implements ScheduleStore {
       });
     }
     return results;
-  }
-
-  /**
-   * Claims slots' marks, each only if absent: one request per 1000 marks, 1 command each
-   * (and the EVALSHA). Safe to repeat: a claim retried with its token answers what its
-   * first run did.
-   *
-   * @param marks The slots, each with how long to keep its mark.
-   * @param options The caller's token.
-   * @returns For each mark, whether the caller holds it.
-   * @throws {Error} When Redis fails; the message never quotes the request.
-   */
-  async markSent(marks: readonly SentMark[], options: MarkOptions): Promise<boolean[]> {
-    const set: boolean[] = [];
-    for (let i = 0; i < marks.length; i += MAX_SWAPS) {
-      const chunk = marks.slice(i, i + MAX_SWAPS);
-      const keys = chunk.map((m) => `${this.namespace}:{schedules}:sent:${m.slot}:${m.name}`);
-      const args: ScriptArg[] = [options.token];
-      for (const mark of chunk) args.push(Math.max(1, Math.ceil(mark.ttl)));
-      let answer: unknown;
-      try {
-        answer = await MARK_SENT.run(this.redis, keys, args);
-      } catch (error) {
-        throw redisFailure("mark schedule slots sent", error);
-      }
-      const list = typeof answer === "string" ? JSON.parse(answer) : answer;
-      chunk.forEach((_, j) => set.push(Array.isArray(list) && Number(list[j]) === 1));
-    }
-    return set;
   }
 }
