@@ -197,8 +197,12 @@ function recordingLogger(): { logger: Logger; lines: string[] } {
   return { logger: { debug() {}, info() {}, warn: keep, error: keep }, lines };
 }
 
-Deno.test("UpstashBroker: given a send whose answer is lost, when a worker runs and acks the message before the client's retry arrives, then it runs once and nothing is ready", async () => {
-  const namespace = testPrefix("hole-write").slice(0, -1);
+/**
+ * What each hole test starts from: a namespace of its own, queue `q`, a broker on the plain
+ * client, and an actor on it that records its runs.
+ */
+function hole(name: string) {
+  const namespace = testPrefix(name).slice(0, -1);
   const queue = "q";
   const plain = new UpstashBroker({ redis, namespace, logger: silentLogger });
   const runs: string[] = [];
@@ -206,6 +210,11 @@ Deno.test("UpstashBroker: given a send whose answer is lost, when a worker runs 
     broker: plain,
     queue,
   });
+  return { namespace, queue, plain, runs, task };
+}
+
+Deno.test("UpstashBroker: given a send whose answer is lost, when a worker runs and acks the message before the client's retry arrives, then it runs once and nothing is ready", async () => {
+  const { namespace, queue, plain, runs, task } = hole("hole-write");
   // Between the first run of WRITE and its retry: a worker claims, runs and acks it.
   const { client, lost } = losing(WRITE, "client retries", () => plain.join(queue));
   const sender = new UpstashBroker({ redis: client, namespace, logger: silentLogger });
@@ -222,14 +231,7 @@ Deno.test("UpstashBroker: given a send whose answer is lost, when a worker runs 
 });
 
 Deno.test("UpstashBroker: given a send with a dedup key whose answer is lost, when the message runs and its window ends before the retry arrives, then the retry answers the same id and stores nothing", async () => {
-  const namespace = testPrefix("hole-dedup").slice(0, -1);
-  const queue = "q";
-  const plain = new UpstashBroker({ redis, namespace, logger: silentLogger });
-  const runs: string[] = [];
-  const task = actor(`task-${crypto.randomUUID()}`, (s: string) => void runs.push(s), {
-    broker: plain,
-    queue,
-  });
+  const { namespace, queue, plain, runs, task } = hole("hole-dedup");
   // Between the first run and its retry: a worker runs the message, the dedup key expires.
   const { client, lost } = losing(WRITE_DEDUP, "client retries", async () => {
     await plain.join(queue);
