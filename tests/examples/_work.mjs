@@ -5,7 +5,7 @@
  * @module
  */
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import process from "node:process";
@@ -98,6 +98,26 @@ export async function queueStats(namespace, queue) {
   const redis = new Redis({ ...restEnv(), enableTelemetry: false });
   const stats = await new UpstashBroker({ redis, namespace }).stats(queue);
   return { ready: stats.ready, delayed: stats.delayed, leased: stats.leased, dead: stats.dead };
+}
+
+/** Waits until a queue holds nothing ready, delayed, leased or dead. */
+export async function emptied(namespace, queue) {
+  await waitFor(async () => {
+    const stats = await queueStats(namespace, queue);
+    return Object.values(stats).every((n) => n === 0);
+  }, `the ${queue} queue to empty`);
+}
+
+/**
+ * Writes an example's `.env`, as its platform's secrets would hold them: the REST endpoint,
+ * then the given variables (`undefined` ones left out).
+ */
+export function writeEnv(dir, rest, vars) {
+  const lines = [`UPSTASH_REDIS_REST_URL=${rest.url}`, `UPSTASH_REDIS_REST_TOKEN=${rest.token}`];
+  for (const [name, value] of Object.entries(vars)) {
+    if (value !== undefined) lines.push(`${name}=${value}`);
+  }
+  writeFileSync(join(dir, ".env"), lines.join("\n") + "\n");
 }
 
 /** A free TCP port on 127.0.0.1. */

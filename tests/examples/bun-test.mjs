@@ -9,19 +9,20 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import {
   awayFromMinuteEnd,
+  emptied,
   exampleDir,
   freePort,
-  queueStats,
   randomNamespace,
   restEnv,
   start,
   waitFor,
+  writeEnv,
 } from "./_work.mjs";
 
 const bun = fileURLToPath(new URL("../../node_modules/.bin/bun", import.meta.url));
@@ -33,31 +34,19 @@ let rest;
 let app;
 let base;
 
-async function emptied(queue) {
-  await waitFor(async () => {
-    const stats = await queueStats(namespace, queue);
-    return Object.values(stats).every((n) => n === 0);
-  }, `the ${queue} queue to empty`);
-}
-
 before(async () => {
   rest = restEnv();
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  writeFileSync(
-    join(dir, ".env"),
-    [
-      `UPSTASH_REDIS_REST_URL=${rest.url}`,
-      `UPSTASH_REDIS_REST_TOKEN=${rest.token}`,
-      `SKIFF_SIGNING_KEY=${signingKey}`,
-      `SKIFF_PUSH_URL=${base}/skiff/messages`,
-      `CRON_SECRET=${cronSecret}`,
-      `SKIFF_NAMESPACE=${namespace}`,
-      `PORT=${port}`,
-      // Many ticks in the suite's one minute: the schedule must still fire once.
-      "TICK_EVERY_MS=200",
-    ].join("\n") + "\n",
-  );
+  writeEnv(dir, rest, {
+    SKIFF_SIGNING_KEY: signingKey,
+    SKIFF_PUSH_URL: `${base}/skiff/messages`,
+    CRON_SECRET: cronSecret,
+    SKIFF_NAMESPACE: namespace,
+    PORT: port,
+    // Many ticks in the suite's one minute: the schedule must still fire once.
+    TICK_EVERY_MS: 200,
+  });
   const { scripts } = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"));
   const [program, ...args] = scripts.start.split(" ");
   assert.equal(program, "bun");
@@ -86,7 +75,7 @@ test("a message sent from a route is pushed to /skiff/messages and processed onc
   const { queued } = await response.json();
   const line = `welcome email sent to user 3 (message ${queued})`;
   await waitFor(() => app.lines.includes(line), "the pushed message to run");
-  await emptied("signup");
+  await emptied(namespace, "signup");
   assert.equal(app.lines.filter((l) => l === line).length, 1);
 });
 
@@ -102,7 +91,7 @@ test("the timer's ticks and a bearer GET /skiff/tick fire the purge schedule onc
   await waitFor(() => purged().length > 0, "the purge to run");
   // Let the timer tick a few more times (every 200 ms).
   await new Promise((resolve) => setTimeout(resolve, 1_000));
-  await emptied("maintenance");
+  await emptied(namespace, "maintenance");
   assert.equal(purged().length, 1);
 });
 

@@ -10,7 +10,7 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
@@ -22,6 +22,7 @@ import {
   restEnv,
   start,
   waitFor,
+  writeEnv,
 } from "./_work.mjs";
 
 const deno = fileURLToPath(new URL("../../node_modules/.bin/deno", import.meta.url));
@@ -38,18 +39,13 @@ before(async () => {
   rest = restEnv();
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  writeFileSync(
-    join(dir, ".env"),
-    [
-      `UPSTASH_REDIS_REST_URL=${rest.url}`,
-      `UPSTASH_REDIS_REST_TOKEN=${rest.token}`,
-      `SKIFF_SIGNING_KEY=${signingKey}`,
-      `SKIFF_PUSH_URL=${base}/skiff/messages`,
-      `CRON_SECRET=${cronSecret}`,
-      `SKIFF_NAMESPACE=${namespace}`,
-      `PORT=${port}`,
-    ].join("\n") + "\n",
-  );
+  writeEnv(dir, rest, {
+    SKIFF_SIGNING_KEY: signingKey,
+    SKIFF_PUSH_URL: `${base}/skiff/messages`,
+    CRON_SECRET: cronSecret,
+    SKIFF_NAMESPACE: namespace,
+    PORT: port,
+  });
   // The dev task's command, with the preload added after `deno run`.
   const { tasks } = JSON.parse(readFileSync(join(dir, "deno.json"), "utf8"));
   const [program, run, ...args] = tasks.dev.split(" ");

@@ -10,13 +10,13 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { join } from "node:path";
 import process from "node:process";
 import { pathToFileURL } from "node:url";
 import { gunzipSync } from "node:zlib";
-import { exampleDir, importSkiff, restEnv, start, waitFor } from "./_work.mjs";
+import { exampleDir, importSkiff, restEnv, start, waitFor, writeEnv } from "./_work.mjs";
 
 const dir = exampleDir("error-reporting");
 const CARD_TOKEN = `tok_${crypto.randomUUID()}`;
@@ -50,14 +50,9 @@ before(async () => {
     res.writeHead(200, { "content-type": "application/json" }).end("{}");
   });
   await new Promise((resolve) => ingest.listen(0, "127.0.0.1", resolve));
-  writeFileSync(
-    join(dir, ".env"),
-    [
-      `UPSTASH_REDIS_REST_URL=${rest.url}`,
-      `UPSTASH_REDIS_REST_TOKEN=${rest.token}`,
-      `SENTRY_DSN=http://0123456789abcdef@127.0.0.1:${ingest.address().port}/1`,
-    ].join("\n") + "\n",
-  );
+  writeEnv(dir, rest, {
+    SENTRY_DSN: `http://0123456789abcdef@127.0.0.1:${ingest.address().port}/1`,
+  });
   const { scripts } = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"));
   const [program, ...args] = scripts.worker.split(" ");
   assert.equal(program, "node");

@@ -8,10 +8,10 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
-import { exampleDir, freePort, queueStats, restEnv, start, waitFor } from "./_work.mjs";
+import { exampleDir, freePort, queueStats, restEnv, start, waitFor, writeEnv } from "./_work.mjs";
 
 const dir = exampleDir("express");
 const signingKey = `express-${crypto.randomUUID()}`;
@@ -23,16 +23,11 @@ before(async () => {
   rest = restEnv();
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  writeFileSync(
-    join(dir, ".env"),
-    [
-      `UPSTASH_REDIS_REST_URL=${rest.url}`,
-      `UPSTASH_REDIS_REST_TOKEN=${rest.token}`,
-      `SKIFF_SIGNING_KEY=${signingKey}`,
-      `SKIFF_PUSH_URL=${base}/skiff/messages`,
-      `PORT=${port}`,
-    ].join("\n") + "\n",
-  );
+  writeEnv(dir, rest, {
+    SKIFF_SIGNING_KEY: signingKey,
+    SKIFF_PUSH_URL: `${base}/skiff/messages`,
+    PORT: port,
+  });
   const { scripts } = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"));
   const [program, ...args] = scripts.start.split(" ");
   assert.equal(program, "node");

@@ -10,18 +10,19 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
 import { pathToFileURL } from "node:url";
 import {
+  emptied,
   exampleDir,
   freePort,
   importSkiff,
-  queueStats,
   restEnv,
   start,
   waitFor,
+  writeEnv,
 } from "./_work.mjs";
 
 const dir = exampleDir("node");
@@ -42,27 +43,15 @@ function startScript(name) {
   });
 }
 
-async function emptied(queue) {
-  await waitFor(async () => {
-    const stats = await queueStats("skiff", queue);
-    return Object.values(stats).every((n) => n === 0);
-  }, `the ${queue} queue to empty`);
-}
-
 before(async () => {
   rest = restEnv();
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  writeFileSync(
-    join(dir, ".env"),
-    [
-      `UPSTASH_REDIS_REST_URL=${rest.url}`,
-      `UPSTASH_REDIS_REST_TOKEN=${rest.token}`,
-      `SKIFF_SIGNING_KEY=${signingKey}`,
-      `SKIFF_PUSH_URL=${base}/skiff/messages`,
-      `PORT=${port}`,
-    ].join("\n") + "\n",
-  );
+  writeEnv(dir, rest, {
+    SKIFF_SIGNING_KEY: signingKey,
+    SKIFF_PUSH_URL: `${base}/skiff/messages`,
+    PORT: port,
+  });
   server = startScript("start");
   worker = startScript("worker");
   await waitFor(
@@ -109,7 +98,7 @@ test("a signup sent from a route is pushed to the server's /skiff/messages and r
   const { queued } = await response.json();
   const line = `welcome email sent to user 11 (message ${queued})`;
   await waitFor(() => server.lines.includes(line), "the pushed message to run");
-  await emptied("signup");
+  await emptied("skiff", "signup");
   assert.equal(server.lines.filter((l) => l === line).length, 1);
   assert.ok(!worker.lines.includes(line));
 });
@@ -124,7 +113,7 @@ test("a report sent from a route is pulled by the worker and runs there once", a
   const { queued } = await response.json();
   const line = `report for 2026-10 built (message ${queued})`;
   await waitFor(() => worker.lines.includes(line), "the worker to run the report");
-  await emptied("reports");
+  await emptied("skiff", "reports");
   assert.equal(worker.lines.filter((l) => l === line).length, 1);
   assert.ok(!server.lines.includes(line));
 });
@@ -141,7 +130,7 @@ test("a message to an actor of a tasks/ directory runs in the worker", async () 
   const [message] = await broker.enqueue([sendInvoice.message(5)]);
   const line = `invoice 5 sent (message ${message.id})`;
   await waitFor(() => worker.lines.includes(line), "the worker to send the invoice");
-  await emptied("billing");
+  await emptied("skiff", "billing");
 });
 
 test("on SIGTERM the worker stops cleanly (exit code 0), and no secret reached any output", async () => {

@@ -19,8 +19,8 @@ import { pathToFileURL } from "node:url";
 import * as esbuild from "esbuild";
 import {
   awayFromMinuteEnd,
+  emptied,
   exampleDir,
-  queueStats,
   randomNamespace,
   restEnv,
   waitFor,
@@ -48,13 +48,6 @@ async function invoke(request) {
   globalThis[Symbol.for("@vercel/request-context")] = { get: () => context };
   const response = await handler(request);
   return { response, settled: () => Promise.allSettled(promises), promises };
-}
-
-async function emptied(queue) {
-  await waitFor(async () => {
-    const stats = await queueStats(namespace, queue);
-    return Object.values(stats).every((n) => n === 0);
-  }, `the ${queue} queue to empty`);
 }
 
 before(async () => {
@@ -128,7 +121,7 @@ test("a send from a route is handed to waitUntil, pushed, and processed once", a
   await settled();
   const line = `welcome email sent to user 21 (message ${queued})`;
   await waitFor(() => logged.includes(line), "the pushed message to run");
-  await emptied("signup");
+  await emptied(namespace, "signup");
   assert.equal(logged.filter((l) => l === line).length, 1);
 });
 
@@ -142,7 +135,7 @@ test("Vercel Cron's GET with the bearer secret, twice at once, fires the schedul
   ));
   assert.deepEqual(calls.map((c) => c.response.status), [200, 200]);
   await Promise.all(calls.map((c) => c.settled()));
-  await emptied("maintenance");
+  await emptied(namespace, "maintenance");
   const purged = logged.filter((l) => l.startsWith("purged expired sessions (message "));
   assert.equal(purged.length, 1);
 });
