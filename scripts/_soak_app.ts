@@ -16,6 +16,9 @@ const env = process.env;
 const tag = env.SKIFF_SOAK_TAG ?? "harness";
 const namespace = env.SKIFF_SOAK_NAMESPACE ?? "soak";
 const leaseMs = Number(env.SKIFF_SOAK_LEASE_MS ?? 30_000);
+// The worker to be killed holds its long runs until it dies, so that the kill always cuts a
+// run however slowly the harness watches it.
+const holdMs = Number(env.SKIFF_SOAK_HOLD_MS ?? 0);
 
 const clean = new Redis({
   url: env.SKIFF_SOAK_CLEAN_URL ?? "http://127.0.0.1:1",
@@ -27,10 +30,11 @@ function note(id: string, event: string): Promise<unknown> {
   return clean.rpush(`${namespace}:${EVENTS_KEY}`, `${tag} ${id} ${event}`);
 }
 
-/** Records that it ran, then works for `ms` milliseconds. */
+/** Records that it ran, then works for `ms` milliseconds (the worker to be killed: for ever). */
 export const record = actor("soak.record", async function (_index: number, ms: number) {
   await note(this.message.id, "run");
-  if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
+  const work = holdMs > 0 && ms === holdMs ? 600_000 : ms;
+  if (work > 0) await new Promise((resolve) => setTimeout(resolve, work));
 }, { queue: env.SKIFF_SOAK_QUEUE ?? "soak" });
 
 if (env.SKIFF_SOAK_TAG && env.UPSTASH_REDIS_REST_URL) {

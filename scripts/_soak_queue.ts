@@ -82,6 +82,7 @@ function spawnWorker(
   names: { namespace: string; queue: string },
   tag: string,
   warnings: QueueSoakReport["warnings"],
+  victim: boolean,
 ): WorkerProcess {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
@@ -106,6 +107,7 @@ function spawnWorker(
       SKIFF_SOAK_QUEUE: names.queue,
       SKIFF_SOAK_TAG: tag,
       SKIFF_SOAK_LEASE_MS: String(options.leaseMs),
+      SKIFF_SOAK_HOLD_MS: victim ? String(options.longWorkMs) : "0",
     },
     stdin: "null",
     stdout: "piped",
@@ -178,9 +180,9 @@ export async function queueSoak(
   const warnings = { stale: 0, cannotFinish: 0, cannotClaim: 0 };
   const workers: WorkerProcess[] = [];
   // As a supervisor would: a worker whose startup probe met a fault (exit 3) starts again.
-  const start = async (tag: string) => {
+  const start = async (tag: string, victim = false) => {
     for (let attempt = 1;; attempt++) {
-      const worker = spawnWorker(services, options, names, tag, warnings);
+      const worker = spawnWorker(services, options, names, tag, warnings, victim);
       workers.push(worker);
       try {
         await worker.started;
@@ -192,7 +194,7 @@ export async function queueSoak(
   };
   try {
     const first = await Promise.all(
-      Array.from({ length: options.workers }, (_, i) => start(`w${i}`)),
+      Array.from({ length: options.workers }, (_, i) => start(`w${i}`, i === 0)),
     );
     log(`queue soak: ${options.workers} workers up; sending ${options.messages} messages`);
 
@@ -231,7 +233,7 @@ export async function queueSoak(
     ).finally(() => sent = true);
 
     // Follows the runs; kills the first worker once the share of runs is reached and it is
-    // running a long message (a run without an ack outcome), then starts its replacement.
+    // running a long message (one it holds until it dies), then starts its replacement.
     const victim = first[0];
     const watching = (async () => {
       const inFlight = new Set<string>();
