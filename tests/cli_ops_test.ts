@@ -55,6 +55,27 @@ Deno.test("cli ops: stats counts each queue's messages by state, as a table and 
   assert.match(lines[1], new RegExp(`^${queue}\\s+2\\s+1\\s+1\\s+2$`));
 });
 
+Deno.test("cli ops: SKIFF_NAMESPACE sets the key prefix of the broker made from the environment", async () => {
+  const queue = `ops-ns-${crypto.randomUUID().slice(0, 8)}`;
+  const namespace = `tenant-${crypto.randomUUID().slice(0, 8)}`;
+  const own = new UpstashBroker({ redis: restClient(), namespace, logger: silentLogger });
+  await own.enqueue([new Message({ queue, actor: "ops.ns", args: [] })]);
+  const counts = async (extra: Record<string, string>) => {
+    const result = await runCli(["stats", "--queues", queue, "--json"], {
+      env: { ...env(), ...extra },
+    });
+    assert.equal(result.code, EXIT.OK, result.err);
+    return JSON.parse(result.out)[0].ready;
+  };
+  assert.equal(await counts({ SKIFF_NAMESPACE: namespace }), 1);
+  assert.equal(await counts({}), 0, "the default prefix is another keyspace");
+  const bad = await runCli(["stats", "--queues", queue], {
+    env: { ...env(), SKIFF_NAMESPACE: "has space" },
+  });
+  assert.equal(bad.code, EXIT.USAGE);
+  assert.match(bad.err, /SKIFF_NAMESPACE: 'namespace' must be/);
+});
+
 Deno.test("cli ops: stats reads the queues from the modules given", async () => {
   const queue = `ops-mod-${crypto.randomUUID().slice(0, 8)}`;
   const dir = await writeTree({

@@ -13,6 +13,9 @@ import { getBroker, hasBroker } from "../global_broker.ts";
 import { ENV_TOKEN, ENV_URL } from "../redis/from_env.ts";
 import { CommandError, EXIT, firstLine } from "./_io.ts";
 
+/** The variable that sets the key prefix of a broker made from the environment. */
+export const ENV_NAMESPACE = "SKIFF_NAMESPACE";
+
 /** How long the startup probe waits for Redis before exiting 3. */
 export const PROBE_TIMEOUT_MS = 10_000;
 
@@ -32,7 +35,8 @@ const NO_BROKER = `No broker configured: set ${ENV_URL} and ${ENV_TOKEN} ` +
 
 /**
  * The broker a module set with `setBroker()`, else an `UpstashBroker` from
- * `UPSTASH_REDIS_REST_URL` and `UPSTASH_REDIS_REST_TOKEN`.
+ * `UPSTASH_REDIS_REST_URL` and `UPSTASH_REDIS_REST_TOKEN`, with the key prefix
+ * `SKIFF_NAMESPACE` when it is set (default `skiff`).
  *
  * @returns The broker and its probe.
  * @throws {CommandError} With exit code 2 when neither is configured, or the environment is
@@ -72,9 +76,18 @@ export function chooseBroker(): ChosenBroker {
     // The value itself is not shown: it may be a token pasted into the wrong variable.
     throw new CommandError(`${ENV_URL} must be an http(s) URL such as https://<name>.upstash.io`);
   }
-  const broker = new UpstashBroker({
-    redis: new Redis({ url: rawUrl, token, enableTelemetry: false }),
-  });
+  const namespace = process.env[ENV_NAMESPACE] || undefined;
+  let broker: UpstashBroker;
+  try {
+    broker = new UpstashBroker({
+      redis: new Redis({ url: rawUrl, token, enableTelemetry: false }),
+      namespace,
+    });
+  } catch (error) {
+    throw new CommandError(
+      `${ENV_NAMESPACE}: ${firstLine(error).replace(/^Cannot create broker: /, "")}`,
+    );
+  }
   return {
     broker,
     source: `Redis at ${url.host}`,

@@ -27,7 +27,9 @@ import { Redis } from "@upstash/redis/cloudflare";
 import type { Broker } from "../broker.ts";
 import { getBroker } from "../global_broker.ts";
 import { Push } from "../push/push.ts";
-import { restCredentials } from "../redis/from_env.ts";
+import { restCredentials, type RestEnv } from "../redis/from_env.ts";
+
+export type { RestEnv };
 import { tick, type TickOptions, type TickReport } from "../tick.ts";
 
 /**
@@ -43,11 +45,11 @@ import { tick, type TickOptions, type TickReport } from "../tick.ts";
  * console.assert(typeof redis.get === "function");
  * ```
  *
- * @param env The Worker's bindings.
+ * @param env The Worker's bindings, typed as a record or as an `interface Bindings`.
  * @returns A client for the REST endpoint.
  * @throws {TypeError} When a binding is missing; the message names it, never its value.
  */
-export function redisFromEnv(env: Readonly<Record<string, unknown>>): Redis {
+export function redisFromEnv(env: RestEnv): Redis {
   const { url, token } = restCredentials(env, "skiff/cloudflare");
   return new Redis({ url, token, enableTelemetry: false });
 }

@@ -4,6 +4,14 @@ export const ENV_URL = "UPSTASH_REDIS_REST_URL";
 export const ENV_TOKEN = "UPSTASH_REDIS_REST_TOKEN";
 
 /**
+ * An environment that may hold the REST URL and token: `process.env`, `Deno.env.toObject()`,
+ * or a Worker's `env`, whether it is typed as a record or as an `interface Bindings`.
+ */
+export type RestEnv =
+  | { readonly UPSTASH_REDIS_REST_URL?: unknown; readonly UPSTASH_REDIS_REST_TOKEN?: unknown }
+  | Readonly<Record<string, unknown>>;
+
+/**
  * Reads the REST URL and token from an environment, failing with the name of what is
  * missing (never with a value).
  *
@@ -13,11 +21,13 @@ export const ENV_TOKEN = "UPSTASH_REDIS_REST_TOKEN";
  * @throws {TypeError} When either is missing or empty.
  */
 export function restCredentials(
-  env: Readonly<Record<string, unknown>>,
+  env: RestEnv,
   where: string,
 ): { url: string; token: string } {
-  const url = env[ENV_URL];
-  const token = env[ENV_TOKEN];
+  const { UPSTASH_REDIS_REST_URL: url, UPSTASH_REDIS_REST_TOKEN: token } = env as Record<
+    string,
+    unknown
+  >;
   for (const [name, value] of [[ENV_URL, url], [ENV_TOKEN, token]] as const) {
     if (typeof value !== "string" || value === "") {
       throw new TypeError(`Cannot create Redis client in ${where}: ${name} is not set`);
