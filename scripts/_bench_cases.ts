@@ -9,6 +9,7 @@ import { Queue, Worker as BullWorker } from "bullmq";
 import { cpuUsage } from "node:process";
 import { actor, Message, Push, UpstashBroker, Worker } from "../mod.ts";
 import { workerApp } from "../src/hono/mod.ts";
+import { serve as serveOverNodeHttp } from "../src/cli/_serve.ts";
 import type { BenchServices } from "./_bench_services.ts";
 
 /** One measurement. */
@@ -215,7 +216,7 @@ export class SkiffCases {
     const namespace = unique("bench");
     const endpoint = new UpstashBroker({ redis: this.#redis, namespace, logger: silent });
     const app = workerApp({ broker: endpoint, signingKeys: [SECRET] });
-    const server = serve((request) => app.fetch(request));
+    const server = await serve((request) => app.fetch(request));
     const sender = new UpstashBroker({ redis: this.#redis, namespace, logger: silent });
     const push = new Push({ url: `${server.url}/messages`, signingKey: SECRET });
     sender.addMiddleware(push);
@@ -257,10 +258,10 @@ function latency(sample: Sample, seen: number[]): Sample {
   return { ...sample, value: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) };
 }
 
-/** An HTTP server for a fetch handler, on Deno or Bun. */
-function serve(
+/** An HTTP server for a fetch handler: the runtime's own on Deno and Bun, `node:http` on Node. */
+async function serve(
   handler: (request: Request) => Response | Promise<Response>,
-): { url: string; close(): Promise<void> } {
+): Promise<{ url: string; close(): Promise<void> }> {
   const g = globalThis as unknown as {
     Deno?: {
       serve(
@@ -284,7 +285,7 @@ function serve(
     const server = g.Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: handler });
     return { url: `http://127.0.0.1:${server.port}`, close: async () => await server.stop(true) };
   }
-  throw new Error("Cannot serve the push endpoint: run the benchmark with Deno or Bun");
+  return await serveOverNodeHttp(handler, { host: "127.0.0.1", port: 0 });
 }
 
 /** BullMQ over TCP on the same Redis. */

@@ -3,9 +3,20 @@ import assert from "node:assert/strict";
 // `scripts/bench.ts --quick` in a process of its own (it starts its own redis-server): it
 // must finish and print every row of its table with a figure in every skiff cell. No time
 // is asserted; the figures are the benchmark's business.
-Deno.test("bench --quick: completes and prints every row, a figure in each", async () => {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", "scripts/bench.ts", "--quick"],
+const RUNS = [
+  { runtime: "Deno", command: Deno.execPath(), args: ["run", "--allow-all", "scripts/bench.ts"] },
+  { runtime: "Node", command: "npm", args: ["run", "--silent", "bench:node", "--"] },
+  { runtime: "Bun", command: "npm", args: ["run", "--silent", "bench:bun", "--"] },
+];
+
+// The three run at once: each starts its own redis-server and servers on free ports.
+Deno.test("bench --quick on Deno, Node and Bun: completes and prints every row, a figure in each", async () => {
+  await Promise.all(RUNS.map(({ runtime, command, args }) => quickRun(runtime, command, args)));
+});
+
+async function quickRun(runtime: string, command: string, args: string[]): Promise<void> {
+  const output = await new Deno.Command(command, {
+    args: [...args, "--quick"],
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -13,7 +24,10 @@ Deno.test("bench --quick: completes and prints every row, a figure in each", asy
   const stderr = new TextDecoder().decode(output.stderr);
   assert.equal(output.code, 0, `bench failed:\n${stdout}\n${stderr}`);
   assert.match(stdout, /bench: quick run complete/);
-  assert.match(stdout, /^Machine: \d+ cores, .+; Deno [\d.]+; redis-server [\d.]+;/m);
+  assert.match(
+    stdout,
+    new RegExp(`^Machine: \\d+ cores, .+; ${runtime} [\\d.]+; redis-server [\\d.]+;`, "m"),
+  );
   const rows = stdout.split("\n").filter((line) =>
     line.startsWith("| ") && !line.startsWith("|  |")
   );
@@ -42,4 +56,4 @@ Deno.test("bench --quick: completes and prints every row, a figure in each", asy
     assert.match(skiff, /\d/, `a figure in '${row}'`);
     assert.doesNotMatch(row, /NaN|undefined/, row);
   }
-});
+}
