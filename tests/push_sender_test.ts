@@ -45,8 +45,12 @@ Deno.test("Push: given sends to two queues at once, then one signed request per 
   const [a, b] = [unique("a"), unique("b")];
   const onA = actor(unique("t"), () => {}, { broker, queue: a });
   const onB = actor(unique("t"), () => {}, { broker, queue: b });
-  const sent = await Promise.all([onA.send(), onA.send(), onB.send()]);
-  await broker.enqueue([onB.message()]);
+  const sent = await Promise.all([
+    onA.send(),
+    onA.send(),
+    onB.send(),
+    broker.enqueue([onB.message()]),
+  ]);
   await push.flush();
   assert.equal(requests.length, 2);
   const byQueue = Object.fromEntries(requests.map((r) => [JSON.parse(r.body).queue, r]));
