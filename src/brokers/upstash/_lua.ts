@@ -232,8 +232,8 @@ local function room(rate, now, want, parallelism, limit, period)
 end
 local function spend(state, n)
   if not state or n == 0 then return end
-  local ends = (state.window + 1) * state.period
-  redis.call("SET", state.rate, fmt(state.window) .. ":" .. (state.used + n), "PX", fmt(ends - state.now))
+  local rate, ends = state.rate, (state.window + 1) * state.period
+  redis.call("SET", rate, fmt(state.window) .. ":" .. (state.used + n), "PX", fmt(ends - state.now))
 end
 `;
 
