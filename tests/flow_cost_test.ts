@@ -11,6 +11,7 @@ import { Redis } from "@upstash/redis";
 import { actor } from "../src/actor.ts";
 import { UpstashBroker } from "../src/brokers/upstash.ts";
 import { startLocalServer } from "../src/local/mod.ts";
+import { deliver } from "../src/push/deliver.ts";
 import { silentLogger } from "./broker_conformance.ts";
 import { cleanup, testPrefix, testRedisUrl } from "./_env.ts";
 import { CommandCounter, total } from "./_monitor.ts";
@@ -34,6 +35,8 @@ export const FLOW_COST = {
   "claim 1 by id, parallelism": 7,
   "claim 1 by id, parallelism and rate": 9,
   "claim 1 by id, busy (parallelism reached)": 5,
+  "deliver 1 pushed id, no limits": 10,
+  "deliver 1 pushed id, parallelism (+ a claim that finds none)": 16,
 } as const;
 
 type Operation = keyof typeof FLOW_COST;
@@ -70,7 +73,8 @@ Deno.test("cost: a claim on a limited queue costs its documented commands", asyn
 
   try {
     // Warm up: every script runs once (EVAL after NOSCRIPT if Redis had never seen it).
-    await broker.claim("warm");
+    await send("warm");
+    await broker.ack("warm", await broker.claim("warm"));
     await broker.claimById("warm", ["x"]);
 
     for (
@@ -118,6 +122,25 @@ Deno.test("cost: a claim on a limited queue costs its documented commands", asyn
       () => broker.claimById("parallel", [waiting.id]),
     );
     assert.deepEqual(busy.unclaimed, [{ id: waiting.id, state: "busy" }]);
+
+    // A push delivered: claim by id, run, ack; on a limited queue, then the next claim.
+    for (
+      const [queue, operation] of [
+        ["plain-push", "deliver 1 pushed id, no limits"],
+        ["parallel-push", "deliver 1 pushed id, parallelism (+ a claim that finds none)"],
+      ] as const
+    ) {
+      const limited = new UpstashBroker({
+        redis,
+        namespace,
+        logger: silentLogger,
+        queues: { "parallel-push": { parallelism: 1 } },
+      });
+      const task = actor(`task-${crypto.randomUUID()}`, () => {}, { broker: limited, queue });
+      const sent = await task.send();
+      const results = await measure(operation, () => deliver(limited, queue, [sent.id]));
+      assert.deepEqual(results, [{ id: sent.id, status: "acked" }], operation);
+    }
 
     const rows = (Object.keys(FLOW_COST) as Operation[]).map((op) => {
       const counts = measured.get(op)!;
