@@ -76,7 +76,9 @@ export {
   type QueueStats,
   type SettleOutcome,
   type SettleResult,
+  type UnclaimedState,
 } from "./src/broker.ts";
+export type { QueueOptions, RateLimit } from "./src/brokers/flow.ts";
 export { MemoryBroker } from "./src/brokers/memory.ts";
 export { getBroker, setBroker } from "./src/global_broker.ts";
 export { MessageContext, type MessageContextInit } from "./src/context.ts";

@@ -16,6 +16,7 @@ import { Retries } from "./middleware/retries.ts";
 import { TimeLimit } from "./middleware/time_limit.ts";
 import { declareActorOptions } from "./options.ts";
 import { processMessage } from "./process.ts";
+import { parseQueueOptions, type QueueOptions } from "./brokers/flow.ts";
 
 /** Where skiff writes log lines; `console` by default. */
 export type Logger = Pick<Console, "debug" | "info" | "warn" | "error">;
@@ -56,8 +57,14 @@ export interface ClaimByIdResult {
   /** The messages claimed now. */
   claimed: Claim[];
   /** The others and where they are (never `ready`). */
-  unclaimed: { id: string; state: Exclude<MessageState, "ready"> }[];
+  unclaimed: { id: string; state: UnclaimedState }[];
 }
+
+/**
+ * Why `claimById()` did not claim a message: where it is, or `busy` (ready, but its queue's
+ * `parallelism` or `rate` is used up: it waits in ready, see `docs/flow_control.md`).
+ */
+export type UnclaimedState = Exclude<MessageState, "ready"> | "busy";
 
 /**
  * How a failed message goes on: retried at a time, or dead with a reason; with an optional
@@ -227,6 +234,12 @@ export interface BrokerOptions {
   maxMessageBytes?: number;
   /** How long dead letters are kept, in milliseconds (default 7 days). */
   deadLetterTtl?: number;
+  /**
+   * Flow control by queue name: `parallelism` (leased at once) and `rate` (claims per
+   * period), enforced by every claim (see `docs/flow_control.md`). Give every broker of a
+   * queue the same limits.
+   */
+  queues?: Record<string, QueueOptions>;
 }
 
 /**
@@ -293,22 +306,44 @@ export abstract class Broker {
   /** How long dead letters are kept, in milliseconds. */
   readonly deadLetterTtl: number;
   #middleware: Middleware[];
+  readonly #queues: ReadonlyMap<string, Readonly<QueueOptions>>;
 
   /**
    * Sets up what every broker shares: clock, logger, limits and middleware.
    *
-   * @param options The clock, middleware, logger and limits.
+   * @param options The clock, middleware, logger, limits and queue flow control.
    * @throws {RangeError} When a limit is not a positive number.
+   * @throws {TypeError} When `queues` is not an object of valid queue limits.
    */
   constructor(options: BrokerOptions = {}) {
     this.now = options.now ?? Date.now;
     this.logger = options.logger ?? console;
     this.maxMessageBytes = positive(options.maxMessageBytes, 256 * 1024, "maxMessageBytes");
     this.deadLetterTtl = positive(options.deadLetterTtl, 7 * DAY_MS, "deadLetterTtl");
+    this.#queues = parseQueueOptions(options.queues);
     this.#middleware = [];
     for (const m of options.middleware ?? [new AgeLimit(), new TimeLimit(), new Retries()]) {
       this.addMiddleware(m);
     }
+  }
+
+  /**
+   * The flow control of a queue, as given in the `queues` option.
+   *
+   * @param queue The queue.
+   * @returns Its `parallelism` and `rate`, or `undefined` when it has no limit.
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { MemoryBroker } from "./brokers/memory.ts";
+   *
+   * const broker = new MemoryBroker({ queues: { emails: { parallelism: 3 } } });
+   * assert.equal(broker.queueOptions("emails")?.parallelism, 3);
+   * assert.equal(broker.queueOptions("default"), undefined);
+   * ```
+   */
+  queueOptions(queue: string): Readonly<QueueOptions> | undefined {
+    return this.#queues.get(queue);
   }
 
   /** The middleware stack, in the order before-hooks run. */
@@ -522,7 +557,8 @@ export abstract class Broker {
 
   /**
    * Promotes due delays, recovers expired leases, then leases up to `count` ready
-   * messages, lowest score first.
+   * messages, lowest score first, and no more than the queue's `parallelism` and `rate`
+   * allow (counting only leases that have not expired).
    *
    * @param queue The queue.
    * @param options How many, and for how long.
@@ -532,7 +568,8 @@ export abstract class Broker {
 
   /**
    * Leases the given messages if ready, due or lease-expired; a message whose lease holds
-   * is left alone, so a duplicate push runs once.
+   * is left alone, so a duplicate push runs once. Ready messages beyond the queue's
+   * `parallelism` or `rate` stay ready and are answered `busy`.
    *
    * @param queue The queue.
    * @param ids The message ids.

@@ -102,7 +102,10 @@ function checkOptions(options: TickOptions): void {
  * queue in order, claims (promoting due delays and recovering expired leases) and processes
  * ready messages, `concurrency` at a time, until the queue is empty, `maxMessages` were
  * claimed, or `budgetMs` passed. With `push`, claimed messages are handed straight back and
- * pushed to the endpoint instead, `maxIds` per request.
+ * pushed to the endpoint instead, `maxIds` per request. A queue with flow control
+ * (`parallelism`, `rate`) gets no more claims than its limits allow; one with a `rate` is
+ * processed inline even with `push` (a push's claim by id would count against the rate
+ * again).
  *
  * Idle, a tick costs one claim script per queue.
  *
@@ -154,24 +157,28 @@ export async function tick(broker: Broker, options: TickOptions = {}): Promise<T
   for (const queue of queues) {
     const counts: QueueTickReport = { claimed: 0, processed: 0, failed: 0, pushed: 0 };
     report.queues[queue] = counts;
+    const flow = broker.queueOptions(queue);
+    // A claim counts against the rate: claiming to push, then again by id, would count twice.
+    const fanOut = push && !flow?.rate ? push : undefined;
     while (true) {
       if (left <= 0 || broker.now() - start >= budgetMs) {
         report.exhausted = true;
         break;
       }
-      const count = push ? left : Math.min(left, concurrency);
+      const count = fanOut ? left : Math.min(left, concurrency);
       const claims = await broker.claim(queue, { count, leaseMs });
       counts.claimed += claims.length;
       left -= claims.length;
-      if (push && claims.length > 0) {
+      if (fanOut && claims.length > 0) {
         // Handed back first, so that the endpoint's claim by id does not find them leased.
         await broker.release(queue, claims);
         counts.pushed += claims.length;
-        pushes.push(push.push(queue, claims.map((c) => c.id)));
-      } else if (!push) {
+        pushes.push(fanOut.push(queue, claims.map((c) => c.id)));
+      } else if (!fanOut) {
         await Promise.all(claims.map((claim) => runOne(broker, queue, claim, leaseMs, counts)));
       }
-      if (claims.length < count) break;
+      // A limited queue answers fewer than asked while more wait: claim again once these ran.
+      if (claims.length < count && (!flow || fanOut || claims.length === 0)) break;
     }
   }
   if (pushes.length > 0) {

@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import * as v from "valibot";
 import { actor } from "../src/actor.ts";
 import type { Broker, Logger, NackOutcome } from "../src/broker.ts";
+import type { QueueOptions } from "../src/brokers/flow.ts";
 import { makeTemplate } from "../src/composition/_template.ts";
 import type { MessageContext } from "../src/context.ts";
 import { MessageTooLarge, Retry, TimeLimitExceeded } from "../src/errors.ts";
@@ -25,6 +26,8 @@ export interface ConformanceBrokerOptions {
   now: () => number;
   /** A logger that keeps quiet. */
   logger: Logger;
+  /** Flow control of the test's queue, for the tests of `parallelism` and `rate`. */
+  queues?: Record<string, QueueOptions>;
 }
 
 /** Makes a fresh broker for one test. */
@@ -72,11 +75,12 @@ export function brokerConformance(
   factory: BrokerFactory,
   options: ConformanceOptions = {},
 ): void {
-  const test = (name: string, fn: (setup: Setup) => Promise<void>) => {
+  const test = (name: string, fn: (setup: Setup) => Promise<void>, flow?: QueueOptions) => {
     Deno.test(`${label}: ${name}`, async () => {
       const clock = { time: 1_700_000_000_000 };
-      const broker = await factory({ now: () => clock.time, logger: silentLogger });
       const queue = `conformance-${crypto.randomUUID()}`;
+      const queues = flow ? { [queue]: flow } : undefined;
+      const broker = await factory({ now: () => clock.time, logger: silentLogger, queues });
       try {
         await fn({ broker, queue, clock, name: (prefix) => `${prefix}-${crypto.randomUUID()}` });
       } finally {
@@ -719,5 +723,142 @@ export function brokerConformance(
     const [claim] = await broker.claim(queue);
     assert.equal(claim.id, sent.id);
     assert.equal(Message.decode(claim.body).retries, 0);
+  });
+
+  test(
+    "given parallelism 2, when claimed, then at most 2 are leased at once and the rest wait in ready",
+    async ({ broker, queue, name }) => {
+      const task = actor(name("task"), (_n: number) => {}, { broker, queue });
+      const sent = await broker.enqueue([1, 2, 3, 4, 5].map((n) => task.message(n)));
+      const first = await broker.claim(queue, { count: 5 });
+      assert.deepEqual(first.map((c) => c.id), [sent[0].id, sent[1].id]);
+      assert.deepEqual(await broker.claim(queue, { count: 5 }), []);
+      // Claimed by id (a push): ready, but refused as busy, and left ready.
+      const pushed = await broker.claimById(queue, [sent[2].id, sent[0].id]);
+      assert.deepEqual(pushed, {
+        claimed: [],
+        unclaimed: [{ id: sent[2].id, state: "busy" }, { id: sent[0].id, state: "leased" }],
+      });
+      assert.deepEqual(await broker.stats(queue), { ready: 3, delayed: 0, leased: 2, dead: 0 });
+      // A settle frees a slot; a release too.
+      assert.deepEqual(await broker.ack(queue, [first[0]]), [true]);
+      const [third] = await broker.claim(queue, { count: 5 });
+      assert.equal(third.id, sent[2].id);
+      assert.deepEqual(await broker.release(queue, [first[1]]), [true]);
+      const byId = await broker.claimById(queue, [sent[3].id, sent[4].id]);
+      assert.deepEqual(byId.claimed.map((c) => c.id), [sent[3].id]);
+      assert.deepEqual(byId.unclaimed, [{ id: sent[4].id, state: "busy" }]);
+    },
+    { parallelism: 2 },
+  );
+
+  test(
+    "given parallelism 1 and a consumer that crashed, when its lease expires, then the slot is free again",
+    async ({ broker, queue, clock, name }) => {
+      const task = actor(name("task"), (_n: number) => {}, { broker, queue });
+      await broker.enqueue([task.message(1), task.message(2)]);
+      const [lost] = await broker.claim(queue, { leaseMs: 1_000 });
+      assert.deepEqual(await broker.claim(queue), []);
+      clock.time += 999;
+      assert.deepEqual(await broker.claim(queue), []);
+      clock.time += 1;
+      // The expired lease goes back to ready in its old place, and is the one claimed.
+      const [again] = await broker.claim(queue, { count: 2 });
+      assert.equal(again.id, lost.id);
+      assert.notEqual(again.token, lost.token);
+      assert.deepEqual(await broker.stats(queue), { ready: 1, delayed: 0, leased: 1, dead: 0 });
+    },
+    { parallelism: 1 },
+  );
+
+  test(
+    "given a rate of 2 per second, when claimed, then 2 per window run and the rest wait for the next",
+    async ({ broker, queue, clock, name }) => {
+      clock.time = 1_700_000_000_500;
+      const task = actor(name("task"), (_n: number) => {}, { broker, queue });
+      const sent = await broker.enqueue([1, 2, 3, 4, 5].map((n) => task.message(n)));
+      const first = await broker.claim(queue, { count: 5 });
+      assert.equal(first.length, 2);
+      assert.deepEqual(await broker.ack(queue, first), [true, true]);
+      // Acks free no rate: the window is spent.
+      assert.deepEqual(await broker.claim(queue, { count: 5 }), []);
+      assert.deepEqual((await broker.claimById(queue, [sent[2].id])).unclaimed, [
+        { id: sent[2].id, state: "busy" },
+      ]);
+      clock.time += 499;
+      assert.deepEqual(await broker.claim(queue), []);
+      clock.time += 1; // the next window
+      const byId = await broker.claimById(queue, [sent[2].id]);
+      assert.deepEqual(byId.claimed.map((c) => c.id), [sent[2].id]);
+      assert.deepEqual((await broker.claim(queue, { count: 5 })).map((c) => c.id), [sent[3].id]);
+      assert.deepEqual(await broker.claim(queue, { count: 5 }), []);
+      clock.time += 1_000;
+      assert.deepEqual((await broker.claim(queue, { count: 5 })).map((c) => c.id), [sent[4].id]);
+    },
+    { rate: { limit: 2, period: 1_000 } },
+  );
+
+  test(
+    "given parallelism and a rate, when claimed, then the tighter of the two holds",
+    async ({ broker, queue, clock, name }) => {
+      const task = actor(name("task"), (_n: number) => {}, { broker, queue });
+      await broker.enqueue([1, 2, 3, 4, 5, 6].map((n) => task.message(n)));
+      const first = await broker.claim(queue, { count: 6 });
+      assert.equal(first.length, 2); // parallelism
+      await broker.ack(queue, first);
+      assert.equal((await broker.claim(queue, { count: 6 })).length, 1); // the rate's last one
+      clock.time += 10_000;
+      assert.equal((await broker.claim(queue, { count: 6 })).length, 1); // the parallelism's last
+    },
+    { parallelism: 2, rate: { limit: 3, period: 10_000 } },
+  );
+
+  test(
+    "given a limited queue drained by join, then every message runs, never more at once than allowed",
+    async ({ broker, queue, name }) => {
+      let running = 0;
+      let most = 0;
+      const task = actor(name("task"), async () => {
+        most = Math.max(most, ++running);
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        running--;
+      }, { broker, queue });
+      await broker.enqueue(Array.from({ length: 6 }, () => task.message()));
+      const worker = new Worker(broker, {
+        queues: [queue],
+        concurrency: 4,
+        pollMin: 1,
+        pollMax: 2,
+      });
+      await worker.start();
+      await broker.join(queue, { timeout: 10_000 });
+      await worker.stop();
+      assert.equal(most, 1);
+      assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
+    },
+    { parallelism: 1 },
+  );
+
+  test("given invalid queue limits, when a broker is made, then TypeError says which and what was expected", async () => {
+    const cases: [unknown, RegExp][] = [
+      [
+        { q: { parallelism: 0 } },
+        /'queues\.q\.parallelism' must be a positive integer, received 0/,
+      ],
+      [{ q: { rate: { limit: 1 } } }, /'queues\.q\.rate\.period' must be a positive integer/],
+      [{ q: { concurrency: 1 } }, /'queues\.q\.concurrency' is not a limit/],
+      [{ "a{b}": {} }, /'queues' must be an object of limits keyed by queue names/],
+    ];
+    for (const [queues, message] of cases) {
+      await assert.rejects(
+        async () =>
+          await factory({
+            now: Date.now,
+            logger: silentLogger,
+            queues: queues as Record<string, QueueOptions>,
+          }),
+        (error: Error) => error instanceof TypeError && message.test(error.message),
+      );
+    }
   });
 }

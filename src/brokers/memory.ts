@@ -54,6 +54,8 @@ class Queue {
   readonly leased = new Set<Entry>();
   /** In insertion order; sorted by deadAt when listed. */
   readonly dead = new Set<Entry>();
+  /** The rate window (`floor(now / period)`) and how many were claimed in it. */
+  rate = { window: -1, used: 0 };
 }
 
 /** A tracked group: which members succeeded (with their results), and what follows. */
@@ -277,16 +279,18 @@ export class MemoryBroker extends Broker {
     const token = crypto.randomUUID();
     // As UpstashBroker: no more bodies than MAX_CLAIM_BYTES, always one.
     let n = 0;
-    for (let bytes = 0; n < Math.min(count, q.ready.length); n++) {
+    for (let bytes = 0; n < Math.min(count, q.ready.length, this.#room(queue, q, now)); n++) {
       bytes += bodyBytes(q.ready[n].body);
       if (n > 0 && bytes > MAX_CLAIM_BYTES) break;
     }
     const taken = q.ready.splice(0, n);
+    this.#spend(queue, q, n);
     return Promise.resolve(taken.map((entry) => this.#lease(q, entry, token, now + leaseMs)));
   }
 
   /**
-   * Leases the given messages if ready, due or lease-expired.
+   * Leases the given messages if ready, due or lease-expired; ready ones beyond the
+   * queue's `parallelism` and `rate` stay ready and are answered `busy`.
    *
    * @param queue The queue.
    * @param ids The message ids.
@@ -305,17 +309,22 @@ export class MemoryBroker extends Broker {
     const q = this.#tidy(queue, now);
     const token = crypto.randomUUID();
     const result: ClaimByIdResult = { claimed: [], unclaimed: [] };
+    let room = this.#room(queue, q, now);
     for (const id of new Set(ids)) {
       const entry = q.entries.get(id);
       if (!entry) {
         result.unclaimed.push({ id, state: "missing" });
+      } else if (entry.state === "ready" && room === 0) {
+        result.unclaimed.push({ id, state: "busy" });
       } else if (entry.state === "ready") {
+        room--;
         remove(q.ready, entry);
         result.claimed.push(this.#lease(q, entry, token, now + leaseMs));
       } else {
         result.unclaimed.push({ id, state: entry.state });
       }
     }
+    this.#spend(queue, q, result.claimed.length);
     return Promise.resolve(result);
   }
 
@@ -542,6 +551,24 @@ export class MemoryBroker extends Broker {
       this.#toReady(queue, entry, entry.score);
     }
     return queue;
+  }
+
+  /** How many the queue's flow control lets a claim lease now (after `#tidy()`). */
+  #room(name: string, queue: Queue, now: number): number {
+    const flow = this.queueOptions(name);
+    let room = Infinity;
+    if (flow?.parallelism !== undefined) room = flow.parallelism - queue.leased.size;
+    if (flow?.rate !== undefined) {
+      const window = Math.floor(now / flow.rate.period);
+      if (queue.rate.window !== window) queue.rate = { window, used: 0 };
+      room = Math.min(room, flow.rate.limit - queue.rate.used);
+    }
+    return Math.max(room, 0);
+  }
+
+  /** Counts `n` claims in the queue's rate window. */
+  #spend(name: string, queue: Queue, n: number): void {
+    if (this.queueOptions(name)?.rate !== undefined) queue.rate.used += n;
   }
 
   #toReady(queue: Queue, entry: Entry, score: number): void {

@@ -37,7 +37,15 @@ import {
 import { Coalescer } from "./upstash/_batch.ts";
 import { MAX_CLAIM_BYTES } from "./_budget.ts";
 import { hasEffects, settleRequest, templateJson, toSettled } from "./upstash/_effects.ts";
-import { callKey, callKeys, groupKey, NAMESPACE_PATTERN, queueKeys } from "./upstash/_keys.ts";
+import { flowArgs } from "./flow.ts";
+import {
+  callKey,
+  callKeys,
+  groupKey,
+  NAMESPACE_PATTERN,
+  queueKeys,
+  rateKey,
+} from "./upstash/_keys.ts";
 import { retryTransient } from "./upstash/_retry.ts";
 import { type PipelineClient, redisError, runPipelined } from "./upstash/_run.ts";
 import { CLAIM, CLAIM_BY_ID } from "./upstash/claim.ts";
@@ -230,8 +238,9 @@ export class UpstashBroker extends Broker {
 
   /**
    * Promotes due delays, recovers expired leases, then leases up to `count` (at most 1000)
-   * ready messages, lowest score first, and no more bodies than fit in 1 MiB (always one):
-   * a claim may answer fewer than `count` while more are ready.
+   * ready messages, lowest score first, and no more bodies than fit in 1 MiB (always one),
+   * nor more than the queue's `parallelism` and `rate` allow: a claim may answer fewer than
+   * `count` while more are ready.
    *
    * @param queue The queue.
    * @param options How many, and for how long.
@@ -248,12 +257,18 @@ export class UpstashBroker extends Broker {
     const token = newCallId();
     const args = [now, Math.min(count, MAX_BATCH), leaseUntil, token, MAX_CLAIM_BYTES];
     const keys = [...queueKeys(this.namespace, queue), callKey(this.namespace, queue, token)];
+    const flow = this.queueOptions(queue);
+    if (flow) {
+      args.push(...flowArgs(flow));
+      if (flow.rate) keys.push(rateKey(this.namespace, queue));
+    }
     return toClaims(await this.#run(CLAIM, "claim messages", queue, args, { keys }), leaseUntil);
   }
 
   /**
    * Leases the given messages if ready, due or lease-expired. Each script call reads at
-   * most 1 MiB of bodies (always one message): more ids take more calls.
+   * most 1 MiB of bodies (always one message): more ids take more calls. Ready ones beyond
+   * the queue's `parallelism` and `rate` stay ready and are answered `busy`.
    *
    * @param queue The queue.
    * @param ids The message ids (at most 1000).
@@ -278,10 +293,13 @@ export class UpstashBroker extends Broker {
     const now = this.#now();
     const leaseUntil = now + leaseMs;
     const result: ClaimByIdResult = { claimed: [], unclaimed: [] };
+    const flow = this.queueOptions(queue);
+    const keys = queueKeys(this.namespace, queue);
+    if (flow?.rate) keys.push(rateKey(this.namespace, queue));
     let rest: readonly string[] = ids;
     while (rest.length > 0) {
-      const args = [now, leaseUntil, newCallId(), MAX_CLAIM_BYTES, ...rest];
-      const answer = await this.#run(CLAIM_BY_ID, "claim messages by id", queue, args);
+      const args = [now, leaseUntil, newCallId(), MAX_CLAIM_BYTES, ...flowArgs(flow), ...rest];
+      const answer = await this.#run(CLAIM_BY_ID, "claim messages by id", queue, args, { keys });
       const { claimed, unclaimed, deferred } = toClaimById(answer, leaseUntil);
       result.claimed.push(...claimed);
       result.unclaimed.push(...unclaimed);

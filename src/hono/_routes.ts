@@ -62,10 +62,13 @@ async function credentialsFor<E extends Env>(
   return { signingKeys, cronSecret, qstash };
 }
 
-/** The status of a push's answer: 503 if any id must be retried, 202 if any is elsewhere. */
+/**
+ * The status of a push's answer: 503 if any id must be retried, 202 if any is elsewhere or
+ * waits (`busy`: it runs when a slot of its queue frees, with no retry spent).
+ */
 function statusOf(results: readonly DeliveryResult[]): 200 | 202 | 503 {
   if (results.some((r) => r.status === "error")) return 503;
-  if (results.some((r) => r.status === "leased" || r.status === "deferred")) return 202;
+  if (results.some((r) => ["leased", "deferred", "busy"].includes(r.status))) return 202;
   return 200;
 }
 

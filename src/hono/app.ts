@@ -20,7 +20,8 @@ import { messagesRoute, tickRoute } from "./_routes.ts";
  *   (a duplicate push runs once), runs middleware and actor, acks or nacks, within
  *   `budgetMs`. Answers `{ queue, results: [{ id, status, error? }] }` (see
  *   `DeliveryResult`): 200 when every id is done here or already, 202 when some are in
- *   flight elsewhere or were deferred past the budget, 503 when the broker failed (retry).
+ *   flight elsewhere, were deferred past the budget, or wait for a slot of their queue
+ *   (`busy`), 503 when the broker failed (retry).
  * - `GET` or `POST /tick`, body empty or `{ "queues"?: [...] }`: runs `tick()`; answers its
  *   report. Cron services that cannot sign use `cronSecret` (Vercel Cron's `GET` with
  *   `Authorization: Bearer $CRON_SECRET`) or QStash's `Upstash-Signature` (`qstash`).

@@ -6,7 +6,7 @@
  * @module
  */
 import { errorName } from "../_util.ts";
-import type { Broker, Claim, MessageState } from "../broker.ts";
+import type { Broker, Claim, UnclaimedState } from "../broker.ts";
 import { processMessage, type ProcessStatus } from "../process.ts";
 import { pushEnqueued } from "./push.ts";
 
@@ -16,13 +16,14 @@ import { pushEnqueued } from "./push.ts";
  * - processed here: `acked`, `retried`, `dead`, `skipped`, `released`, `stale`
  *   (as `processMessage` reports);
  * - not claimed: `leased` (in flight elsewhere), `delayed` (not due: a tick promotes it),
- *   `dead` (already a dead letter), `missing` (done already, or never sent);
+ *   `dead` (already a dead letter), `missing` (done already, or never sent), `busy` (its
+ *   queue's `parallelism` or `rate` is used up: it waits in ready until a slot frees);
  * - `deferred`: claimed, but the time budget ran out first; handed back to ready;
  * - `error`: the broker failed midway; the lease expires and the message runs again.
  */
 export type DeliveryStatus =
   | ProcessStatus
-  | Exclude<MessageState, "ready">
+  | UnclaimedState
   | "deferred"
   | "error";
 
@@ -50,6 +51,12 @@ export interface DeliverOptions {
  * Claims the given ids in one round trip, runs the claimed ones (`concurrency` at once,
  * starting none after `budgetMs`), and hands the rest back to ready in one more round trip.
  * A message whose lease another consumer holds is not run: a duplicate push runs once.
+ *
+ * On a queue with flow control (`parallelism`, `rate`), pushed ids beyond the limit are
+ * answered `busy` and wait in ready; each run that ends here frees a slot, so it claims the
+ * next ready message of the queue (a `busy` one pushed elsewhere, say) and runs it too,
+ * until the queue has none it may claim. After `budgetMs`, it pushes that message instead
+ * (through the broker's `Push`, else a tick runs it). See `docs/flow_control.md`.
  *
  * @example
  * ```ts
@@ -87,6 +94,7 @@ export async function deliver(
 
   const waiting = [...claimed];
   const deferred: Claim[] = [];
+  const limited = broker.queueOptions(queue) !== undefined;
   const run = async (): Promise<void> => {
     for (let claim = waiting.shift(); claim; claim = waiting.shift()) {
       if (broker.now() - start >= budgetMs) {
@@ -95,6 +103,14 @@ export async function deliver(
       }
       results.set(claim.id, await processOne(broker, queue, claim, leaseMs));
     }
+    // A slot of a limited queue freed: what waits for one runs here, as long as there is.
+    if (!limited) return;
+    while (broker.now() - start < budgetMs) {
+      const [next] = await claimNext(broker, queue, leaseMs);
+      if (!next) return;
+      await processOne(broker, queue, next, leaseMs);
+    }
+    await handOver(broker, queue, leaseMs);
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, claimed.length) }, run));
 
@@ -108,6 +124,30 @@ export async function deliver(
     for (const { id } of deferred) results.set(id, { id, status: "deferred" });
   }
   return unique.map((id) => results.get(id) ?? { id, status: "missing" });
+}
+
+/** Claims the next ready message of a queue; none when the broker fails (a tick runs it). */
+async function claimNext(broker: Broker, queue: string, leaseMs: number): Promise<Claim[]> {
+  try {
+    return await broker.claim(queue, { count: 1, leaseMs });
+  } catch (error) {
+    broker.logger.warn(`Cannot claim the next message of '${queue}': ${errorName(error)}`);
+    return [];
+  }
+}
+
+/** Past the budget: pushes the next ready message of a limited queue instead of running it. */
+async function handOver(broker: Broker, queue: string, leaseMs: number): Promise<void> {
+  const claims = await claimNext(broker, queue, leaseMs);
+  if (claims.length === 0) return;
+  try {
+    await broker.release(queue, claims);
+  } catch (error) {
+    // The lease expires on its own; the message runs later.
+    broker.logger.warn(`Cannot hand back messages of '${queue}': ${errorName(error)}`);
+    return;
+  }
+  pushEnqueued(broker, claims.map(({ id }) => ({ id, queue, delayed: false })));
 }
 
 async function processOne(

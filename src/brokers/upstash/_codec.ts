@@ -5,6 +5,7 @@ import type {
   DeadLetter,
   EncodedMessage,
   MessageState,
+  UnclaimedState,
 } from "../../broker.ts";
 import { readyScore } from "../_score.ts";
 import { callKeys, delayedScore } from "./_keys.ts";
@@ -94,7 +95,7 @@ export function toClaimById(
     claimed: toClaims(claimed, leaseUntil),
     unclaimed: rows(fromJson(unclaimed), 2).map(([id, state]) => ({
       id,
-      state: state as Exclude<MessageState, "ready">,
+      state: state as UnclaimedState,
     })),
   };
 }

@@ -13,6 +13,14 @@ export function queueKeys(namespace: string, queue: string): string[] {
 }
 
 /**
+ * The key of a queue's rate window (`docs/flow_control.md`): `<window>:<claimed>`, under
+ * the queue's hash tag, expiring at the window's end.
+ */
+export function rateKey(namespace: string, queue: string): string {
+  return `${namespace}:{${queue}}:rate`;
+}
+
+/**
  * The key of one script call's record (`CALL_RECORD_LUA`): under the queue's hash tag, so
  * that it shares the slot of the keys the call changes.
  */

@@ -199,6 +199,44 @@ local function within(ids, budget)
 end
 `;
 
+/**
+ * room(rate, now, want, parallelism, limit, period): how many messages the queue's flow
+ * control lets a claim lease now, at most `want` (see `docs/flow_control.md`). With
+ * `parallelism` (0: none), the live leases are counted: `ZCOUNT` of the lease scores below
+ * `-now` (expired ones are not counted, and a claim's tidy() recovers them first). With a
+ * `limit` per `period` (0: none), the key `rate` holds `<window>:<claimed>` of the current
+ * fixed window (`floor(now / period)`), read with `GET`. Also returns what spend() needs.
+ *
+ * spend(state, n): counts `n` claims in the window (one `SET ... PX` to the window's end),
+ * nothing when there is no rate or `n` is 0.
+ */
+export const FLOW = `
+local function room(rate, now, want, parallelism, limit, period)
+  parallelism, limit, period = tonumber(parallelism), tonumber(limit), tonumber(period)
+  if parallelism > 0 and want > 0 then
+    local live = redis.call("ZCOUNT", timers, "-inf", "(-" .. now)
+    want = math.min(want, parallelism - live)
+  end
+  local state = nil
+  if limit > 0 and want > 0 then
+    local window, used = math.floor(tonumber(now) / period), 0
+    local got = redis.call("GET", rate)
+    if got then
+      local w, n = string.match(got, "^(%d+):(%d+)$")
+      if tonumber(w) == window then used = tonumber(n) end
+    end
+    want = math.min(want, limit - used)
+    state = { rate = rate, window = window, used = used, period = period, now = tonumber(now) }
+  end
+  return math.max(want, 0), state
+end
+local function spend(state, n)
+  if not state or n == 0 then return end
+  local rate, ends = state.rate, (state.window + 1) * state.period
+  redis.call("SET", rate, fmt(state.window) .. ":" .. (state.used + n), "PX", fmt(ends - state.now))
+end
+`;
+
 /** unique(from): ARGV[from..], duplicates dropped, in order. */
 export const UNIQUE = `
 local function unique(from)

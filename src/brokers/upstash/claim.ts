@@ -4,7 +4,7 @@
  * @module
  */
 import { Script } from "../../redis/script.ts";
-import { lua, luaCall, OWN, TIDY, UNIQUE, WITHIN } from "./_lua.ts";
+import { FLOW, lua, luaCall, OWN, TIDY, UNIQUE, WITHIN } from "./_lua.ts";
 
 /**
  * Promotes due delays, recovers expired leases, then leases up to `count` ready messages,
@@ -16,8 +16,15 @@ import { lua, luaCall, OWN, TIDY, UNIQUE, WITHIN } from "./_lua.ts";
  * found nothing. 3 commands when idle, 5 when it leases up to 16 that fit; one more HMGET
  * per further chunk of bodies read (`within()`), one more ZADD when some go back.
  *
- * - KEYS: ready, timers, msg, dead, reason, call (`call:<claim token>`, see `_lua.ts`).
- * - ARGV: now, count, leaseUntil, claim token (fresh per call), maxBytes.
+ * With flow control (`room()` in `_lua.ts`), it leases no more than the queue's
+ * `parallelism` and `rate` leave room for, and pops nothing when there is none: `ZCOUNT`
+ * of the live leases (1 command), `GET` of the rate window (1), and its `SET` when it
+ * leased some (1). A retry counts nothing again: it only answers the first run's leases.
+ *
+ * - KEYS: ready, timers, msg, dead, reason, call (`call:<claim token>`, see `_lua.ts`),
+ *   [rate (`rateKey()`), with a rate limit].
+ * - ARGV: now, count, leaseUntil, claim token (fresh per call), maxBytes, [parallelism,
+ *   rate limit, rate period (0: none)].
  * - Returns: JSON `[id, token, body, ...]`.
  *
  * @example
@@ -34,6 +41,7 @@ export const CLAIM: Script<unknown> = new Script(
     OWN,
     TIDY,
     WITHIN,
+    FLOW,
     `
 local now, leaseUntil, claimToken = ARGV[1], ARGV[3], ARGV[4]
 local mine, ids, bodies, out = {}, {}, {}, {}
@@ -44,7 +52,9 @@ if once("1") then
   bodies = redis.call("HMGET", msg, unpack(ids))
 else
   tidy(now)
-  local popped = redis.call("ZPOPMIN", ready, ARGV[2])
+  local want, flow = room(KEYS[7], now, tonumber(ARGV[2]), ARGV[6] or 0, ARGV[7] or 0, ARGV[8] or 0)
+  if want == 0 then return "[]" end
+  local popped = redis.call("ZPOPMIN", ready, want)
   if #popped == 0 then return "[]" end
   for i = 1, #popped, 2 do ids[#ids + 1] = popped[i] end
   local taken
@@ -64,6 +74,7 @@ else
   end
   redis.call("ZADD", timers, unpack(leases))
   if #back > 0 then redis.call("ZADD", ready, unpack(back)) end
+  spend(flow, taken)
 end
 for i, m in ipairs(mine) do
   out[#out + 1] = m.id
@@ -84,13 +95,20 @@ return cjson.encode(out)
  * this needs no call record (which would cost every push one more command). 5 commands
  * when every id is ready and there are 16 or fewer.
  *
- * - KEYS: ready, timers, msg, dead, reason (see `_lua.ts`).
- * - ARGV: now, leaseUntil, claim token, maxBytes, id...
+ * With flow control (`room()` in `_lua.ts`), ready ids beyond the room the queue's
+ * `parallelism` and `rate` leave stay ready and are answered `busy`: 1 more command for
+ * the parallelism (`ZCOUNT`), 2 for the rate (`GET`, and `SET` when some are leased), none
+ * when no given id is ready. A retry finds its own leases among the live ones, so it
+ * answers the same ids busy.
+ *
+ * - KEYS: ready, timers, msg, dead, reason (see `_lua.ts`), [rate, with a rate limit].
+ * - ARGV: now, leaseUntil, claim token, maxBytes, parallelism, rate limit, rate period
+ *   (0: none), id...
  * - Returns: JSON `[[id, token, body, ...], [id, state, ...], [deferred id, ...]]`.
  *
  * @example
  * ```ts ignore
- * const json = await CLAIM_BY_ID.run(redis, keys, [now, now + 30_000, newCallId(), 1_048_576, id]);
+ * const json = await CLAIM_BY_ID.run(redis, keys, [now, now + 30_000, newCallId(), 1_048_576, 0, 0, 0, id]);
  * ```
  */
 export const CLAIM_BY_ID: Script<unknown> = new Script(
@@ -100,10 +118,11 @@ export const CLAIM_BY_ID: Script<unknown> = new Script(
     TIDY,
     UNIQUE,
     WITHIN,
+    FLOW,
     `
 local now, leaseUntil, claimToken = ARGV[1], ARGV[2], ARGV[3]
 tidy(now)
-local ids, deferred = unique(5), {}
+local ids, deferred = unique(8), {}
 local bodies, n = within(ids, ARGV[4])
 for i = n + 1, #ids do
   deferred[#deferred + 1] = ids[i]
@@ -111,8 +130,13 @@ for i = n + 1, #ids do
 end
 local scores = redis.call("ZMSCORE", ready, unpack(ids))
 local tokens, states, rest, taken, leases = {}, {}, {}, {}, {}
+local found = 0
+for i = 1, #ids do if scores[i] then found = found + 1 end end
+local allowed, flow = room(KEYS[6], now, found, ARGV[5], ARGV[6], ARGV[7])
 for i, id in ipairs(ids) do
-  if scores[i] then
+  if scores[i] and #taken >= allowed then
+    states[id] = "busy"
+  elseif scores[i] then
     tokens[id] = claimToken .. ":" .. scores[i]
     taken[#taken + 1] = id
     leases[#leases + 1] = "-" .. leaseUntil
@@ -138,6 +162,7 @@ end
 if #taken > 0 then
   redis.call("ZREM", ready, unpack(taken))
   redis.call("ZADD", timers, unpack(leases))
+  spend(flow, #taken)
 end
 local claimed, unclaimed = {}, {}
 for i, id in ipairs(ids) do
