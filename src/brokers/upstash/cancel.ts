@@ -62,9 +62,9 @@ for i, id in ipairs(ids) do
     out[id] = "m"
   end
 end
-local function sift(key, found)
+local function sift(target, found)
   if #open == 0 then return {} end
-  local scores, rest, hit = redis.call("ZMSCORE", key, unpack(open)), {}, {}
+  local scores, rest, hit = redis.call("ZMSCORE", target, unpack(open)), {}, {}
   for j, id in ipairs(open) do
     if scores[j] then
       out[id] = found

@@ -37,8 +37,8 @@ export const WRITE_DEBOUNCE: Script<string> = new Script(
   luaCall(
     "skiff-write-debounce",
     `
-local key = KEYS[7]
-if not key then return redis.error_reply("ERR skiff-write-debounce: no debounce key") end
+local debounce = KEYS[7]
+if not debounce then return redis.error_reply("ERR skiff-write-debounce: no debounce key") end
 local id, body = ARGV[1], ARGV[2]
 local priority, now = tonumber(ARGV[3]), tonumber(ARGV[4])
 local delay, maxDelay = tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -48,7 +48,7 @@ if string.sub(body, 1, #head) ~= head or not string.find(body, ',"eta":%d+}$') t
 end
 local first = once(id)
 if first then return first end
-local waiting = redis.call("GET", key)
+local waiting = redis.call("GET", debounce)
 if waiting then
   local wid, firstAt = string.match(waiting, "^(.*)|(%d+)$")
   if wid and redis.call("ZSCORE", timers, wid) then
@@ -60,7 +60,7 @@ if waiting then
     return remember(wid)
   end
 end
-redis.call("SET", key, id .. "|" .. fmt(now), "PX", ARGV[6])
+redis.call("SET", debounce, id .. "|" .. fmt(now), "PX", ARGV[6])
 if redis.call("HSETNX", msg, id, body) == 1 then
   redis.call("ZADD", timers, fmt((now + delay) * 512 + priority + 255), id)
 end
