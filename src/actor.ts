@@ -15,7 +15,7 @@ import {
 import type { Broker } from "./broker.ts";
 import type { MessageContext } from "./context.ts";
 import { getBroker } from "./global_broker.ts";
-import { type Envelope, Message } from "./message.ts";
+import { type DebounceOptions, type Envelope, Message, type ThrottleOptions } from "./message.ts";
 import {
   type ActorOptionSpec,
   checkActorOptions,
@@ -146,6 +146,18 @@ export type MessageOptions<Args extends unknown[], Result = unknown> =
     dedupKey?: string;
     /** The dedup window, in milliseconds (default 5 minutes, at most 24 hours). */
     dedupTtl?: number;
+    /**
+     * Debounce: the first send with this key waits `delay`; a later send with the same key
+     * while it waits replaces its arguments and pushes it back to now + `delay`, never
+     * past first send + `maxDelay`, and returns it with `debounced: true`. Not with
+     * `delay`, `eta` or `dedupKey`. See `docs/flow_control.md`.
+     */
+    debounce?: DebounceOptions;
+    /**
+     * Throttle: a send within `period` of the last send stored with this key is dropped
+     * and returned with `throttled: true` (its id names nothing). See `docs/flow_control.md`.
+     */
+    throttle?: ThrottleOptions;
   };
 
 /** The function of an actor; its `this` is the running message's context. */
@@ -278,10 +290,19 @@ export class Actor<Args extends unknown[] = unknown[], Result = unknown> {
 
   #build(options: MessageOptions<Args, Result>, partial: boolean): Message<Args, Result> {
     const context = `Cannot send message to actor '${this.name}'`;
-    const { args = [] as unknown[] as Args, delay, eta, priority, dedupKey, dedupTtl, ...given } =
-      options as
-        & MessageOptions<Args, Result>
-        & { args?: Args };
+    const {
+      args = [] as unknown[] as Args,
+      delay,
+      eta,
+      priority,
+      dedupKey,
+      dedupTtl,
+      debounce,
+      throttle,
+      ...given
+    } = options as
+      & MessageOptions<Args, Result>
+      & { args?: Args };
     const rest = namesForActors(given);
     if (delay !== undefined && !isNonNegative(delay)) {
       throw new RangeError(
@@ -308,9 +329,12 @@ export class Actor<Args extends unknown[] = unknown[], Result = unknown> {
         }`,
       );
     }
+    if (debounce !== undefined && (delay !== undefined || eta !== undefined)) {
+      throw new TypeError(`${context}: 'debounce' sets the delay; do not set 'delay' or 'eta'`);
+    }
     checkActorOptions(rest, context, true);
     this.#checkArgs(args, context, partial);
-    return new Message<Args, Result>({
+    const message = new Message<Args, Result>({
       queue: this.queue,
       actor: this.name,
       args,
@@ -320,7 +344,11 @@ export class Actor<Args extends unknown[] = unknown[], Result = unknown> {
       eta: etaMs === undefined ? undefined : Math.ceil(etaMs),
       dedupKey,
       dedupTtl,
+      debounce,
+      throttle,
     });
+    // Checked by the Message: the debounce delay is the first send's delay.
+    return message.debounce ? message.copy({ delay: message.debounce.delay }) : message;
   }
 
   /**

@@ -8,7 +8,8 @@
 import { hasFailure, takeFailure } from "./_failures.ts";
 import { isNonNegative, MAX_TIMER_MS, NAME_PATTERN, sleep } from "./_util.ts";
 import { JoinTimeout, MessageTooLarge } from "./errors.ts";
-import { DEFAULT_DEDUP_TTL, type Message } from "./message.ts";
+import { DEFAULT_DEDUP_TTL, Message } from "./message.ts";
+import { actorNames, getActor } from "./registry.ts";
 import { AgeLimit } from "./middleware/age_limit.ts";
 import { emit } from "./middleware/_emit.ts";
 import type { Middleware } from "./middleware/middleware.ts";
@@ -220,7 +221,59 @@ export interface EncodedMessage {
   dedupKey?: string;
   /** The dedup window, in milliseconds (set whenever `dedupKey` is). */
   dedupTtl?: number;
+  /**
+   * Debounce (see `docs/flow_control.md`): a later record with this key, while the first
+   * is still waiting, replaces its body and pushes it back; `write()` answers its id.
+   */
+  debounce?: DebounceRecord;
+  /**
+   * Throttle (see `docs/flow_control.md`): a record with this key inside the period of
+   * the last one stored is dropped; `write()` answers {@linkcode THROTTLED}.
+   */
+  throttle?: { key: string; period: number };
 }
+
+/** What a debounced record carries to `write()`. */
+export interface DebounceRecord {
+  /** The debounce key. */
+  key: string;
+  /** How long a send waits for a later one, in milliseconds. */
+  delay: number;
+  /** How long after the first send the message runs at the latest, in milliseconds. */
+  maxDelay: number;
+}
+
+/** What `write()` answers for a throttled record: nothing was stored. */
+export const THROTTLED = "";
+
+/**
+ * What `cancel()` found for each id: `cancelled`, removed before it ran (it was ready or
+ * delayed); `running`, it was leased: the attempt is not stopped, but its lease is gone,
+ * so nothing after it happens (no next step, no retry, no callback); `dead`, a dead
+ * letter, left alone (`purgeDead()` removes those); `missing`, done or never sent.
+ */
+export type CancelOutcome = "cancelled" | "running" | "dead" | "missing";
+
+/** What a broker's storage answers to a cancel. */
+export interface CancelStored {
+  /** The outcome of each id, in order. */
+  outcomes: CancelOutcome[];
+  /** The bodies of the messages cancelled or stopped, by id. */
+  bodies: Map<string, string>;
+}
+
+/** How many messages `flush()` removed, by state. */
+export interface FlushCounts {
+  /** Ready messages. */
+  ready: number;
+  /** Delayed messages (retries waiting for their backoff included). */
+  delayed: number;
+  /** Dead letters. */
+  dead: number;
+}
+
+/** The most ids one `cancel()` call takes. */
+export const MAX_CANCEL = 1000;
 
 /** Options shared by every broker. */
 export interface BrokerOptions {
@@ -383,7 +436,9 @@ export abstract class Broker {
    * @param options Groups whose completion to track, written in the same request.
    * @returns The messages as written (with `enqueuedAt` and `eta` set), in order. A message
    *   sent with a `dedupKey` already sent to its queue inside its window comes back with
-   *   the first message's id and `deduplicated: true`; nothing was enqueued for it.
+   *   the first message's id and `deduplicated: true`; nothing was enqueued for it. So
+   *   does a debounced send that replaced a waiting message (`debounced: true`, that
+   *   message's id), and a throttled one (`throttled: true`, its own id, never stored).
    * @throws {MessageTooLarge} When an encoded message exceeds `maxMessageBytes`.
    * @throws {TypeError} When a message cannot be encoded.
    */
@@ -401,13 +456,14 @@ export abstract class Broker {
       : undefined;
     const sent = ready.map((message, i) => {
       const id = ids?.[i];
-      return id === undefined || id === message.id
-        ? message
-        : message.copy({ id, deduplicated: true });
+      if (id === undefined || id === message.id) return message;
+      if (message.throttle) return message.copy({ throttled: true });
+      if (message.debounce) return message.copy({ id, debounced: true });
+      return message.copy({ id, deduplicated: true });
     });
     for (const message of sent) {
-      // A deduplicated send enqueued nothing: no afterEnqueue for it.
-      if (!message.deduplicated) {
+      // A deduplicated, debounced or throttled send enqueued nothing: no afterEnqueue for it.
+      if (!message.deduplicated && !message.debounced && !message.throttled) {
         await emit(this, "afterEnqueue", [this, message], { reverse: true });
       }
     }
@@ -454,6 +510,8 @@ export abstract class Broker {
         ...(message.dedupKey === undefined
           ? {}
           : { dedupKey: message.dedupKey, dedupTtl: message.dedupTtl ?? DEFAULT_DEDUP_TTL }),
+        ...(message.debounce === undefined ? {} : { debounce: message.debounce }),
+        ...(message.throttle === undefined ? {} : { throttle: message.throttle }),
       };
     });
     return { messages: ready, records };
@@ -753,6 +811,106 @@ export abstract class Broker {
    * @returns How many were deleted.
    */
   abstract purgeDead(queue: string, options?: { ids?: readonly string[] }): Promise<number>;
+
+  /**
+   * Cancels messages that have not started: a ready or delayed one is removed; a leased
+   * (running) one is not stopped, but its lease is removed with it, so that its ack or
+   * nack is refused and nothing after it happens (no next step, no retry, no callback;
+   * a worker's heartbeat then finds the lease gone and aborts its signal). A cancelled
+   * group member fails its group (its `onFailure` callbacks get
+   * `{ type: "Cancelled" }`), and `afterCancel` middleware runs for each (`Results`
+   * stores the failure, for the message and the later steps of its pipeline). One
+   * transition per call, safe to repeat with the same outcome.
+   *
+   * @param queue The queue.
+   * @param ids The message ids, at most {@linkcode MAX_CANCEL}.
+   * @returns The outcome of each id, in order.
+   * @throws {TypeError} When the queue name is invalid or an id is not a string.
+   * @throws {RangeError} When given more than {@linkcode MAX_CANCEL} ids.
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { MemoryBroker } from "./brokers/memory.ts";
+   * import { Message } from "./message.ts";
+   *
+   * const broker = new MemoryBroker();
+   * const [sent] = await broker.enqueue([new Message({ queue: "q", actor: "a", args: [], delay: 60_000 })]);
+   * assert.deepEqual(await broker.cancel("q", [sent.id, "unknown"]), ["cancelled", "missing"]);
+   * assert.equal((await broker.stats("q")).delayed, 0);
+   * ```
+   */
+  async cancel(queue: string, ids: readonly string[]): Promise<CancelOutcome[]> {
+    this.checkArgs("cancel messages", queue);
+    if (!Array.isArray(ids) || ids.some((id) => typeof id !== "string")) {
+      throw new TypeError("Cannot cancel messages: 'ids' must be an array of strings");
+    }
+    if (ids.length > MAX_CANCEL) {
+      throw new RangeError(
+        `Cannot cancel messages: at most ${MAX_CANCEL} ids per call, received ${ids.length}`,
+      );
+    }
+    if (ids.length === 0) return [];
+    const { outcomes, bodies } = await this.cancelStored(queue, ids);
+    for (const body of bodies.values()) {
+      let message: Message;
+      try {
+        message = Message.decode(body);
+      } catch {
+        continue; // a body that cannot be decoded has nothing after it to fail
+      }
+      await emit(this, "afterCancel", [this, message], { reverse: true });
+    }
+    return outcomes;
+  }
+
+  /**
+   * The storage half of `cancel()`: removes ready and delayed messages and the leases of
+   * leased ones, fails the groups of cancelled members, in one transition. The ids are
+   * checked; they may repeat.
+   *
+   * @param queue The queue.
+   * @param ids The message ids (1 to {@linkcode MAX_CANCEL}).
+   * @returns The outcome of each id, and the bodies of those cancelled or stopped.
+   */
+  protected abstract cancelStored(queue: string, ids: readonly string[]): Promise<CancelStored>;
+
+  /**
+   * Removes every ready, delayed and dead message of a queue, as Dramatiq's `flush`
+   * (its delay queue and dead letters included); leased messages are left to finish.
+   * Nothing else happens to what is removed (no group fails, no middleware runs): use
+   * `cancel()` for that. Each script call removes at most 1000 of each, so a large queue
+   * takes several.
+   *
+   * @param queue The queue.
+   * @returns How many were removed, by state.
+   * @throws {TypeError} When the queue name is invalid.
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { MemoryBroker } from "./brokers/memory.ts";
+   * import { Message } from "./message.ts";
+   *
+   * const broker = new MemoryBroker();
+   * await broker.enqueue([new Message({ queue: "q", actor: "a", args: [] })]);
+   * assert.deepEqual(await broker.flush("q"), { ready: 1, delayed: 0, dead: 0 });
+   * ```
+   */
+  abstract flush(queue: string): Promise<FlushCounts>;
+
+  /**
+   * Flushes the queues of every declared actor (and `queues`, if given).
+   *
+   * @param queues More queues to flush.
+   * @returns The counts, by queue.
+   * @throws {TypeError} When a queue name is invalid.
+   */
+  async flushAll(queues: readonly string[] = []): Promise<Record<string, FlushCounts>> {
+    const names = new Set(actorNames().map((name) => getActor(name)!.queue));
+    for (const queue of queues) names.add(queue);
+    const counts: Record<string, FlushCounts> = {};
+    for (const queue of [...names].sort()) counts[queue] = await this.flush(queue);
+    return counts;
+  }
 
   /**
    * Checks a storage method's arguments the same way in every implementation.

@@ -8,6 +8,7 @@ import { newId } from "./_id.ts";
 import { describe, isNonNegative, MAX_PRIORITY, MIN_PRIORITY, NAME_PATTERN } from "./_util.ts";
 import { type Continuation, ContinuationSchema } from "./composition/continuation.ts";
 import type { Pipeline, ResultOf, Step } from "./composition/pipeline.ts";
+import { getActor } from "./registry.ts";
 import { messageResult } from "./results/_lookup.ts";
 
 /**
@@ -127,6 +128,67 @@ export const DedupTtlSchema: v.GenericSchema<number> = v.pipe(
   v.maxValue(MAX_DEDUP_TTL),
 );
 
+/** The longest debounce delay, maxDelay or throttle period, in milliseconds: 24 hours. */
+export const MAX_CONTROL_MS = 24 * 60 * 60_000;
+
+/** Debounce options: see `docs/flow_control.md`. */
+export interface DebounceOptions {
+  /** Sends with the same key (on the same queue) collapse into one message. */
+  key: string;
+  /** How long a send waits for a later one, in milliseconds (1 to 24 hours). */
+  delay: number;
+  /**
+   * How long after the first send the message runs at the latest, however many sends
+   * push it back, in milliseconds (at least `delay`, at most 24 hours; default 10 times
+   * `delay`, at most 24 hours).
+   */
+  maxDelay?: number;
+}
+
+/** Throttle options: see `docs/flow_control.md`. */
+export interface ThrottleOptions {
+  /** Sends with the same key (on the same queue) share one period. */
+  key: string;
+  /** A send within this many milliseconds of the last one stored is dropped (1 to 24 hours). */
+  period: number;
+}
+
+const controlMs = v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(MAX_CONTROL_MS));
+
+/**
+ * The valibot schema of {@linkcode DebounceOptions}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as v from "valibot";
+ *
+ * assert(v.is(DebounceSchema, { key: "user:1", delay: 5_000, maxDelay: 60_000 }));
+ * assert(!v.is(DebounceSchema, { key: "user:1", delay: 0 }));
+ * ```
+ */
+export const DebounceSchema: v.GenericSchema<unknown, DebounceOptions> = v.pipe(
+  v.strictObject({ key: DedupKeySchema, delay: controlMs, maxDelay: v.optional(controlMs) }),
+  v.check((d) => d.maxDelay === undefined || d.maxDelay >= d.delay, "'maxDelay' >= 'delay'"),
+);
+
+/**
+ * The valibot schema of {@linkcode ThrottleOptions}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as v from "valibot";
+ *
+ * assert(v.is(ThrottleSchema, { key: "report", period: 60_000 }));
+ * assert(!v.is(ThrottleSchema, { key: "report" }));
+ * ```
+ */
+export const ThrottleSchema: v.GenericSchema<unknown, ThrottleOptions> = v.strictObject({
+  key: DedupKeySchema,
+  period: controlMs,
+});
+
 /** What a {@linkcode Message} is made of; only `queue`, `actor` and `args` are required. */
 export interface MessageInit<Args extends unknown[] = unknown[]> {
   /** The message id; a new time-sortable id by default. */
@@ -161,6 +223,14 @@ export interface MessageInit<Args extends unknown[] = unknown[]> {
   dedupTtl?: number;
   /** Set by the broker at send: `true` when a send with the same dedup key came first. */
   deduplicated?: boolean;
+  /** Debounce: collapse sends with the same key into one message (used at send only). */
+  debounce?: DebounceOptions;
+  /** Throttle: drop sends within a period of the last one stored (used at send only). */
+  throttle?: ThrottleOptions;
+  /** Set by the broker at send: `true` when the send replaced a waiting debounced message. */
+  debounced?: boolean;
+  /** Set by the broker at send: `true` when the send was dropped by its throttle. */
+  throttled?: boolean;
 }
 
 /**
@@ -210,6 +280,20 @@ export class Message<Args extends unknown[] = unknown[], Result = unknown> {
    * message's (sent earlier with the same dedup key) and nothing new was enqueued.
    */
   readonly deduplicated: boolean;
+  /** Its debounce options, if any (used at send only), with `maxDelay` filled in. */
+  readonly debounce: Required<DebounceOptions> | undefined;
+  /** Its throttle options, if any (used at send only). */
+  readonly throttle: ThrottleOptions | undefined;
+  /**
+   * Whether the send that returned this message replaced a debounced message still
+   * waiting: then `id` is that message's, which runs once with these arguments.
+   */
+  readonly debounced: boolean;
+  /**
+   * Whether the send that returned this message was dropped by its throttle: nothing was
+   * stored, and its `id` names no message.
+   */
+  readonly throttled: boolean;
 
   /**
    * The message id, time-sortable. Made when first read (at send, at the latest), so that
@@ -265,6 +349,35 @@ export class Message<Args extends unknown[] = unknown[], Result = unknown> {
         );
       }
     }
+    const controls = [init.dedupKey, init.debounce, init.throttle].filter((c) => c !== undefined);
+    if (controls.length > 1) {
+      throw new TypeError(
+        "Cannot create message: set one of 'dedupKey', 'debounce' and 'throttle', not several",
+      );
+    }
+    for (
+      const [field, schema] of [["debounce", DebounceSchema], ["throttle", ThrottleSchema]] as const
+    ) {
+      const value = init[field];
+      if (value === undefined) continue;
+      const result = v.safeParse(schema, value);
+      if (!result.success) {
+        const issue = result.issues[0];
+        const path = v.getDotPath(issue);
+        throw new TypeError(
+          `Cannot create message: '${field}${path ? `.${path}` : ""}' must be ${
+            issue.expected ?? "valid"
+          }${path === "key" ? " (1 to 200 of A-Z a-z 0-9 _ . : @ / -)" : ""}${
+            issue.type === "check" ? `: ${issue.message}` : ""
+          }`,
+        );
+      }
+    }
+    if ((init.debounce || init.throttle) && init.next) {
+      throw new TypeError(
+        "Cannot create message: 'debounce' and 'throttle' apply to plain sends, not to a pipeline or group step",
+      );
+    }
     this.#id = init.id;
     this.queue = init.queue;
     this.actor = init.actor;
@@ -279,6 +392,14 @@ export class Message<Args extends unknown[] = unknown[], Result = unknown> {
     this.dedupKey = init.dedupKey;
     this.dedupTtl = init.dedupTtl;
     this.deduplicated = init.deduplicated ?? false;
+    this.debounce = init.debounce && {
+      key: init.debounce.key,
+      delay: init.debounce.delay,
+      maxDelay: init.debounce.maxDelay ?? Math.min(10 * init.debounce.delay, MAX_CONTROL_MS),
+    };
+    this.throttle = init.throttle && { key: init.throttle.key, period: init.throttle.period };
+    this.debounced = init.debounced ?? false;
+    this.throttled = init.throttled ?? false;
   }
 
   /**
@@ -334,6 +455,36 @@ export class Message<Args extends unknown[] = unknown[], Result = unknown> {
    */
   getResult(options: ReadResultOptions = {}): Promise<Result> {
     return messageResult(this, options) as Promise<Result>;
+  }
+
+  /**
+   * Cancels this message if it has not started, through its actor's broker: sugar for
+   * `broker.cancel(queue, [id])` (see there).
+   *
+   * @returns `cancelled`, `running`, `dead` or `missing`.
+   * @throws {TypeError} When its actor is not declared here.
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { MemoryBroker } from "./brokers/memory.ts";
+   * import { actor } from "./actor.ts";
+   *
+   * const broker = new MemoryBroker();
+   * const remind = actor(`remind-${crypto.randomUUID()}`, () => {}, { broker });
+   * const message = await remind.sendWithOptions({ delay: 60_000 });
+   * assert.equal(await message.cancel(), "cancelled");
+   * assert.equal(await message.cancel(), "missing");
+   * ```
+   */
+  async cancel(): Promise<"cancelled" | "running" | "dead" | "missing"> {
+    const owner = getActor(this.actor);
+    if (!owner) {
+      throw new TypeError(
+        `Cannot cancel message ${this.id}: actor '${this.actor}' is not declared here; use broker.cancel()`,
+      );
+    }
+    const [outcome] = await owner.broker.cancel(this.queue, [this.id]);
+    return outcome;
   }
 
   /**
@@ -476,6 +627,10 @@ export class Message<Args extends unknown[] = unknown[], Result = unknown> {
       dedupKey: this.dedupKey,
       dedupTtl: this.dedupTtl,
       deduplicated: this.deduplicated,
+      debounce: this.debounce,
+      throttle: this.throttle,
+      debounced: this.debounced,
+      throttled: this.throttled,
     };
   }
 }

@@ -7,12 +7,15 @@
 import {
   Broker,
   type BrokerOptions,
+  type CancelOutcome,
+  type CancelStored,
   type Claim,
   type ClaimByIdResult,
   type ClaimOptions,
   type DeadLetter,
   type EncodedMessage,
   type EnqueuedMessage,
+  type FlushCounts,
   type GroupStart,
   type Lease,
   type LeaseOptions,
@@ -23,7 +26,9 @@ import {
   type QueueStats,
   type SettleOutcome,
   type SettleResult,
+  THROTTLED,
 } from "../broker.ts";
+import { cancelReport, rebody } from "./_control.ts";
 import { COMPLETED_GROUP_TTL, fillTemplate } from "../composition/_template.ts";
 import { bodyBytes, MAX_CLAIM_BYTES } from "./_budget.ts";
 import { readyScore } from "./_score.ts";
@@ -115,6 +120,10 @@ export class MemoryBroker extends Broker {
   readonly #groups = new Map<string, GroupState>();
   /** Dedup keys (`<queue>\n<key>`): the first id and when the window ends. */
   readonly #dedup = new Map<string, { id: string; expiresAt: number }>();
+  /** Debounce keys (`<queue>\n<key>`): the waiting id, its first send, when the key ends. */
+  readonly #debounce = new Map<string, { id: string; firstAt: number; expiresAt: number }>();
+  /** Throttle keys (`<queue>\n<key>`): when the period of the last send stored ends. */
+  readonly #throttle = new Map<string, number>();
 
   /**
    * Creates a MemoryBroker.
@@ -144,6 +153,21 @@ export class MemoryBroker extends Broker {
     const ids: string[] = [];
     const store: EncodedMessage[] = [];
     for (const record of records) {
+      if (record.debounce) {
+        ids.push(this.#debounced(record, now, store));
+        continue;
+      }
+      if (record.throttle) {
+        const key = `${record.queue}\n${record.throttle.key}`;
+        if ((this.#throttle.get(key) ?? 0) > now) {
+          ids.push(THROTTLED);
+          continue;
+        }
+        this.#throttle.set(key, now + record.throttle.period);
+        ids.push(record.id);
+        store.push(record);
+        continue;
+      }
       if (record.dedupKey === undefined) {
         ids.push(record.id);
         store.push(record);
@@ -160,10 +184,35 @@ export class MemoryBroker extends Broker {
       store.push(record);
     }
     this.#store(store, now);
-    for (const [key, { expiresAt }] of this.#dedup) {
-      if (expiresAt <= now) this.#dedup.delete(key);
+    for (const keys of [this.#dedup, this.#debounce]) {
+      for (const [key, { expiresAt }] of keys) if (expiresAt <= now) keys.delete(key);
+    }
+    for (const [key, expiresAt] of this.#throttle) {
+      if (expiresAt <= now) this.#throttle.delete(key);
     }
     return Promise.resolve(ids);
+  }
+
+  /**
+   * A debounced record: replaces the waiting message of its key (its body, under its id,
+   * and its due time), or is stored (pushed to `store`) as the key's new waiting message.
+   */
+  #debounced(record: EncodedMessage, now: number, store: EncodedMessage[]): string {
+    const { key: name, delay, maxDelay } = record.debounce!;
+    const key = `${record.queue}\n${name}`;
+    const waiting = this.#debounce.get(key);
+    const q = this.#queue(record.queue);
+    const entry = waiting && waiting.expiresAt > now ? q.entries.get(waiting.id) : undefined;
+    if (waiting && entry?.state === "delayed") {
+      const dueAt = Math.min(now + delay, waiting.firstAt + maxDelay);
+      remove(q.delayed, entry);
+      entry.body = rebody(record.body, record.id, entry.id, dueAt);
+      this.#toDelayed(q, entry, dueAt);
+      return entry.id;
+    }
+    this.#debounce.set(key, { id: record.id, firstAt: now, expiresAt: now + maxDelay });
+    store.push(record);
+    return record.id;
   }
 
   /**
@@ -513,6 +562,51 @@ export class MemoryBroker extends Broker {
       count++;
     }
     return Promise.resolve(count);
+  }
+
+  /**
+   * Removes ready and delayed messages and the leases of leased ones, and fails the groups
+   * of cancelled members.
+   *
+   * @param queue The queue.
+   * @param ids The message ids.
+   * @returns The outcome of each id, and the bodies of those cancelled or stopped.
+   */
+  protected cancelStored(queue: string, ids: readonly string[]): Promise<CancelStored> {
+    const q = this.#queue(queue);
+    const now = Math.floor(this.now());
+    this.#expireDead(q, now);
+    const bodies = new Map<string, string>();
+    const found = new Map<string, CancelOutcome>();
+    for (const id of new Set(ids)) {
+      const entry = q.entries.get(id);
+      if (!entry || entry.state === "dead") {
+        found.set(id, entry ? "dead" : "missing");
+        continue;
+      }
+      found.set(id, entry.state === "leased" ? "running" : "cancelled");
+      this.#unlink(q, entry);
+      bodies.set(id, entry.body);
+      const report = cancelReport(entry.body);
+      if (report) this.#report(report, false, now, id);
+    }
+    return Promise.resolve({ outcomes: ids.map((id) => found.get(id)!), bodies });
+  }
+
+  /**
+   * Removes every ready, delayed and dead message of a queue; leased ones are left.
+   *
+   * @param queue The queue.
+   * @returns How many were removed, by state.
+   * @throws {TypeError} On an invalid queue name.
+   */
+  flush(queue: string): Promise<FlushCounts> {
+    this.checkArgs("flush a queue", queue);
+    const q = this.#queue(queue);
+    this.#expireDead(q, this.now());
+    const counts = { ready: q.ready.length, delayed: q.delayed.length, dead: q.dead.size };
+    for (const entry of [...q.ready, ...q.delayed, ...q.dead]) this.#unlink(q, entry);
+    return Promise.resolve(counts);
   }
 
   /**

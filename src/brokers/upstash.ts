@@ -9,11 +9,13 @@ import type { RedisCommands } from "../redis/client.ts";
 import {
   Broker,
   type BrokerOptions,
+  type CancelStored,
   type Claim,
   type ClaimByIdResult,
   type ClaimOptions,
   type DeadLetter,
   type EncodedMessage,
+  type FlushCounts,
   type GroupStart,
   type Lease,
   type LeaseOptions,
@@ -23,10 +25,12 @@ import {
   type QueueStats,
   type SettleOutcome,
   type SettleResult,
+  THROTTLED,
 } from "../broker.ts";
 import { COMPLETED_GROUP_TTL } from "../composition/_template.ts";
 import { newCallId, type Script, type ScriptArg } from "../redis/script.ts";
 import {
+  fromJson,
   MAX_BATCH,
   toClaimById,
   toClaims,
@@ -47,7 +51,7 @@ import {
   rateKey,
 } from "./upstash/_keys.ts";
 import { retryTransient } from "./upstash/_retry.ts";
-import { type PipelineClient, redisError, runPipelined } from "./upstash/_run.ts";
+import { type PipelineClient, redisError, runPipelined, type ScriptRun } from "./upstash/_run.ts";
 import { CLAIM, CLAIM_BY_ID } from "./upstash/claim.ts";
 import { DEAD_LETTERS, PURGE_DEAD, REQUEUE } from "./upstash/dead_letters.ts";
 import { ACK, EXTEND_LEASE, RELEASE } from "./upstash/lease.ts";
@@ -55,6 +59,9 @@ import { NACK } from "./upstash/nack.ts";
 import { SETTLE } from "./upstash/settle.ts";
 import { STATE } from "./upstash/state.ts";
 import { dedupRun, WRITE, WRITE_DEDUP } from "./upstash/write.ts";
+import { CANCEL, FLUSH } from "./upstash/cancel.ts";
+import { type CancelGroups, cancelGroups, toCancelled } from "./upstash/_cancel.ts";
+import { debounceRun, throttleRun, WRITE_DEBOUNCE } from "./upstash/debounce.ts";
 
 /** What the broker needs of a client: any `@upstash/redis` instance fits. */
 export type UpstashBrokerClient = Pick<RedisCommands, "eval" | "evalsha" | "pipeline">;
@@ -135,8 +142,10 @@ export class UpstashBroker extends Broker {
     const queues = new Set([...records.map((r) => r.queue), ...groups.map((g) => g.home)]);
     for (const queue of queues) this.#keys("send messages", queue);
     const now = this.#now();
-    const plain = records.filter((r) => r.dedupKey === undefined);
-    const deduped = records.filter((r) => r.dedupKey !== undefined);
+    const special = (r: EncodedMessage) =>
+      r.dedupKey !== undefined || r.debounce !== undefined || r.throttle !== undefined;
+    const plain = records.filter((r) => !special(r));
+    const deduped = records.filter(special);
     const requests = writeRequests(this.namespace, plain, now);
     if (requests.length === 0 && (deduped.length === 0 || groups.length > 0)) requests.push([]);
     let prelude = groups.length > 0 ? this.#startGroups(groups) : undefined;
@@ -152,18 +161,45 @@ export class UpstashBroker extends Broker {
       prelude = undefined;
     }
     if (deduped.length === 0) return records.map((r) => r.id);
-    // One WRITE_DEDUP per message with a dedup key, all in one request.
-    const runs = deduped.map((r) => dedupRun(this.namespace, r, now));
-    let answers: string[];
-    try {
-      answers = runs.length === 1
-        ? [await WRITE_DEDUP.run(this.redis, runs[0].keys, runs[0].args)]
-        : await runPipelined(this.redis, WRITE_DEDUP, runs);
-    } catch (error) {
-      throw fail(error);
+    // One script call per message with a dedup key, a debounce or a throttle: those of one
+    // script in one request.
+    const first = new Map<EncodedMessage, string>();
+    for (const [script, list] of this.#bySendScript(deduped)) {
+      const runs = list.map(([, run]) => run);
+      let answers: string[];
+      try {
+        answers = runs.length === 1
+          ? [await script.run(this.redis, runs[0].keys, runs[0].args)]
+          : await runPipelined(this.redis, script, runs);
+      } catch (error) {
+        throw fail(error);
+      }
+      list.forEach(([record], i) => {
+        const id = String(answers[i]);
+        // A throttled send names no message: the dedup script answered the one stored.
+        first.set(record, record.throttle && id !== record.id ? THROTTLED : id);
+      });
     }
-    const first = new Map(deduped.map((r, i) => [r, String(answers[i])]));
     return records.map((r) => first.get(r) ?? r.id);
+  }
+
+  /** The script call of each controlled record, grouped by script. */
+  #bySendScript(
+    records: readonly EncodedMessage[],
+  ): Map<Script<string>, [EncodedMessage, ScriptRun][]> {
+    const now = this.#now();
+    const groups = new Map<Script<string>, [EncodedMessage, ScriptRun][]>();
+    for (const record of records) {
+      const [script, run] = record.debounce
+        ? [WRITE_DEBOUNCE, debounceRun(this.namespace, record, now)]
+        : record.throttle
+        ? [WRITE_DEDUP, throttleRun(this.namespace, record, now)]
+        : [WRITE_DEDUP, dedupRun(this.namespace, record, now)];
+      const list = groups.get(script) ?? [];
+      list.push([record, run]);
+      groups.set(script, list);
+    }
+    return groups;
   }
 
   #startGroups(
@@ -523,6 +559,61 @@ export class UpstashBroker extends Broker {
       );
     }
     return count;
+  }
+
+  /**
+   * Cancels messages in one CANCEL script call, two when one is a group member (the first
+   * call reads the bodies that name the groups, changing nothing; the second fails those
+   * groups with the removal).
+   *
+   * @param queue The queue.
+   * @param ids The message ids (1 to 1000).
+   * @returns The outcome of each id, and the bodies of those removed when some middleware
+   *   has an `afterCancel` hook.
+   * @throws {Error} When Redis fails.
+   */
+  protected async cancelStored(queue: string, ids: readonly string[]): Promise<CancelStored> {
+    const withBodies = this.middleware.some((m) => typeof m.afterCancel === "function");
+    let groups: CancelGroups = { q: [queue], g: {}, f: {} };
+    let keys = callKeys(this.namespace, queue);
+    for (let round = 0;; round++) {
+      const now = this.#now();
+      const args = [
+        now,
+        now - this.deadLetterTtl,
+        this.deadLetterTtl,
+        withBodies ? 1 : 0,
+        JSON.stringify(groups),
+        ...ids,
+      ];
+      const answer = fromJson(await this.#run(CANCEL, "cancel messages", queue, args, { keys }));
+      if (answer[0] === "done") return toCancelled(ids, answer);
+      if (round > 0) throw new Error(`Cannot cancel messages of queue '${queue}': groups changed`);
+      ({ groups, keys } = cancelGroups(this.namespace, queue, answer[1]));
+    }
+  }
+
+  /**
+   * Removes every ready, delayed and dead message of a queue: one FLUSH script call per
+   * 1000 of each.
+   *
+   * @param queue The queue.
+   * @returns How many were removed, by state.
+   * @throws {TypeError} On an invalid queue name.
+   * @throws {Error} When Redis fails.
+   */
+  async flush(queue: string): Promise<FlushCounts> {
+    const counts = { ready: 0, delayed: 0, dead: 0 };
+    while (true) {
+      const args = [this.#now() - this.deadLetterTtl];
+      const [r, d, x] = fromJson(
+        await this.#run(FLUSH, "flush a queue", queue, args, { call: true }),
+      ).map(Number);
+      counts.ready += r;
+      counts.delayed += d;
+      counts.dead += x;
+      if (r < MAX_BATCH && d < MAX_BATCH && x < MAX_BATCH) return counts;
+    }
   }
 
   /**

@@ -99,6 +99,8 @@ export class Middleware {
   beforeWorkerShutdown?(broker: Broker, worker: Worker): Awaitable<void>;
   /** After a worker stopped and handed its messages back. */
   afterWorkerShutdown?(broker: Broker, worker: Worker): Awaitable<void>;
+  /** After `broker.cancel()` removed a message (or stopped what follows a running one). */
+  afterCancel?(broker: Broker, message: Message): Awaitable<void>;
 }
 
 /** The names of the hooks. */

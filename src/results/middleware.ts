@@ -5,7 +5,9 @@
  * @module
  */
 import { describe, integerIn } from "../_util.ts";
+import { CANCELLED } from "../_cancelled.ts";
 import type { Broker, NackOutcome } from "../broker.ts";
+import type { Message } from "../message.ts";
 import type { MessageContext } from "../context.ts";
 import type { Continuation } from "../composition/continuation.ts";
 import { Middleware, type ProcessOutcome } from "../middleware/middleware.ts";
@@ -212,6 +214,20 @@ export class Results extends Middleware {
       ? { type: "DeadLetter", message: outcome.reason }
       : toFailureData(error, this.includeStack);
     await this.backendFor(context.broker).storeFailure(ids, failure, this.ttl(message));
+  }
+
+  /**
+   * Stores the failure of a cancelled message (`{ type: "Cancelled" }`), and of the later
+   * steps of its pipeline, which will never run.
+   *
+   * @param broker The broker that cancelled it.
+   * @param message The cancelled message.
+   */
+  override async afterCancel(broker: Broker, message: Message): Promise<void> {
+    const ids = this.stores(message) ? [message.id] : [];
+    ids.push(...this.#downstream(message.next));
+    if (ids.length === 0) return;
+    await this.backendFor(broker).storeFailure(ids, { ...CANCELLED }, this.ttl(message));
   }
 
   /** The ids of the later steps whose results must fail with this message. */

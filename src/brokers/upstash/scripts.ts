@@ -12,9 +12,14 @@ import { NACK } from "./nack.ts";
 import { SETTLE } from "./settle.ts";
 import { STATE } from "./state.ts";
 import { WRITE, WRITE_DEDUP } from "./write.ts";
+import { CANCEL, FLUSH } from "./cancel.ts";
+import { WRITE_DEBOUNCE } from "./debounce.ts";
 
 export { ACK, CLAIM, CLAIM_BY_ID, DEAD_LETTERS, EXTEND_LEASE, NACK, PURGE_DEAD, RELEASE, REQUEUE };
-export { SETTLE, STATE, WRITE, WRITE_DEDUP };
+export { CANCEL, FLUSH, SETTLE, STATE, WRITE, WRITE_DEBOUNCE, WRITE_DEDUP };
+
+/** The scripts of debounce, cancel and flush (`docs/flow_control.md`). */
+export const FLOW_CONTROL_SCRIPTS: readonly Script<unknown>[] = [WRITE_DEBOUNCE, CANCEL, FLUSH];
 
 /**
  * The scripts, in no particular order.
