@@ -77,6 +77,7 @@ export {
   type SettleOutcome,
   type SettleResult,
 } from "./src/broker.ts";
+export { jsonLogger, type JsonLoggerOptions, type LogFields } from "./src/logger.ts";
 export { MemoryBroker } from "./src/brokers/memory.ts";
 export { getBroker, setBroker } from "./src/global_broker.ts";
 export { MessageContext, type MessageContextInit } from "./src/context.ts";

@@ -16,9 +16,9 @@ import { Retries } from "./middleware/retries.ts";
 import { TimeLimit } from "./middleware/time_limit.ts";
 import { declareActorOptions } from "./options.ts";
 import { processMessage } from "./process.ts";
+import type { Logger } from "./logger.ts";
 
-/** Where skiff writes log lines; `console` by default. */
-export type Logger = Pick<Console, "debug" | "info" | "warn" | "error">;
+export type { Logger } from "./logger.ts";
 
 /** A claim's right to finish a message: its id and fencing token. */
 export interface Lease {

@@ -9,7 +9,7 @@ const ROOT = new URL("../", import.meta.url);
 
 /** The layers, lowest first; a module may import at run time from its own layer or below. */
 export const LAYERS: readonly (readonly [number, RegExp])[] = [
-  [1, /^src\/(_[a-z_]+|errors|version)\.ts$|^src\/redis\//],
+  [1, /^src\/(_[a-z_]+|errors|logger|version)\.ts$|^src\/redis\//],
   [
     2,
     /^src\/(message|actor|broker|process|context|registry|global_broker|options|worker)\.ts$|^src\/(brokers|middleware)\//,

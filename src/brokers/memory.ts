@@ -238,6 +238,7 @@ export class MemoryBroker extends Broker {
     if (!state) {
       this.logger.error(
         `Cannot report message ${id} to group ${report.group}: the group is unknown or expired`,
+        { id, group: report.group },
       );
       return [];
     }

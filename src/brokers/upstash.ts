@@ -223,6 +223,7 @@ export class UpstashBroker extends Broker {
     if (lost && member) {
       this.logger.error(
         `Cannot report message ${lease.id} to group ${member.group}: the group is unknown or expired`,
+        { id: lease.id, queue, group: member.group },
       );
     }
     return { done, enqueued };
