@@ -15,7 +15,7 @@ export const LAYERS: readonly (readonly [number, RegExp])[] = [
     /^src\/(message|actor|broker|process|context|registry|global_broker|options|worker)\.ts$|^src\/(brokers|middleware)\//,
   ],
   [3, /^src\/(results|composition|rate_limits)\//],
-  [4, /^src\/(push|scheduler|metrics)\/|^src\/tick\.ts$/],
+  [4, /^src\/(push|scheduler|metrics|otel)\/|^src\/tick\.ts$/],
   [5, /^src\/(hono|cloudflare|deno|cli|local|dashboard)\//],
   [6, /^mod\.ts$/],
 ];
