@@ -627,6 +627,27 @@ export abstract class Broker {
   }
 
   /**
+   * Stores a running message's progress (what `this.progress()` reports), replacing the
+   * last, for `ttlMs`; `MessageContext` calls it at most once a second per message.
+   *
+   * @param queue The queue.
+   * @param id The message id.
+   * @param value The progress, JSON-encoded.
+   * @param ttlMs How long it is kept, in milliseconds.
+   */
+  abstract setProgress(queue: string, id: string, value: string, ttlMs: number): Promise<void>;
+
+  /**
+   * Reads a message's last reported progress.
+   *
+   * @param queue The queue.
+   * @param id The message id.
+   * @returns The value the actor passed to `this.progress()`, or `undefined` when it reported
+   *   none (or its report expired).
+   */
+  abstract progress(queue: string, id: string): Promise<unknown>;
+
+  /**
    * Tells where messages are, changing nothing: no lease is taken, nothing is promoted
    * or recovered (a due delay is `delayed`, an expired lease `leased`, until a claim moves
    * them, as `stats()` counts them).
