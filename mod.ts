@@ -79,6 +79,7 @@ export {
   type UnclaimedState,
 } from "./src/broker.ts";
 export type { QueueOptions, RateLimit } from "./src/brokers/flow.ts";
+export { jsonLogger, type JsonLoggerOptions, type LogFields } from "./src/logger.ts";
 export { MemoryBroker } from "./src/brokers/memory.ts";
 export { getBroker, setBroker } from "./src/global_broker.ts";
 export { MessageContext, type MessageContextInit } from "./src/context.ts";

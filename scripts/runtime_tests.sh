@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runtime suites: builds dist/, then runs the node, bun and workerd smoke suites (workerd also
-# runs the push delivery suite of tests/workerd/), the
+# runs the push delivery and dashboard suites of tests/workerd/), the
 # type check of dist/'s declarations by a Node TypeScript consumer, and the package suite
 # (tests/package/: the `npm pack` tarball installed into fresh projects on Node and Bun, the
 # consumer type-check matrix, JSR's file list, doc lint, sizes) and the examples suite

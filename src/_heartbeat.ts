@@ -95,6 +95,7 @@ export class WorkerHeartbeat implements Heartbeat {
         `Cannot extend the leases of ${contexts.length} messages of queue '${queue}': ${
           errorName(error)
         }`,
+        { queue, count: contexts.length, error },
       );
     }
   }

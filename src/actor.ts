@@ -193,6 +193,14 @@ export const CORE_ACTOR_OPTIONS: Readonly<Record<string, ActorOptionSpec>> = {
       (value as { async?: unknown }).async === false,
     perMessage: false,
   },
+  // Declared here, not by the tracing middleware: a worker that does not trace must still
+  // accept messages sent by one that does.
+  traceparent: {
+    type: "string",
+    expected: "a W3C traceparent (00-<32 hex>-<16 hex>-<2 hex>)",
+    check: (value) => /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/.test(value as string),
+    perMessage: true,
+  },
 };
 declareActorOptions(CORE_ACTOR_OPTIONS);
 

@@ -18,9 +18,9 @@ import { TimeLimit } from "./middleware/time_limit.ts";
 import { declareActorOptions } from "./options.ts";
 import { processMessage } from "./process.ts";
 import { parseQueueOptions, type QueueOptions } from "./brokers/flow.ts";
+import type { Logger } from "./logger.ts";
 
-/** Where skiff writes log lines; `console` by default. */
-export type Logger = Pick<Console, "debug" | "info" | "warn" | "error">;
+export type { Logger } from "./logger.ts";
 
 /** A claim's right to finish a message: its id and fencing token. */
 export interface Lease {
@@ -720,6 +720,27 @@ export abstract class Broker {
   ): Promise<boolean[]> {
     return Promise.all(leases.map((lease) => this.extendLease(queue, lease, options)));
   }
+
+  /**
+   * Stores a running message's progress (what `this.progress()` reports), replacing the
+   * last, for `ttlMs`; `MessageContext` calls it at most once a second per message.
+   *
+   * @param queue The queue.
+   * @param id The message id.
+   * @param value The progress, JSON-encoded.
+   * @param ttlMs How long it is kept, in milliseconds.
+   */
+  abstract setProgress(queue: string, id: string, value: string, ttlMs: number): Promise<void>;
+
+  /**
+   * Reads a message's last reported progress.
+   *
+   * @param queue The queue.
+   * @param id The message id.
+   * @returns The value the actor passed to `this.progress()`, or `undefined` when it reported
+   *   none (or its report expired).
+   */
+  abstract progress(queue: string, id: string): Promise<unknown>;
 
   /**
    * Tells where messages are, changing nothing: no lease is taken, nothing is promoted

@@ -9,6 +9,11 @@ import type { Actor } from "./actor.ts";
 import type { Broker, Lease } from "./broker.ts";
 import type { Message } from "./message.ts";
 
+/** The largest progress value, in bytes of JSON. */
+const MAX_PROGRESS_BYTES = 1024;
+/** The least time between two progress writes of one message, in milliseconds. */
+const PROGRESS_INTERVAL_MS = 1_000;
+
 /** What {@linkcode MessageContext} is made of; `processMessage()` builds it. */
 export interface MessageContextInit {
   /** The broker the message was claimed from. */
@@ -65,6 +70,7 @@ export class MessageContext {
   readonly lease: Lease;
   readonly #controller = new AbortController();
   readonly #leaseMs: number;
+  #progress = { value: "", at: -Infinity, write: undefined as Promise<void> | undefined };
 
   /**
    * Creates a MessageContext.
@@ -100,6 +106,71 @@ export class MessageContext {
    */
   extendLease(leaseMs: number = this.#leaseMs): Promise<boolean> {
     return this.broker.extendLease(this.queue, this.lease, { leaseMs });
+  }
+
+  /**
+   * Reports the message's progress: shown on the dashboard's in-flight table and read with
+   * `broker.progress(queue, id)`. Calls are coalesced: at most one write a second per
+   * message (one Redis command on an `UpstashBroker`), carrying the latest value, kept for
+   * the lease's duration. A failed write is logged, never thrown.
+   *
+   * @param value A JSON value of at most 1024 bytes encoded (a percentage, say, or
+   *   `{ done, total }`).
+   * @returns Resolves once the write that carries `value` is done.
+   * @throws {TypeError} When `value` is not JSON or is larger than 1024 bytes.
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { MemoryBroker } from "./brokers/memory.ts";
+   * import { actor } from "./actor.ts";
+   *
+   * const broker = new MemoryBroker();
+   * const task = actor(`progress-${crypto.randomUUID()}`, async function (this: MessageContext) {
+   *   await this.progress({ done: 1, total: 2 });
+   * }, { broker });
+   * const sent = await task.send();
+   * await broker.join("default");
+   * assert.deepEqual(await broker.progress("default", sent.id), { done: 1, total: 2 });
+   * ```
+   */
+  progress(value: unknown): Promise<void> {
+    let encoded: string | undefined;
+    try {
+      encoded = JSON.stringify(value);
+    } catch {
+      // Reported below, without the value.
+    }
+    if (encoded === undefined) {
+      throw new TypeError("Cannot report progress: the value must be JSON-serializable");
+    }
+    const bytes = new TextEncoder().encode(encoded).length;
+    if (bytes > MAX_PROGRESS_BYTES) {
+      throw new TypeError(
+        `Cannot report progress: the value must be at most ${MAX_PROGRESS_BYTES} bytes as JSON, received ${bytes}`,
+      );
+    }
+    const state = this.#progress;
+    state.value = encoded;
+    // A write is waiting: it will carry this value.
+    if (state.write) return state.write;
+    const wait = Math.max(0, state.at + PROGRESS_INTERVAL_MS - this.broker.now());
+    state.write = new Promise<void>((resolve) => setTimeout(resolve, wait)).then(async () => {
+      state.write = undefined;
+      state.at = this.broker.now();
+      const { queue, message, attempt } = this;
+      try {
+        await this.broker.setProgress(queue, message.id, state.value, this.#leaseMs);
+      } catch (error) {
+        this.broker.logger.warn(`Cannot report the progress of message ${message.id}`, {
+          id: message.id,
+          actor: message.actor,
+          queue,
+          attempt,
+          error,
+        });
+      }
+    });
+    return state.write;
   }
 
   /**

@@ -17,6 +17,7 @@ import { emit, isPromise } from "./middleware/_emit.ts";
 import type { ProcessOutcome } from "./middleware/middleware.ts";
 import { checkActorOptions } from "./options.ts";
 import { getActor } from "./registry.ts";
+import type { LogFields } from "./logger.ts";
 
 /** Options of {@linkcode processMessage}. */
 export interface ProcessOptions {
@@ -127,7 +128,11 @@ export async function processMessage(
     const done = await broker.nack(queue, lease, { kind: "dead", reason });
     if (done) {
       // The decoder's errors never quote the body, so the reason is safe to log.
-      broker.logger.error(`Dead-lettered message ${claim.id} of queue '${queue}': ${reason}`);
+      broker.logger.error(`Dead-lettered message ${claim.id} of queue '${queue}': ${reason}`, {
+        id: claim.id,
+        queue,
+        outcome: "dead",
+      });
       recordFailure(broker, queue, error, true);
     }
     return { id: claim.id, status: done ? "dead" : "stale", error };
@@ -144,6 +149,7 @@ export async function processMessage(
       // Names, options and schema expectations only: no argument values.
       broker.logger.error(
         `Dead-lettered message ${message.id} of actor '${message.actor}': ${reason}`,
+        fields(context, "dead"),
       );
       recordFailure(broker, queue, error, true);
     }
@@ -199,6 +205,7 @@ function ownHeartbeat(leaseMs: number, signal: AbortSignal | undefined): Heartbe
         } catch (error) {
           broker.logger.warn(
             `Cannot extend the lease of message ${message.id}: ${errorName(error)}`,
+            fields(context, undefined, error),
           );
         }
       }, Math.max(1, Math.floor(leaseMs / 3)));
@@ -247,7 +254,10 @@ function run(actor: Actor, context: MessageContext, args: unknown[]): Promise<un
 
 async function skipped(context: MessageContext, skip: SkipMessage): Promise<ProcessReport> {
   const { broker, message } = context;
-  broker.logger.info(`Skipped message ${message.id} of actor '${message.actor}': ${skip.message}`);
+  broker.logger.info(
+    `Skipped message ${message.id} of actor '${message.actor}': ${skip.message}`,
+    fields(context, "skipped"),
+  );
   await emit(broker, "afterSkipMessage", [context, skip], { reverse: true });
   if (skip.deadLetter) {
     return await nack(context, { kind: "dead", reason: skip.message, error: skip });
@@ -275,7 +285,10 @@ async function ack(context: MessageContext, effects?: Effects): Promise<ProcessR
     [done] = await broker.ack(queue, [context.lease]);
   }
   if (!done) {
-    broker.logger.warn(`Cannot ack message ${message.id}: another claim holds it now`);
+    broker.logger.warn(
+      `Cannot ack message ${message.id}: another claim holds it now`,
+      fields(context, "stale"),
+    );
     return { id: message.id, status: "stale" };
   }
   const after = emit(broker, "afterAck", [context], { reverse: true });
@@ -294,7 +307,10 @@ async function failed(context: MessageContext, outcome: ProcessOutcome): Promise
   if (outcome.retryAt !== undefined) {
     const delay = Math.max(0, outcome.retryAt - broker.now());
     if (counts) {
-      broker.logger.warn(`${what} with ${errorName(error)}; retrying in ${delay} ms`, error);
+      broker.logger.warn(`${what} with ${errorName(error)}; retrying in ${delay} ms`, {
+        ...fields(context, "retried", error),
+        delay,
+      });
     }
     const body = message.copy({ retries: message.retries + 1 }).encode();
     const report = await nack(context, { kind: "retry", at: outcome.retryAt, body, error }, error);
@@ -306,7 +322,10 @@ async function failed(context: MessageContext, outcome: ProcessOutcome): Promise
   if (report.status === "dead") {
     // The cause, not the stored reason: an error's message may quote the arguments.
     const cause = outcome.deadCause ?? "no middleware retries it";
-    broker.logger.error(`${what} with ${errorName(error)}; dead-lettered (${cause})`, error);
+    broker.logger.error(
+      `${what} with ${errorName(error)}; dead-lettered (${cause})`,
+      fields(context, "dead", error),
+    );
     if (counts) recordFailure(broker, queue, error, true);
   }
   return report;
@@ -326,6 +345,7 @@ async function nack(
   } catch (reason) {
     broker.logger.error(
       `Cannot build what follows the failure of message ${message.id}: ${errorName(reason)}`,
+      fields(context, undefined, reason),
     );
   }
   let done: boolean;
@@ -336,7 +356,10 @@ async function nack(
     done = await broker.nack(queue, context.lease, outcome);
   }
   if (!done) {
-    broker.logger.warn(`Cannot nack message ${message.id}: another claim holds it now`);
+    broker.logger.warn(
+      `Cannot nack message ${message.id}: another claim holds it now`,
+      fields(context, "stale"),
+    );
     return { id: message.id, status: "stale", error };
   }
   await emit(broker, "afterNack", [context, outcome], { reverse: true });
@@ -344,4 +367,13 @@ async function nack(
   return enqueued.length > 0
     ? { id: message.id, status, error, enqueued }
     : { id: message.id, status, error };
+}
+
+/** The fields of a log line about a running message: never its arguments. */
+function fields(context: MessageContext, outcome?: string, error?: unknown): LogFields {
+  const { message, queue, attempt } = context;
+  const out: LogFields = { id: message.id, actor: message.actor, queue, attempt };
+  if (outcome !== undefined) out.outcome = outcome;
+  if (error !== undefined) out.error = error;
+  return out;
 }

@@ -148,7 +148,9 @@ export async function tick(broker: Broker, options: TickOptions = {}): Promise<T
       report.scheduled = await scheduler.tick(new Date(start), { broker });
     } catch (error) {
       report.schedulerError = errorName(error);
-      broker.logger.error(`The scheduler failed in tick with ${errorName(error)}; going on`);
+      broker.logger.error(`The scheduler failed in tick with ${errorName(error)}; going on`, {
+        error,
+      });
     }
   }
   const queues = options.queues ? [...options.queues] : declaredQueues();
@@ -205,6 +207,7 @@ async function runOne(
     // The lease expires and the message runs again.
     broker.logger.error(
       `Cannot finish message ${claim.id} of queue '${queue}': ${errorName(error)}`,
+      { id: claim.id, queue, error },
     );
   }
 }

@@ -360,10 +360,10 @@ export class Worker {
     try {
       claims = await this.broker.claim(queue, { count, leaseMs: this.#leaseMs });
     } catch (error) {
-      this.broker.logger.error(
-        `Cannot claim from queue '${queue}': ${errorName(error)}`,
+      this.broker.logger.error(`Cannot claim from queue '${queue}': ${errorName(error)}`, {
+        queue,
         error,
-      );
+      });
     }
     for (const claim of claims) {
       const ahead: Ahead = {
@@ -426,7 +426,7 @@ export class Worker {
     }, (error) => {
       this.broker.logger.error(
         `Cannot finish message ${claim.id} of queue '${queue}': ${errorName(error)}`,
-        error,
+        { id: claim.id, queue, error },
       );
     }).finally(() => {
       this.#inFlight.delete(task);
@@ -445,7 +445,10 @@ export class Worker {
       await this.broker.release(queue, claims);
     } catch (error) {
       // The leases expire on their own; the messages run later.
-      this.broker.logger.warn(`Cannot hand back messages of '${queue}': ${errorName(error)}`);
+      this.broker.logger.warn(`Cannot hand back messages of '${queue}': ${errorName(error)}`, {
+        queue,
+        error,
+      });
     }
   }
 

@@ -9,13 +9,13 @@ const ROOT = new URL("../", import.meta.url);
 
 /** The layers, lowest first; a module may import at run time from its own layer or below. */
 export const LAYERS: readonly (readonly [number, RegExp])[] = [
-  [1, /^src\/(_[a-z_]+|errors|version)\.ts$|^src\/redis\//],
+  [1, /^src\/(_[a-z_]+|errors|logger|version)\.ts$|^src\/redis\//],
   [
     2,
     /^src\/(message|actor|broker|process|context|registry|global_broker|options|worker)\.ts$|^src\/(brokers|middleware)\//,
   ],
   [3, /^src\/(results|composition|rate_limits)\//],
-  [4, /^src\/(push|scheduler|metrics)\/|^src\/tick\.ts$/],
+  [4, /^src\/(push|scheduler|metrics|otel)\/|^src\/tick\.ts$/],
   [5, /^src\/(hono|cloudflare|deno|cli|local|dashboard)\//],
   [6, /^mod\.ts$/],
 ];

@@ -861,4 +861,20 @@ export function brokerConformance(
       );
     }
   });
+
+  test("given an actor that reports progress, when read, then the latest value, coalesced, and none for others", async ({ broker, queue, name }) => {
+    let reported = 0;
+    const task = actor(name("progress"), async function (this: MessageContext) {
+      const writes = [1, 2, 3].map((n) => this.progress({ done: n, total: 3 }));
+      await Promise.all(writes);
+      reported = writes.length;
+      assert.throws(() => this.progress("x".repeat(2_000)), /at most 1024 bytes as JSON, received/);
+      assert.throws(() => this.progress(undefined), /must be JSON-serializable/);
+    }, { broker, queue });
+    const sent = await task.send();
+    await broker.join(queue);
+    assert.equal(reported, 3);
+    assert.deepEqual(await broker.progress(queue, sent.id), { done: 3, total: 3 });
+    assert.equal(await broker.progress(queue, "never-sent"), undefined);
+  });
 }

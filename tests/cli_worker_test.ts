@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { EXIT, main } from "../src/cli/mod.ts";
 import { UpstashBroker } from "../src/brokers/upstash.ts";
-import { actor } from "../mod.ts";
+import { actor, Message } from "../mod.ts";
 import { cleanup, restClient, restEnv, testPrefix } from "./_env.ts";
 import { closedPort, spawnCli, writeTree } from "./fixtures/cli_process.ts";
 
@@ -25,6 +25,10 @@ Deno.test("cli worker: no module, a missing module or a broken one exits 2", asy
       ],
       [["tests/fixtures/broken_module.ts"], /broken on purpose/],
       [["tests/fixtures/worker_app.ts", "--concurrency", "0"], /'--concurrency' must be/],
+      [
+        ["tests/fixtures/worker_app.ts", "--log-format", "xml"],
+        /'--log-format' must be text or json, received 'xml'/,
+      ],
     ] as const
   ) {
     const { err, io } = capture();
@@ -86,6 +90,49 @@ Deno.test("cli worker: SIGTERM lets the message in flight finish, then exits 0",
       /consuming fixture-\w+ \(1 actor\(s\)\) with concurrency 8 \(Redis at [\w.:]+\)[\s\S]*stopped/,
     );
     assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
+  } finally {
+    await child.stderr.cancel();
+    await cleanup(redis, prefix);
+    await cleanup(redis, `skiff:{${queue}}`);
+  }
+});
+
+Deno.test("cli worker: --log-format json writes every line as a JSON object with fields, never the arguments", async () => {
+  const redis = restClient();
+  const prefix = testPrefix("cli-worker-json");
+  const child = spawnWorker(
+    { ...fixtureEnv(), SKIFF_FIXTURE_PREFIX: prefix, SKIFF_FIXTURE_QUEUE: queue },
+    "--log-format",
+    "json",
+  );
+  const output = text(child.stdout);
+  try {
+    // Given a message of an actor no module declares, holding a secret argument
+    const broker = new UpstashBroker({ redis });
+    const stray = new Message({ queue, actor: "nobody-declared-this", args: ["secret-arg-42"] });
+    await broker.enqueue([stray, slowRecord.message("j", 0)]);
+    await until(async () =>
+      (await redis.llen(`${prefix}finished`)) === 1 && (await broker.stats(queue)).dead === 1
+    );
+    child.kill("SIGTERM");
+    assert.equal((await child.status).code, EXIT.OK);
+    // Then every line is JSON; the dead letter's carries its fields
+    const lines = (await output).trim().split("\n").map((line) => JSON.parse(line));
+    assert.match(lines[0].msg, /^consuming fixture-\w+ \(1 actor\(s\)\)/);
+    assert.equal(lines[0].level, "info");
+    const dead = lines.find((line) => line.outcome === "dead");
+    assert.deepEqual(
+      {
+        level: dead.level,
+        id: dead.id,
+        actor: dead.actor,
+        queue: dead.queue,
+        attempt: dead.attempt,
+      },
+      { level: "error", id: stray.id, actor: "nobody-declared-this", queue, attempt: 1 },
+    );
+    assert.equal(lines.at(-1).msg, "stopped");
+    assert(!(await output).includes("secret-arg-42"));
   } finally {
     await child.stderr.cancel();
     await cleanup(redis, prefix);

@@ -14,6 +14,7 @@ import { IN_FLIGHT } from "../src/dashboard/_in_flight.ts";
 import { dashboardApp } from "../src/dashboard/mod.ts";
 import { startLocalServer } from "../src/local/mod.ts";
 import { Message } from "../src/message.ts";
+import { MessageContext } from "../src/context.ts";
 import { SCHEDULER_SCRIPTS } from "../src/scheduler/_scripts.ts";
 import { Scheduler } from "../src/scheduler/scheduler.ts";
 import { silentLogger } from "./broker_conformance.ts";
@@ -22,16 +23,19 @@ import { cleanup, testPrefix, testRedisUrl } from "./_env.ts";
 
 /**
  * Redis commands per page view: per queue 4 (`stats()`), 5 (a page of dead letters: the
- * script and its 4 commands) and 3 (the leased messages: the script, `ZREVRANGEBYSCORE`,
- * `HMGET`); for the schedules 1 script call and 1 `GET` each. Empty lists cost less (no
- * `HMGET`). A requeue is the broker's `requeue()` (9 with its call record); the page the
+ * script and its 4 commands) and 4 (the leased messages: the script, `ZREVRANGEBYSCORE`,
+ * `HMGET`, then one `MGET` of their progress); for the schedules 1 script call and 1 `GET`
+ * each. Empty lists cost less (no `HMGET`, no `MGET`). Progress: a burst of
+ * `this.progress()` calls within a second is one `SET`; `broker.progress()` one `GET`. A requeue is the broker's `requeue()` (9 with its call record); the page the
  * redirect leads to is another page view. A change here is a change of the bill: update `docs/operations.md`.
  */
 export const DASHBOARD_COST = {
-  "page view, 1 queue, no schedule": 12,
-  "page view, 3 queues, 2 schedules": 3 * 12 + 3,
+  "page view, 1 queue, no schedule": 13,
+  "page view, 3 queues, 2 schedules": 3 * 13 + 3,
   "page view, 1 empty queue": 4 + 3 + 2,
   "requeue 1 dead letter (then the redirect's page view is another page view)": 9,
+  "this.progress() called 10 times within a second": 1,
+  "broker.progress(queue, id)": 1,
 } as const;
 
 const TOKEN = "dashboard-cost-token";
@@ -65,15 +69,39 @@ Deno.test("cost: a dashboard page view issues a bounded, documented number of Re
       .schedule(`${namespace}-one`, "* * * * *", task.message())
       .schedule(`${namespace}-two`, "0 * * * *", task.message());
     await scheduler.tick();
+    const [leased] = await broker.claim("a");
+    const context = new MessageContext({
+      broker,
+      queue: "a",
+      message: Message.decode(leased.body),
+      actor: undefined,
+      lease: leased,
+      leaseMs: 60_000,
+    });
+    measured.set(
+      "this.progress() called 10 times within a second",
+      await counter.count(async () => {
+        const writes = Array.from({ length: 10 }, (_, i) => context.progress({ done: i + 1 }));
+        await Promise.all(writes);
+      }),
+    );
+    measured.set(
+      "broker.progress(queue, id)",
+      await counter.count(async () => {
+        assert.deepEqual(await broker.progress("a", leased.id), { done: 10 });
+      }),
+    );
+    let page = "";
     const view = async (app: ReturnType<typeof dashboardApp>) => {
       const res = await app.request("http://d.test/", { headers: HEADERS });
       assert.equal(res.status, 200);
-      await res.body?.cancel();
+      page = await res.text();
     };
     const one = dashboardApp({ broker, auth: AUTH, queues: ["a"] });
     const three = dashboardApp({ broker, auth: AUTH, queues, scheduler });
     const empty = dashboardApp({ broker, auth: AUTH, queues: ["empty"] });
     measured.set("page view, 1 queue, no schedule", await counter.count(() => view(one)));
+    assert.match(page, /<td class="progress">\{&#34;done&#34;:10\}<\/td>/);
     measured.set("page view, 3 queues, 2 schedules", await counter.count(() => view(three)));
     measured.set("page view, 1 empty queue", await counter.count(() => view(empty)));
     const [dead] = await broker.deadLetters("b");

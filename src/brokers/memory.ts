@@ -124,6 +124,7 @@ export class MemoryBroker extends Broker {
   readonly #debounce = new Map<string, { id: string; firstAt: number; expiresAt: number }>();
   /** Throttle keys (`<queue>\n<key>`): when the period of the last send stored ends. */
   readonly #throttle = new Map<string, number>();
+  readonly #progress = new Map<string, { value: string; expiresAt: number }>();
 
   /**
    * Creates a MemoryBroker.
@@ -289,6 +290,7 @@ export class MemoryBroker extends Broker {
     if (!state) {
       this.logger.error(
         `Cannot report message ${id} to group ${report.group}: the group is unknown or expired`,
+        { id, group: report.group },
       );
       return [];
     }
@@ -442,6 +444,40 @@ export class MemoryBroker extends Broker {
       }
       return entry !== undefined;
     }));
+  }
+
+  /**
+   * Stores a running message's progress, replacing the last, for `ttlMs`.
+   *
+   * @param queue The queue.
+   * @param id The message id.
+   * @param value The progress, JSON-encoded.
+   * @param ttlMs How long it is kept, in milliseconds.
+   */
+  setProgress(queue: string, id: string, value: string, ttlMs: number): Promise<void> {
+    this.checkArgs("report progress", queue);
+    const now = this.now();
+    if (this.#progress.size >= 1_000) {
+      for (const [key, entry] of this.#progress) {
+        if (entry.expiresAt <= now) this.#progress.delete(key);
+      }
+    }
+    this.#progress.set(`${queue}\n${id}`, { value, expiresAt: now + ttlMs });
+    return Promise.resolve();
+  }
+
+  /**
+   * Reads a message's last reported progress.
+   *
+   * @param queue The queue.
+   * @param id The message id.
+   * @returns The value, or `undefined` when none was reported (or it expired).
+   */
+  progress(queue: string, id: string): Promise<unknown> {
+    this.checkArgs("read progress", queue);
+    const entry = this.#progress.get(`${queue}\n${id}`);
+    if (!entry || entry.expiresAt <= this.now()) return Promise.resolve(undefined);
+    return Promise.resolve(JSON.parse(entry.value));
   }
 
   /**

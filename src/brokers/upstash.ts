@@ -47,8 +47,10 @@ import {
   callKeys,
   groupKey,
   NAMESPACE_PATTERN,
+  progressKey,
   queueKeys,
   rateKey,
+  readProgress,
 } from "./upstash/_keys.ts";
 import { retryTransient } from "./upstash/_retry.ts";
 import { type PipelineClient, redisError, runPipelined, type ScriptRun } from "./upstash/_run.ts";
@@ -267,6 +269,7 @@ export class UpstashBroker extends Broker {
     if (lost && member) {
       this.logger.error(
         `Cannot report message ${lease.id} to group ${member.group}: the group is unknown or expired`,
+        { id: lease.id, queue, group: member.group },
       );
     }
     return { done, enqueued };
@@ -643,6 +646,48 @@ export class UpstashBroker extends Broker {
       count += await purge([cutoff(), "ids", ...ids.slice(i, i + MAX_BATCH)]);
     }
     return count;
+  }
+
+  /**
+   * Stores a running message's progress: one `SET` with a TTL.
+   *
+   * @param queue The queue.
+   * @param id The message id.
+   * @param value The progress, JSON-encoded.
+   * @param ttlMs How long it is kept, in milliseconds.
+   * @throws {Error} When Redis fails.
+   */
+  async setProgress(queue: string, id: string, value: string, ttlMs: number): Promise<void> {
+    this.checkArgs("report progress", queue);
+    const pipeline = this.redis.pipeline();
+    pipeline.set(progressKey(this.namespace, queue, id), `{"v":${value}}`, {
+      px: Math.max(1, Math.ceil(ttlMs)),
+    });
+    try {
+      await pipeline.exec();
+    } catch (error) {
+      throw redisError("report progress", queue, error);
+    }
+  }
+
+  /**
+   * Reads a message's last reported progress: one `GET`.
+   *
+   * @param queue The queue.
+   * @param id The message id.
+   * @returns The value, or `undefined` when none was reported (or it expired).
+   * @throws {Error} When Redis fails.
+   */
+  async progress(queue: string, id: string): Promise<unknown> {
+    this.checkArgs("read progress", queue);
+    const pipeline = this.redis.pipeline();
+    pipeline.get(progressKey(this.namespace, queue, id));
+    try {
+      const [stored] = await pipeline.exec<unknown[]>();
+      return readProgress(stored);
+    } catch (error) {
+      throw redisError("read progress", queue, error);
+    }
   }
 
   /** The clock, in whole milliseconds (scores must be integers). */

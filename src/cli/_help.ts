@@ -70,6 +70,8 @@ Options:
                             free port); each scrape reads each queue's depth (4 Redis
                             commands per queue)
   --metrics-host <address>  address the metrics listen on (default 127.0.0.1)
+  --log-format <text|json>  text lines (default), or one JSON object per line with
+                            the fields id, actor, queue, attempt, outcome, error
   -h, --help                print this help
 
 ${MODULES}

@@ -6,6 +6,8 @@
  */
 import { parseArgs } from "node:util";
 import { NAME_PATTERN } from "../_util.ts";
+import type { Broker } from "../broker.ts";
+import { jsonLogger, type Logger } from "../logger.ts";
 import { metrics } from "../metrics/metrics.ts";
 import { actorNames, getActor } from "../registry.ts";
 import { Worker } from "../worker.ts";
@@ -34,6 +36,14 @@ export async function workerCommand(args: string[], io: Io): Promise<number> {
   const concurrency = integerOption("concurrency", values.concurrency, 1, 1024);
   const timeout = integerOption("shutdown-timeout", values["shutdown-timeout"], 0, 2_147_483_647);
   const wanted = values.queues === undefined ? undefined : queueList(values.queues);
+  const format = values["log-format"];
+  if (format !== "text" && format !== "json") {
+    throw new CommandError(`'--log-format' must be text or json, received '${format}'`);
+  }
+  // One JSON object per line for the worker's own lines too, so that a collector parses all.
+  const logger = format === "json" ? jsonLogger({ write: io.out }) : undefined;
+  const say = (line: string) =>
+    logger ? logger.info(line.replace(/^skiff worker: /, "")) : io.out(line);
   const metricsPort = values["metrics-port"] === undefined
     ? undefined
     : integerOption("metrics-port", values["metrics-port"], 0, 65_535);
@@ -59,7 +69,12 @@ export async function workerCommand(args: string[], io: Io): Promise<number> {
 
   const chosen = chooseBroker();
   await chosen.probe(queues[0]);
-  if (chosen.warning) io.err(`skiff worker: ${chosen.warning}`);
+  if (chosen.warning) {
+    if (logger) logger.warn(chosen.warning);
+    else io.err(`skiff worker: ${chosen.warning}`);
+  }
+  // The broker's lines (failures, retries, dead letters) go where the flag says.
+  if (logger) (chosen.broker as Broker & { logger: Logger }).logger = logger;
   let worker: Worker;
   try {
     worker = new Worker(chosen.broker, { queues, concurrency });
@@ -82,21 +97,21 @@ export async function workerCommand(args: string[], io: Io): Promise<number> {
     } catch (error) {
       throw new CommandError(`Cannot listen on ${host}:${metricsPort}: ${firstLine(error)}`);
     }
-    io.out(`skiff worker: metrics on ${served.url}/metrics`);
+    say(`skiff worker: metrics on ${served.url}/metrics`);
   }
 
   const stopping = new Promise<void>((resolve) => onStopSignals(io, "worker", resolve));
   await worker.start();
   const actors = queues.flatMap((queue) => declared.get(queue)!).length;
-  io.out(
+  say(
     `skiff worker: consuming ${queues.join(", ")} (${actors} actor(s)) with concurrency ` +
       `${concurrency} (${chosen.source})`,
   );
   await stopping;
-  io.out(`skiff worker: stopping; messages in flight have ${timeout} ms to finish`);
+  say(`skiff worker: stopping; messages in flight have ${timeout} ms to finish`);
   await worker.stop({ timeout });
   await served?.close();
-  io.out("skiff worker: stopped");
+  say("skiff worker: stopped");
   return EXIT.OK;
 }
 
@@ -111,6 +126,7 @@ function parse(args: string[]) {
         "shutdown-timeout": { type: "string", default: "30000" },
         "metrics-port": { type: "string" },
         "metrics-host": { type: "string", default: "127.0.0.1" },
+        "log-format": { type: "string", default: "text" },
       },
     });
   } catch (error) {

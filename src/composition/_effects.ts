@@ -136,13 +136,20 @@ function callback(
   const what = `Cannot send the ${option} callback of message ${message.id}`;
   const target = getActor(name);
   if (!target) {
-    broker.logger.error(`${what}: no actor named '${name}' is declared`);
+    broker.logger.error(`${what}: no actor named '${name}' is declared`, {
+      id: message.id,
+      actor: message.actor,
+    });
     return [];
   }
   try {
     return [target.messageWithOptions({ args } as never)];
   } catch (error) {
-    broker.logger.error(`${what}: ${errorName(error)}`);
+    broker.logger.error(`${what}: ${errorName(error)}`, {
+      id: message.id,
+      actor: message.actor,
+      error,
+    });
     return [];
   }
 }
@@ -164,6 +171,7 @@ function pack(
         `Cannot send callback message ${message.id} of actor '${message.actor}': ${
           errorName(error)
         }`,
+        { id: message.id, actor: message.actor, error },
       );
     }
   }

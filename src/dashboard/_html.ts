@@ -99,13 +99,15 @@ function queueSection(
     : q.inFlight.length === 0
     ? `<p class="muted">None.</p>`
     : `<table class="in-flight"><tr><th>id</th><th>actor</th><th>attempt</th><th>lease until</th>` +
-      `<th>arguments</th></tr>${
+      `<th>progress</th><th>arguments</th></tr>${
         q.inFlight.map((m) =>
           `<tr><td><code>${escape(m.id)}</code></td><td>${escape(m.message?.actor ?? "?")}</td>` +
           `<td class="n">${m.message ? m.message.retries + 1 : "?"}</td>` +
           `<td${m.leaseUntil < now ? ' class="bad"' : ""}>${time(m.leaseUntil)}${
             m.leaseUntil < now ? " (expired)" : ""
-          }</td><td>${args(m.message, options.showArguments)}</td></tr>`
+          }</td><td class="progress">${progress(m.progress)}</td><td>${
+            args(m.message, options.showArguments)
+          }</td></tr>`
         ).join("")
       }</table>`;
   const dead = q.dead.length === 0
@@ -159,4 +161,11 @@ function args(message: Message | undefined, show: ShowArguments): string {
   let json = JSON.stringify(value) ?? "undefined";
   if (json.length > 500) json = `${json.slice(0, 499)}…`;
   return `<code>${escape(json)}</code>`;
+}
+
+/** A progress report as the page shows it: a number as is, anything else as short JSON. */
+function progress(value: unknown): string {
+  if (value === undefined) return "";
+  const text = typeof value === "number" ? String(value) : JSON.stringify(value);
+  return escape(text.length > 80 ? `${text.slice(0, 79)}…` : text);
 }

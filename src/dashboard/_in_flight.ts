@@ -7,7 +7,7 @@
  */
 import type { Broker } from "../broker.ts";
 import { UpstashBroker } from "../brokers/upstash.ts";
-import { queueKeys } from "../brokers/upstash/_keys.ts";
+import { progressKey, queueKeys, readProgress } from "../brokers/upstash/_keys.ts";
 import { Script } from "../redis/script.ts";
 
 /** A leased message. */
@@ -18,6 +18,8 @@ export interface InFlight {
   body: string;
   /** When the lease ends unless extended, in milliseconds since the epoch. */
   leaseUntil: number;
+  /** What the actor last reported with `this.progress()`, if anything. */
+  progress?: unknown;
 }
 
 /**
@@ -46,7 +48,8 @@ return cjson.encode(out)
 );
 
 /**
- * Lists a queue's leased messages, expiring soonest first.
+ * Lists a queue's leased messages, expiring soonest first, with their progress: the script,
+ * then one `MGET` of their progress keys when any is leased.
  *
  * @param broker The broker.
  * @param queue The queue.
@@ -67,5 +70,13 @@ export async function inFlight(
   for (let i = 0; i + 2 < list.length; i += 3) {
     out.push({ id: String(list[i]), body: String(list[i + 1]), leaseUntil: Number(list[i + 2]) });
   }
+  if (out.length === 0) return out;
+  const pipeline = broker.redis.pipeline();
+  pipeline.mget(...out.map(({ id }) => progressKey(broker.namespace, queue, id)));
+  const [reports] = await pipeline.exec<unknown[][]>();
+  out.forEach((lease, i) => {
+    const progress = readProgress(reports?.[i]);
+    if (progress !== undefined) lease.progress = progress;
+  });
   return out;
 }

@@ -110,6 +110,7 @@ export function cronTick(options: CronTickOptions = {}): Promise<void> {
     } catch (error) {
       target.logger.error(
         `The cron tick '${name}' failed with ${error instanceof Error ? error.name : "an error"}`,
+        { error },
       );
     }
   });

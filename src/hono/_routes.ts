@@ -104,7 +104,10 @@ export function messagesRoute<E extends Env>(
     try {
       results = await deliver(broker, queue, ids, { leaseMs, budgetMs, concurrency });
     } catch (error) {
-      broker.logger.error(`Cannot claim pushed messages of '${queue}': ${errorName(error)}`);
+      broker.logger.error(`Cannot claim pushed messages of '${queue}': ${errorName(error)}`, {
+        queue,
+        error,
+      });
       throw new Refusal(503, "Cannot process push now: the broker is unreachable; retry later");
     } finally {
       keepPushesAlive(c, broker);
@@ -144,7 +147,7 @@ export function tickRoute<E extends Env>(
       return c.json(report, 200);
     } catch (error) {
       if (error instanceof TypeError || error instanceof RangeError) throw error;
-      broker.logger.error(`Cannot tick: ${errorName(error)}`);
+      broker.logger.error(`Cannot tick: ${errorName(error)}`, { error });
       throw new Refusal(503, "Cannot tick now: the broker is unreachable; retry later");
     } finally {
       keepPushesAlive(c, broker);

@@ -92,6 +92,6 @@ function failed(
   if (allowSkip && error instanceof SkipMessage) throw error;
   broker.logger.error(
     `Middleware '${name}' failed in '${hook}' with ${errorName(error)}; continuing`,
-    error,
+    { middleware: name, hook, error },
   );
 }

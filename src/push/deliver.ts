@@ -119,7 +119,10 @@ export async function deliver(
       await broker.release(queue, deferred);
     } catch (error) {
       // The leases expire on their own; the messages run later.
-      broker.logger.warn(`Cannot hand back messages of '${queue}': ${errorName(error)}`);
+      broker.logger.warn(`Cannot hand back messages of '${queue}': ${errorName(error)}`, {
+        queue,
+        error,
+      });
     }
     for (const { id } of deferred) results.set(id, { id, status: "deferred" });
   }
@@ -166,6 +169,7 @@ async function processOne(
   } catch (error) {
     broker.logger.error(
       `Cannot finish message ${claim.id} of queue '${queue}': ${errorName(error)}`,
+      { id: claim.id, queue, error },
     );
     return { id: claim.id, status: "error" };
   }

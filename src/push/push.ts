@@ -8,6 +8,7 @@
  */
 import { describe, errorName, NAME_PATTERN } from "../_util.ts";
 import type { Broker, EnqueuedMessage, Logger } from "../broker.ts";
+import type { LogFields } from "../logger.ts";
 import type { Message } from "../message.ts";
 import { Middleware } from "../middleware/middleware.ts";
 import { MIN_SECRET_LENGTH, SIGNATURE_HEADER, signPush } from "./signature.ts";
@@ -248,20 +249,24 @@ export class Push extends Middleware {
       status = response.status;
       await response.body?.cancel();
     } catch (error) {
-      this.#log(`Cannot push ${ids.length} message(s) of queue '${queue}': ${errorName(error)}`);
+      this.#log(
+        `Cannot push ${ids.length} message(s) of queue '${queue}': ${errorName(error)}`,
+        { queue, count: ids.length, error },
+      );
       return { queue, ids, status };
     }
     if (status >= 300 || status < 200) {
       this.#log(
         `Cannot push ${ids.length} message(s) of queue '${queue}': the endpoint answered ${status}`,
+        { queue, count: ids.length, status },
       );
     }
     return { queue, ids, status };
   }
 
-  #log(line: string): void {
+  #log(line: string, fields: LogFields): void {
     // The messages wait in the broker: a tick, a pull worker or a later push runs them.
-    (this.#logger ?? console).warn(`${line}; they wait for the next tick`);
+    (this.#logger ?? console).warn(`${line}; they wait for the next tick`, fields);
   }
 }
 

@@ -39,10 +39,14 @@ export interface RedisPipeline {
     keys: string[],
     args: TArgs,
   ): RedisPipeline;
+  /** Queues GET. */
+  get<TData>(key: string): RedisPipeline;
   /** Queues HSET. */
   hset<TData>(key: string, fields: Record<string, TData>): RedisPipeline;
   /** Queues HSETNX. */
   hsetnx<TData>(key: string, field: string, value: TData): RedisPipeline;
+  /** Queues MGET. */
+  mget<TData extends unknown[]>(...keys: string[]): RedisPipeline;
   /** Queues PEXPIRE. */
   pexpire(key: string, milliseconds: number): RedisPipeline;
   /** Queues SET. */

@@ -293,6 +293,7 @@ async function send(
     context.logger.warn(
       `Cannot send the messages of ${slots} slot(s) now; the next tick of this scheduler ` +
         "sends them again",
+      { count: slots },
     );
   }
   return { steps: sent, failure };

@@ -101,7 +101,7 @@ export async function runScheduler(
       wait = Math.max(1, Math.min(next - after, boundary));
     } catch (error) {
       if (!failing) {
-        logger.error(`The scheduler failed to tick with ${errorName(error)}; retrying`);
+        logger.error(`The scheduler failed to tick with ${errorName(error)}; retrying`, { error });
       }
       failing = true;
     }

@@ -33,6 +33,27 @@ export function callKeys(namespace: string, queue: string): string[] {
   return [...queueKeys(namespace, queue), callKey(namespace, queue, newCallId())];
 }
 
+/** The key of a running message's last progress report: a string with a TTL, under the queue's tag. */
+export function progressKey(namespace: string, queue: string, id: string): string {
+  return `${namespace}:{${queue}}:progress:${id}`;
+}
+
+/**
+ * The value stored under {@linkcode progressKey}: wrapped, so that it reads back the same
+ * whether the client decodes JSON answers or not.
+ */
+export function readProgress(stored: unknown): unknown {
+  let value = stored;
+  if (typeof value === "string") {
+    try {
+      value = JSON.parse(value);
+    } catch {
+      return undefined;
+    }
+  }
+  return typeof value === "object" && value !== null ? (value as { v?: unknown }).v : undefined;
+}
+
 /**
  * The key of a tracked group's state: under the hash tag of its home queue (its first
  * member's), so that a group whose members, next step and callbacks share one queue keeps

@@ -66,6 +66,7 @@ export async function retryTransient<T>(
       logger.debug(
         `Cannot ${action} of queue '${queue}' (attempt ${n}): ${errorName(error)}; ` +
           `retrying the same call in ${Math.round(pause)} ms`,
+        { queue, action, attempt: n, error },
       );
       await new Promise((resolve) => setTimeout(resolve, pause));
     }
