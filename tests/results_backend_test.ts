@@ -255,8 +255,8 @@ Deno.test("UpstashResultBackend: given a group of 1000 read while its results la
       return values;
     },
   } as unknown as UpstashResultClient;
-  // Polls a minute apart: every read here is a wake-up by a stored result (or the first
-  // pass), whatever the load on the machine, so the count below is exact enough to bound.
+  // Polls a minute apart: every read here follows the first pass, a wake-up by a stored
+  // result or a read that found all it asked for, whatever the load on the machine.
   const backend = new UpstashResultBackend({
     redis: counted,
     namespace,
@@ -276,8 +276,10 @@ Deno.test("UpstashResultBackend: given a group of 1000 read while its results la
     // Each id is asked for at most three times (once in the first pass, then in windows that
     // double only as far as the previous read found results), plus one per empty read.
     assert.ok(sent.keys <= 3 * 1000 + sent.mgets, JSON.stringify(sent));
-    // At most one read per result stored (each wakes the reader), and the first pass (2).
-    assert.ok(sent.mgets <= 1000 + 5, JSON.stringify(sent));
+    // Each read either finds a result (at most 1000 such reads) or finds none and waits for
+    // the next store to wake it (at most one per store), plus the first pass in chunks: linear,
+    // however the stores and reads interleave.
+    assert.ok(sent.mgets <= 2 * 1000 + 10, JSON.stringify(sent));
     assert.ok(sent.bytes <= 100 * sent.keys + 10 * sent.mgets, JSON.stringify(sent));
     assert.ok(sent.received <= 40 * 1000 + 10 * sent.mgets, JSON.stringify(sent));
   } finally {
