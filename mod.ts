@@ -55,14 +55,18 @@ export {
   type AddMiddlewareOptions,
   Broker,
   type BrokerOptions,
+  type CancelOutcome,
+  type CancelStored,
   type Claim,
   type ClaimByIdResult,
   type ClaimOptions,
   type DeadLetter,
+  type DebounceRecord,
   type Effects,
   type EncodedMessage,
   type EnqueuedMessage,
   type EnqueueOptions,
+  type FlushCounts,
   type GroupStart,
   type JoinFailFast,
   type JoinOptions,
@@ -94,11 +98,13 @@ export {
   TimeLimitExceeded,
 } from "./src/errors.ts";
 export {
+  type DebounceOptions,
   type Envelope,
   ENVELOPE_VERSION,
   EnvelopeSchema,
   Message,
   type MessageInit,
+  type ThrottleOptions,
 } from "./src/message.ts";
 export {
   type Awaitable,

@@ -123,7 +123,25 @@ function esbuildOptions() {
     external,
     logLevel: "warning",
     legalComments: "none",
-    plugins: [onlyDeclaredDependencies()],
+    plugins: [onlyDeclaredDependencies(), versionOnly()],
+  };
+}
+
+/**
+ * `src/version.ts` reads `deno.json` whole; the build keeps only the version string, so that
+ * the rest of the manifest does not ride along in every app's bundle.
+ */
+function versionOnly() {
+  return {
+    name: "version-only",
+    setup(build) {
+      build.onLoad({ filter: /[\\/]src[\\/]version\.ts$/ }, () => ({
+        contents: `/** The version of skiff. */\nexport const VERSION = ${
+          JSON.stringify(deno.version)
+        };\n`,
+        loader: "ts",
+      }));
+    },
   };
 }
 

@@ -30,7 +30,7 @@ export interface InFlight {
  * - ARGV: how many at most.
  * - Returns: JSON `[id, body, leaseUntil, ...]`.
  */
-export const IN_FLIGHT: Script<unknown> = new Script(
+export const IN_FLIGHT: Script<unknown> = /* @__PURE__ */ new Script(
   "skiff-in-flight",
   `#!lua flags=allow-key-locking,no-writes
 local page = redis.call("ZREVRANGEBYSCORE", KEYS[2], "(0", "-inf", "WITHSCORES", "LIMIT", 0, ARGV[1])

@@ -20,7 +20,7 @@ const HEADER = "#!lua flags=allow-key-locking\n";
  * ARGV[1] now (ms)   ARGV[2] token   ARGV[3] limit   ARGV[4] ttl (ms)   ARGV[5] now + ttl
  * Returns 1 when the token holds a slot, else 0.
  */
-export const ACQUIRE_CONCURRENT: Script<number> = new Script(
+export const ACQUIRE_CONCURRENT: Script<number> = /* @__PURE__ */ new Script(
   "acquire-concurrent",
   `${HEADER}local count = redis.call("ZCARD", KEYS[1])
 -- Only a full set is worth pruning: holds of crashed holders end at their expiry.
@@ -48,7 +48,7 @@ return 0
  * ARGV[1] token   ARGV[2] now (ms)   ARGV[3] when the hold expires (ms; 0: unknown)
  * Returns 1 when the slot was freed (by this release, or by its first run), else 0.
  */
-export const RELEASE_CONCURRENT: Script<number> = new Script(
+export const RELEASE_CONCURRENT: Script<number> = /* @__PURE__ */ new Script(
   "release-concurrent",
   `${HEADER}if redis.call("ZREM", KEYS[1], ARGV[1]) == 1 then return 1 end
 if tonumber(ARGV[2]) < tonumber(ARGV[3]) then return 1 end
@@ -63,7 +63,7 @@ return 0
  * ARGV[1] now (ms)   ARGV[2] id   ARGV[3] limit   ARGV[4] window (ms)   ARGV[5] now - window
  * Returns 1 when the request is admitted, else 0.
  */
-export const ACQUIRE_WINDOW: Script<number> = new Script(
+export const ACQUIRE_WINDOW: Script<number> = /* @__PURE__ */ new Script(
   "acquire-window",
   `${HEADER}local count = redis.call("ZCARD", KEYS[1])
 -- Only a full log is worth pruning: what was admitted at or before now - window has left
@@ -92,7 +92,7 @@ return 0
  * ARGV[3] request id
  * Returns 1 when the request is admitted (also when it was already), else 0.
  */
-export const ACQUIRE_FIXED_BUCKET: Script<number> = new Script(
+export const ACQUIRE_FIXED_BUCKET: Script<number> = /* @__PURE__ */ new Script(
   "acquire-fixed-bucket",
   `${HEADER}local count = redis.call("SCARD", KEYS[1])
 if count < tonumber(ARGV[1]) then
@@ -118,7 +118,7 @@ return redis.call("SISMEMBER", KEYS[1], ARGV[3])
  * ARGV[4] units of one token (bucket)   ARGV[5] how long the record is kept (ms)
  * Returns 1 when a token was taken (by this request or its first run), else 0.
  */
-export const ACQUIRE_TOKEN_BUCKET: Script<number> = new Script(
+export const ACQUIRE_TOKEN_BUCKET: Script<number> = /* @__PURE__ */ new Script(
   "acquire-token-bucket",
   `${HEADER}local now = tonumber(ARGV[1])
 local capacity = tonumber(ARGV[2])
@@ -152,7 +152,7 @@ return 1
  * ARGV[5] now + ttl
  * Returns 1 when this token created it, else 0.
  */
-export const CREATE_BARRIER: Script<number> = new Script(
+export const CREATE_BARRIER: Script<number> = /* @__PURE__ */ new Script(
   "create-barrier",
   `${HEADER}local state = redis.call("HMGET", KEYS[1], "creator", "expires")
 if state[1] and tonumber(state[2]) > tonumber(ARGV[1]) then
@@ -176,7 +176,7 @@ return 1
  * Returns {parties, arrived, expires}, or {0, 0, 0} when the barrier does not exist or
  * has expired.
  */
-export const ARRIVE_AT_BARRIER: Script<[number, number, number]> = new Script(
+export const ARRIVE_AT_BARRIER: Script<[number, number, number]> = /* @__PURE__ */ new Script(
   "arrive-at-barrier",
   `${HEADER}local state = redis.call("HMGET", KEYS[1], "parties", "expires")
 if not state[1] or tonumber(state[2]) <= tonumber(ARGV[1]) then return {0, 0, 0} end
@@ -193,7 +193,7 @@ return {tonumber(state[1]), redis.call("HLEN", KEYS[1]) - 3, tonumber(state[2])}
  * KEYS[1] barrier (as above)
  * Returns the number of fields of the barrier's hash.
  */
-export const BARRIER_FIELDS: Script<number> = new Script(
+export const BARRIER_FIELDS: Script<number> = /* @__PURE__ */ new Script(
   "barrier-fields",
   `${HEADER}return redis.call("HLEN", KEYS[1])
 `,

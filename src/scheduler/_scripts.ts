@@ -31,7 +31,7 @@ const HEADER = "#!lua flags=allow-key-locking\n";
  *   (`""`: no record), the record to set (`""` for `r` and `d`), the TTL in ms
  * Returns: JSON, per swap `1` when written, else the current record (`""`: none).
  */
-export const SWAP_RECORDS: Script<unknown> = new Script(
+export const SWAP_RECORDS: Script<unknown> = /* @__PURE__ */ new Script(
   "skiff-schedule-swap",
   `${HEADER}local function tokenOf(record)
   return record and string.match(record, "^[^|]*|([^|]*)") or ""

@@ -38,7 +38,7 @@ import { EXPIRE_DEAD, luaCall, UNIQUE } from "./_lua.ts";
  * const json = await CANCEL.run(redis, keys, [now, cutoff, ttl, 0, '{"q":["q"]}', id]);
  * ```
  */
-export const CANCEL: Script<unknown> = new Script(
+export const CANCEL: Script<unknown> = /* @__PURE__ */ new Script(
   "skiff-cancel",
   luaCall(
     "skiff-cancel",
@@ -189,7 +189,7 @@ return remember(cjson.encode({ "done", out, removed or cjson.null, written }))
  * const json = await FLUSH.run(redis, keys, [cutoff]);
  * ```
  */
-export const FLUSH: Script<unknown> = new Script(
+export const FLUSH: Script<unknown> = /* @__PURE__ */ new Script(
   "skiff-flush",
   luaCall(
     "skiff-flush",

@@ -34,7 +34,7 @@ import { FLOW, lua, luaCall, OWN, TIDY, UNIQUE, WITHIN } from "./_lua.ts";
  * const json = await CLAIM.run(redis, keys, [now, 10, now + 30_000, token, 1_048_576]);
  * ```
  */
-export const CLAIM: Script<unknown> = new Script(
+export const CLAIM: Script<unknown> = /* @__PURE__ */ new Script(
   "skiff-claim",
   luaCall(
     "skiff-claim",
@@ -111,7 +111,7 @@ return cjson.encode(out)
  * const json = await CLAIM_BY_ID.run(redis, keys, [now, now + 30_000, newCallId(), 1_048_576, 0, 0, 0, id]);
  * ```
  */
-export const CLAIM_BY_ID: Script<unknown> = new Script(
+export const CLAIM_BY_ID: Script<unknown> = /* @__PURE__ */ new Script(
   "skiff-claim-by-id",
   lua(
     OWN,

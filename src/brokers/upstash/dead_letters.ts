@@ -22,7 +22,7 @@ import { EXPIRE_DEAD, lua, luaCall, UNIQUE, WITHIN } from "./_lua.ts";
  * const json = await DEAD_LETTERS.run(redis, keys, [cutoff, 0, 99, 1_048_576]);
  * ```
  */
-export const DEAD_LETTERS: Script<unknown> = new Script(
+export const DEAD_LETTERS: Script<unknown> = /* @__PURE__ */ new Script(
   "skiff-dead-letters",
   lua(
     EXPIRE_DEAD,
@@ -63,7 +63,7 @@ return cjson.encode(out)
  * const count = await REQUEUE.run(redis, keys, [cutoff, Date.now(), id]);
  * ```
  */
-export const REQUEUE: Script<number> = new Script(
+export const REQUEUE: Script<number> = /* @__PURE__ */ new Script(
   "skiff-requeue",
   luaCall(
     "skiff-requeue",
@@ -107,7 +107,7 @@ return #found
  * const count = await PURGE_DEAD.run(redis, keys, [cutoff, "ids", id]);
  * ```
  */
-export const PURGE_DEAD: Script<number> = new Script(
+export const PURGE_DEAD: Script<number> = /* @__PURE__ */ new Script(
   "skiff-purge-dead",
   luaCall(
     "skiff-purge-dead",

@@ -32,7 +32,7 @@ import { dedupRun } from "./write.ts";
  * const id = await WRITE_DEBOUNCE.run(redis, keys, args);
  * ```
  */
-export const WRITE_DEBOUNCE: Script<string> = new Script(
+export const WRITE_DEBOUNCE: Script<string> = /* @__PURE__ */ new Script(
   "skiff-write-debounce",
   luaCall(
     "skiff-write-debounce",

@@ -23,7 +23,7 @@ import { ENDED, HELD, lua, luaCall } from "./_lua.ts";
  * const [done] = await ACK.run(redis, callKeys(namespace, queue), [claim.id, claim.token]);
  * ```
  */
-export const ACK: Script<number[]> = new Script(
+export const ACK: Script<number[]> = /* @__PURE__ */ new Script(
   "skiff-ack",
   luaCall(
     "skiff-ack",
@@ -62,7 +62,7 @@ end)
  * const [released] = await RELEASE.run(redis, callKeys(namespace, queue), [claim.id, claim.token]);
  * ```
  */
-export const RELEASE: Script<number[]> = new Script(
+export const RELEASE: Script<number[]> = /* @__PURE__ */ new Script(
   "skiff-release",
   luaCall(
     "skiff-release",
@@ -103,7 +103,7 @@ end)
  * const held = await EXTEND_LEASE.run(redis, keys, [claim.id, claim.token, Date.now() + 30_000]);
  * ```
  */
-export const EXTEND_LEASE: Script<number> = new Script(
+export const EXTEND_LEASE: Script<number> = /* @__PURE__ */ new Script(
   "skiff-extend-lease",
   lua(`
 local member = ARGV[1] .. "|" .. ARGV[2]

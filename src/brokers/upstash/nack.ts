@@ -23,7 +23,7 @@ import { EXPIRE_DEAD, luaCall } from "./_lua.ts";
  * const done = await NACK.run(redis, callKeys(namespace, queue), [id, token, "r", at, "", cutoff, body]);
  * ```
  */
-export const NACK: Script<number> = new Script(
+export const NACK: Script<number> = /* @__PURE__ */ new Script(
   "skiff-nack",
   luaCall(
     "skiff-nack",

@@ -49,7 +49,7 @@ import { EXPIRE_DEAD, luaCall } from "./_lua.ts";
  * const json = await SETTLE.run(redis, keys, args);
  * ```
  */
-export const SETTLE: Script<unknown> = new Script(
+export const SETTLE: Script<unknown> = /* @__PURE__ */ new Script(
   "skiff-settle",
   luaCall(
     "skiff-settle",

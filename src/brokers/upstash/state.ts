@@ -23,7 +23,7 @@ import { luaReadOnly } from "./_lua.ts";
  * const json = await STATE.run(redis, keys, [cutoff, id]);
  * ```
  */
-export const STATE: Script<unknown> = new Script(
+export const STATE: Script<unknown> = /* @__PURE__ */ new Script(
   "skiff-state",
   luaReadOnly(`
 local cutoff, ids, out, open = tonumber(ARGV[1]), {}, {}, {}

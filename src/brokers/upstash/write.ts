@@ -27,7 +27,7 @@ import type { ScriptRun } from "./_run.ts";
  * await WRITE.run(redis, callKeys(namespace, queue), [id, "r", readyScore(0, Date.now()), body]);
  * ```
  */
-export const WRITE: Script<number> = new Script(
+export const WRITE: Script<number> = /* @__PURE__ */ new Script(
   "skiff-write",
   luaCall(
     "skiff-write",
@@ -92,7 +92,7 @@ return stored
  * const id = await WRITE_DEDUP.run(redis, keys, args);
  * ```
  */
-export const WRITE_DEDUP: Script<string> = new Script(
+export const WRITE_DEDUP: Script<string> = /* @__PURE__ */ new Script(
   "skiff-write-dedup",
   luaCall(
     "skiff-write-dedup",
