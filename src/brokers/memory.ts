@@ -24,7 +24,7 @@ import {
   type SettleOutcome,
   type SettleResult,
 } from "../broker.ts";
-import { COMPLETED_GROUP_TTL, fillTemplate } from "../composition/_template.ts";
+import { COMPLETED_GROUP_TTL, fillTemplate } from "./_template.ts";
 import { bodyBytes, MAX_CLAIM_BYTES } from "./_budget.ts";
 import { readyScore } from "./_score.ts";
 

@@ -24,7 +24,7 @@ import {
   type SettleOutcome,
   type SettleResult,
 } from "../broker.ts";
-import { COMPLETED_GROUP_TTL } from "../composition/_template.ts";
+import { COMPLETED_GROUP_TTL } from "./_template.ts";
 import { newCallId, type Script, type ScriptArg } from "../redis/script.ts";
 import {
   MAX_BATCH,
