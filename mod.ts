@@ -27,6 +27,12 @@
  *
  * @module
  */
+// The layers above the core plug into it when they load: `Message.pipe()` (pipelines), the
+// effects settled with an ack or a nack (compositions), `Message.getResult()` (results).
+import "./src/composition/pipeline.ts";
+import "./src/composition/_effects.ts";
+import "./src/results/_lookup.ts";
+
 export { VERSION } from "./src/version.ts";
 export type {
   RedisClient,
@@ -44,12 +50,15 @@ export {
   type ActorOptions,
   type ArgsSchema,
   type CallbackActor,
+  COMPOSITION_OPTIONS,
+  DEFAULT_RESULT_TTL,
   type DropLast,
   type ErrorClass,
   type ExceptionData,
   type MessageData,
   type MessageOptions,
   type PerMessageOptions,
+  RESULTS_OPTIONS,
 } from "./src/actor.ts";
 export {
   type AddMiddlewareOptions,
@@ -266,8 +275,7 @@ export {
   type Membership,
   type PendingGroup,
   type PendingMessage,
-} from "./src/composition/continuation.ts";
-export { COMPOSITION_OPTIONS } from "./src/composition/options.ts";
+} from "./src/continuation.ts";
 export {
   DEFAULT_RESULT_TIMEOUT,
   type ReadResultOptions,
@@ -286,7 +294,6 @@ export {
 } from "./src/results/errors.ts";
 export { MemoryResultBackend } from "./src/results/memory.ts";
 export { type ResultOwner, Results, type ResultsOptions } from "./src/results/middleware.ts";
-export { DEFAULT_RESULT_TTL, RESULTS_OPTIONS } from "./src/results/options.ts";
 export { ResultStream } from "./src/results/stream.ts";
 export {
   UpstashResultBackend,

@@ -23,12 +23,10 @@ import {
   namesForActors,
 } from "./options.ts";
 import { registerActor } from "./registry.ts";
-// The built-in middleware, results and composition declare their actor options when imported.
+// The built-in middleware declare their actor options when imported.
 import "./middleware/age_limit.ts";
 import "./middleware/retries.ts";
 import "./middleware/time_limit.ts";
-import "./results/options.ts";
-import "./composition/options.ts";
 
 /** A valibot schema for an actor's positional arguments, such as `v.tuple([...])`. */
 export type ArgsSchema = v.GenericSchema<unknown[], unknown[]>;
@@ -203,6 +201,60 @@ export const CORE_ACTOR_OPTIONS: Readonly<Record<string, ActorOptionSpec>> = {
   },
 };
 declareActorOptions(CORE_ACTOR_OPTIONS);
+
+/** The default of `resultTtl`: 10 minutes. */
+export const DEFAULT_RESULT_TTL = 600_000;
+
+/**
+ * The actor options the `Results` middleware reads; both may be set per message. Declared
+ * here, with the actor options type, so that they are known before any actor is declared.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * assert(RESULTS_OPTIONS.storeResults.perMessage);
+ * ```
+ */
+export const RESULTS_OPTIONS: Readonly<Record<string, ActorOptionSpec>> = {
+  storeResults: { type: "boolean", expected: "a boolean", perMessage: true },
+  resultTtl: {
+    type: "number",
+    expected: "a positive integer number of milliseconds",
+    check: integerIn(1, Number.MAX_SAFE_INTEGER),
+    perMessage: true,
+  },
+};
+declareActorOptions(RESULTS_OPTIONS);
+
+const callback = {
+  type: "string",
+  expected: "an actor or an actor's name",
+  check: (value) => NAME_PATTERN.test(value as string),
+  perMessage: true,
+  namesActor: true,
+} as const satisfies ActorOptionSpec;
+
+/**
+ * The actor options of callbacks and pipelines; all may be set per message.
+ *
+ * - `onSuccess`: an actor (or its name) sent `(messageData, result)` when a message
+ *   succeeds, in the same transition as the ack.
+ * - `onFailure`: an actor (or its name) sent `(messageData, exceptionData)` each time a
+ *   message fails, also when it will be retried (`messageData.retries` counts them).
+ * - `pipeIgnore`: in a pipeline, do not append the previous step's result.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * assert(COMPOSITION_OPTIONS.pipeIgnore.type === "boolean");
+ * ```
+ */
+export const COMPOSITION_OPTIONS: Readonly<Record<string, ActorOptionSpec>> = {
+  onSuccess: callback,
+  onFailure: callback,
+  pipeIgnore: { type: "boolean", expected: "a boolean", perMessage: true },
+};
+declareActorOptions(COMPOSITION_OPTIONS);
 
 /**
  * A declared actor: sends messages that run its function on a worker.

@@ -102,7 +102,7 @@ export interface DeadLetter {
 /**
  * A message that a group's completion (or failure) enqueues later, inside the broker's
  * transition: its envelope is JSON text with gaps that the broker fills at that time
- * (`docs/lifecycle.md`, "Continuations"). `composition/_template.ts` makes and fills them.
+ * (`docs/lifecycle.md`, "Continuations"). `brokers/_template.ts` makes and fills them.
  */
 export interface MessageTemplate {
   /** The message id, fixed when the composition was built. */

@@ -6,10 +6,9 @@
 import * as v from "valibot";
 import { newId } from "./_id.ts";
 import { describe, isNonNegative, MAX_PRIORITY, MIN_PRIORITY, NAME_PATTERN } from "./_util.ts";
-import { type Continuation, ContinuationSchema } from "./composition/continuation.ts";
+import { type Continuation, ContinuationSchema } from "./continuation.ts";
 import type { Pipeline, ResultOf, Step } from "./composition/pipeline.ts";
 import { getActor } from "./registry.ts";
-import { messageResult } from "./results/_lookup.ts";
 
 /**
  * How `Message.pipe()` makes a pipeline. The composition layer provides it when it loads
@@ -27,6 +26,23 @@ export function providePipe(make: (steps: readonly Step[]) => unknown): void {
   makePipeline = make;
 }
 import type { ReadResultOptions } from "./results/backend.ts";
+
+/**
+ * How `Message.getResult()` reads a result. The results layer provides it when it loads
+ * (`results/_lookup.ts`, which every entry point loads), like `providePipe` for `pipe()`.
+ */
+let readResult: ((message: Message, options: ReadResultOptions) => Promise<unknown>) | undefined;
+
+/**
+ * Provides `Message.getResult()` with the function that reads results; private to skiff.
+ *
+ * @param read Reads a message's result.
+ */
+export function provideResults(
+  read: (message: Message, options: ReadResultOptions) => Promise<unknown>,
+): void {
+  readResult = read;
+}
 
 /** The envelope version this code writes and reads. */
 export const ENVELOPE_VERSION = 1;
@@ -436,10 +452,7 @@ export class Message<Args extends unknown[] = unknown[], Result = unknown> {
    * @example
    * ```ts
    * import assert from "node:assert/strict";
-   * import { MemoryBroker } from "./brokers/memory.ts";
-   * import { actor } from "./actor.ts";
-   * import { Results } from "./results/middleware.ts";
-   * import { MemoryResultBackend } from "./results/memory.ts";
+   * import { actor, MemoryBroker, MemoryResultBackend, Results } from "../mod.ts";
    *
    * const broker = new MemoryBroker();
    * broker.addMiddleware(new Results({ backend: new MemoryResultBackend() }));
@@ -454,7 +467,14 @@ export class Message<Args extends unknown[] = unknown[], Result = unknown> {
    * ```
    */
   getResult(options: ReadResultOptions = {}): Promise<Result> {
-    return messageResult(this, options) as Promise<Result>;
+    if (!readResult) {
+      return Promise.reject(
+        new TypeError(
+          `Cannot get the result of message ${this.id}: results are not loaded; import skiff's main module`,
+        ),
+      );
+    }
+    return readResult(this as Message, options) as Promise<Result>;
   }
 
   /**

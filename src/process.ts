@@ -9,7 +9,6 @@ import { recordFailure } from "./_failures.ts";
 import { errorName, errorSummary } from "./_util.ts";
 import type { Actor } from "./actor.ts";
 import type { Broker, Claim, Effects, EnqueuedMessage, Lease, NackOutcome } from "./broker.ts";
-import { failureEffects, successEffects } from "./composition/_effects.ts";
 import { MessageContext } from "./context.ts";
 import { Retry, SkipMessage } from "./errors.ts";
 import { Message } from "./message.ts";
@@ -18,6 +17,58 @@ import type { ProcessOutcome } from "./middleware/middleware.ts";
 import { checkActorOptions } from "./options.ts";
 import { getActor } from "./registry.ts";
 import type { LogFields } from "./logger.ts";
+
+/**
+ * Builds what a processed message's transition writes besides itself: the next step of its
+ * pipeline, the group it fans out into, its report to its group, its callbacks. The core
+ * owns this contract and hands the effects to `broker.settle()`; the composition layer
+ * provides the builder when it loads (`composition/_effects.ts`, which every entry point
+ * loads). Private to skiff.
+ */
+export interface EffectsBuilder {
+  /**
+   * The effects of a success (or of a skip, with `null` and no callbacks).
+   *
+   * @throws {TypeError} When the result is not JSON-serializable and something needs it.
+   */
+  success(
+    broker: Broker,
+    message: Message,
+    result: unknown,
+    callbacks: boolean,
+  ): Effects | undefined;
+  /** The effects of a failure: the `onFailure` callback, and a dead member's report. */
+  failure(
+    broker: Broker,
+    message: Message,
+    outcome: NackOutcome,
+    error: unknown,
+  ): Effects | undefined;
+}
+
+let effectsBuilder: EffectsBuilder = { success: unloaded, failure: unloaded };
+
+/**
+ * Provides {@linkcode processMessage} with the effects builder; private to skiff.
+ *
+ * @param builder Builds the effects of successes and failures.
+ */
+export function provideEffects(builder: EffectsBuilder): void {
+  effectsBuilder = builder;
+}
+
+/** Until compositions load, nothing follows a message; one that expects something fails. */
+function unloaded(_broker: Broker, message: Message): undefined {
+  const options = { ...getActor(message.actor)?.options, ...message.options };
+  if (
+    message.next !== undefined || options.onSuccess !== undefined || options.onFailure !== undefined
+  ) {
+    throw new TypeError(
+      `Cannot settle message ${message.id}: compositions are not loaded; import skiff's main module`,
+    );
+  }
+  return undefined;
+}
 
 /** Options of {@linkcode processMessage}. */
 export interface ProcessOptions {
@@ -169,7 +220,7 @@ export async function processMessage(
     try {
       outcome.result = await run(actor!, context, args);
       // Part of the attempt: a result the continuation cannot carry fails it.
-      effects = successEffects(broker, message, outcome.result, true);
+      effects = effectsBuilder.success(broker, message, outcome.result, true);
     } catch (error) {
       outcome.failed = true;
       outcome.result = undefined;
@@ -265,7 +316,7 @@ async function skipped(context: MessageContext, skip: SkipMessage): Promise<Proc
   // A skipped message counts as a success with a null result: its pipeline goes on.
   let effects: Effects | undefined;
   try {
-    effects = successEffects(broker, message, null, false);
+    effects = effectsBuilder.success(broker, message, null, false);
   } catch (error) {
     return await nack(context, { kind: "dead", reason: errorSummary(error), error }, error);
   }
@@ -341,7 +392,7 @@ async function nack(
   // Built after the hooks, which may rewrite the outcome (its body, say).
   let effects: Effects | undefined;
   try {
-    effects = failureEffects(broker, message, outcome, outcome.error ?? error);
+    effects = effectsBuilder.failure(broker, message, outcome, outcome.error ?? error);
   } catch (reason) {
     broker.logger.error(
       `Cannot build what follows the failure of message ${message.id}: ${errorName(reason)}`,

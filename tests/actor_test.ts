@@ -6,6 +6,8 @@ import type { MessageContext } from "../src/context.ts";
 import { getBroker, setBroker } from "../src/global_broker.ts";
 import { getActor } from "../src/registry.ts";
 import { Worker } from "../src/worker.ts";
+// Callbacks are built by the composition layer, which plugs into the core when it loads.
+import "../src/composition/_effects.ts";
 import { silentLogger } from "./broker_conformance.ts";
 import { forEachBroker } from "./_brokers.ts";
 

@@ -12,7 +12,7 @@ import * as v from "valibot";
 import { actor } from "../src/actor.ts";
 import type { Broker, Logger, NackOutcome } from "../src/broker.ts";
 import type { QueueOptions } from "../src/brokers/flow.ts";
-import { makeTemplate } from "../src/composition/_template.ts";
+import { makeTemplate } from "../src/brokers/_template.ts";
 import type { MessageContext } from "../src/context.ts";
 import { MessageTooLarge, Retry, TimeLimitExceeded } from "../src/errors.ts";
 import { Message } from "../src/message.ts";

@@ -7,6 +7,8 @@ import { ResultFailure, ResultMissing, ResultTimeout } from "../src/results/erro
 import { MemoryResultBackend } from "../src/results/memory.ts";
 import { Results } from "../src/results/middleware.ts";
 import { UpstashResultBackend, type UpstashResultClient } from "../src/results/upstash.ts";
+// `Message.getResult()` is provided by the results layer when it loads.
+import "../src/results/_lookup.ts";
 import { startLocalServer } from "../src/local/mod.ts";
 import { silentLogger } from "./broker_conformance.ts";
 import { cleanup, restClient, restEnv, testPrefix, testRedisUrl } from "./_env.ts";

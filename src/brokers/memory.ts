@@ -29,7 +29,7 @@ import {
   THROTTLED,
 } from "../broker.ts";
 import { cancelReport, rebody } from "./_control.ts";
-import { COMPLETED_GROUP_TTL, fillTemplate } from "../composition/_template.ts";
+import { COMPLETED_GROUP_TTL, fillTemplate } from "./_template.ts";
 import { bodyBytes, MAX_CLAIM_BYTES } from "./_budget.ts";
 import { readyScore } from "./_score.ts";
 

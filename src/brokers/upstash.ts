@@ -27,7 +27,7 @@ import {
   type SettleResult,
   THROTTLED,
 } from "../broker.ts";
-import { COMPLETED_GROUP_TTL } from "../composition/_template.ts";
+import { COMPLETED_GROUP_TTL } from "./_template.ts";
 import { newCallId, type Script, type ScriptArg } from "../redis/script.ts";
 import {
   fromJson,

@@ -7,7 +7,7 @@ import { describe, isNonNegative } from "../_util.ts";
 import type { Broker, GroupStart } from "../broker.ts";
 import type { Message } from "../message.ts";
 import { getActor } from "../registry.ts";
-import type { Continuation, PendingGroup, PendingMessage } from "./continuation.ts";
+import type { Continuation, PendingGroup, PendingMessage } from "../continuation.ts";
 import { groupStart, ignoresPipe, isTracked, toMessage } from "./_effects.ts";
 
 /** How long a tracked group's state is kept while members are pending: 30 days. */

@@ -1,15 +1,17 @@
 /**
  * What a processed message's transition writes besides itself: the next step of its
  * pipeline, the group it fans out into, its report to its group, its callbacks. Private
- * to skiff; `processMessage` calls these and hands the effects to `broker.settle()`.
+ * to skiff; provided to `processMessage` when this module loads (the core owns the contract,
+ * `EffectsBuilder`), which hands the effects to `broker.settle()`.
  */
 import { errorName } from "../_util.ts";
 import type { Broker, Effects, GroupStart, MemberReport, NackOutcome } from "../broker.ts";
 import { Message } from "../message.ts";
+import { provideEffects } from "../process.ts";
 import { getActor } from "../registry.ts";
 import { toFailureData } from "../results/_failure.ts";
-import type { Membership, PendingGroup, PendingMessage } from "./continuation.ts";
-import { makeTemplate } from "./_template.ts";
+import type { Membership, PendingGroup, PendingMessage } from "../continuation.ts";
+import { makeTemplate } from "../brokers/_template.ts";
 
 /** Whether a pending message ignores the previous result: its option, else its actor's. */
 export function ignoresPipe(pending: Pick<PendingMessage, "actor" | "options">): boolean {
@@ -182,3 +184,5 @@ function pack(
   if (member) effects.member = member;
   return effects;
 }
+
+provideEffects({ success: successEffects, failure: failureEffects });

@@ -1,8 +1,10 @@
 /**
  * Finds where a message's result is stored, failing at once when it never will be;
- * private to skiff. `Message.getResult()`, pipelines and groups read through it.
+ * private to skiff. `Message.getResult()` (provided here when this module loads), pipelines
+ * and groups read through it.
  */
 import type { Broker } from "../broker.ts";
+import { provideResults } from "../message.ts";
 import { getActor } from "../registry.ts";
 import type { ReadResultOptions, ResultBackend } from "./backend.ts";
 import { type ResultOwner, Results } from "./middleware.ts";
@@ -59,3 +61,5 @@ export function messageResult(
     return Promise.reject(error);
   }
 }
+
+provideResults(messageResult);

@@ -6,17 +6,17 @@
  */
 import { describe, integerIn } from "../_util.ts";
 import { CANCELLED } from "../_cancelled.ts";
+import { DEFAULT_RESULT_TTL, RESULTS_OPTIONS } from "../actor.ts";
 import type { Broker, NackOutcome } from "../broker.ts";
 import type { Message } from "../message.ts";
 import type { MessageContext } from "../context.ts";
-import type { Continuation } from "../composition/continuation.ts";
+import type { Continuation } from "../continuation.ts";
 import { Middleware, type ProcessOutcome } from "../middleware/middleware.ts";
 import type { ActorOptionSpec } from "../options.ts";
 import { getActor } from "../registry.ts";
 import { toFailureData } from "./_failure.ts";
 import type { ResultBackend } from "./backend.ts";
 import { MemoryResultBackend } from "./memory.ts";
-import { DEFAULT_RESULT_TTL, RESULTS_OPTIONS } from "./options.ts";
 import { UpstashResultBackend, type UpstashResultClient } from "./upstash.ts";
 
 /** Options of {@linkcode Results}. */
@@ -54,8 +54,7 @@ export interface ResultOwner {
  * @example The backend derived from the broker
  * ```ts
  * import assert from "node:assert/strict";
- * import { MemoryBroker } from "../brokers/memory.ts";
- * import { actor } from "../actor.ts";
+ * import { actor, MemoryBroker } from "../../mod.ts";
  *
  * const broker = new MemoryBroker();
  * broker.addMiddleware(new Results());
@@ -70,10 +69,7 @@ export interface ResultOwner {
  * @example A backend given, storing every actor's failures
  * ```ts
  * import assert from "node:assert/strict";
- * import { MemoryBroker } from "../brokers/memory.ts";
- * import { actor } from "../actor.ts";
- * import { MemoryResultBackend } from "./memory.ts";
- * import { ResultFailure } from "./errors.ts";
+ * import { actor, MemoryBroker, MemoryResultBackend, ResultFailure } from "../../mod.ts";
  *
  * const logger = { ...console, error() {} }; // the failure is expected here
  * const broker = new MemoryBroker({ logger });

@@ -9,7 +9,7 @@
  * @module
  */
 import * as v from "valibot";
-import { MAX_PRIORITY, MIN_PRIORITY, NAME_PATTERN } from "../_util.ts";
+import { MAX_PRIORITY, MIN_PRIORITY, NAME_PATTERN } from "./_util.ts";
 
 /** A message not enqueued yet: a later step, a group member, a callback. */
 export interface PendingMessage {

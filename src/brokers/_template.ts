@@ -7,7 +7,7 @@
  */
 import type { EncodedMessage, MessageTemplate } from "../broker.ts";
 import { ENVELOPE_VERSION } from "../message.ts";
-import type { PendingMessage } from "./continuation.ts";
+import type { PendingMessage } from "../continuation.ts";
 
 /**
  * How long a group's state is kept once complete, in milliseconds: its set of members
