@@ -267,3 +267,24 @@ Deno.test("cli ops: --help for each command, bad arguments exit 2, an unreachabl
   assert.equal(down.code, EXIT.UNREACHABLE, down.err);
   assert.match(down.err, /^skiff dead: Cannot connect to Redis at 127\.0\.0\.1:\d+/);
 });
+
+Deno.test("cli ops: flush needs --yes, then deletes ready, delayed and dead, leaves the leased one, and prints the counts", async () => {
+  const queue = `ops-flush-${crypto.randomUUID().slice(0, 8)}`;
+  await seed(queue);
+  const refused = await runCli(["flush", "--queues", queue], { env: env() });
+  assert.equal(refused.code, EXIT.USAGE);
+  assert.match(refused.err, /add --yes to confirm/);
+  assert.deepEqual(await broker().stats(queue), { ready: 2, delayed: 1, leased: 1, dead: 2 });
+
+  const done = await runCli(["flush", "--queues", queue, "--yes", "--json"], { env: env() });
+  assert.equal(done.code, EXIT.OK, done.err);
+  assert.deepEqual(JSON.parse(done.out), [{ queue, ready: 2, delayed: 1, dead: 2 }]);
+  assert.deepEqual(await broker().stats(queue), { ready: 0, delayed: 0, leased: 1, dead: 0 });
+
+  const text = await runCli(["flush", "--queues", queue, "--yes"], { env: env() });
+  assert.equal(text.code, EXIT.OK, text.err);
+  assert.match(text.out.trim().split("\n")[1], new RegExp(`^${queue}\\s+0\\s+0\\s+0$`));
+  const help = await runCli(["flush", "--help"], { env: env() });
+  assert.equal(help.code, EXIT.OK);
+  assert.match(help.out, /Usage: skiff flush/);
+});

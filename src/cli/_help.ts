@@ -41,6 +41,7 @@ Commands:
   local                   serve the Upstash REST protocol in front of a redis-server
   stats [module...]       count each queue's messages: ready, delayed, leased, dead
   dead <action>           list, show, requeue or purge dead letters
+  flush [module...]       delete every ready, delayed and dead message of queues (--yes)
   schedules <module...>   each schedule's last and next slot
   dashboard [module...]   serve the dashboard locally (basic auth)
   version                 print the version
@@ -135,6 +136,25 @@ Options:
 
 ready: waiting for a worker; delayed: waiting for an eta or a retry backoff; leased: held
 by a worker (an expired lease too, until a claim recovers it); dead: dead letters kept.
+
+${QUEUES}
+
+${MODULES}
+
+${BROKER}
+
+${OPS_EXITS}`,
+
+  flush: `skiff flush: delete every ready, delayed and dead message of queues, as Dramatiq's
+flush does; messages in flight finish. Prints how many went, by state.
+
+Usage: skiff flush [module...] [--queues <a,b>] --yes [--json]
+
+Options:
+  --queues <a,b>   queues to flush
+  --yes            confirm: without it, nothing is deleted (exit 2)
+  --json           print one JSON array: [{ queue, ready, delayed, dead }]
+  -h, --help       print this help
 
 ${QUEUES}
 

@@ -2,6 +2,7 @@ import { VERSION } from "../version.ts";
 import { HELP } from "./_help.ts";
 import { CommandError, EXIT, firstLine, type Io, processIo } from "./_io.ts";
 import { deadCommand } from "./dead_command.ts";
+import { flushCommand } from "./flush_command.ts";
 import { localCommand } from "./local_command.ts";
 import { schedulerCommand } from "./scheduler_command.ts";
 import { schedulesCommand } from "./schedules_command.ts";
@@ -16,6 +17,7 @@ const COMMANDS: Record<string, (args: string[], io: Io) => Promise<number>> = {
   local: localCommand,
   stats: statsCommand,
   dead: deadCommand,
+  flush: flushCommand,
   schedules: schedulesCommand,
   dashboard: dashboard,
 };
