@@ -7,6 +7,11 @@
  *
  * @module
  */
+// What a processed message may need of the layers above the core (its next step, callbacks,
+// its result), loaded here too so that a deep import of this module processes as mod.ts does.
+import "./composition/pipeline.ts";
+import "./composition/_effects.ts";
+import "./results/_lookup.ts";
 import { describe, errorName, NAME_PATTERN } from "./_util.ts";
 import type { Broker, Claim } from "./broker.ts";
 import { processMessage } from "./process.ts";

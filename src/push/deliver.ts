@@ -5,6 +5,11 @@
  *
  * @module
  */
+// What a processed message may need of the layers above the core (its next step, callbacks,
+// its result), loaded here too so that a deep import of this module processes as mod.ts does.
+import "../composition/pipeline.ts";
+import "../composition/_effects.ts";
+import "../results/_lookup.ts";
 import { errorName } from "../_util.ts";
 import type { Broker, Claim, UnclaimedState } from "../broker.ts";
 import { processMessage, type ProcessStatus } from "../process.ts";
