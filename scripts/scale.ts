@@ -151,7 +151,7 @@ export async function runScale(options: ScaleOptions = {}): Promise<ScaleRow[]> 
 
     // 4. Pipelines: run each step as a worker would (claim, process, settle).
     const step = actor(`scale-step-${run}`, (x: number) => x + 1, { broker, queue: "pipe" });
-    for (const steps of [10, 100, 300].map(n)) {
+    for (const steps of [10, 100, 300, 1000].map(n)) {
       await measure("pipeline", `${steps} steps`, async () => {
         await pipeline([
           step.message(0),

@@ -9,12 +9,13 @@ import { CLAIM, CLAIM_BY_ID } from "./claim.ts";
 import { DEAD_LETTERS, PURGE_DEAD, REQUEUE } from "./dead_letters.ts";
 import { ACK, EXTEND_LEASE, RELEASE } from "./lease.ts";
 import { NACK } from "./nack.ts";
+import { PLAN_RESULTS } from "./plan.ts";
 import { SETTLE } from "./settle.ts";
 import { STATE } from "./state.ts";
 import { WRITE, WRITE_DEDUP } from "./write.ts";
 
 export { ACK, CLAIM, CLAIM_BY_ID, DEAD_LETTERS, EXTEND_LEASE, NACK, PURGE_DEAD, RELEASE, REQUEUE };
-export { SETTLE, STATE, WRITE, WRITE_DEDUP };
+export { PLAN_RESULTS, SETTLE, STATE, WRITE, WRITE_DEDUP };
 
 /**
  * The scripts, in no particular order.
@@ -42,9 +43,9 @@ export const UPSTASH_SCRIPTS: readonly Script<unknown>[] = [
 ];
 
 /**
- * The scripts of pipelines, groups and callbacks: SETTLE, an ack or nack with its effects.
- * Kept apart from {@linkcode UPSTASH_SCRIPTS} because, besides a queue's five keys, it
- * takes other queues' keys and group states (`tests/settle_script_test.ts` checks it).
+ * The scripts of pipelines, groups and callbacks: SETTLE, an ack or nack with its effects,
+ * and PLAN_RESULTS, a pipeline's plan read. Kept apart from {@linkcode UPSTASH_SCRIPTS}
+ * because they take other keys than a queue's five: other queues', group states, plans (`tests/settle_script_test.ts` checks it).
  *
  * @example
  * ```ts
@@ -53,4 +54,4 @@ export const UPSTASH_SCRIPTS: readonly Script<unknown>[] = [
  * assert(COMPOSITION_SCRIPTS.every((script) => script.source.startsWith("#!lua")));
  * ```
  */
-export const COMPOSITION_SCRIPTS: readonly Script<unknown>[] = [SETTLE];
+export const COMPOSITION_SCRIPTS: readonly Script<unknown>[] = [SETTLE, PLAN_RESULTS];
