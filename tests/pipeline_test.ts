@@ -222,6 +222,26 @@ forEachBroker(
 );
 
 forEachBroker(
+  "pipeline: given a group member that dies, then the results of the steps after the group fail, those read from the plan too",
+  async ({ broker, queue, name }) => {
+    const ok = actor(name("ok"), (n: unknown) => n, { broker, queue, storeResults: true });
+    const fail = actor(name("fail"), (_n: number): number => {
+      throw new Error("boom");
+    }, { broker, queue, storeResults: true, maxRetries: 0 });
+    const last = ok.message();
+    const pipe = await pipeline([
+      group([ok.message(1), fail.message(2)]),
+      ok.message(),
+      ok.message(),
+      last,
+    ]).run();
+    await broker.join(queue, { failFast: false });
+    await assert.rejects(last.getResult(), { name: "ResultFailure" });
+    await assert.rejects(pipe.getResult(), { name: "ResultFailure" });
+  },
+);
+
+forEachBroker(
   "pipeline: given a plan that is gone, then the next step is refused with an error and nothing is enqueued",
   async ({ label, broker, queue, clock, name, redis, errors }) => {
     const runs: number[] = [];
