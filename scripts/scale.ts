@@ -1,7 +1,7 @@
 /**
  * The scale check: reproduces the cases where a script or a cost could grow without bound
- * (large bodies, deep dead-letter lists, big groups, long pipelines, large replies through
- * `skiff local`) on a private redis-server it starts, and prints per case: the size, the
+ * (large bodies, deep dead-letter lists, big groups, long pipelines, an enqueue batch onto a
+ * deep queue, large replies through `skiff local`) on a private redis-server it starts, and prints per case: the size, the
  * longest script (SLOWLOG, every command logged), the bytes sent and received over REST,
  * the requests, and the Redis commands (`INFO commandstats`, script calls included).
  * `tests/scale_test.ts` runs it scaled down and asserts the bounds.
@@ -151,7 +151,7 @@ export async function runScale(options: ScaleOptions = {}): Promise<ScaleRow[]> 
 
     // 4. Pipelines: run each step as a worker would (claim, process, settle).
     const step = actor(`scale-step-${run}`, (x: number) => x + 1, { broker, queue: "pipe" });
-    for (const steps of [10, 100, 300].map(n)) {
+    for (const steps of [10, 100, 300, 1000].map(n)) {
       await measure("pipeline", `${steps} steps`, async () => {
         await pipeline([
           step.message(0),
@@ -165,6 +165,18 @@ export async function runScale(options: ScaleOptions = {}): Promise<ScaleRow[]> 
         return { outcome: `${done} steps run` };
       });
     }
+
+    // 5. A batch of 1000 sends of 223 B bodies onto a deep queue: split by bytes into
+    // script calls of at most 64 KiB.
+    const depth = n(1_000_000);
+    await seedReady(admin, "scale", "deep", depth);
+    const send = actor(`scale-send-${run}`, (_: string) => {}, { broker, queue: "deep" });
+    const batch = Array.from({ length: 1000 }, () => send.message("x".repeat(50)));
+    const bodyBytes = broker.encodeMessages(batch.slice(0, 1)).records[0].body.length;
+    await measure("enqueue", `1000 x ${bodyBytes} B at depth ${depth}`, async () => {
+      const sent = await broker.enqueue(batch);
+      return { outcome: `${sent.length} sent`, extra: { bodyBytes } };
+    });
 
     // 6. A large reply through skiff local, against the same reply read whole.
     const keys = n(30_000);
@@ -214,6 +226,20 @@ async function seedDead(admin: RedisConnection, namespace: string, queue: string
       ["ZADD", dead, ...ids.flatMap((id, i) => [String(now - count + from + i), id])],
       ["HSET", msg, ...ids.flatMap((id) => [id, "{}"])],
       ["HSET", reason, ...ids.flatMap((id) => [id, "0|gave up"])],
+    ]);
+  }
+}
+
+/** Writes `count` ready messages straight into a queue's keys, in runs of 10000. */
+async function seedReady(admin: RedisConnection, namespace: string, queue: string, count: number) {
+  const [ready, , msg] = queueKeys(namespace, queue);
+  const now = Date.now();
+  const body = "x".repeat(223);
+  for (let from = 0; from < count; from += 10_000) {
+    const ids = Array.from({ length: Math.min(10_000, count - from) }, (_, i) => `s${from + i}`);
+    await admin.send([
+      ["ZADD", ready, ...ids.flatMap((id, i) => [String(now + from + i), id])],
+      ["HSET", msg, ...ids.flatMap((id) => [id, body])],
     ]);
   }
 }

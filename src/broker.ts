@@ -141,6 +141,39 @@ export interface GroupStart {
   ttl: number;
 }
 
+/**
+ * A pipeline's plan, stored once when it runs: the templates of its later message steps by
+ * position, so that each step's envelope refers to the next instead of carrying the rest.
+ */
+export interface PlanStart {
+  /** The plan id (the pipeline's first message's id). */
+  id: string;
+  /** The queue whose hash tag holds the plan (the first step's). */
+  home: string;
+  /** The steps a settle reads: position and template (filled with the previous result). */
+  steps: [number, MessageTemplate][];
+  /** Every message of the pipeline that stores its result, with its step's position. */
+  results: [number, string][];
+  /** How long the plan is kept, in milliseconds (it is deleted once its last step is enqueued). */
+  ttl: number;
+}
+
+/** The next step of a pipeline, read from its plan and enqueued inside the step's ack. */
+export interface PlanStep {
+  /** The plan id. */
+  id: string;
+  /** The queue whose hash tag holds the plan. */
+  home: string;
+  /** The step's position. */
+  at: number;
+  /** The step's queue. */
+  queue: string;
+  /** Whether it is the plan's last stored step: the plan is deleted with it. */
+  last: boolean;
+  /** The previous step's result as JSON, appended to its arguments unless it ignores it. */
+  fill: string;
+}
+
 /** A group member's last step reporting to its group, inside its ack or its death. */
 export interface MemberReport {
   /** The group id. */
@@ -173,6 +206,8 @@ export interface Effects {
   groups?: GroupStart[];
   /** A group member reporting success (ack) or failure for good (dead). */
   member?: MemberReport;
+  /** The next step of a pipeline, read from its plan (ack only). */
+  plan?: PlanStep;
 }
 
 /** What `settle()` does: an ack or a nack, with its effects. */
@@ -200,6 +235,8 @@ export interface SettleResult {
 export interface EnqueueOptions {
   /** Groups whose completion to track; written in the same request as the messages. */
   groups?: readonly GroupStart[];
+  /** Pipeline plans to store; written before the messages, in the same request. */
+  plans?: readonly PlanStart[];
 }
 
 /** A message ready to be written, as the base class hands it to `write()`. */
@@ -451,8 +488,9 @@ export abstract class Broker {
     }
     const { messages: ready, records } = this.encodeMessages(replaced);
     const groups = options.groups ?? [];
-    const ids = records.length > 0 || groups.length > 0
-      ? await this.write(records, groups)
+    const plans = options.plans ?? [];
+    const ids = records.length > 0 || groups.length > 0 || plans.length > 0
+      ? await this.write(records, groups, plans)
       : undefined;
     const sent = ready.map((message, i) => {
       const id = ids?.[i];
@@ -605,13 +643,26 @@ export abstract class Broker {
    * @param records The messages, checked and encoded.
    * @param groups Groups whose state to create first, in the same round trip; a group
    *   already created is left alone.
+   * @param plans Pipeline plans to store first, in the same round trip.
    * @returns The id each record stands for, in order: its own, or the first message's when
    *   deduplicated (a broker without deduplication may return nothing).
    */
   protected abstract write(
     records: readonly EncodedMessage[],
     groups?: readonly GroupStart[],
+    plans?: readonly PlanStart[],
   ): Promise<readonly string[] | void>;
+
+  /**
+   * Reads a pipeline's plan: the ids of its messages at position `from` or later that store
+   * results (so a step that dies fails their results too). Changes nothing.
+   *
+   * @param home The queue whose hash tag holds the plan.
+   * @param id The plan id.
+   * @param from The first position.
+   * @returns The ids, in order; none when the plan is gone.
+   */
+  abstract planResults(home: string, id: string, from: number): Promise<string[]>;
 
   /**
    * Promotes due delays, recovers expired leases, then leases up to `count` ready

@@ -2,9 +2,10 @@
  * What a message carries about the composition it is part of (its envelope's `next`):
  * the next step of its pipeline, the group it fans out into, the group it reports to.
  * `pipeline()` and `group()` build it; `docs/lifecycle.md` ("Continuations") describes the
- * model. Each part appears once in the nesting: a step carries the rest of its pipeline, a
- * fan-out carries its group's members and the step after the group, so a composition's
- * envelopes grow linearly with its size.
+ * model. A pipeline's later message steps are stored once, in its plan (`PlanStart`), and a
+ * step refers to the next by position (`plan`); a fan-out carries its group's members and
+ * the step after the group, and a member pipeline's steps carry the rest of the member, so
+ * the bytes of a composition grow linearly with its size.
  *
  * @module
  */
@@ -67,14 +68,39 @@ export interface Membership {
   queues: string[];
   /** Ids of the messages after the group, whose results fail when this member does. */
   after: string[];
+  /** The plan of the steps after those: their results fail too. */
+  rest?: PlanRef;
 }
 
-/** What comes after a message: at most one of `pipe` and `fan`, and maybe `member`. */
+/**
+ * A step of a pipeline's plan: the pipeline's later message steps are stored once, under
+ * the pipeline's id, and a step refers to the next one by its position (`PlanStart`).
+ */
+export interface PlanRef {
+  /** The plan id (the pipeline's first message's id). */
+  id: string;
+  /** The queue whose hash tag holds the plan. */
+  home: string;
+  /** The position of the step this reference points to. */
+  at: number;
+  /** That step's queue (its keys are written to). */
+  queue: string;
+  /** Its template's bytes without the fill: the size check of the step, made before the ack. */
+  bytes: number;
+  /** Whether the previous result is appended to its arguments (no `pipeIgnore`). */
+  fill: boolean;
+  /** Whether it is the last step stored in the plan (the plan is deleted once it is enqueued). */
+  last: boolean;
+}
+
+/** What comes after a message: at most one of `pipe`, `fan` and `plan`, and maybe `member`. */
 export interface Continuation {
   /** The next step of the pipeline, a message. */
   pipe?: PendingMessage;
   /** The next step of the pipeline, a group. */
   fan?: PendingGroup;
+  /** The next step of the pipeline, a message stored in the pipeline's plan. */
+  plan?: PlanRef;
   /** The group this message's member belongs to: reported to when no step follows. */
   member?: Membership;
 }
@@ -108,6 +134,16 @@ const PendingGroupSchema: v.GenericSchema<PendingGroup> = v.object({
   ttl: count,
 });
 
+const PlanRefSchema: v.GenericSchema<PlanRef> = v.object({
+  id,
+  home: name,
+  at: count,
+  queue: name,
+  bytes: count,
+  fill: v.boolean(),
+  last: v.boolean(),
+});
+
 const MembershipSchema: v.GenericSchema<Membership> = v.object({
   group: groupId,
   home: name,
@@ -116,6 +152,7 @@ const MembershipSchema: v.GenericSchema<Membership> = v.object({
   keep: v.boolean(),
   queues: v.array(name),
   after: v.array(id),
+  rest: v.optional(PlanRefSchema),
 });
 
 /**
@@ -134,5 +171,6 @@ const MembershipSchema: v.GenericSchema<Membership> = v.object({
 export const ContinuationSchema: v.GenericSchema<Continuation> = v.object({
   pipe: v.optional(PendingMessageSchema),
   fan: v.optional(PendingGroupSchema),
+  plan: v.optional(PlanRefSchema),
   member: v.optional(MembershipSchema),
 });

@@ -190,14 +190,15 @@ export const COMPOSITION_COST = {
   "process a message with storeResults (SET, then ack)": 5,
   "process a message with onSuccess (ack + callback)": 6,
   "process a failing message with onFailure (retry + callback)": 7,
-  "process a pipeline step (ack + next step, same queue)": 6,
-  "process a pipeline step (ack + next step, other queue)": 6,
-  "process a pipeline step with storeResults (SET, then ack + next step)": 7,
+  "process a pipeline step (ack + next step read from the plan, same queue)": 7,
+  "process a pipeline step (ack + next step read from the plan, other queue)": 7,
+  "process a pipeline step with storeResults (SET, then ack + next step)": 8,
+  "process the step before the last (ack + last step, plan deleted)": 8,
   "process a step that fans out into a group of 3 (ack + state + members)": 10,
   "process a group member, not the last (ack + report)": 6,
   "process the last group member (ack + report + next step with the results)": 10,
   "process a group member that dies, first failure (dead + report + callback)": 11,
-  "run a pipeline (first step)": 4,
+  "run a pipeline (first step + plan)": 6,
   "run a group of 3 on one queue, no callbacks": 5,
   "run a group of 3 on one queue, with a completion callback": 8,
   "getResult (stored)": 1,
@@ -269,7 +270,7 @@ Deno.test("cost: results, callbacks, pipeline steps and group members issue thei
     await drain();
 
     await measure(
-      "run a pipeline (first step)",
+      "run a pipeline (first step + plan)",
       () =>
         pipeline([
           task.message(1),
@@ -277,13 +278,15 @@ Deno.test("cost: results, callbacks, pipeline steps and group members issue thei
           elsewhere.message(),
           kept.message(),
           task.message(),
+          task.message(),
         ])
           .run(),
     );
-    await step("process a pipeline step (ack + next step, same queue)");
-    await step("process a pipeline step (ack + next step, other queue)");
-    await step("process a pipeline step (ack + next step, same queue)", other);
+    await step("process a pipeline step (ack + next step read from the plan, same queue)");
+    await step("process a pipeline step (ack + next step read from the plan, other queue)");
+    await step("process a pipeline step (ack + next step read from the plan, same queue)", other);
     await step("process a pipeline step with storeResults (SET, then ack + next step)");
+    await step("process the step before the last (ack + last step, plan deleted)");
     await drain();
 
     await pipeline([

@@ -6,6 +6,7 @@ import { group } from "../src/composition/group.ts";
 import { Pipeline, pipeline } from "../src/composition/pipeline.ts";
 import { SkipMessage } from "../src/errors.ts";
 import { Message } from "../src/message.ts";
+import { planKey } from "../src/brokers/upstash/_keys.ts";
 import { Middleware } from "../src/middleware/middleware.ts";
 import { processMessage } from "../src/process.ts";
 import { silentLogger } from "./broker_conformance.ts";
@@ -169,6 +170,95 @@ forEachBroker(
       name: "ResultFailure",
     });
     assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 1 });
+  },
+);
+
+// Plans: a pipeline's later steps are stored once; each step refers to the next.
+
+forEachBroker(
+  "pipeline: given a pipeline of messages, then each step refers to the next in the plan, and the plan is gone once the last step is enqueued",
+  async ({ broker, queue, name, redis }) => {
+    const seen: unknown[][] = [];
+    const step = actor(name("step"), (...args: unknown[]) => {
+      seen.push(args);
+      return args.length;
+    }, { broker, queue, storeResults: true });
+    const quiet = step.messageWithOptions({ args: ["q"], pipeIgnore: true });
+    const steps = [step.message("a"), step.message("b"), quiet, step.message("c")];
+    await pipeline(steps).run();
+    const [claim] = await broker.claim(queue);
+    const first = Message.decode(claim.body);
+    // The first step carries a reference, not the rest of the pipeline.
+    assert.equal(first.next?.pipe, undefined);
+    assert.deepEqual(
+      { ...first.next?.plan, bytes: 0 },
+      { id: steps[0].id, home: queue, at: 1, queue, bytes: 0, fill: true, last: false },
+    );
+    assert.ok(!claim.body.includes(steps[2].id));
+    assert.deepEqual(await broker.planResults(queue, steps[0].id, 2), [quiet.id, steps[3].id]);
+    await processMessage(broker, queue, claim);
+    await broker.join(queue);
+    assert.deepEqual(seen, [["a"], ["b", 1], ["q"], ["c", 1]]);
+    assert.deepEqual(await broker.planResults(queue, steps[0].id, 0), []);
+    if (redis) {
+      assert.equal(await redis.client.exists(planKey(redis.namespace, queue, steps[0].id)), 0);
+    }
+  },
+);
+
+forEachBroker(
+  "pipeline: given a step that dies, then every later step's result fails, those read from the plan too",
+  async ({ broker, queue, name }) => {
+    const ok = actor(name("ok"), (n: number) => n, { broker, queue, storeResults: true });
+    const fail = actor(name("fail"), (_n: number): number => {
+      throw new Error("boom");
+    }, { broker, queue, storeResults: true, maxRetries: 0 });
+    const later = ok.message();
+    const pipe = await pipeline([ok.message(1), fail.message(), ok.message(), later]).run();
+    await broker.join(queue, { failFast: false });
+    await assert.rejects(later.getResult(), { name: "ResultFailure" });
+    await assert.rejects(pipe.getResult(), { name: "ResultFailure" });
+  },
+);
+
+forEachBroker(
+  "pipeline: given a group member that dies, then the results of the steps after the group fail, those read from the plan too",
+  async ({ broker, queue, name }) => {
+    const ok = actor(name("ok"), (n: unknown) => n, { broker, queue, storeResults: true });
+    const fail = actor(name("fail"), (_n: number): number => {
+      throw new Error("boom");
+    }, { broker, queue, storeResults: true, maxRetries: 0 });
+    const last = ok.message();
+    const pipe = await pipeline([
+      group([ok.message(1), fail.message(2)]),
+      ok.message(),
+      ok.message(),
+      last,
+    ]).run();
+    await broker.join(queue, { failFast: false });
+    await assert.rejects(last.getResult(), { name: "ResultFailure" });
+    await assert.rejects(pipe.getResult(), { name: "ResultFailure" });
+  },
+);
+
+forEachBroker(
+  "pipeline: given a plan that is gone, then the next step is refused with an error and nothing is enqueued",
+  async ({ label, broker, queue, clock, name, redis, errors }) => {
+    const runs: number[] = [];
+    const step = actor(name("step"), (n: number) => {
+      runs.push(n);
+      return n + 1;
+    }, { broker, queue });
+    const first = step.message(1);
+    await pipeline([first, step.message(), step.message()]).run();
+    // A plan lives 30 days.
+    if (label === "MemoryBroker") clock.time += 31 * 86_400_000;
+    else await redis!.client.del(planKey(redis!.namespace, queue, first.id));
+    await broker.join(queue);
+    assert.deepEqual(runs, [1]);
+    assert.ok(
+      errors.some((line) => line.includes("the plan of its pipeline is unknown or expired")),
+    );
   },
 );
 

@@ -70,7 +70,7 @@ Deno.test("settle script: given the same call run twice (a retried request), the
     });
     const first = await SETTLE.run(redis, keys, args);
     const second = await SETTLE.run(redis, keys, args);
-    assert.deepEqual(first, [1, [["q", next.id, "r"], ["q", callback.id, "d"]], 0]);
+    assert.deepEqual(first, [1, [["q", next.id, "r"], ["q", callback.id, "d"]], 0, 0]);
     assert.deepEqual(second, first);
     // A new call with the same lease (fresh call record) is stale.
     const again = settleRequest("q", claim, { kind: "ack", effects }, {

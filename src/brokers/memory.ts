@@ -23,6 +23,8 @@ import {
   type MessageState,
   type MessageTemplate,
   type NackOutcome,
+  type PlanStart,
+  type PlanStep,
   type QueueStats,
   type SettleOutcome,
   type SettleResult,
@@ -73,6 +75,13 @@ interface GroupState {
   expiresAt: number;
 }
 
+/** A pipeline's plan: its later steps by position, and the ids that store results. */
+interface PlanState {
+  steps: Map<number, MessageTemplate>;
+  results: [number, string][];
+  expiresAt: number;
+}
+
 const byScore = (a: Entry, b: Entry) =>
   a.score - b.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 const byDue = (a: Entry, b: Entry) => a.dueAt - b.dueAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
@@ -118,6 +127,7 @@ function remove(list: Entry[], entry: Entry): void {
 export class MemoryBroker extends Broker {
   readonly #queues = new Map<string, Queue>();
   readonly #groups = new Map<string, GroupState>();
+  readonly #plans = new Map<string, PlanState>();
   /** Dedup keys (`<queue>\n<key>`): the first id and when the window ends. */
   readonly #dedup = new Map<string, { id: string; expiresAt: number }>();
   /** Debounce keys (`<queue>\n<key>`): the waiting id, its first send, when the key ends. */
@@ -143,13 +153,22 @@ export class MemoryBroker extends Broker {
    *
    * @param records The encoded messages.
    * @param groups Groups whose state to create (left alone when it exists).
+   * @param plans Pipeline plans to store.
    * @returns The id each record stands for, in order.
    */
   protected write(
     records: readonly EncodedMessage[],
     groups: readonly GroupStart[] = [],
+    plans: readonly PlanStart[] = [],
   ): Promise<readonly string[]> {
     const now = this.now();
+    for (const plan of plans) {
+      this.#plans.set(`${plan.home}\n${plan.id}`, {
+        steps: new Map(plan.steps),
+        results: plan.results,
+        expiresAt: now + plan.ttl,
+      });
+    }
     for (const group of groups) this.#startGroup(group, now);
     const ids: string[] = [];
     const store: EncodedMessage[] = [];
@@ -236,7 +255,45 @@ export class MemoryBroker extends Broker {
     if (effects?.member) {
       enqueued.push(...this.#report(effects.member, transition.kind === "ack", now, lease.id));
     }
+    if (effects?.plan && transition.kind === "ack") {
+      enqueued.push(...this.#follow(effects.plan, now, lease.id));
+    }
     return Promise.resolve({ done: true, enqueued });
+  }
+
+  /**
+   * Reads a pipeline's plan: the ids of its messages at position `from` or later that store
+   * results.
+   *
+   * @param home The queue whose plan it is.
+   * @param id The plan id.
+   * @param from The first position.
+   * @returns The ids; none when the plan is gone.
+   */
+  planResults(home: string, id: string, from: number): Promise<string[]> {
+    const plan = this.#plan(home, id, this.now());
+    return Promise.resolve(plan?.results.filter(([at]) => at >= from).map(([, id]) => id) ?? []);
+  }
+
+  #plan(home: string, id: string, now: number): PlanState | undefined {
+    const key = `${home}\n${id}`;
+    const plan = this.#plans.get(key);
+    if (plan && plan.expiresAt <= now) this.#plans.delete(key);
+    return plan && plan.expiresAt > now ? plan : undefined;
+  }
+
+  /** The next step of a pipeline, from its plan; the plan goes with its last step. */
+  #follow(step: PlanStep, now: number, id: string): EnqueuedMessage[] {
+    const plan = this.#plan(step.home, step.id, now);
+    const template = plan?.steps.get(step.at);
+    if (!template) {
+      this.logger.error(
+        `Cannot continue message ${id}: the plan of its pipeline is unknown or expired`,
+      );
+      return [];
+    }
+    if (step.last) this.#plans.delete(`${step.home}\n${step.id}`);
+    return this.#fire([template], step.fill, now);
   }
 
   #store(records: readonly EncodedMessage[], now: number): EnqueuedMessage[] {

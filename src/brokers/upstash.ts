@@ -22,6 +22,7 @@ import {
   type Logger,
   type MessageState,
   type NackOutcome,
+  type PlanStart,
   type QueueStats,
   type SettleOutcome,
   type SettleResult,
@@ -47,6 +48,7 @@ import {
   callKeys,
   groupKey,
   NAMESPACE_PATTERN,
+  planKey,
   progressKey,
   queueKeys,
   rateKey,
@@ -58,6 +60,7 @@ import { CLAIM, CLAIM_BY_ID } from "./upstash/claim.ts";
 import { DEAD_LETTERS, PURGE_DEAD, REQUEUE } from "./upstash/dead_letters.ts";
 import { ACK, EXTEND_LEASE, RELEASE } from "./upstash/lease.ts";
 import { NACK } from "./upstash/nack.ts";
+import { PLAN_RESULTS } from "./upstash/plan.ts";
 import { SETTLE } from "./upstash/settle.ts";
 import { STATE } from "./upstash/state.ts";
 import { dedupRun, WRITE, WRITE_DEDUP } from "./upstash/write.ts";
@@ -130,18 +133,25 @@ export class UpstashBroker extends Broker {
    * more only for batches over 4 MiB. The state of tracked groups goes first, in the
    * first request: `HSETNX left`, `HSET` of its templates, `PEXPIRE` (3 commands each).
    * Messages with a dedup key go in one more request, one `WRITE_DEDUP` each (a send of
-   * one such message is that one script call alone).
+   * one such message is that one script call alone). A pipeline's plan goes first too:
+   * `HSET` of its steps (one per 1000) and `PEXPIRE`.
    *
    * @param records The encoded messages.
    * @param groups Groups whose state to create; a state that exists keeps its count.
+   * @param plans Pipeline plans to store.
    * @returns The id each record stands for: its own, or the first one's when deduplicated.
    * @throws {Error} When Redis fails.
    */
   protected async write(
     records: readonly EncodedMessage[],
     groups: readonly GroupStart[] = [],
+    plans: readonly PlanStart[] = [],
   ): Promise<readonly string[]> {
-    const queues = new Set([...records.map((r) => r.queue), ...groups.map((g) => g.home)]);
+    const queues = new Set([
+      ...records.map((r) => r.queue),
+      ...groups.map((g) => g.home),
+      ...plans.map((p) => p.home),
+    ]);
     for (const queue of queues) this.#keys("send messages", queue);
     const now = this.#now();
     const special = (r: EncodedMessage) =>
@@ -149,10 +159,15 @@ export class UpstashBroker extends Broker {
     const plain = records.filter((r) => !special(r));
     const deduped = records.filter(special);
     const requests = writeRequests(this.namespace, plain, now);
-    if (requests.length === 0 && (deduped.length === 0 || groups.length > 0)) requests.push([]);
-    let prelude = groups.length > 0 ? this.#startGroups(groups) : undefined;
+    const starts = groups.length > 0 || plans.length > 0;
+    if (requests.length === 0 && (deduped.length === 0 || starts)) requests.push([]);
+    let prelude = starts ? this.#start(groups, plans) : undefined;
     const fail = (error: unknown) =>
-      redisError("send messages", records[0]?.queue ?? groups[0].home, error);
+      redisError(
+        "send messages",
+        records[0]?.queue ?? groups[0]?.home ?? plans[0]?.home ?? "",
+        error,
+      );
     for (const runs of requests) {
       try {
         if (runs.length === 1 && !prelude) await WRITE.run(this.redis, runs[0].keys, runs[0].args);
@@ -204,10 +219,21 @@ export class UpstashBroker extends Broker {
     return groups;
   }
 
-  #startGroups(
+  #start(
     groups: readonly GroupStart[],
+    plans: readonly PlanStart[],
   ): (pipeline: ReturnType<PipelineClient["pipeline"]>) => void {
     return (pipeline) => {
+      for (const plan of plans) {
+        const key = planKey(this.namespace, plan.home, plan.id);
+        const fields: Record<string, string> = { results: JSON.stringify(plan.results) };
+        for (const [at, template] of plan.steps) fields[at] = templateJson([template]);
+        const entries = Object.entries(fields);
+        for (let i = 0; i < entries.length; i += MAX_BATCH) {
+          pipeline.hset(key, Object.fromEntries(entries.slice(i, i + MAX_BATCH)));
+        }
+        pipeline.pexpire(key, plan.ttl);
+      }
       for (const group of groups) {
         const key = groupKey(this.namespace, group.home, group.id);
         pipeline.hsetnx(key, "left", String(group.size));
@@ -264,7 +290,7 @@ export class UpstashBroker extends Broker {
     } catch (error) {
       throw redisError(action, queue, error);
     }
-    const { done, enqueued, lost } = toSettled(answer);
+    const { done, enqueued, lost, planLost } = toSettled(answer);
     const member = outcome.effects?.member;
     if (lost && member) {
       this.logger.error(
@@ -272,7 +298,30 @@ export class UpstashBroker extends Broker {
         { id: lease.id, queue, group: member.group },
       );
     }
+    if (planLost) {
+      this.logger.error(
+        `Cannot continue message ${lease.id}: the plan of its pipeline is unknown or expired`,
+      );
+    }
     return { done, enqueued };
+  }
+
+  /**
+   * Reads a pipeline's plan: the ids of its messages at position `from` or later that store
+   * results. One read-only script (`HGET`).
+   *
+   * @param home The queue whose hash tag holds the plan.
+   * @param id The plan id.
+   * @param from The first position.
+   * @returns The ids; none when the plan is gone.
+   * @throws {Error} When Redis fails.
+   */
+  async planResults(home: string, id: string, from: number): Promise<string[]> {
+    this.#keys("read a pipeline's plan", home);
+    const keys = [planKey(this.namespace, home, id)];
+    const answer = await this.#run(PLAN_RESULTS, "read a pipeline's plan", home, [], { keys });
+    const results = fromJson(answer) as [number, string][];
+    return results.filter(([at]) => at >= from).map(([, id]) => String(id));
   }
 
   /**

@@ -1,16 +1,25 @@
 /**
  * What a processed message's transition writes besides itself: the next step of its
- * pipeline, the group it fans out into, its report to its group, its callbacks. Private
- * to skiff; provided to `processMessage` when this module loads (the core owns the contract,
- * `EffectsBuilder`), which hands the effects to `broker.settle()`.
+ * pipeline (built here, or read from its plan by the broker), the group it fans out into, its
+ * report to its group, its callbacks. Private to skiff; provided to `processMessage` when this
+ * module loads (the core owns the contract, `EffectsBuilder`), which hands the effects to
+ * `broker.settle()`.
  */
 import { errorName } from "../_util.ts";
-import type { Broker, Effects, GroupStart, MemberReport, NackOutcome } from "../broker.ts";
+import type {
+  Broker,
+  Effects,
+  GroupStart,
+  MemberReport,
+  NackOutcome,
+  PlanStep,
+} from "../broker.ts";
+import { MessageTooLarge } from "../errors.ts";
 import { Message } from "../message.ts";
 import { provideEffects } from "../process.ts";
 import { getActor } from "../registry.ts";
 import { toFailureData } from "../results/_failure.ts";
-import type { Membership, PendingGroup, PendingMessage } from "../continuation.ts";
+import type { Membership, PendingGroup, PendingMessage, PlanRef } from "../continuation.ts";
 import { makeTemplate } from "../brokers/_template.ts";
 
 /** Whether a pending message ignores the previous result: its option, else its actor's. */
@@ -73,7 +82,10 @@ export function successEffects(
   const steps: Message[] = [];
   const groups: GroupStart[] = [];
   let member: MemberReport | undefined;
-  if (next?.pipe) {
+  let plan: PlanStep | undefined;
+  if (next?.plan) {
+    plan = planStep(broker, next.plan, json);
+  } else if (next?.pipe) {
     steps.push(toMessage(next.pipe, { value }));
   } else if (next?.fan) {
     steps.push(...next.fan.members.map((pending) => toMessage(pending, { value })));
@@ -82,7 +94,21 @@ export function successEffects(
     member = report(next.member, { result: next.member.keep ? json : "null" });
   }
   const extra = callbacks ? callback(broker, message, "onSuccess", [dataOf(message), value]) : [];
-  return pack(broker, steps, extra, groups, member);
+  return pack(broker, steps, extra, groups, member, plan);
+}
+
+/**
+ * The next step read from the plan, checked for size as a send is (its template's bytes
+ * and the result).
+ *
+ * @throws {MessageTooLarge} When the step, with the result appended, is too large.
+ */
+function planStep(broker: Broker, ref: PlanRef, json: string): PlanStep {
+  const fill = ref.fill ? json : "";
+  const size = ref.bytes + new TextEncoder().encode(fill).byteLength + 1;
+  if (size > broker.maxMessageBytes) throw new MessageTooLarge(size, broker.maxMessageBytes);
+  const { id, home, at, queue, last } = ref;
+  return { id, home, at, queue, last, fill };
 }
 
 /** The effects of a failure: the `onFailure` callback, and a dead member's report. */
@@ -163,6 +189,7 @@ function pack(
   callbacks: Message[],
   groups: GroupStart[],
   member: MemberReport | undefined,
+  plan?: PlanStep,
 ): Effects | undefined {
   const records = broker.encodeMessages(steps).records;
   for (const message of callbacks) {
@@ -177,11 +204,12 @@ function pack(
       );
     }
   }
-  if (records.length === 0 && groups.length === 0 && !member) return undefined;
+  if (records.length === 0 && groups.length === 0 && !member && !plan) return undefined;
   const effects: Effects = {};
   if (records.length > 0) effects.messages = records;
   if (groups.length > 0) effects.groups = groups;
   if (member) effects.member = member;
+  if (plan) effects.plan = plan;
   return effects;
 }
 

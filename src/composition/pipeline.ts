@@ -119,8 +119,8 @@ export class Pipeline<R = unknown> {
   }
 
   /**
-   * Enqueues the first step (or every member of a first group) in one request; the rest
-   * travels with it. Ids are fixed when the pipeline is built: running it again while its
+   * Enqueues the first step (or every member of a first group) in one request, with the
+   * pipeline's plan: its later steps, stored once, each read by the step before it. Ids are fixed when the pipeline is built: running it again while its
    * first step is still stored enqueues nothing new.
    *
    * @param options A delay for the first step.
@@ -131,9 +131,9 @@ export class Pipeline<R = unknown> {
    */
   async run(options: RunOptions = {}): Promise<this> {
     const delay = checkDelay(options.delay, "pipeline");
-    const { messages, groups } = launch(compile(this.#specs()), delay);
+    const { messages, groups, plans } = launch(compile(this.#specs()), delay);
     const broker = brokerFor(messages[0], this.#broker, "pipeline");
-    await broker.enqueue(messages, { groups });
+    await broker.enqueue(messages, { groups, plans });
     return this;
   }
 

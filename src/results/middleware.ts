@@ -10,7 +10,7 @@ import { DEFAULT_RESULT_TTL, RESULTS_OPTIONS } from "../actor.ts";
 import type { Broker, NackOutcome } from "../broker.ts";
 import type { Message } from "../message.ts";
 import type { MessageContext } from "../context.ts";
-import type { Continuation } from "../continuation.ts";
+import type { Continuation, PlanRef } from "../continuation.ts";
 import { Middleware, type ProcessOutcome } from "../middleware/middleware.ts";
 import type { ActorOptionSpec } from "../options.ts";
 import { getActor } from "../registry.ts";
@@ -204,7 +204,7 @@ export class Results extends Middleware {
     if (outcome.kind !== "dead") return;
     const { message } = context;
     const ids = this.stores(message) ? [message.id] : [];
-    ids.push(...this.#downstream(message.next));
+    ids.push(...await this.#downstream(context.broker, message.next));
     const error = outcome.error ?? this.#outcomes.get(context)?.error;
     const failure = error === undefined
       ? { type: "DeadLetter", message: outcome.reason }
@@ -221,14 +221,18 @@ export class Results extends Middleware {
    */
   override async afterCancel(broker: Broker, message: Message): Promise<void> {
     const ids = this.stores(message) ? [message.id] : [];
-    ids.push(...this.#downstream(message.next));
+    ids.push(...await this.#downstream(broker, message.next));
     if (ids.length === 0) return;
     await this.backendFor(broker).storeFailure(ids, { ...CANCELLED }, this.ttl(message));
   }
 
-  /** The ids of the later steps whose results must fail with this message. */
-  #downstream(next: Continuation | undefined): string[] {
+  /**
+   * The ids of the later steps whose results must fail with this message: those it carries,
+   * then those of its pipeline's plan from the step it refers to.
+   */
+  async #downstream(broker: Broker, next: Continuation | undefined): Promise<string[]> {
     const ids: string[] = [];
+    let rest: PlanRef | undefined;
     const walk = (cont: Continuation | undefined): void => {
       if (cont?.pipe) {
         if (this.stores(cont.pipe)) ids.push(cont.pipe.id);
@@ -241,9 +245,14 @@ export class Results extends Middleware {
         }
         if (cont.fan.next) walk({ pipe: cont.fan.next });
       }
-      if (cont?.member) ids.push(...cont.member.after);
+      if (cont?.member) {
+        ids.push(...cont.member.after);
+        rest ??= cont.member.rest;
+      }
+      rest ??= cont?.plan;
     };
     walk(next);
+    if (rest) ids.push(...await broker.planResults(rest.home, rest.id, rest.at));
     return ids;
   }
 }

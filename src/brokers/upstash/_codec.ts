@@ -7,6 +7,7 @@ import type {
   MessageState,
   UnclaimedState,
 } from "../../broker.ts";
+import { bodyBytes, MAX_WRITE_BYTES } from "../_budget.ts";
 import { readyScore } from "../_score.ts";
 import { callKeys, delayedScore } from "./_keys.ts";
 import type { ScriptRun } from "./_run.ts";
@@ -21,34 +22,40 @@ export const MAX_BATCH = 1000;
 export const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 
 /**
- * The WRITE runs for a batch, grouped into requests: a run holds one queue's messages, at
- * most 1000 and `MAX_REQUEST_BYTES`; a request holds runs up to `MAX_REQUEST_BYTES` (a
- * single larger message gets a request of its own). Each run has a call record of its own,
- * kept for every retry of the request.
+ * The WRITE runs for a batch, grouped into requests: a run (one script call) holds one
+ * queue's messages, at most 1000 and `MAX_WRITE_BYTES` (a larger message gets a run of its
+ * own); a request holds runs up to `MAX_REQUEST_BYTES` (a single larger message gets a
+ * request of its own). Each run has a call record of its own, kept for every retry of the
+ * request.
  */
 export function writeRequests(
   namespace: string,
   records: readonly EncodedMessage[],
   now: number,
 ): ScriptRun[][] {
-  const encoder = new TextEncoder();
   const requests: ScriptRun[][] = [];
-  const open = new Map<string, ScriptRun>();
+  const open = new Map<string, { run: ScriptRun; bytes: number }>();
   let request: ScriptRun[] = [];
   let bytes = 0;
   for (const r of records) {
-    const size = encoder.encode(r.body).byteLength + r.id.length;
+    const size = bodyBytes(r.body) + r.id.length;
     if (request.length > 0 && bytes + size > MAX_REQUEST_BYTES) {
       requests.push(request);
       request = [];
       bytes = 0;
       open.clear();
     }
-    let run = open.get(r.queue);
-    if (!run || run.args.length >= 4 * MAX_BATCH) {
-      request.push(run = { keys: callKeys(namespace, r.queue), args: [] });
-      open.set(r.queue, run);
+    let current = open.get(r.queue);
+    if (
+      !current || current.run.args.length >= 4 * MAX_BATCH ||
+      current.bytes + size > MAX_WRITE_BYTES
+    ) {
+      current = { run: { keys: callKeys(namespace, r.queue), args: [] }, bytes: 0 };
+      request.push(current.run);
+      open.set(r.queue, current);
     }
+    const run = current.run;
+    current.bytes += size;
     const delayed = r.readyAt > now;
     const score = delayed ? delayedScore(r.priority, r.readyAt) : readyScore(r.priority, r.readyAt);
     run.args.push(r.id, delayed ? "d" : "r", score, r.body);

@@ -9,13 +9,14 @@ import type {
 } from "../../broker.ts";
 import type { ScriptArg } from "../../redis/script.ts";
 import { readyScore } from "../_score.ts";
-import { callKeys, delayedScore, groupKey, queueKeys } from "./_keys.ts";
+import { callKeys, delayedScore, groupKey, planKey, queueKeys } from "./_keys.ts";
 import { fromJson } from "./_codec.ts";
 
 /** Whether an outcome has effects to write (else ACK or NACK does the job for less). */
 export function hasEffects(outcome: SettleOutcome): boolean {
-  const { messages = [], groups = [], member } = outcome.effects ?? {};
-  return messages.length > 0 || groups.length > 0 || member !== undefined;
+  const { messages = [], groups = [], member, plan } = outcome.effects ?? {};
+  return messages.length > 0 || groups.length > 0 || member !== undefined ||
+    (plan !== undefined && outcome.kind === "ack");
 }
 
 /** The score and set of a message to write: `r` ready or `d` delayed. */
@@ -61,14 +62,17 @@ export function settleRequest(
 ): { keys: string[]; args: ScriptArg[] } {
   const { namespace, now, deadLetterTtl, completedTtl } = options;
   const { messages = [], groups = [], member } = outcome.effects ?? {};
+  const plan = outcome.kind === "ack" ? outcome.effects?.plan : undefined;
   const queues = [queue];
-  for (const name of [...messages.map((m) => m.queue), ...(member?.queues ?? [])]) {
+  const writes = [...messages.map((m) => m.queue), ...(member?.queues ?? [])];
+  if (plan) writes.push(plan.queue);
+  for (const name of writes) {
     if (!queues.includes(name)) queues.push(name);
   }
   const keys = callKeys(namespace, queue);
   for (const name of queues.slice(1)) keys.push(...queueKeys(namespace, name).slice(0, 3));
-  const state = (home: string, id: string): string => {
-    keys.push(groupKey(namespace, home, id));
+  const state = (key: string): string => {
+    keys.push(key);
     return String(keys.length - 6 - 3 * (queues.length - 1));
   };
   const effects: Record<string, unknown> = { q: queues };
@@ -80,7 +84,7 @@ export function settleRequest(
   }
   if (groups.length > 0) {
     effects.g = groups.map((group: GroupStart) => [
-      state(group.home, group.id),
+      state(groupKey(namespace, group.home, group.id)),
       String(group.size),
       templateJson(group.onCompletion),
       templateJson(group.onFailure),
@@ -89,7 +93,7 @@ export function settleRequest(
   }
   if (member) {
     const report: Record<string, unknown> = {
-      s: state(member.home, member.group),
+      s: state(groupKey(namespace, member.home, member.group)),
       i: String(member.index),
       n: String(member.size),
       k: member.keep ? 1 : 0,
@@ -97,6 +101,14 @@ export function settleRequest(
     if (member.result !== undefined) report.r = member.result;
     if (member.failure !== undefined) report.f = member.failure;
     effects.m = report;
+  }
+  if (plan) {
+    effects.p = {
+      s: state(planKey(namespace, plan.home, plan.id)),
+      a: String(plan.at),
+      f: plan.fill,
+      l: plan.last ? 1 : 0,
+    };
   }
   const kind = outcome.kind === "ack" ? "a" : outcome.kind === "retry" ? "r" : "d";
   const args: ScriptArg[] = [
@@ -115,14 +127,19 @@ export function settleRequest(
   return { keys, args };
 }
 
-/** What SETTLE answered: `[1, [[queue, id, "r"|"d"]...], lost]` or `[0]`. */
+/** What SETTLE answered: `[1, [[queue, id, "r"|"d"]...], lost, planLost]` or `[0]`. */
 export function toSettled(
   answer: unknown,
-): { done: boolean; enqueued: EnqueuedMessage[]; lost: boolean } {
-  const [done, written, lost] = fromJson(answer);
+): { done: boolean; enqueued: EnqueuedMessage[]; lost: boolean; planLost: boolean } {
+  const [done, written, lost, planLost] = fromJson(answer);
   const enqueued = fromJson(written).map((row) => {
     const [queue, id, set] = row as string[];
     return { id: String(id), queue: String(queue), delayed: set === "d" };
   });
-  return { done: Number(done) === 1, enqueued, lost: Number(lost) === 1 };
+  return {
+    done: Number(done) === 1,
+    enqueued,
+    lost: Number(lost) === 1,
+    planLost: Number(planLost) === 1,
+  };
 }

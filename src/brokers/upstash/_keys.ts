@@ -70,3 +70,11 @@ export function groupKey(namespace: string, home: string, id: string): string {
 export function delayedScore(priority: number, eta: number): number {
   return Math.ceil(eta) * 512 + priority + 255;
 }
+
+/**
+ * The key of a pipeline's plan (a hash: position → template, `results` → the ids that
+ * store results): under the hash tag of its first step's queue.
+ */
+export function planKey(namespace: string, home: string, id: string): string {
+  return `${namespace}:{${home}}:plan:${id}`;
+}

@@ -9,6 +9,7 @@ import { CLAIM, CLAIM_BY_ID } from "./claim.ts";
 import { DEAD_LETTERS, PURGE_DEAD, REQUEUE } from "./dead_letters.ts";
 import { ACK, EXTEND_LEASE, RELEASE } from "./lease.ts";
 import { NACK } from "./nack.ts";
+import { PLAN_RESULTS } from "./plan.ts";
 import { SETTLE } from "./settle.ts";
 import { STATE } from "./state.ts";
 import { WRITE, WRITE_DEDUP } from "./write.ts";
@@ -16,7 +17,7 @@ import { CANCEL, FLUSH } from "./cancel.ts";
 import { WRITE_DEBOUNCE } from "./debounce.ts";
 
 export { ACK, CLAIM, CLAIM_BY_ID, DEAD_LETTERS, EXTEND_LEASE, NACK, PURGE_DEAD, RELEASE, REQUEUE };
-export { CANCEL, FLUSH, SETTLE, STATE, WRITE, WRITE_DEBOUNCE, WRITE_DEDUP };
+export { CANCEL, FLUSH, PLAN_RESULTS, SETTLE, STATE, WRITE, WRITE_DEBOUNCE, WRITE_DEDUP };
 
 /** The scripts of debounce, cancel and flush (`docs/flow_control.md`). */
 export const FLOW_CONTROL_SCRIPTS: readonly Script<unknown>[] = [WRITE_DEBOUNCE, CANCEL, FLUSH];
@@ -47,9 +48,9 @@ export const UPSTASH_SCRIPTS: readonly Script<unknown>[] = [
 ];
 
 /**
- * The scripts of pipelines, groups and callbacks: SETTLE, an ack or nack with its effects.
- * Kept apart from {@linkcode UPSTASH_SCRIPTS} because, besides a queue's five keys, it
- * takes other queues' keys and group states (`tests/settle_script_test.ts` checks it).
+ * The scripts of pipelines, groups and callbacks: SETTLE, an ack or nack with its effects,
+ * and PLAN_RESULTS, a pipeline's plan read. Kept apart from {@linkcode UPSTASH_SCRIPTS}
+ * because they take other keys than a queue's five: other queues', group states, plans (`tests/settle_script_test.ts` checks it).
  *
  * @example
  * ```ts
@@ -58,4 +59,4 @@ export const UPSTASH_SCRIPTS: readonly Script<unknown>[] = [
  * assert(COMPOSITION_SCRIPTS.every((script) => script.source.startsWith("#!lua")));
  * ```
  */
-export const COMPOSITION_SCRIPTS: readonly Script<unknown>[] = [SETTLE];
+export const COMPOSITION_SCRIPTS: readonly Script<unknown>[] = [SETTLE, PLAN_RESULTS];

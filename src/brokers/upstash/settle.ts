@@ -25,23 +25,31 @@ import { EXPIRE_DEAD, luaCall } from "./_lua.ts";
  * failure templates with `messageData,exceptionData`. A report to a group whose state is
  * gone (expired) deletes what it created and answers it in `lost`.
  *
+ * A pipeline's plan is a hash: a position to a list of one template (the step there), and
+ * `results`. An ack whose next step is in the plan reads that step (`HGET`), fills it with
+ * the result and enqueues it; the last step deletes the plan (`DEL`). A plan that is gone
+ * answers `planLost`.
+ *
  * Commands: the transition's (2 for an ack, 3 or 5 for a nack), then 2 per message to a
  * queue (`HSETNX`, `ZADD`), or 3 or 4 per queue for several; 3 per group started; 2 per
- * member's success, plus `HMGET`, the writes and `PEXPIRE` for the last one; then the
- * `SET` of the call record. A stale token costs 2 (`ZREM`, `GET` of the record).
+ * member's success, plus `HMGET`, the writes and `PEXPIRE` for the last one; 1 to read a
+ * step from a plan (`HGET`), plus its writes, plus a `DEL` for the last; then the `SET` of
+ * the call record. A stale token costs 2 (`ZREM`, `GET` of the record).
  *
  * - KEYS: ready, timers, msg, dead, reason of the message's queue, the call record; ready,
  *   timers, msg of each other queue written to (in the order of `q` below); each group
- *   state.
+ *   state, then the plan.
  * - ARGV: id, token, `a` (ack), `r` (retry) or `d` (dead), the retry's eta or the time of
  *   death, reason, dead-letter cutoff, new body (or ""), now, the effects as JSON (below),
  *   how long a completed group's state is kept, how long a failed one's (milliseconds).
  *   The effects:
  *   `{ q: [queue...], w: [[queue, id, "r"|"d", score, body]...],
  *   g: [[state, size, doneJson, failJson, ttl]...],
- *   m: { s: state, i: index, n: size, k: 0|1, r: resultJson | f: fill } }` (states are
- *   1-based positions among the state keys; numbers as strings).
- * - Returns: JSON `[1, [[queue, id, "r"|"d"]...], lost]`, or `[0]` for a stale token.
+ *   m: { s: state, i: index, n: size, k: 0|1, r: resultJson | f: fill },
+ *   p: { s: plan, a: position, f: fill, l: 0|1 (last) } }` (states and plans are 1-based
+ *   positions among the state keys; numbers as strings).
+ * - Returns: JSON `[1, [[queue, id, "r"|"d"]...], lost, planLost]`, or `[0]` for a stale
+ *   token.
  *
  * @example
  * ```ts ignore
@@ -200,7 +208,20 @@ if m then
     end
   end
 end
-return remember(cjson.encode({ 1, out, lost }))
+
+-- The next step of a pipeline, from its plan; the plan goes with its last step.
+local plan, planLost = fx.p, 0
+if plan and kind == "a" then
+  local state = KEYS[states + tonumber(plan.s)]
+  local template = redis.call("HGET", state, plan.a)
+  if template then
+    fire(template, plan.f)
+    if plan.l == 1 then redis.call("DEL", state) end
+  else
+    planLost = 1
+  end
+end
+return remember(cjson.encode({ 1, out, lost, planLost }))
 `,
   ),
 );
