@@ -86,6 +86,8 @@ export {
   type MessageState,
   type MessageTemplate,
   type NackOutcome,
+  type PlanStart,
+  type PlanStep,
   type QueueStats,
   type SettleOutcome,
   type SettleResult,
@@ -275,6 +277,7 @@ export {
   type Membership,
   type PendingGroup,
   type PendingMessage,
+  type PlanRef,
 } from "./src/continuation.ts";
 export {
   DEFAULT_RESULT_TIMEOUT,
