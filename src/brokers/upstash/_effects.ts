@@ -50,6 +50,8 @@ export interface SettleRequestOptions {
   deadLetterTtl: number;
   /** How long a completed group's state is kept. */
   completedTtl: number;
+  /** With `keyParallelism`: the queue's flow and parked keys (`flowKeys()`), passed last. */
+  flow?: readonly string[];
 }
 
 /** The KEYS and ARGV of one SETTLE call (with a fresh call record: reuse them for its retries). */
@@ -97,6 +99,10 @@ export function settleRequest(
     if (member.result !== undefined) report.r = member.result;
     if (member.failure !== undefined) report.f = member.failure;
     effects.m = report;
+  }
+  if (options.flow) {
+    effects.k = 1;
+    keys.push(...options.flow);
   }
   const kind = outcome.kind === "ack" ? "a" : outcome.kind === "retry" ? "r" : "d";
   const args: ScriptArg[] = [

@@ -5,7 +5,7 @@
  * @module
  */
 import { Script } from "../../redis/script.ts";
-import { EXPIRE_DEAD, luaCall } from "./_lua.ts";
+import { EXPIRE_DEAD, KEYED, luaCall } from "./_lua.ts";
 
 /**
  * Acks, retries or dead-letters a leased message if its token matches (as ACK and NACK
@@ -32,7 +32,8 @@ import { EXPIRE_DEAD, luaCall } from "./_lua.ts";
  *
  * - KEYS: ready, timers, msg, dead, reason of the message's queue, the call record; ready,
  *   timers, msg of each other queue written to (in the order of `q` below); each group
- *   state.
+ *   state; [flow, parked of the message's queue, last, when `k` is 1: with
+ *   `keyParallelism`, the lease's slot is freed (`free()` in `_lua.ts`)].
  * - ARGV: id, token, `a` (ack), `r` (retry) or `d` (dead), the retry's eta or the time of
  *   death, reason, dead-letter cutoff, new body (or ""), now, the effects as JSON (below),
  *   how long a completed group's state is kept, how long a failed one's (milliseconds).
@@ -54,6 +55,7 @@ export const SETTLE: Script<unknown> = new Script(
   luaCall(
     "skiff-settle",
     EXPIRE_DEAD,
+    KEYED,
     `
 local id, token, kind = ARGV[1], ARGV[2], ARGV[3]
 local at, now = tonumber(ARGV[4]), tonumber(ARGV[8])
@@ -67,8 +69,10 @@ for i, name in ipairs(names) do base[name] = i == 1 and 0 or 6 + 3 * (i - 2) end
 for _, e in ipairs(fx.w or {}) do
   if not base[e[1]] then return redis.error_reply("ERR skiff-settle: a queue has no keys") end
 end
+if fx.k == 1 then flow, parked = KEYS[#KEYS - 1], KEYS[#KEYS] end
 if not score then return "[0]" end
 if redis.call("ZREM", timers, id .. "|" .. token) == 0 then return replay() or "[0]" end
+free({ keyOf(token) })
 local p = math.floor(score / P)
 if kind == "a" then
   redis.call("HDEL", msg, id)
