@@ -21,10 +21,18 @@ import { FLOW, KEYED, lua, luaCall, OWN, TIDY, UNIQUE, WITHIN } from "./_lua.ts"
  * of the live leases (1 command), `GET` of the rate window (1), and its `SET` when it
  * leased some (1). A retry counts nothing again: it only answers the first run's leases.
  *
+ * With `keyParallelism` (`KEYED` in `_lua.ts`), it pops in rounds (the first of `count`,
+ * then doubling, at most 1000 popped in all) until it has leased `count`: a message whose
+ * flow key is full is parked (`ZADD` of `parked`, its index field in `flow`), so that a
+ * key's backlog holds up no other key. 1 `HMGET` of the keys' lease counts per round that
+ * finds new keys, 1 `HSET` of the counts and index; lease recovery frees the slots of the
+ * expired leases (`free()`).
+ *
  * - KEYS: ready, timers, msg, dead, reason, call (`call:<claim token>`, see `_lua.ts`),
- *   [rate (`rateKey()`), with a rate limit].
+ *   [rate (`rateKey()`), with a rate limit or `keyParallelism`], [flow, parked
+ *   (`flowKeys()`), with `keyParallelism`].
  * - ARGV: now, count, leaseUntil, claim token (fresh per call), maxBytes, [parallelism,
- *   rate limit, rate period (0: none)].
+ *   rate limit, rate period, keyParallelism (0: none)].
  * - Returns: JSON `[id, token, body, ...]`.
  *
  * @example
@@ -176,14 +184,20 @@ return cjson.encode(out)
  * when no given id is ready. A retry finds its own leases among the live ones, so it
  * answers the same ids busy.
  *
- * - KEYS: ready, timers, msg, dead, reason (see `_lua.ts`), [rate, with a rate limit].
- * - ARGV: now, leaseUntil, claim token, maxBytes, parallelism, rate limit, rate period
- *   (0: none), id...
+ * With `keyParallelism`, a parked message is claimed as a ready one (found by its index
+ * field in `flow`: 1 `HMGET` when some id is not in ready), and a ready one whose flow key
+ * is full is answered `busy` and left where it is: 1 `HMGET` of the keys' lease counts, and
+ * 1 `HSET` of them when some are leased.
+ *
+ * - KEYS: ready, timers, msg, dead, reason (see `_lua.ts`), [rate, with a rate limit or
+ *   `keyParallelism`], [flow, parked, with `keyParallelism`].
+ * - ARGV: now, leaseUntil, claim token, maxBytes, parallelism, rate limit, rate period,
+ *   keyParallelism (0: none), id...
  * - Returns: JSON `[[id, token, body, ...], [id, state, ...], [deferred id, ...]]`.
  *
  * @example
  * ```ts ignore
- * const json = await CLAIM_BY_ID.run(redis, keys, [now, now + 30_000, newCallId(), 1_048_576, 0, 0, 0, id]);
+ * const json = await CLAIM_BY_ID.run(redis, keys, [now, now + 30_000, newCallId(), 1_048_576, 0, 0, 0, 0, id]);
  * ```
  */
 export const CLAIM_BY_ID: Script<unknown> = new Script(

@@ -40,7 +40,8 @@ import { EXPIRE_DEAD, KEYED, luaCall } from "./_lua.ts";
  *   The effects:
  *   `{ q: [queue...], w: [[queue, id, "r"|"d", score, body]...],
  *   g: [[state, size, doneJson, failJson, ttl]...],
- *   m: { s: state, i: index, n: size, k: 0|1, r: resultJson | f: fill } }` (states are
+ *   m: { s: state, i: index, n: size, k: 0|1, r: resultJson | f: fill }, k: 1 }` (`k`: the
+ *   flow keys are last; states are
  *   1-based positions among the state keys; numbers as strings).
  * - Returns: JSON `[1, [[queue, id, "r"|"d"]...], lost]`, or `[0]` for a stale token.
  *
