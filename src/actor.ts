@@ -156,6 +156,12 @@ export type MessageOptions<Args extends unknown[], Result = unknown> =
      * and returned with `throttled: true` (its id names nothing). See `docs/flow_control.md`.
      */
     throttle?: ThrottleOptions;
+    /**
+     * Per-key flow control (a tenant id, say): at most the queue's `keyParallelism`
+     * messages with this key run at once. 1 to 200 of A-Z a-z 0-9 _ . : @ / -. See
+     * `docs/flow_control.md`, "Per key".
+     */
+    flowKey?: string;
   };
 
 /** The function of an actor; its `this` is the running message's context. */
@@ -359,6 +365,7 @@ export class Actor<Args extends unknown[] = unknown[], Result = unknown> {
       dedupTtl,
       debounce,
       throttle,
+      flowKey,
       ...given
     } = options as
       & MessageOptions<Args, Result>
@@ -406,6 +413,7 @@ export class Actor<Args extends unknown[] = unknown[], Result = unknown> {
       dedupTtl,
       debounce,
       throttle,
+      flowKey,
     });
     // Checked by the Message: the debounce delay is the first send's delay.
     return message.debounce ? message.copy({ delay: message.debounce.delay }) : message;

@@ -71,6 +71,8 @@ export interface Envelope {
   retries: number;
   /** What follows it in a pipeline or a group (see `docs/lifecycle.md`, "Continuations"). */
   next?: Continuation;
+  /** Its flow key (a tenant id, say): see `docs/flow_control.md`, "Per key". */
+  flowKey?: string;
 }
 
 const name = v.pipe(v.string(), v.regex(NAME_PATTERN));
@@ -101,6 +103,7 @@ export const EnvelopeSchema: v.GenericSchema<unknown, Envelope> = v.looseObject(
   eta: v.optional(millis),
   retries: v.pipe(v.number(), v.integer(), v.minValue(0)),
   next: v.optional(ContinuationSchema),
+  flowKey: v.optional(name),
 });
 
 /** How long a dedup key holds by default, in milliseconds: 5 minutes. */
@@ -243,6 +246,11 @@ export interface MessageInit<Args extends unknown[] = unknown[]> {
   debounce?: DebounceOptions;
   /** Throttle: drop sends within a period of the last one stored (used at send only). */
   throttle?: ThrottleOptions;
+  /**
+   * Per-key flow control: at most the queue's `keyParallelism` messages with the same key
+   * are leased at once (see `docs/flow_control.md`, "Per key"). Kept in the envelope.
+   */
+  flowKey?: string;
   /** Set by the broker at send: `true` when the send replaced a waiting debounced message. */
   debounced?: boolean;
   /** Set by the broker at send: `true` when the send was dropped by its throttle. */
@@ -300,6 +308,8 @@ export class Message<Args extends unknown[] = unknown[], Result = unknown> {
   readonly debounce: Required<DebounceOptions> | undefined;
   /** Its throttle options, if any (used at send only). */
   readonly throttle: ThrottleOptions | undefined;
+  /** Its flow key, if any: see `docs/flow_control.md`, "Per key". */
+  readonly flowKey: string | undefined;
   /**
    * Whether the send that returned this message replaced a debounced message still
    * waiting: then `id` is that message's, which runs once with these arguments.
@@ -352,6 +362,9 @@ export class Message<Args extends unknown[] = unknown[], Result = unknown> {
     }
     if (init.dedupKey !== undefined && !v.is(DedupKeySchema, init.dedupKey)) {
       fail("dedupKey", "1 to 200 of A-Z a-z 0-9 _ . : @ / -", init.dedupKey, TypeError);
+    }
+    if (init.flowKey !== undefined && !v.is(DedupKeySchema, init.flowKey)) {
+      fail("flowKey", "1 to 200 of A-Z a-z 0-9 _ . : @ / -", init.flowKey, TypeError);
     }
     if (init.dedupTtl !== undefined) {
       if (init.dedupKey === undefined) {
@@ -414,6 +427,7 @@ export class Message<Args extends unknown[] = unknown[], Result = unknown> {
       maxDelay: init.debounce.maxDelay ?? Math.min(10 * init.debounce.delay, MAX_CONTROL_MS),
     };
     this.throttle = init.throttle && { key: init.throttle.key, period: init.throttle.period };
+    this.flowKey = init.flowKey;
     this.debounced = init.debounced ?? false;
     this.throttled = init.throttled ?? false;
   }
@@ -562,6 +576,7 @@ export class Message<Args extends unknown[] = unknown[], Result = unknown> {
     };
     if (this.eta !== undefined) envelope.eta = this.eta;
     if (this.next !== undefined) envelope.next = this.next;
+    if (this.flowKey !== undefined) envelope.flowKey = this.flowKey;
     return envelope;
   }
 
@@ -649,6 +664,7 @@ export class Message<Args extends unknown[] = unknown[], Result = unknown> {
       deduplicated: this.deduplicated,
       debounce: this.debounce,
       throttle: this.throttle,
+      flowKey: this.flowKey,
       debounced: this.debounced,
       throttled: this.throttled,
     };

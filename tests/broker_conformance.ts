@@ -839,6 +839,160 @@ export function brokerConformance(
     { parallelism: 1 },
   );
 
+  test(
+    "given keyParallelism 1, when claimed, then one per flow key is leased, other keys and keyless ones are not held up, and the rest wait",
+    async ({ broker, queue, name }) => {
+      const task = actor(name("task"), (_n: number) => {}, { broker, queue });
+      const of = (flowKey: string | undefined, n: number) =>
+        task.messageWithOptions({ args: [n], flowKey });
+      const [a1, a2, a3, b1, b2, n1, n2] = await broker.enqueue([
+        of("tenant-a", 1),
+        of("tenant-a", 2),
+        of("tenant-a", 3),
+        of("tenant-b", 4),
+        of("tenant-b", 5),
+        of(undefined, 6),
+        of(undefined, 7),
+      ]);
+      const first = await broker.claim(queue, { count: 10 });
+      assert.deepEqual(first.map((c) => c.id), [a1.id, b1.id, n1.id, n2.id]);
+      assert.equal(Message.decode(first[0].body).flowKey, "tenant-a");
+      assert.deepEqual(await broker.claim(queue, { count: 10 }), []);
+      // Claimed by id (a push): its key is full, so busy, and it stays ready.
+      assert.deepEqual(await broker.claimById(queue, [a2.id, b1.id]), {
+        claimed: [],
+        unclaimed: [{ id: a2.id, state: "busy" }, { id: b1.id, state: "leased" }],
+      });
+      assert.deepEqual(await broker.stats(queue), { ready: 3, delayed: 0, leased: 4, dead: 0 });
+      assert.deepEqual(await broker.state(queue, [a2.id, a3.id, b2.id]), [
+        "ready",
+        "ready",
+        "ready",
+      ]);
+      // An ack frees its key's slot, and only its key's.
+      assert.deepEqual(await broker.ack(queue, [first[0]]), [true]);
+      const second = await broker.claim(queue, { count: 10 });
+      assert.deepEqual(second.map((c) => c.id), [a2.id]);
+      // A release frees it too, and the message keeps its place.
+      assert.deepEqual(await broker.release(queue, [first[1]]), [true]);
+      assert.deepEqual((await broker.claim(queue, { count: 10 })).map((c) => c.id), [b1.id]);
+      // A retry frees it; a settle with effects too.
+      assert.equal(await broker.nack(queue, second[0], { kind: "retry", at: 0 }), true);
+      const byId = await broker.claimById(queue, [a3.id, b2.id]);
+      assert.deepEqual(byId.claimed.map((c) => c.id), [a3.id]);
+      assert.deepEqual(byId.unclaimed, [{ id: b2.id, state: "busy" }]);
+      const next = task.message(8);
+      const settled = await broker.settle(queue, byId.claimed[0], {
+        kind: "ack",
+        effects: { messages: broker.encodeMessages([next]).records },
+      });
+      assert.equal(settled.done, true);
+      // The retried a2 comes back after a3's slot freed; b2 still waits for b1.
+      assert.deepEqual((await broker.claim(queue, { count: 10 })).map((c) => c.id), [
+        a2.id,
+        next.id,
+      ]);
+    },
+    { keyParallelism: 1 },
+  );
+
+  test(
+    "given keyParallelism 1 and A's backlog of 1000 before B's message, when claimed one at a time, then B's runs at once",
+    async ({ broker, queue, name }) => {
+      const task = actor(name("task"), (_n: number) => {}, { broker, queue });
+      const backlog = Array.from(
+        { length: 1_000 },
+        (_, n) => task.messageWithOptions({ args: [n], flowKey: "tenant-a" }),
+      );
+      const sent = await broker.enqueue(backlog);
+      const [b] = await broker.enqueue([task.messageWithOptions({ args: [0], flowKey: "b" })]);
+      const [a] = await broker.claim(queue);
+      assert.equal(a.id, sent[0].id);
+      assert.deepEqual((await broker.claim(queue)).map((c) => c.id), [b.id]);
+      assert.deepEqual(await broker.claim(queue), []);
+      assert.deepEqual(await broker.stats(queue), { ready: 999, delayed: 0, leased: 2, dead: 0 });
+      // A's slot frees: its next message, in send order.
+      await broker.ack(queue, [a]);
+      assert.deepEqual((await broker.claim(queue, { count: 5 })).map((c) => c.id), [sent[1].id]);
+    },
+    { keyParallelism: 1 },
+  );
+
+  test(
+    "given keyParallelism 2 and a consumer that crashed, when its lease expires, then its key's slot is free again",
+    async ({ broker, queue, clock, name }) => {
+      const task = actor(name("task"), (_n: number) => {}, { broker, queue });
+      const sent = await broker.enqueue(
+        [1, 2, 3].map((n) => task.messageWithOptions({ args: [n], flowKey: "tenant-a" })),
+      );
+      const lost = await broker.claim(queue, { count: 3, leaseMs: 1_000 });
+      assert.deepEqual(lost.map((c) => c.id), [sent[0].id, sent[1].id]);
+      assert.deepEqual(await broker.claim(queue), []);
+      clock.time += 1_000;
+      // The expired leases go back to ready in their old places, and are the ones claimed.
+      const again = await broker.claim(queue, { count: 3 });
+      assert.deepEqual(again.map((c) => c.id), [sent[0].id, sent[1].id]);
+      await broker.ack(queue, again);
+      assert.deepEqual((await broker.claim(queue, { count: 3 })).map((c) => c.id), [sent[2].id]);
+    },
+    { keyParallelism: 2 },
+  );
+
+  test(
+    "given keyParallelism and parallelism, when claimed, then both hold",
+    async ({ broker, queue, name }) => {
+      const task = actor(name("task"), (_n: number) => {}, { broker, queue });
+      const sent = await broker.enqueue(
+        ["a", "a", "b", "c", "d"].map((flowKey, n) =>
+          task.messageWithOptions({ args: [n], flowKey })
+        ),
+      );
+      const first = await broker.claim(queue, { count: 5 });
+      assert.deepEqual(first.map((c) => c.id), [sent[0].id, sent[2].id]);
+      await broker.ack(queue, first);
+      const second = await broker.claim(queue, { count: 5 });
+      assert.deepEqual(second.map((c) => c.id), [sent[1].id, sent[3].id]);
+    },
+    { keyParallelism: 1, parallelism: 2 },
+  );
+
+  test(
+    "given messages waiting for their flow key, when cancelled or flushed, then they never run",
+    async ({ broker, queue, name }) => {
+      const task = actor(name("task"), (_n: number) => {}, { broker, queue });
+      const sent = await broker.enqueue(
+        [1, 2, 3, 4].map((n) => task.messageWithOptions({ args: [n], flowKey: "tenant-a" })),
+      );
+      const [running] = await broker.claim(queue, { count: 4 });
+      assert.deepEqual(await broker.cancel(queue, [sent[1].id]), ["cancelled"]);
+      assert.deepEqual(await broker.flush(queue), { ready: 2, delayed: 0, dead: 0 });
+      assert.deepEqual(await broker.ack(queue, [running]), [true]);
+      assert.deepEqual(await broker.claim(queue, { count: 4 }), []);
+      assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
+      // A running one cancelled frees its key's slot.
+      const [later] = await broker.enqueue([
+        task.messageWithOptions({ args: [5], flowKey: "tenant-a" }),
+        task.messageWithOptions({ args: [6], flowKey: "tenant-a" }),
+      ]);
+      const [claimed] = await broker.claim(queue, { count: 4 });
+      assert.equal(claimed.id, later.id);
+      assert.deepEqual(await broker.cancel(queue, [later.id]), ["running"]);
+      assert.equal((await broker.claim(queue, { count: 4 })).length, 1);
+    },
+    { keyParallelism: 1 },
+  );
+
+  test("given an invalid flow key, when a message is built, then TypeError says what was expected", ({ name }) => {
+    const task = actor(name("task"), () => {});
+    for (const flowKey of ["", "a{b}", "x".repeat(201), 42]) {
+      assert.throws(
+        () => task.messageWithOptions({ flowKey: flowKey as string }),
+        /'flowKey' must be 1 to 200 of A-Z a-z 0-9 _ \. : @ \/ -, received/,
+      );
+    }
+    return Promise.resolve();
+  });
+
   test("given invalid queue limits, when a broker is made, then TypeError says which and what was expected", async () => {
     const cases: [unknown, RegExp][] = [
       [
@@ -847,6 +1001,10 @@ export function brokerConformance(
       ],
       [{ q: { rate: { limit: 1 } } }, /'queues\.q\.rate\.period' must be a positive integer/],
       [{ q: { concurrency: 1 } }, /'queues\.q\.concurrency' is not a limit/],
+      [
+        { q: { keyParallelism: 1.5 } },
+        /'queues\.q\.keyParallelism' must be a positive integer, received 1\.5/,
+      ],
       [{ "a{b}": {} }, /'queues' must be an object of limits keyed by queue names/],
     ];
     for (const [queues, message] of cases) {

@@ -32,6 +32,8 @@ const KEY_VARIABLES = new Set([
   "call",
   "debounce",
   "state",
+  "flow",
+  "parked",
 ]);
 
 Deno.test("flow control scripts: each loads, its SHA matches, and it names keys only through KEYS", async () => {

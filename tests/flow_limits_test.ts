@@ -315,3 +315,154 @@ Deno.test("UpstashBroker: given parallelism 3, when 5 workers and 20 concurrent 
     await cleanup(restClient(), `${namespace}:`);
   }
 });
+
+forEachBroker(
+  "given keyParallelism 1, when a push of a key's second message arrives while its first runs, then it waits busy, another key's runs, and the run that frees the slot runs it",
+  { keyParallelism: 1 },
+  async ({ broker, queue }) => {
+    const runs: string[] = [];
+    let busy: unknown;
+    const task = actor(`task-${crypto.randomUUID()}`, async (name: string) => {
+      runs.push(name);
+      if (name === "a1") busy = await deliver(broker, queue, [a2.id, b1.id]);
+    }, { broker, queue });
+    const a1 = await task.sendWithOptions({ args: ["a1"], flowKey: "tenant-a" });
+    const a2 = await task.sendWithOptions({ args: ["a2"], flowKey: "tenant-a" });
+    const b1 = await task.sendWithOptions({ args: ["b1"], flowKey: "tenant-b" });
+    const results = await deliver(broker, queue, [a1.id]);
+    assert.deepEqual(busy, [{ id: a2.id, status: "busy" }, { id: b1.id, status: "acked" }]);
+    assert.deepEqual(results, [{ id: a1.id, status: "acked" }]);
+    assert.deepEqual(runs, ["a1", "b1", "a2"]);
+    assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
+  },
+);
+
+forEachBroker(
+  "given keyParallelism 1 and a key's backlog, when a tick drains inline, then every message runs and never two of a key at once",
+  { keyParallelism: 1 },
+  async ({ broker, queue }) => {
+    const running = new Map<string, number>();
+    let most = 0;
+    const task = actor(`task-${crypto.randomUUID()}`, async (key: string) => {
+      const now = (running.get(key) ?? 0) + 1;
+      running.set(key, now);
+      most = Math.max(most, now);
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      running.set(key, running.get(key)! - 1);
+    }, { broker, queue });
+    const keys = ["a", "a", "a", "a", "b", "a", "c"];
+    await broker.enqueue(
+      keys.map((flowKey) => task.messageWithOptions({ args: [flowKey], flowKey })),
+    );
+    const report = await tick(broker, { queues: [queue], concurrency: 8 });
+    assert.deepEqual(report.queues[queue], { claimed: 7, processed: 7, failed: 0, pushed: 0 });
+    assert.equal(most, 1);
+  },
+);
+
+Deno.test("UpstashBroker: given keyParallelism and a claim that parks, whose answer is lost, when the client retries it, then it answers the same leases and counts them once", async () => {
+  const { redis, loseNext, dropped, namespace, close } = await faulty("flow-lost-keyed");
+  const queue = "q";
+  const time = 1_700_000_000_000;
+  const broker = new UpstashBroker({
+    redis,
+    namespace,
+    logger: silentLogger,
+    now: () => time,
+    queues: { [queue]: { keyParallelism: 1 } },
+  });
+  const flow = `${namespace}:{${queue}}:flow`;
+  try {
+    const task = actor(`task-${crypto.randomUUID()}`, () => {}, { broker, queue });
+    const sent = await broker.enqueue(
+      ["a", "a", "a", "b"].map((flowKey) => task.messageWithOptions({ flowKey })),
+    );
+    await broker.claim("warm"); // Redis knows the script: the lost answer is a real run's
+    loseNext();
+    const claims = await broker.claim(queue, { count: 4 });
+    assert.equal(dropped.length, 1);
+    assert.deepEqual(claims.map((c) => c.id), [sent[0].id, sent[3].id]);
+    assert.deepEqual(await redis.hmget(flow, "a", "b"), { a: 1, b: 1 });
+    assert.deepEqual(await broker.stats(queue), { ready: 2, delayed: 0, leased: 2, dead: 0 });
+    // An ack whose answer is lost frees the slot once: one parked message comes back.
+    loseNext();
+    assert.deepEqual(await broker.ack(queue, [claims[0]]), [true]);
+    assert.equal(dropped.length, 2);
+    assert.deepEqual(await redis.hmget(flow, "a", "b"), { a: null, b: 1 });
+    const [next] = await broker.claim(queue, { count: 4 });
+    assert.equal(next.id, sent[1].id);
+    // A claim by id whose answer is lost: the same busy answer, counted once.
+    loseNext();
+    const byId = await broker.claimById(queue, [sent[2].id]);
+    assert.equal(dropped.length, 3);
+    assert.deepEqual(byId, { claimed: [], unclaimed: [{ id: sent[2].id, state: "busy" }] });
+    assert.deepEqual(await redis.hmget(flow, "a", "b"), { a: 1, b: 1 });
+    loseNext();
+    assert.equal(await broker.nack(queue, next, { kind: "dead", reason: "test" }), true);
+    assert.equal(dropped.length, 4);
+    const last = await broker.claimById(queue, [sent[2].id]);
+    assert.deepEqual(last.claimed.map((c) => c.id), [sent[2].id]);
+    assert.deepEqual(await redis.hmget(flow, "a", "b"), { a: 1, b: 1 });
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("UpstashBroker: given keyParallelism 2, when 5 workers and 20 concurrent pushes race on separate brokers, then at most 2 of a key run at once and every message runs once", async () => {
+  const namespace = testPrefix("flow-key-race").slice(0, -1);
+  const queue = "race";
+  const queues = { [queue]: { keyParallelism: 2 } };
+  const make = () =>
+    new UpstashBroker({ redis: restClient(), namespace, logger: silentLogger, queues });
+  const sender = make();
+  const runs = new Map<number, number>();
+  const running = new Map<string, number>();
+  const most = new Map<string, number>();
+  const task = actor(`race-${crypto.randomUUID()}`, async (n: number, key: string) => {
+    const now = (running.get(key) ?? 0) + 1;
+    running.set(key, now);
+    most.set(key, Math.max(most.get(key) ?? 0, now));
+    runs.set(n, (runs.get(n) ?? 0) + 1);
+    await new Promise((resolve) => setTimeout(resolve, 2 + (n % 5)));
+    running.set(key, running.get(key)! - 1);
+  }, { broker: sender, queue });
+  const keys = ["tenant-a", "tenant-b", "tenant-c"];
+  const sent = await sender.enqueue(Array.from({ length: 60 }, (_, n) => {
+    const flowKey = keys[n % 3];
+    return task.messageWithOptions({ args: [n, flowKey], flowKey });
+  }));
+  const workers = Array.from(
+    { length: 5 },
+    () => new Worker(make(), { queues: [queue], concurrency: 4, pollMin: 1, pollMax: 10 }),
+  );
+  const app = workerApp({ broker: make(), signingKeys: [SECRET] });
+  try {
+    await Promise.all(workers.map((w) => w.start()));
+    const statuses = await Promise.all(Array.from({ length: 20 }, async (_, i) => {
+      const body = JSON.stringify({ queue, ids: [sent[i].id, sent[59 - i].id] });
+      const signature = await signPush(SECRET, { method: "POST", path: "/messages", body });
+      const response = await app.request("/messages", {
+        method: "POST",
+        body,
+        headers: { "content-type": "application/json", "skiff-signature": signature },
+      });
+      await response.body?.cancel();
+      return response.status;
+    }));
+    assert.ok(statuses.every((s) => s === 200 || s === 202), String(statuses));
+    const deadline = Date.now() + 20_000;
+    while (runs.size < 60 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await Promise.all(workers.map((w) => w.stop()));
+    assert.equal(runs.size, 60);
+    assert.ok([...runs.values()].every((n) => n === 1));
+    for (const key of keys) assert.ok(most.get(key)! <= 2, `${key}: ${most.get(key)} at once`);
+    assert.equal(Math.max(...most.values()), 2);
+    assert.deepEqual(await sender.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
+    assert.equal(await restClient().hlen(`${namespace}:{${queue}}:flow`), 0);
+  } finally {
+    await Promise.all(workers.map((w) => w.stop()));
+    await cleanup(restClient(), `${namespace}:`);
+  }
+});

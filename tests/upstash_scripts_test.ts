@@ -22,6 +22,8 @@ const KEY_VARIABLES = new Set([
   "call",
   "dedup",
   "rate",
+  "flow",
+  "parked",
 ]);
 
 Deno.test("upstash scripts: each loads, its SHA matches, and it names keys only through KEYS", async () => {
@@ -334,8 +336,8 @@ Deno.test("upstash scripts: given 25 ids of 100 KB bodies, when claimed by id, t
     assert.deepEqual(claimed.map((c) => c.id), sent.map((m) => m.id));
     assert.deepEqual(unclaimed, [{ id: "no", state: "missing" }]);
     // 10, 10, then the last 5 and the missing id.
-    // ARGV: now, leaseUntil, claim token, maxBytes, three flow limits, then the ids.
-    assert.deepEqual(calls.map((args) => args.length - 7), [26, 16, 6]);
+    // ARGV: now, leaseUntil, claim token, maxBytes, four flow limits, then the ids.
+    assert.deepEqual(calls.map((args) => args.length - 8), [26, 16, 6]);
     assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 25, dead: 0 });
   } finally {
     await cleanup(redis, `${namespace}:`);

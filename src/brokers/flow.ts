@@ -26,6 +26,12 @@ export interface QueueOptions {
   parallelism?: number;
   /** At most `limit` messages claimed per `period` milliseconds; the rest wait in ready. */
   rate?: RateLimit;
+  /**
+   * At most this many messages with the same `flowKey` leased at once; the rest of that
+   * key wait (no retry is spent) without holding up other keys. Messages without a
+   * `flowKey` are not limited by it. See `docs/flow_control.md`, "Per key".
+   */
+  keyParallelism?: number;
 }
 
 const POSITIVE = v.pipe(v.number(), v.integer(), v.minValue(1));
@@ -33,6 +39,7 @@ const POSITIVE = v.pipe(v.number(), v.integer(), v.minValue(1));
 const QueueOptionsSchema = v.strictObject({
   parallelism: v.optional(POSITIVE),
   rate: v.optional(v.strictObject({ limit: POSITIVE, period: POSITIVE })),
+  keyParallelism: v.optional(POSITIVE),
 });
 
 const QueuesSchema = v.record(v.pipe(v.string(), v.regex(NAME_PATTERN)), QueueOptionsSchema);
@@ -67,7 +74,7 @@ export function parseQueueOptions(queues: unknown): ReadonlyMap<string, Readonly
     const key = path.length === 1 ? "" : String(path.at(-1)?.key);
     if (!(key in EXPECTED)) {
       throw new TypeError(
-        `${what}: ${where} is not a limit: the limits are 'parallelism' and 'rate'`,
+        `${what}: ${where} is not a limit: the limits are 'parallelism', 'rate' and 'keyParallelism'`,
       );
     }
     throw new TypeError(
@@ -76,26 +83,63 @@ export function parseQueueOptions(queues: unknown): ReadonlyMap<string, Readonly
   }
   const out = new Map<string, Readonly<QueueOptions>>();
   for (const [name, options] of Object.entries(parsed.output)) {
-    if (options.parallelism === undefined && options.rate === undefined) continue;
+    if (
+      options.parallelism === undefined && options.rate === undefined &&
+      options.keyParallelism === undefined
+    ) continue;
     out.set(name, Object.freeze({ ...options }));
   }
   return out;
 }
 
 const EXPECTED: Record<string, string> = {
-  "": "an object with 'parallelism' or 'rate'",
+  "": "an object with 'parallelism', 'rate' or 'keyParallelism'",
   parallelism: "a positive integer",
+  keyParallelism: "a positive integer",
   rate: "an object { limit, period } of positive integers",
   limit: "a positive integer",
   period: "a positive integer number of milliseconds",
 };
 
 /**
- * The script arguments of a queue's limits: parallelism, rate limit and period, 0 for none.
+ * The script arguments of a queue's limits: parallelism, rate limit and period, key
+ * parallelism, 0 for none.
  *
  * @param options The queue's limits, if any.
- * @returns Three numbers.
+ * @returns Four numbers.
  */
-export function flowArgs(options: Readonly<QueueOptions> | undefined): [number, number, number] {
-  return [options?.parallelism ?? 0, options?.rate?.limit ?? 0, options?.rate?.period ?? 0];
+export function flowArgs(
+  options: Readonly<QueueOptions> | undefined,
+): [number, number, number, number] {
+  return [
+    options?.parallelism ?? 0,
+    options?.rate?.limit ?? 0,
+    options?.rate?.period ?? 0,
+    options?.keyParallelism ?? 0,
+  ];
+}
+
+/**
+ * The flow key of an encoded message, read from its body: `undefined` when it has none
+ * (or the body is not a JSON object).
+ *
+ * @param body The encoded envelope.
+ * @returns Its `flowKey`.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(flowKeyOf('{"v":1,"flowKey":"tenant-42"}'), "tenant-42");
+ * assert.equal(flowKeyOf('{"v":1}'), undefined);
+ * ```
+ */
+export function flowKeyOf(body: string): string | undefined {
+  // Most bodies have none: skip the parse.
+  if (!body.includes('"flowKey":')) return undefined;
+  try {
+    const key = (JSON.parse(body) as { flowKey?: unknown } | null)?.flowKey;
+    return typeof key === "string" ? key : undefined;
+  } catch {
+    return undefined;
+  }
 }

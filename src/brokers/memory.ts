@@ -34,6 +34,7 @@ import { cancelReport, rebody } from "./_control.ts";
 import { COMPLETED_GROUP_TTL, fillTemplate } from "./_template.ts";
 import { bodyBytes, MAX_CLAIM_BYTES } from "./_budget.ts";
 import { readyScore } from "./_score.ts";
+import { flowKeyOf } from "./flow.ts";
 
 type State = "ready" | "delayed" | "leased" | "dead";
 
@@ -385,14 +386,21 @@ export class MemoryBroker extends Broker {
     const now = this.now();
     const q = this.#tidy(queue, now);
     const token = crypto.randomUUID();
-    // As UpstashBroker: no more bodies than MAX_CLAIM_BYTES, always one.
-    let n = 0;
-    for (let bytes = 0; n < Math.min(count, q.ready.length, this.#room(queue, q, now)); n++) {
-      bytes += bodyBytes(q.ready[n].body);
-      if (n > 0 && bytes > MAX_CLAIM_BYTES) break;
+    const keys = this.#keyRoom(queue, q);
+    const want = Math.min(count, this.#room(queue, q, now));
+    // As UpstashBroker: no more bodies than MAX_CLAIM_BYTES, always one; messages whose
+    // flow key is full are passed over, in their place.
+    const taken: Entry[] = [];
+    let bytes = 0;
+    for (const entry of q.ready) {
+      if (taken.length >= want) break;
+      if (keys && !keys.take(entry)) continue;
+      bytes += bodyBytes(entry.body);
+      if (taken.length > 0 && bytes > MAX_CLAIM_BYTES) break;
+      taken.push(entry);
     }
-    const taken = q.ready.splice(0, n);
-    this.#spend(queue, q, n);
+    for (const entry of taken) remove(q.ready, entry);
+    this.#spend(queue, q, taken.length);
     return Promise.resolve(taken.map((entry) => this.#lease(q, entry, token, now + leaseMs)));
   }
 
@@ -418,11 +426,12 @@ export class MemoryBroker extends Broker {
     const token = crypto.randomUUID();
     const result: ClaimByIdResult = { claimed: [], unclaimed: [] };
     let room = this.#room(queue, q, now);
+    const keys = this.#keyRoom(queue, q);
     for (const id of new Set(ids)) {
       const entry = q.entries.get(id);
       if (!entry) {
         result.unclaimed.push({ id, state: "missing" });
-      } else if (entry.state === "ready" && room === 0) {
+      } else if (entry.state === "ready" && (room === 0 || (keys && !keys.take(entry)))) {
         result.unclaimed.push({ id, state: "busy" });
       } else if (entry.state === "ready") {
         room--;
@@ -751,6 +760,30 @@ export class MemoryBroker extends Broker {
       room = Math.min(room, flow.rate.limit - queue.rate.used);
     }
     return Math.max(room, 0);
+  }
+
+  /**
+   * With `keyParallelism`, what decides whether a ready entry's flow key has room, counting
+   * it when it has: the live leases by key, counted now (after `#tidy()`).
+   */
+  #keyRoom(name: string, queue: Queue): { take(entry: Entry): boolean } | undefined {
+    const limit = this.queueOptions(name)?.keyParallelism;
+    if (limit === undefined) return undefined;
+    const leased = new Map<string, number>();
+    for (const entry of queue.leased) {
+      const key = flowKeyOf(entry.body);
+      if (key !== undefined) leased.set(key, (leased.get(key) ?? 0) + 1);
+    }
+    return {
+      take(entry: Entry): boolean {
+        const key = flowKeyOf(entry.body);
+        if (key === undefined) return true;
+        const n = leased.get(key) ?? 0;
+        if (n >= limit) return false;
+        leased.set(key, n + 1);
+        return true;
+      },
+    };
   }
 
   /** Counts `n` claims in the queue's rate window. */

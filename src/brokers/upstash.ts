@@ -46,6 +46,7 @@ import { flowArgs } from "./flow.ts";
 import {
   callKey,
   callKeys,
+  flowKeys,
   groupKey,
   NAMESPACE_PATTERN,
   planKey,
@@ -280,6 +281,7 @@ export class UpstashBroker extends Broker {
       now: this.#now(),
       deadLetterTtl: this.deadLetterTtl,
       completedTtl: COMPLETED_GROUP_TTL,
+      flow: this.#flowKeys(queue),
     });
     let answer: unknown;
     try {
@@ -348,7 +350,8 @@ export class UpstashBroker extends Broker {
     const flow = this.queueOptions(queue);
     if (flow) {
       args.push(...flowArgs(flow));
-      if (flow.rate) keys.push(rateKey(this.namespace, queue));
+      if (flow.rate || flow.keyParallelism) keys.push(rateKey(this.namespace, queue));
+      if (flow.keyParallelism) keys.push(...flowKeys(this.namespace, queue));
     }
     return toClaims(await this.#run(CLAIM, "claim messages", queue, args, { keys }), leaseUntil);
   }
@@ -383,7 +386,8 @@ export class UpstashBroker extends Broker {
     const result: ClaimByIdResult = { claimed: [], unclaimed: [] };
     const flow = this.queueOptions(queue);
     const keys = queueKeys(this.namespace, queue);
-    if (flow?.rate) keys.push(rateKey(this.namespace, queue));
+    if (flow?.rate || flow?.keyParallelism) keys.push(rateKey(this.namespace, queue));
+    if (flow?.keyParallelism) keys.push(...flowKeys(this.namespace, queue));
     let rest: readonly string[] = ids;
     while (rest.length > 0) {
       const args = [now, leaseUntil, newCallId(), MAX_CLAIM_BYTES, ...flowArgs(flow), ...rest];
@@ -445,7 +449,8 @@ export class UpstashBroker extends Broker {
       now - this.deadLetterTtl,
     ];
     if (outcome.body !== undefined) args.push(outcome.body);
-    return await this.#run(NACK, action, queue, args, { call: true, retry: true }) === 1;
+    const keys = this.#endKeys(queue);
+    return await this.#run(NACK, action, queue, args, { keys, retry: true }) === 1;
   }
 
   /**
@@ -530,7 +535,9 @@ export class UpstashBroker extends Broker {
     const states: MessageState[] = [];
     for (let i = 0; i < ids.length; i += MAX_BATCH) {
       const args = [this.#now() - this.deadLetterTtl, ...ids.slice(i, i + MAX_BATCH)];
-      const answer = await this.#run(STATE, "read message states", queue, args);
+      const flow = this.#flowKeys(queue);
+      const keys = flow ? [...queueKeys(this.namespace, queue), flow[0]] : undefined;
+      const answer = await this.#run(STATE, "read message states", queue, args, { keys });
       states.push(...toStates(answer));
     }
     return states;
@@ -551,9 +558,17 @@ export class UpstashBroker extends Broker {
     pipeline.zcount(timers, 0, "+inf");
     pipeline.zcount(timers, "-inf", "(0");
     pipeline.zcount(dead, `(${this.#now() - this.deadLetterTtl}`, "+inf");
+    // With keyParallelism, the messages parked while their flow key was full are ready too.
+    const flow = this.#flowKeys(queue);
+    if (flow) pipeline.zcard(flow[1]);
     try {
-      const [r, d, l, x] = await pipeline.exec<number[]>();
-      return { ready: Number(r), delayed: Number(d), leased: Number(l), dead: Number(x) };
+      const [r, d, l, x, p = 0] = await pipeline.exec<number[]>();
+      return {
+        ready: Number(r) + Number(p),
+        delayed: Number(d),
+        leased: Number(l),
+        dead: Number(x),
+      };
     } catch (error) {
       throw redisError("count messages", queue, error);
     }
@@ -628,7 +643,12 @@ export class UpstashBroker extends Broker {
     const withBodies = this.middleware.some((m) => typeof m.afterCancel === "function");
     let groups: CancelGroups = { q: [queue], g: {}, f: {} };
     let keys = callKeys(this.namespace, queue);
+    const flow = this.#flowKeys(queue);
     for (let round = 0;; round++) {
+      if (flow) {
+        groups.k = 1;
+        keys = [...keys, ...flow];
+      }
       const now = this.#now();
       const args = [
         now,
@@ -659,7 +679,7 @@ export class UpstashBroker extends Broker {
     while (true) {
       const args = [this.#now() - this.deadLetterTtl];
       const [r, d, x] = fromJson(
-        await this.#run(FLUSH, "flush a queue", queue, args, { call: true }),
+        await this.#run(FLUSH, "flush a queue", queue, args, { keys: this.#endKeys(queue) }),
       ).map(Number);
       counts.ready += r;
       counts.delayed += d;
@@ -771,6 +791,16 @@ export class UpstashBroker extends Broker {
     }
   }
 
+  /** With `keyParallelism`: the queue's flow and parked keys, for the scripts that free slots. */
+  #flowKeys(queue: string): string[] | undefined {
+    return this.queueOptions(queue)?.keyParallelism ? flowKeys(this.namespace, queue) : undefined;
+  }
+
+  /** The keys of a script that ends leases: a fresh call record's, then the flow keys if any. */
+  #endKeys(queue: string): string[] {
+    return [...callKeys(this.namespace, queue), ...this.#flowKeys(queue) ?? []];
+  }
+
   #retry(action: string, queue: string): { action: string; queue: string; logger: Logger } {
     return { action, queue, logger: this.logger };
   }
@@ -785,7 +815,8 @@ export class UpstashBroker extends Broker {
     const done: boolean[] = [];
     for (let i = 0; i < leases.length; i += MAX_BATCH) {
       const args = leases.slice(i, i + MAX_BATCH).flatMap((lease) => [lease.id, lease.token]);
-      const answer = await this.#run(script, action, queue, args, { call: true, retry });
+      const keys = this.#endKeys(queue);
+      const answer = await this.#run(script, action, queue, args, { keys, retry });
       done.push(...answer.map((n) => Number(n) === 1));
     }
     return done;

@@ -11,6 +11,8 @@ export interface CancelGroups {
   g: Record<string, number>;
   /** A member's id to its failure fill. */
   f: Record<string, string>;
+  /** 1 when the last two keys are the queue's flow and parked keys (`keyParallelism`). */
+  k?: number;
 }
 
 /**

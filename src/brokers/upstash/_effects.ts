@@ -51,6 +51,8 @@ export interface SettleRequestOptions {
   deadLetterTtl: number;
   /** How long a completed group's state is kept. */
   completedTtl: number;
+  /** With `keyParallelism`: the queue's flow and parked keys (`flowKeys()`), passed last. */
+  flow?: readonly string[];
 }
 
 /** The KEYS and ARGV of one SETTLE call (with a fresh call record: reuse them for its retries). */
@@ -109,6 +111,10 @@ export function settleRequest(
       f: plan.fill,
       l: plan.last ? 1 : 0,
     };
+  }
+  if (options.flow) {
+    effects.k = 1;
+    keys.push(...options.flow);
   }
   const kind = outcome.kind === "ack" ? "a" : outcome.kind === "retry" ? "r" : "d";
   const args: ScriptArg[] = [

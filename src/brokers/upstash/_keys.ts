@@ -21,6 +21,14 @@ export function rateKey(namespace: string, queue: string): string {
 }
 
 /**
+ * The keys of a queue's per-key flow control (`keyParallelism`, see `_lua.ts`): the `flow`
+ * hash (live leases by flow key, and the index of parked messages) and the `parked` zset.
+ */
+export function flowKeys(namespace: string, queue: string): [string, string] {
+  return [`${namespace}:{${queue}}:flow`, `${namespace}:{${queue}}:parked`];
+}
+
+/**
  * The key of one script call's record (`CALL_RECORD_LUA`): under the queue's hash tag, so
  * that it shares the slot of the keys the call changes.
  */

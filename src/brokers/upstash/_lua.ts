@@ -16,6 +16,16 @@
  *   `<namespace>:{<queue>}:call:<call id>`, a string that lives 60 s (`CALL_RECORD_LUA`):
  *   a retry of the same call answers what the first run did and changes nothing more.
  *
+ * A queue with `keyParallelism` has two more keys (`flowKeys()`, `KEYED` below), given to
+ * the scripts that lease or end leases: `flow`, a hash of the live leases by flow key
+ * (field `<flow key>`, a count; absent at 0) and of the messages parked while their key was
+ * full (field `|<id>`, its member in `parked`); and `parked`, a zset of those messages,
+ * every score 0, member `<flow key>|<ready score + 255 * 2^44, 16 digits>|<id>`, so that
+ * one `ZRANGEBYLEX` finds a key's first in ready order. A lease of a message with a flow
+ * key carries the key in its token, `<claim token>:<flow key>:<ready score>`, so that
+ * whatever ends the lease (ack, nack, release, settle, cancel, lease recovery) frees the
+ * key's slot without a read.
+ *
  * The command counts in each script's doc are its `redis.call`s; the EVALSHA that runs it
  * is one more (`tests/cost_test.ts` measures the totals).
  *
@@ -37,6 +47,7 @@ local P = 17592186044416
 local function fmt(x) return string.format("%.0f", x) end
 local function lease(member) return string.match(member, "^(.*)|([^|]*)$") end
 local function scoreOf(token) return string.match(token, ":([^:]*)$") end
+local function keyOf(token) return string.match(token, "^[^:]*:(.*):[^:]*$") end
 `;
 
 /** Builds a script's source: the shebang, the prelude, then the given parts. */
@@ -88,14 +99,15 @@ end
 
 /**
  * tidy(now): moves due delays to ready (as of their eta) and expired leases back to ready
- * (with the score they had), at most 1000 per call. One call when nothing is due.
+ * (with the score they had), at most 1000 per call. One call when nothing is due. Returns
+ * the flow keys of the leases it recovered (one per lease), for free() in `KEYED`.
  */
 export const TIDY = `
 local function tidy(now)
   local due = redis.call("ZRANGEBYSCORE", timers, "-" .. now, fmt(tonumber(now) * 512 + 511),
     "WITHSCORES", "LIMIT", 0, 1000)
-  if #due == 0 then return end
-  local back, gone = {}, {}
+  local back, gone, keys = {}, {}, {}
+  if #due == 0 then return keys end
   for i = 1, #due, 2 do
     local member, s = due[i], tonumber(due[i + 1])
     gone[#gone + 1] = member
@@ -104,6 +116,7 @@ local function tidy(now)
       if id then
         back[#back + 1] = scoreOf(token)
         back[#back + 1] = id
+        keys[#keys + 1] = keyOf(token)
       end
     else
       local eta = math.floor(s / 512)
@@ -113,6 +126,7 @@ local function tidy(now)
   end
   if #back > 0 then redis.call("ZADD", ready, unpack(back)) end
   redis.call("ZREM", timers, unpack(gone))
+  return keys
 end
 `;
 
@@ -248,5 +262,71 @@ local function unique(from)
     end
   end
   return ids
+end
+`;
+
+/**
+ * Per-key flow control (`keyParallelism`, see the layout above); `flow` and `parked` are
+ * set by the script (nil: the queue has none, and free() does nothing).
+ *
+ * - flowKeyOf(body): the body's `flowKey`, or nil (a body without the text is not parsed).
+ * - leased(keys): the live lease count of each of the distinct `keys`, one `HMGET`.
+ * - parkOf(key, score, id): the member in `parked` of a message with that ready score.
+ * - unpark(member): the id and ready score of a parked member.
+ * - free(keys): ends one lease per entry of `keys` (nil entries, leases without a key, are
+ *   skipped): per key, `HINCRBY` of its count, and `ZRANGEBYLEX` of as many of its parked
+ *   messages as slots freed, moved back to ready with their scores (`ZREM`, `ZADD`,
+ *   `HDEL` of their index fields and of the count when it reaches 0).
+ */
+export const KEYED = `
+local flow, parked = nil, nil
+local OFFSET = 255 * P
+local function flowKeyOf(body)
+  if not body or not string.find(body, '"flowKey":', 1, true) then return nil end
+  local ok, m = pcall(cjson.decode, body)
+  if ok and type(m) == "table" and type(m.flowKey) == "string" then return m.flowKey end
+  return nil
+end
+local function leased(keys)
+  local out = {}
+  if #keys == 0 then return out end
+  local got = redis.call("HMGET", flow, unpack(keys))
+  for i, k in ipairs(keys) do out[k] = tonumber(got[i] or "0") end
+  return out
+end
+local function parkOf(key, score, id)
+  return key .. "|" .. string.format("%016.0f", tonumber(score) + OFFSET) .. "|" .. id
+end
+local function unpark(member)
+  local s, id = string.match(member, "^[^|]*|(%d+)|(.*)$")
+  return id, fmt(tonumber(s) - OFFSET)
+end
+local function free(keys)
+  if not flow then return end
+  local n, order = {}, {}
+  for _, k in ipairs(keys) do
+    if not n[k] then
+      order[#order + 1] = k
+      n[k] = 0
+    end
+    n[k] = n[k] + 1
+  end
+  for _, k in ipairs(order) do
+    local gone = {}
+    if redis.call("HINCRBY", flow, k, -n[k]) <= 0 then gone[1] = k end
+    local waiting = redis.call("ZRANGEBYLEX", parked, "[" .. k .. "|", "(" .. k .. "}", "LIMIT", 0, n[k])
+    if #waiting > 0 then
+      local back = {}
+      for _, m in ipairs(waiting) do
+        local id, score = unpark(m)
+        back[#back + 1] = score
+        back[#back + 1] = id
+        gone[#gone + 1] = "|" .. id
+      end
+      redis.call("ZREM", parked, unpack(waiting))
+      redis.call("ZADD", ready, unpack(back))
+    end
+    if #gone > 0 then redis.call("HDEL", flow, unpack(gone)) end
+  end
 end
 `;

@@ -4,7 +4,7 @@
  * @module
  */
 import { Script } from "../../redis/script.ts";
-import { EXPIRE_DEAD, luaCall, UNIQUE } from "./_lua.ts";
+import { EXPIRE_DEAD, KEYED, luaCall, UNIQUE } from "./_lua.ts";
 
 /**
  * Cancels messages: removes the ready and delayed ones (`c`) and the leases of leased ones
@@ -28,8 +28,10 @@ import { EXPIRE_DEAD, luaCall, UNIQUE } from "./_lua.ts";
  *   each group state.
  * - ARGV: now, dead-letter cutoff, how long a failed group's state is kept, `1` to answer
  *   the bodies of what is removed (else `0`), the groups as JSON
- *   `{ q: [queue...], g: { "<home>\n<group>": state }, f: { id: fill } }` (`state`: a
- *   1-based position among the state keys, 0 for none), then the ids.
+ *   `{ q: [queue...], g: { "<home>\n<group>": state }, f: { id: fill }, k: 1 }` (`state`:
+ *   a 1-based position among the state keys, 0 for none; `k`: the last two keys are the
+ *   queue's flow and parked keys, with `keyParallelism`: a parked message is cancelled,
+ *   a running one's slot freed), then the ids.
  * - Returns: JSON `["done", { id: "c"|"r"|"x"|"m" }, { id: body }, [[queue, id, "r"|"d"]...]]`
  *   or `["need", [[id, body]...]]`.
  *
@@ -44,10 +46,12 @@ export const CANCEL: Script<unknown> = /* @__PURE__ */ new Script(
     "skiff-cancel",
     EXPIRE_DEAD,
     UNIQUE,
+    KEYED,
     `
 local now = tonumber(ARGV[1])
 if not now then return redis.error_reply("ERR skiff-cancel: the time is not a number") end
 local fx = cjson.decode(ARGV[5])
+if fx.k == 1 then flow, parked = KEYS[#KEYS - 1], KEYS[#KEYS] end
 local first = once("")
 if first then return first end
 expireDead(ARGV[2])
@@ -79,6 +83,23 @@ end
 sift(dead, "x")
 local soon = sift(ready, "c")
 local later = sift(timers, "c")
+-- With keyParallelism, a message parked while its flow key was full is ready too.
+local unparked, fields = {}, {}
+if flow and #open > 0 then
+  local index = {}
+  for j, id in ipairs(open) do index[j] = "|" .. id end
+  local got, rest = redis.call("HMGET", flow, unpack(index)), {}
+  for j, id in ipairs(open) do
+    if got[j] then
+      out[id] = "c"
+      unparked[#unparked + 1] = got[j]
+      fields[#fields + 1] = index[j]
+    else
+      rest[#rest + 1] = id
+    end
+  end
+  open = rest
+end
 for _, id in ipairs(open) do out[id] = "r" end
 
 -- Group members: the client must name their groups before anything is removed.
@@ -106,17 +127,25 @@ end
 if #need > 0 then return remember(cjson.encode({ "need", need })) end
 
 if #soon > 0 then redis.call("ZREM", ready, unpack(soon)) end
-local stale = {}
+if #unparked > 0 then
+  redis.call("ZREM", parked, unpack(unparked))
+  redis.call("HDEL", flow, unpack(fields))
+end
+local stale, slots = {}, {}
 if #later > 0 then for _, id in ipairs(later) do stale[#stale + 1] = id end end
 if #open > 0 then
   local running = {}
   for _, id in ipairs(open) do running[id] = true end
   for _, member in ipairs(redis.call("ZRANGEBYSCORE", timers, "-inf", "(0")) do
-    local id = lease(member)
-    if id and running[id] then stale[#stale + 1] = member end
+    local id, token = lease(member)
+    if id and running[id] then
+      stale[#stale + 1] = member
+      slots[#slots + 1] = keyOf(token)
+    end
   end
 end
 if #stale > 0 then redis.call("ZREM", timers, unpack(stale)) end
+free(slots)
 if #gone > 0 then redis.call("HDEL", msg, unpack(gone)) end
 
 local names = fx.q or {}
@@ -180,7 +209,9 @@ return remember(cjson.encode({ "done", out, removed or cjson.null, written }))
  * `ZRANGE` of dead, the record's `SET`), plus `ZREM` and `HDEL` per non-empty state and
  * one more `HDEL` for dead letters' reasons.
  *
- * - KEYS: ready, timers, msg, dead, reason, call (see `_lua.ts`).
+ * - KEYS: ready, timers, msg, dead, reason, call (see `_lua.ts`), [flow, parked: with
+ *   `keyParallelism`, the parked messages are flushed as ready ones, `ZRANGE`, `ZREM` and
+ *   two `HDEL` when there are some].
  * - ARGV: dead-letter cutoff.
  * - Returns: JSON `[ready, delayed, dead]`, how many were removed.
  *
@@ -194,6 +225,7 @@ export const FLUSH: Script<unknown> = /* @__PURE__ */ new Script(
   luaCall(
     "skiff-flush",
     EXPIRE_DEAD,
+    KEYED,
     `
 local first = once("")
 if first then return first end
@@ -202,6 +234,22 @@ local r = redis.call("ZRANGE", ready, 0, 999)
 if #r > 0 then
   redis.call("ZREM", ready, unpack(r))
   redis.call("HDEL", msg, unpack(r))
+end
+if KEYS[8] then flow, parked = KEYS[7], KEYS[8] end
+if flow and #r < 1000 then
+  -- With keyParallelism: the messages parked while their flow key was full are ready too.
+  local members = redis.call("ZRANGE", parked, 0, 999 - #r)
+  if #members > 0 then
+    local ids, fields = {}, {}
+    for i, m in ipairs(members) do
+      ids[i] = select(1, unpark(m))
+      fields[i] = "|" .. ids[i]
+      r[#r + 1] = ids[i]
+    end
+    redis.call("ZREM", parked, unpack(members))
+    redis.call("HDEL", flow, unpack(fields))
+    redis.call("HDEL", msg, unpack(ids))
+  end
 end
 local d = redis.call("ZRANGEBYSCORE", timers, 0, "+inf", "LIMIT", 0, 1000)
 if #d > 0 then

@@ -4,7 +4,7 @@
  * @module
  */
 import { Script } from "../../redis/script.ts";
-import { FLOW, lua, luaCall, OWN, TIDY, UNIQUE, WITHIN } from "./_lua.ts";
+import { FLOW, KEYED, lua, luaCall, OWN, TIDY, UNIQUE, WITHIN } from "./_lua.ts";
 
 /**
  * Promotes due delays, recovers expired leases, then leases up to `count` ready messages,
@@ -21,10 +21,18 @@ import { FLOW, lua, luaCall, OWN, TIDY, UNIQUE, WITHIN } from "./_lua.ts";
  * of the live leases (1 command), `GET` of the rate window (1), and its `SET` when it
  * leased some (1). A retry counts nothing again: it only answers the first run's leases.
  *
+ * With `keyParallelism` (`KEYED` in `_lua.ts`), it pops in rounds (the first of `count`,
+ * then doubling, at most 1000 popped in all) until it has leased `count`: a message whose
+ * flow key is full is parked (`ZADD` of `parked`, its index field in `flow`), so that a
+ * key's backlog holds up no other key. 1 `HMGET` of the keys' lease counts per round that
+ * finds new keys, 1 `HSET` of the counts and index; lease recovery frees the slots of the
+ * expired leases (`free()`).
+ *
  * - KEYS: ready, timers, msg, dead, reason, call (`call:<claim token>`, see `_lua.ts`),
- *   [rate (`rateKey()`), with a rate limit].
+ *   [rate (`rateKey()`), with a rate limit or `keyParallelism`], [flow, parked
+ *   (`flowKeys()`), with `keyParallelism`].
  * - ARGV: now, count, leaseUntil, claim token (fresh per call), maxBytes, [parallelism,
- *   rate limit, rate period (0: none)].
+ *   rate limit, rate period, keyParallelism (0: none)].
  * - Returns: JSON `[id, token, body, ...]`.
  *
  * @example
@@ -42,14 +50,89 @@ export const CLAIM: Script<unknown> = /* @__PURE__ */ new Script(
     TIDY,
     WITHIN,
     FLOW,
+    KEYED,
     `
 local now, leaseUntil, claimToken = ARGV[1], ARGV[3], ARGV[4]
+local limit = tonumber(ARGV[9] or "0")
 local mine, ids, bodies, out = {}, {}, {}, {}
+
+-- With keyParallelism: pops in rounds (the first of want, then doubling, at most 1000 in
+-- all) until want are leased; a message whose flow key is full is parked, so that a key's
+-- backlog does not hold up the others and is not popped again before a slot frees.
+local function keyed(want, budget)
+  local taken, got, leases, back, parks, fields = {}, {}, {}, {}, {}, {}
+  local count, changed, bytes, popped, size, full = {}, {}, 0, 0, want, false
+  budget = tonumber(budget)
+  while not full and #taken < want and popped < 1000 do
+    local found = redis.call("ZPOPMIN", ready, size)
+    if #found == 0 then break end
+    local ids, keys, fresh = {}, {}, {}
+    for i = 1, #found, 2 do ids[#ids + 1] = found[i] end
+    popped = popped + #ids
+    local texts = redis.call("HMGET", msg, unpack(ids))
+    for i = 1, #ids do
+      local k = flowKeyOf(texts[i])
+      keys[i] = k or false
+      if k and not count[k] then
+        count[k] = -1
+        fresh[#fresh + 1] = k
+      end
+    end
+    for k, n in pairs(leased(fresh)) do count[k] = n end
+    for i, id in ipairs(ids) do
+      local score, k, text = found[2 * i], keys[i], texts[i]
+      local length = text and #text or 0
+      if full or #taken >= want then
+        back[#back + 1] = score
+        back[#back + 1] = id
+      elseif k and count[k] >= limit then
+        local member = parkOf(k, score, id)
+        parks[#parks + 1] = 0
+        parks[#parks + 1] = member
+        fields[#fields + 1] = "|" .. id
+        fields[#fields + 1] = member
+      elseif #taken > 0 and bytes + length > budget then
+        full = true
+        back[#back + 1] = score
+        back[#back + 1] = id
+      else
+        bytes = bytes + length
+        local token = claimToken .. ":" .. (k and (k .. ":") or "") .. score
+        taken[#taken + 1] = { id = id, token = token }
+        got[#taken] = text
+        leases[#leases + 1] = "-" .. leaseUntil
+        leases[#leases + 1] = id .. "|" .. token
+        if k then
+          count[k] = count[k] + 1
+          changed[k] = true
+        end
+      end
+    end
+    size = math.min(1000 - popped, math.max(2 * size, want - #taken))
+  end
+  for k in pairs(changed) do
+    fields[#fields + 1] = k
+    fields[#fields + 1] = count[k]
+  end
+  if #leases > 0 then redis.call("ZADD", timers, unpack(leases)) end
+  if #back > 0 then redis.call("ZADD", ready, unpack(back)) end
+  if #parks > 0 then redis.call("ZADD", parked, unpack(parks)) end
+  if #fields > 0 then redis.call("HSET", flow, unpack(fields)) end
+  return taken, got
+end
+
 if once("1") then
   mine = own(leaseUntil, claimToken)
   if #mine == 0 then return "[]" end
   for i, m in ipairs(mine) do ids[i] = m.id end
   bodies = redis.call("HMGET", msg, unpack(ids))
+elseif limit > 0 then
+  flow, parked = KEYS[8], KEYS[9]
+  free(tidy(now))
+  local want, rate = room(KEYS[7], now, tonumber(ARGV[2]), ARGV[6], ARGV[7], ARGV[8])
+  if want == 0 then return "[]" end
+  mine, bodies = keyed(want, ARGV[5])
+  spend(rate, #mine)
 else
   tidy(now)
   local want, flow = room(KEYS[7], now, tonumber(ARGV[2]), ARGV[6] or 0, ARGV[7] or 0, ARGV[8] or 0)
@@ -101,14 +184,20 @@ return cjson.encode(out)
  * when no given id is ready. A retry finds its own leases among the live ones, so it
  * answers the same ids busy.
  *
- * - KEYS: ready, timers, msg, dead, reason (see `_lua.ts`), [rate, with a rate limit].
- * - ARGV: now, leaseUntil, claim token, maxBytes, parallelism, rate limit, rate period
- *   (0: none), id...
+ * With `keyParallelism`, a parked message is claimed as a ready one (found by its index
+ * field in `flow`: 1 `HMGET` when some id is not in ready), and a ready one whose flow key
+ * is full is answered `busy` and left where it is: 1 `HMGET` of the keys' lease counts, and
+ * 1 `HSET` of them when some are leased.
+ *
+ * - KEYS: ready, timers, msg, dead, reason (see `_lua.ts`), [rate, with a rate limit or
+ *   `keyParallelism`], [flow, parked, with `keyParallelism`].
+ * - ARGV: now, leaseUntil, claim token, maxBytes, parallelism, rate limit, rate period,
+ *   keyParallelism (0: none), id...
  * - Returns: JSON `[[id, token, body, ...], [id, state, ...], [deferred id, ...]]`.
  *
  * @example
  * ```ts ignore
- * const json = await CLAIM_BY_ID.run(redis, keys, [now, now + 30_000, newCallId(), 1_048_576, 0, 0, 0, id]);
+ * const json = await CLAIM_BY_ID.run(redis, keys, [now, now + 30_000, newCallId(), 1_048_576, 0, 0, 0, 0, id]);
  * ```
  */
 export const CLAIM_BY_ID: Script<unknown> = /* @__PURE__ */ new Script(
@@ -119,10 +208,13 @@ export const CLAIM_BY_ID: Script<unknown> = /* @__PURE__ */ new Script(
     UNIQUE,
     WITHIN,
     FLOW,
+    KEYED,
     `
 local now, leaseUntil, claimToken = ARGV[1], ARGV[2], ARGV[3]
-tidy(now)
-local ids, deferred = unique(8), {}
+local limit = tonumber(ARGV[8])
+if limit > 0 then flow, parked = KEYS[7], KEYS[8] end
+free(tidy(now))
+local ids, deferred = unique(9), {}
 local bodies, n = within(ids, ARGV[4])
 for i = n + 1, #ids do
   deferred[#deferred + 1] = ids[i]
@@ -131,16 +223,56 @@ end
 local scores = redis.call("ZMSCORE", ready, unpack(ids))
 local tokens, states, rest, taken, leases = {}, {}, {}, {}, {}
 local found = 0
+-- With keyParallelism: a parked message is ready too (its score is in its member), and a
+-- ready one whose flow key is full is busy, left where it is.
+local keys, count, members, changed, unparked, fields = {}, {}, {}, {}, {}, {}
+if flow then
+  local missing = {}
+  for i, id in ipairs(ids) do if not scores[i] then missing[#missing + 1] = "|" .. id end end
+  if #missing > 0 then
+    local got = redis.call("HMGET", flow, unpack(missing))
+    local j = 0
+    for i, id in ipairs(ids) do
+      if not scores[i] then
+        j = j + 1
+        if got[j] then
+          members[i] = got[j]
+          local _, score = unpark(got[j])
+          scores[i] = score
+        end
+      end
+    end
+  end
+  local fresh = {}
+  for i = 1, #ids do
+    keys[i] = scores[i] and flowKeyOf(bodies[i]) or false
+    if keys[i] and not count[keys[i]] then
+      count[keys[i]] = -1
+      fresh[#fresh + 1] = keys[i]
+    end
+  end
+  for k, c in pairs(leased(fresh)) do count[k] = c end
+end
 for i = 1, #ids do if scores[i] then found = found + 1 end end
-local allowed, flow = room(KEYS[6], now, found, ARGV[5], ARGV[6], ARGV[7])
+local allowed, rate = room(KEYS[6], now, found, ARGV[5], ARGV[6], ARGV[7])
 for i, id in ipairs(ids) do
-  if scores[i] and #taken >= allowed then
+  local k = keys[i]
+  if scores[i] and (#taken >= allowed or (k and count[k] >= limit)) then
     states[id] = "busy"
   elseif scores[i] then
-    tokens[id] = claimToken .. ":" .. scores[i]
-    taken[#taken + 1] = id
+    tokens[id] = claimToken .. ":" .. (k and (k .. ":") or "") .. scores[i]
     leases[#leases + 1] = "-" .. leaseUntil
     leases[#leases + 1] = id .. "|" .. tokens[id]
+    if members[i] then
+      unparked[#unparked + 1] = members[i]
+      fields[#fields + 1] = "|" .. id
+    else
+      taken[#taken + 1] = id
+    end
+    if k then
+      count[k] = count[k] + 1
+      changed[k] = true
+    end
   else
     rest[#rest + 1] = id
   end
@@ -159,11 +291,21 @@ if #rest > 0 then
     end
   end
 end
-if #taken > 0 then
-  redis.call("ZREM", ready, unpack(taken))
+if #leases > 0 then
+  if #taken > 0 then redis.call("ZREM", ready, unpack(taken)) end
   redis.call("ZADD", timers, unpack(leases))
-  spend(flow, #taken)
+  spend(rate, #leases / 2)
 end
+if #unparked > 0 then
+  redis.call("ZREM", parked, unpack(unparked))
+  redis.call("HDEL", flow, unpack(fields))
+end
+local counts = {}
+for k in pairs(changed) do
+  counts[#counts + 1] = k
+  counts[#counts + 1] = count[k]
+end
+if #counts > 0 then redis.call("HSET", flow, unpack(counts)) end
 local claimed, unclaimed = {}, {}
 for i, id in ipairs(ids) do
   if tokens[id] then

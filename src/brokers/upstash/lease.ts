@@ -5,7 +5,7 @@
  * @module
  */
 import { Script } from "../../redis/script.ts";
-import { ENDED, HELD, lua, luaCall } from "./_lua.ts";
+import { ENDED, HELD, KEYED, lua, luaCall } from "./_lua.ts";
 
 /**
  * Deletes finished messages whose lease token still matches. Safe to repeat with the same
@@ -14,7 +14,8 @@ import { ENDED, HELD, lua, luaCall } from "./_lua.ts";
  * stale). 3 commands for one lease, 4 for a batch; a stale token costs 1 more (the `GET`
  * of the record) instead of the writes.
  *
- * - KEYS: ready, timers, msg, dead, reason, call (see `_lua.ts`).
+ * - KEYS: ready, timers, msg, dead, reason, call (see `_lua.ts`), [flow, parked: with
+ *   `keyParallelism`, whose slots it frees (`free()` in `_lua.ts`)].
  * - ARGV: id, token, id, token, ...
  * - Returns: 1 (acknowledged) or 0 (stale token) for each lease.
  *
@@ -29,21 +30,26 @@ export const ACK: Script<number[]> = /* @__PURE__ */ new Script(
     "skiff-ack",
     HELD,
     ENDED,
+    KEYED,
     `
+if KEYS[8] then flow, parked = KEYS[7], KEYS[8] end
 if #ARGV == 2 then
   if redis.call("ZREM", timers, ARGV[1] .. "|" .. ARGV[2]) == 0 then return cjson.decode(replay() or "[0]") end
   redis.call("HDEL", msg, ARGV[1])
+  free({ keyOf(ARGV[2]) })
   remember("[1]")
   return { 1 }
 end
 return ended(function(found)
-  local members, ids = {}, {}
+  local members, ids, keys = {}, {}, {}
   for i, f in ipairs(found) do
     members[i] = f.member
     ids[i] = f.id
+    keys[#keys + 1] = keyOf(f.token)
   end
   redis.call("ZREM", timers, unpack(members))
   redis.call("HDEL", msg, unpack(ids))
+  free(keys)
 end)
 `,
   ),
@@ -53,7 +59,8 @@ end)
  * Hands leased messages back to ready with the score they had, if the token matches. Safe
  * to repeat with the same outcome, as ACK is. 3 commands for one lease, 4 for a batch.
  *
- * - KEYS: ready, timers, msg, dead, reason, call (see `_lua.ts`).
+ * - KEYS: ready, timers, msg, dead, reason, call (see `_lua.ts`), [flow, parked: with
+ *   `keyParallelism`, whose slots it frees (`free()` in `_lua.ts`)].
  * - ARGV: id, token, id, token, ...
  * - Returns: 1 (released) or 0 (stale token) for each lease.
  *
@@ -68,22 +75,27 @@ export const RELEASE: Script<number[]> = /* @__PURE__ */ new Script(
     "skiff-release",
     HELD,
     ENDED,
+    KEYED,
     `
+if KEYS[8] then flow, parked = KEYS[7], KEYS[8] end
 if #ARGV == 2 then
   if redis.call("ZREM", timers, ARGV[1] .. "|" .. ARGV[2]) == 0 then return cjson.decode(replay() or "[0]") end
   redis.call("ZADD", ready, scoreOf(ARGV[2]), ARGV[1])
+  free({ keyOf(ARGV[2]) })
   remember("[1]")
   return { 1 }
 end
 return ended(function(found)
-  local members, back = {}, {}
+  local members, back, keys = {}, {}, {}
   for i, f in ipairs(found) do
     members[i] = f.member
     back[#back + 1] = scoreOf(f.token)
     back[#back + 1] = f.id
+    keys[#keys + 1] = keyOf(f.token)
   end
   redis.call("ZREM", timers, unpack(members))
   redis.call("ZADD", ready, unpack(back))
+  free(keys)
 end)
 `,
   ),

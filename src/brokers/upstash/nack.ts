@@ -4,7 +4,7 @@
  * @module
  */
 import { Script } from "../../redis/script.ts";
-import { EXPIRE_DEAD, luaCall } from "./_lua.ts";
+import { EXPIRE_DEAD, KEYED, luaCall } from "./_lua.ts";
 
 /**
  * Retries a leased message at a time (to `timers`) or moves it to the dead letters with
@@ -13,7 +13,8 @@ import { EXPIRE_DEAD, luaCall } from "./_lua.ts";
  * same call (its first answer lost) finds the lease gone, then the record, and answers 1
  * again. 4 commands for a retry with a new body, 6 for a death; a stale token costs 2.
  *
- * - KEYS: ready, timers, msg, dead, reason, call (see `_lua.ts`).
+ * - KEYS: ready, timers, msg, dead, reason, call (see `_lua.ts`), [flow, parked: with
+ *   `keyParallelism`, whose slot it frees (`free()` in `_lua.ts`)].
  * - ARGV: id, token, `r` (retry) or `d` (dead), the retry's eta or the time of death,
  *   reason, dead-letter cutoff, [new body].
  * - Returns: 1 (done) or 0 (stale token).
@@ -28,7 +29,9 @@ export const NACK: Script<number> = /* @__PURE__ */ new Script(
   luaCall(
     "skiff-nack",
     EXPIRE_DEAD,
+    KEYED,
     `
+if KEYS[8] then flow, parked = KEYS[7], KEYS[8] end
 local id, token, at = ARGV[1], ARGV[2], tonumber(ARGV[4])
 local score = tonumber(scoreOf(token) or "")
 -- Checked before the first write: Redis does not undo a script that fails halfway.
@@ -44,6 +47,7 @@ else
   redis.call("ZADD", dead, ARGV[4], id)
   redis.call("HSET", reason, id, p .. "|" .. ARGV[5])
 end
+free({ keyOf(token) })
 remember("1")
 return 1
 `,

@@ -5,7 +5,7 @@
  * @module
  */
 import { Script } from "../../redis/script.ts";
-import { EXPIRE_DEAD, luaCall } from "./_lua.ts";
+import { EXPIRE_DEAD, KEYED, luaCall } from "./_lua.ts";
 
 /**
  * Acks, retries or dead-letters a leased message if its token matches (as ACK and NACK
@@ -38,7 +38,8 @@ import { EXPIRE_DEAD, luaCall } from "./_lua.ts";
  *
  * - KEYS: ready, timers, msg, dead, reason of the message's queue, the call record; ready,
  *   timers, msg of each other queue written to (in the order of `q` below); each group
- *   state, then the plan.
+ *   state, then the plan; [flow, parked of the message's queue, last, when `k` is 1: with
+ *   `keyParallelism`, the lease's slot is freed (`free()` in `_lua.ts`)].
  * - ARGV: id, token, `a` (ack), `r` (retry) or `d` (dead), the retry's eta or the time of
  *   death, reason, dead-letter cutoff, new body (or ""), now, the effects as JSON (below),
  *   how long a completed group's state is kept, how long a failed one's (milliseconds).
@@ -46,8 +47,8 @@ import { EXPIRE_DEAD, luaCall } from "./_lua.ts";
  *   `{ q: [queue...], w: [[queue, id, "r"|"d", score, body]...],
  *   g: [[state, size, doneJson, failJson, ttl]...],
  *   m: { s: state, i: index, n: size, k: 0|1, r: resultJson | f: fill },
- *   p: { s: plan, a: position, f: fill, l: 0|1 (last) } }` (states and plans are 1-based
- *   positions among the state keys; numbers as strings).
+ *   p: { s: plan, a: position, f: fill, l: 0|1 (last) }, k: 1 }` (states and plans are
+ *   1-based positions among the state keys; `k`: the flow keys are last; numbers as strings).
  * - Returns: JSON `[1, [[queue, id, "r"|"d"]...], lost, planLost]`, or `[0]` for a stale
  *   token.
  *
@@ -62,6 +63,7 @@ export const SETTLE: Script<unknown> = /* @__PURE__ */ new Script(
   luaCall(
     "skiff-settle",
     EXPIRE_DEAD,
+    KEYED,
     `
 local id, token, kind = ARGV[1], ARGV[2], ARGV[3]
 local at, now = tonumber(ARGV[4]), tonumber(ARGV[8])
@@ -75,8 +77,10 @@ for i, name in ipairs(names) do base[name] = i == 1 and 0 or 6 + 3 * (i - 2) end
 for _, e in ipairs(fx.w or {}) do
   if not base[e[1]] then return redis.error_reply("ERR skiff-settle: a queue has no keys") end
 end
+if fx.k == 1 then flow, parked = KEYS[#KEYS - 1], KEYS[#KEYS] end
 if not score then return "[0]" end
 if redis.call("ZREM", timers, id .. "|" .. token) == 0 then return replay() or "[0]" end
+free({ keyOf(token) })
 local p = math.floor(score / P)
 if kind == "a" then
   redis.call("HDEL", msg, id)

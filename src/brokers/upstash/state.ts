@@ -14,7 +14,8 @@ import { luaReadOnly } from "./_lua.ts";
  * all are missing, 2 when all are dead, 3 when ready, 4 at most (`HMGET`, then `ZMSCORE`
  * of dead, ready and timers; a leased message is what is in none of them).
  *
- * - KEYS: ready, timers, msg, dead, reason (see `_lua.ts`).
+ * - KEYS: ready, timers, msg, dead, reason (see `_lua.ts`), [flow: with `keyParallelism`,
+ *   one more `HMGET` of its index finds the parked messages, which are ready].
  * - ARGV: cutoff (dead letters that died at or before it count as missing), id...
  * - Returns: JSON, the state of each id, in order.
  *
@@ -56,6 +57,13 @@ end
 if #open > 0 then
   -- Delays are members by id; leases are \`id|token\`, so never match here.
   sift(redis.call("ZMSCORE", timers, unpack(unknown())), function() return "delayed" end)
+end
+local flow = KEYS[6]
+if #open > 0 and flow then
+  -- With keyParallelism: a message parked while its flow key was full is ready.
+  local index = {}
+  for j, i in ipairs(open) do index[j] = "|" .. ids[i] end
+  sift(redis.call("HMGET", flow, unpack(index)), function() return "ready" end)
 end
 for _, i in ipairs(open) do out[i] = "leased" end
 return cjson.encode(out)
