@@ -8,7 +8,16 @@ import { silentLogger } from "./broker_conformance.ts";
 import { cleanup, restClient, testPrefix } from "./_env.ts";
 
 const redis = restClient();
-const KEY_VARIABLES = new Set(["ready", "timers", "msg", "dead", "reason", "state", "call"]);
+const KEY_VARIABLES = new Set([
+  "ready",
+  "timers",
+  "msg",
+  "dead",
+  "reason",
+  "state",
+  "call",
+  "counter",
+]);
 
 Deno.test("settle script: it loads, its SHA matches, and it names keys only through KEYS", async () => {
   for (const script of COMPOSITION_SCRIPTS) {

@@ -51,6 +51,8 @@ export interface SettleRequestOptions {
   deadLetterTtl: number;
   /** How long a completed group's state is kept. */
   completedTtl: number;
+  /** The counter of the minute to add the message to (the broker option `throughput`). */
+  counter?: string;
 }
 
 /** The KEYS and ARGV of one SETTLE call (with a fresh call record: reuse them for its retries). */
@@ -110,6 +112,7 @@ export function settleRequest(
       l: plan.last ? 1 : 0,
     };
   }
+  if (options.counter !== undefined) effects.c = state(options.counter);
   const kind = outcome.kind === "ack" ? "a" : outcome.kind === "retry" ? "r" : "d";
   const args: ScriptArg[] = [
     lease.id,

@@ -15,6 +15,9 @@
  * - `KEYS[6]` call (scripts that change state): the call record,
  *   `<namespace>:{<queue>}:call:<call id>`, a string that lives 60 s (`CALL_RECORD_LUA`):
  *   a retry of the same call answers what the first run did and changes nothing more.
+ * - With the broker option `throughput`, the scripts that finish messages (ACK, NACK,
+ *   SETTLE) also take a counter, `<namespace>:{<queue>}:throughput:<kind>:<minute>`
+ *   (`COUNT`): ACK and NACK as `KEYS[7]`, SETTLE among its state keys.
  *
  * The command counts in each script's doc are its `redis.call`s; the EVALSHA that runs it
  * is one more (`tests/cost_test.ts` measures the totals).
@@ -26,6 +29,7 @@
  */
 
 import { CALL_RECORD_LUA } from "../../redis/script.ts";
+import { THROUGHPUT_TTL_MS } from "../_throughput.ts";
 
 const SHEBANG = "#!lua flags=allow-key-locking";
 
@@ -248,5 +252,18 @@ local function unique(from)
     end
   end
   return ids
+end
+`;
+
+/**
+ * count(counter, n): adds `n` finished messages to a minute's counter, when the caller
+ * passed one (`INCRBY`), and gives it its TTL on the first write of that minute (`PEXPIRE`,
+ * when the answer is `n`). Called only by a first run that applied its transition, before
+ * its call record is written: a retry of the call never counts again.
+ */
+export const COUNT = `
+local function count(counter, n)
+  if not counter or n == 0 then return end
+  if redis.call("INCRBY", counter, n) == n then redis.call("PEXPIRE", counter, ${THROUGHPUT_TTL_MS}) end
 end
 `;

@@ -5,16 +5,18 @@
  * @module
  */
 import { Script } from "../../redis/script.ts";
-import { ENDED, HELD, lua, luaCall } from "./_lua.ts";
+import { COUNT, ENDED, HELD, lua, luaCall } from "./_lua.ts";
 
 /**
  * Deletes finished messages whose lease token still matches. Safe to repeat with the same
  * outcome: a first run that acks records its answer; a retry of the same call (its first
  * answer lost) finds the leases gone, then the record, and answers it again (acked, not
  * stale). 3 commands for one lease, 4 for a batch; a stale token costs 1 more (the `GET`
- * of the record) instead of the writes.
+ * of the record) instead of the writes. With a counter, 1 more (`INCRBY` of the number
+ * acked), 2 on the first write of its minute (`PEXPIRE`).
  *
- * - KEYS: ready, timers, msg, dead, reason, call (see `_lua.ts`).
+ * - KEYS: ready, timers, msg, dead, reason, call (see `_lua.ts`), [the minute's `acked`
+ *   counter].
  * - ARGV: id, token, id, token, ...
  * - Returns: 1 (acknowledged) or 0 (stale token) for each lease.
  *
@@ -29,10 +31,13 @@ export const ACK: Script<number[]> = /* @__PURE__ */ new Script(
     "skiff-ack",
     HELD,
     ENDED,
+    COUNT,
     `
+local counter = KEYS[7]
 if #ARGV == 2 then
   if redis.call("ZREM", timers, ARGV[1] .. "|" .. ARGV[2]) == 0 then return cjson.decode(replay() or "[0]") end
   redis.call("HDEL", msg, ARGV[1])
+  count(counter, 1)
   remember("[1]")
   return { 1 }
 end
@@ -44,6 +49,7 @@ return ended(function(found)
   end
   redis.call("ZREM", timers, unpack(members))
   redis.call("HDEL", msg, unpack(ids))
+  count(counter, #found)
 end)
 `,
   ),
