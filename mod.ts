@@ -91,6 +91,8 @@ export {
   type QueueStats,
   type SettleOutcome,
   type SettleResult,
+  type ThroughputMinute,
+  type ThroughputOptions,
   type UnclaimedState,
 } from "./src/broker.ts";
 export type { QueueOptions, RateLimit } from "./src/brokers/flow.ts";

@@ -7,6 +7,7 @@
  */
 import { hasFailure, takeFailure } from "./_failures.ts";
 import { isNonNegative, MAX_TIMER_MS, NAME_PATTERN, sleep } from "./_util.ts";
+import { lastMinutes } from "./brokers/_throughput.ts";
 import { JoinTimeout, MessageTooLarge } from "./errors.ts";
 import { DEFAULT_DEDUP_TTL, Message } from "./message.ts";
 import { actorNames, getActor } from "./registry.ts";
@@ -85,6 +86,27 @@ export interface QueueStats {
   leased: number;
   /** Dead letters not yet expired or purged. */
   dead: number;
+}
+
+/**
+ * The messages of a queue that finished in one minute, as a broker with the `throughput`
+ * option counts them: each ack, nack and settle that applies adds its messages.
+ */
+export interface ThroughputMinute {
+  /** The minute's start, in milliseconds since the epoch. */
+  at: number;
+  /** Acknowledged: they succeeded. */
+  acked: number;
+  /** Failed, to be retried later. */
+  retried: number;
+  /** Failed for good: moved to the dead letters. */
+  dead: number;
+}
+
+/** Options of `throughput()`. */
+export interface ThroughputOptions {
+  /** How many minutes to read, the current one included: 1 to 60 (default 15). */
+  minutes?: number;
 }
 
 /** A dead message. */
@@ -330,6 +352,14 @@ export interface BrokerOptions {
    * queue the same limits.
    */
   queues?: Record<string, QueueOptions>;
+  /**
+   * Counts finished messages per queue and minute (acked, retried, dead), kept an hour, for
+   * `throughput()` and the dashboard (default `false`). On an `UpstashBroker` it costs one
+   * command per ack, nack or settle call (two on the first of a minute in a queue), inside
+   * the same script: see `docs/costs.md`. Give it to the brokers that finish messages and
+   * to the one the dashboard reads with.
+   */
+  throughput?: boolean;
 }
 
 /**
@@ -395,6 +425,8 @@ export abstract class Broker {
   readonly maxMessageBytes: number;
   /** How long dead letters are kept, in milliseconds. */
   readonly deadLetterTtl: number;
+  /** Whether finished messages are counted per queue and minute (the `throughput` option). */
+  readonly countsThroughput: boolean;
   #middleware: Middleware[];
   readonly #queues: ReadonlyMap<string, Readonly<QueueOptions>>;
 
@@ -411,6 +443,13 @@ export abstract class Broker {
     this.maxMessageBytes = positive(options.maxMessageBytes, 256 * 1024, "maxMessageBytes");
     this.deadLetterTtl = positive(options.deadLetterTtl, 7 * DAY_MS, "deadLetterTtl");
     this.#queues = parseQueueOptions(options.queues);
+    if (options.throughput !== undefined && typeof options.throughput !== "boolean") {
+      throw new TypeError(
+        `Cannot create broker: 'throughput' must be a boolean, received ${typeof options
+          .throughput}`,
+      );
+    }
+    this.countsThroughput = options.throughput ?? false;
     this.#middleware = [];
     for (const m of options.middleware ?? [new AgeLimit(), new TimeLimit(), new Retries()]) {
       this.addMiddleware(m);
@@ -811,6 +850,53 @@ export abstract class Broker {
    * @returns The counts.
    */
   abstract stats(queue: string): Promise<QueueStats>;
+
+  /**
+   * Reads how many messages of a queue finished in each of the last minutes (acked,
+   * retried, dead), when the broker counts them (the `throughput` option); else answers
+   * `undefined` at no cost. On an `UpstashBroker`, one `MGET`.
+   *
+   * @param queue The queue.
+   * @param options How many minutes, the current one included (1 to 60, default 15).
+   * @returns One row per minute, oldest first, or `undefined` when the broker does not count.
+   * @throws {TypeError} When the queue name is invalid.
+   * @throws {RangeError} When `minutes` is not an integer from 1 to 60.
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { MemoryBroker } from "./brokers/memory.ts";
+   * import { Message } from "./message.ts";
+   *
+   * const broker = new MemoryBroker({ throughput: true, now: () => 90_000 });
+   * await broker.enqueue([new Message({ queue: "q", actor: "a", args: [] })]);
+   * await broker.ack("q", await broker.claim("q"));
+   * const [before, now] = (await broker.throughput("q", { minutes: 2 }))!;
+   * assert.deepEqual(before, { at: 0, acked: 0, retried: 0, dead: 0 });
+   * assert.deepEqual(now, { at: 60_000, acked: 1, retried: 0, dead: 0 });
+   * assert.equal(await new MemoryBroker().throughput("q"), undefined);
+   * ```
+   */
+  async throughput(
+    queue: string,
+    options: ThroughputOptions = {},
+  ): Promise<ThroughputMinute[] | undefined> {
+    this.checkArgs("read throughput", queue);
+    const minutes = lastMinutes(this.now(), options.minutes ?? 15);
+    if (!this.countsThroughput) return undefined;
+    return await this.readThroughput(queue, minutes);
+  }
+
+  /**
+   * The storage half of `throughput()`: the counts of the given minutes, 0 where none.
+   *
+   * @param queue The queue (checked).
+   * @param minutes Minutes since the epoch, oldest first.
+   * @returns One row per minute, in order.
+   */
+  protected abstract readThroughput(
+    queue: string,
+    minutes: readonly number[],
+  ): Promise<ThroughputMinute[]>;
 
   /**
    * Lists dead letters, oldest first.

@@ -28,6 +28,8 @@ export interface ConformanceBrokerOptions {
   logger: Logger;
   /** Flow control of the test's queue, for the tests of `parallelism` and `rate`. */
   queues?: Record<string, QueueOptions>;
+  /** Whether finished messages are counted, for the tests of `throughput()`. */
+  throughput?: boolean;
 }
 
 /** Makes a fresh broker for one test. */
@@ -75,12 +77,22 @@ export function brokerConformance(
   factory: BrokerFactory,
   options: ConformanceOptions = {},
 ): void {
-  const test = (name: string, fn: (setup: Setup) => Promise<void>, flow?: QueueOptions) => {
+  const test = (
+    name: string,
+    fn: (setup: Setup) => Promise<void>,
+    flow?: QueueOptions,
+    more: { throughput?: boolean } = {},
+  ) => {
     Deno.test(`${label}: ${name}`, async () => {
       const clock = { time: 1_700_000_000_000 };
       const queue = `conformance-${crypto.randomUUID()}`;
       const queues = flow ? { [queue]: flow } : undefined;
-      const broker = await factory({ now: () => clock.time, logger: silentLogger, queues });
+      const broker = await factory({
+        now: () => clock.time,
+        logger: silentLogger,
+        queues,
+        ...more,
+      });
       try {
         await fn({ broker, queue, clock, name: (prefix) => `${prefix}-${crypto.randomUUID()}` });
       } finally {
@@ -1034,5 +1046,102 @@ export function brokerConformance(
     assert.equal(reported, 3);
     assert.deepEqual(await broker.progress(queue, sent.id), { done: 3, total: 3 });
     assert.equal(await broker.progress(queue, "never-sent"), undefined);
+  });
+
+  test(
+    "given the throughput option, when messages are acked, retried and dead-lettered in two minutes, then throughput() counts each once per minute, oldest first",
+    async ({ broker, queue, clock }) => {
+      const make = () => new Message({ queue, actor: "task", args: [] });
+      await broker.enqueue(Array.from({ length: 6 }, make));
+      const claims = await broker.claim(queue, { count: 6 });
+      // Minute one: 2 acked in one call, 1 retried, 1 dead; a stale ack counts nothing.
+      assert.deepEqual(await broker.ack(queue, claims.slice(0, 2)), [true, true]);
+      assert.deepEqual(await broker.ack(queue, [claims[0]]), [false]);
+      assert.equal(
+        await broker.nack(queue, claims[2], { kind: "retry", at: clock.time + 1 }),
+        true,
+      );
+      assert.equal(await broker.nack(queue, claims[3], { kind: "dead", reason: "x" }), true);
+      // Minute two: a settle with effects of each kind.
+      clock.time += 60_000;
+      const [next, other] = broker.encodeMessages([make(), make()]).records;
+      const ack = await broker.settle(queue, claims[4], {
+        kind: "ack",
+        effects: { messages: [next] },
+      });
+      assert.equal(ack.done, true);
+      const dead = await broker.settle(queue, claims[5], {
+        kind: "dead",
+        reason: "x",
+        effects: { messages: [other] },
+      });
+      assert.equal(dead.done, true);
+      const stale = await broker.settle(queue, claims[5], {
+        kind: "ack",
+        effects: { messages: [other] },
+      });
+      assert.equal(stale.done, false);
+      const minute = Math.floor(clock.time / 60_000) * 60_000;
+      assert.deepEqual(await broker.throughput(queue, { minutes: 3 }), [
+        { at: minute - 120_000, acked: 0, retried: 0, dead: 0 },
+        { at: minute - 60_000, acked: 2, retried: 1, dead: 1 },
+        { at: minute, acked: 1, retried: 0, dead: 1 },
+      ]);
+      assert.equal((await broker.throughput(queue))?.length, 15, "15 minutes by default");
+      clock.time += 59 * 60_000;
+      const [oldest] = (await broker.throughput(queue, { minutes: 60 }))!;
+      assert.deepEqual(oldest, { at: minute, acked: 1, retried: 0, dead: 1 }, "kept an hour");
+    },
+    undefined,
+    { throughput: true },
+  );
+
+  test(
+    "given keyParallelism and the throughput option, when keyed messages are acked, settled and dead-lettered, then slots free, parked ones come back, and each is counted once",
+    async ({ broker, queue, clock }) => {
+      const make = () => new Message({ queue, actor: "task", args: [], flowKey: "tenant-a" });
+      const sent = await broker.enqueue([make(), make(), make()]);
+      // One slot for the key: the other two wait.
+      const [first] = await broker.claim(queue, { count: 3 });
+      assert.equal(first.id, sent[0].id);
+      assert.deepEqual(await broker.claim(queue, { count: 3 }), []);
+      assert.deepEqual(await broker.ack(queue, [first]), [true]);
+      const [second] = await broker.claim(queue, { count: 3 });
+      assert.equal(second.id, sent[1].id);
+      const [next] = broker.encodeMessages([new Message({ queue, actor: "task", args: [] })])
+        .records;
+      const settled = await broker.settle(queue, second, {
+        kind: "ack",
+        effects: { messages: [next] },
+      });
+      assert.equal(settled.done, true);
+      const claims = await broker.claim(queue, { count: 3 });
+      assert.deepEqual(claims.map((c) => c.id).sort(), [sent[2].id, next.id].sort());
+      const third = claims.find((c) => c.id === sent[2].id)!;
+      assert.equal(await broker.nack(queue, third, { kind: "dead", reason: "x" }), true);
+      const minute = Math.floor(clock.time / 60_000) * 60_000;
+      assert.deepEqual(await broker.throughput(queue, { minutes: 1 }), [
+        { at: minute, acked: 2, retried: 0, dead: 1 },
+      ]);
+      assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 1, dead: 1 });
+    },
+    { keyParallelism: 1 },
+    { throughput: true },
+  );
+
+  test("given no throughput option, then throughput() answers undefined, and bad minutes are a RangeError", async ({ broker, queue }) => {
+    await broker.enqueue([new Message({ queue, actor: "task", args: [] })]);
+    await broker.ack(queue, await broker.claim(queue));
+    assert.equal(await broker.throughput(queue, { minutes: 5 }), undefined);
+    for (const minutes of [0, 61, 1.5, Number.NaN]) {
+      await assert.rejects(
+        () => broker.throughput(queue, { minutes }),
+        (error: Error) =>
+          error instanceof RangeError &&
+          /'minutes' must be an integer from 1 to 60 \(counts are kept an hour\), received/
+            .test(error.message),
+      );
+    }
+    await assert.rejects(() => broker.throughput("bad queue"), TypeError);
   });
 }

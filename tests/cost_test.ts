@@ -384,3 +384,107 @@ Deno.test("cost: an idle Worker's round is one request whatever the number of qu
     await server.close();
   }
 });
+
+/**
+ * Redis commands with the broker option `throughput` (counts of finished messages per queue
+ * and minute), each in one HTTP request: the transition's own, plus an `INCRBY` inside its
+ * script, plus a `PEXPIRE` on the first count of the minute in the queue. Without the
+ * option, the same operations cost what `UPSTASH_BROKER_COST` and `COMPOSITION_COST` say.
+ */
+export const THROUGHPUT_COST = {
+  "ack (1), the first of its minute": 6,
+  "ack (1)": 5,
+  "ack (batch of 10)": 6,
+  "nack (retry, new body)": 6,
+  "nack (dead, new body)": 8,
+  "process a message with onSuccess (ack + callback)": 7,
+  "throughput(queue, { minutes: 15 })": 1,
+} as const;
+
+type ThroughputOperation = keyof typeof THROUGHPUT_COST;
+
+Deno.test("cost: with the throughput option, each ack, nack and settle call costs one command more (two on the first of a minute), and counts what it finished", async () => {
+  const { server, redis } = await costServer();
+  const namespace = testPrefix("cost-throughput").slice(0, -1);
+  let time = 1_700_000_000_000;
+  const options = { redis, namespace, logger: silentLogger, now: () => time };
+  const broker = new UpstashBroker({ ...options, throughput: true });
+  const queue = "cost";
+  const name = (prefix: string) => `${prefix}-${crypto.randomUUID()}`;
+  const task = actor(name("task"), () => {}, { broker, queue });
+  const callback = actor(name("callback"), (_data: unknown, _result: unknown) => {}, {
+    broker,
+    queue: "cost-callbacks",
+  });
+  const chained = actor(name("chained"), () => {}, { broker, queue, onSuccess: callback.name });
+  const measured = new Map<ThroughputOperation, number>();
+  const measure = async <T>(operation: ThroughputOperation, fn: () => Promise<T>): Promise<T> => {
+    await redis.exec(["CONFIG", "RESETSTAT"]);
+    const result = await fn();
+    measured.set(operation, commandCount(await redis.exec<string>(["INFO", "commandstats"])));
+    return result;
+  };
+  try {
+    for (const script of [...UPSTASH_SCRIPTS, ...COMPOSITION_SCRIPTS]) {
+      await redis.scriptLoad(script.source);
+    }
+    await broker.enqueue(Array.from({ length: 17 }, () => task.message()));
+    const claims = await broker.claim(queue, { count: 17, leaseMs: 600_000 });
+    await measure("ack (1), the first of its minute", () => broker.ack(queue, [claims[0]]));
+    await measure("ack (1)", () => broker.ack(queue, [claims[1]]));
+    await measure("ack (batch of 10)", () => broker.ack(queue, claims.slice(2, 12)));
+    // A new minute: its first ack, retry and death pay the PEXPIRE of their counts.
+    time += 60_000;
+    await broker.ack(queue, [claims[16]]);
+    await broker.nack(queue, claims[12], { kind: "retry", at: time + 1 });
+    await broker.nack(queue, claims[13], { kind: "dead", reason: "first of the minute" });
+    const [retried, dead] = claims.slice(14);
+    await measure(
+      "nack (retry, new body)",
+      () => broker.nack(queue, retried, { kind: "retry", at: time + 1, body: retried.body }),
+    );
+    await measure(
+      "nack (dead, new body)",
+      () => broker.nack(queue, dead, { kind: "dead", reason: "test", body: dead.body }),
+    );
+    await chained.send();
+    const [claim] = await broker.claim(queue);
+    const report = await measure(
+      "process a message with onSuccess (ack + callback)",
+      () => processMessage(broker, queue, claim),
+    );
+    assert.equal(report.status, "acked");
+    const counts = await measure(
+      "throughput(queue, { minutes: 15 })",
+      () => broker.throughput(queue, { minutes: 15 }),
+    );
+    // The workload: 12 acked in the first minute; then 2 acked (one by the settle), 2
+    // retried and 2 dead in the second.
+    assert.deepEqual(counts!.slice(-2).map(({ acked, retried, dead }) => [acked, retried, dead]), [
+      [12, 0, 0],
+      [2, 2, 2],
+    ]);
+    assert.ok(counts!.slice(0, -2).every((m) => m.acked + m.retried + m.dead === 0));
+
+    const rows = Object.keys(THROUGHPUT_COST).map((op) =>
+      `| ${op} | ${measured.get(op as ThroughputOperation)} |`
+    );
+    console.log(["", "| with throughput | Redis commands |", "| --- | ---: |", ...rows].join("\n"));
+    for (const [operation, budget] of Object.entries(THROUGHPUT_COST)) {
+      assert.equal(measured.get(operation as ThroughputOperation), budget, operation);
+    }
+    // One more than without the option (the first of a minute: two more).
+    const off = (op: Operation | CompositionOperation) =>
+      ({ ...UPSTASH_BROKER_COST, ...COMPOSITION_COST } as Record<string, number>)[op];
+    assert.equal(THROUGHPUT_COST["ack (1)"], off("ack (1)") + 1);
+    assert.equal(THROUGHPUT_COST["ack (1), the first of its minute"], off("ack (1)") + 2);
+    assert.equal(THROUGHPUT_COST["ack (batch of 10)"], off("ack (batch of 10)") + 1);
+    assert.equal(THROUGHPUT_COST["nack (retry, new body)"], off("nack (retry, new body)") + 1);
+    assert.equal(THROUGHPUT_COST["nack (dead, new body)"], off("nack (dead, new body)") + 1);
+    const settle = "process a message with onSuccess (ack + callback)";
+    assert.equal(THROUGHPUT_COST[settle], off(settle) + 1);
+  } finally {
+    await cleanup(redis, `${namespace}:`);
+    await server.close();
+  }
+});

@@ -25,7 +25,8 @@ import { cleanup, testPrefix, testRedisUrl } from "./_env.ts";
  * Redis commands per page view: per queue 4 (`stats()`), 5 (a page of dead letters: the
  * script and its 4 commands) and 4 (the leased messages: the script, `ZREVRANGEBYSCORE`,
  * `HMGET`, then one `MGET` of their progress); for the schedules 1 script call and 1 `GET`
- * each. Empty lists cost less (no `HMGET`, no `MGET`). Progress: a burst of
+ * each. Empty lists cost less (no `HMGET`, no `MGET`). When the broker counts throughput
+ * (its `throughput` option), 1 `MGET` more per queue (the last 15 minutes' counts). Progress: a burst of
  * `this.progress()` calls within a second is one `SET`; `broker.progress()` one `GET`. A requeue is the broker's `requeue()` (9 with its call record); the page the
  * redirect leads to is another page view. A change here is a change of the bill: update `docs/operations.md`.
  */
@@ -33,6 +34,7 @@ export const DASHBOARD_COST = {
   "page view, 1 queue, no schedule": 13,
   "page view, 3 queues, 2 schedules": 3 * 13 + 3,
   "page view, 1 empty queue": 4 + 3 + 2,
+  "page view, 1 queue, no schedule, broker option throughput": 13 + 1,
   "requeue 1 dead letter (then the redirect's page view is another page view)": 9,
   "this.progress() called 10 times within a second": 1,
   "broker.progress(queue, id)": 1,
@@ -104,6 +106,29 @@ Deno.test("cost: a dashboard page view issues a bounded, documented number of Re
     assert.match(page, /<td class="progress">\{&#34;done&#34;:10\}<\/td>/);
     measured.set("page view, 3 queues, 2 schedules", await counter.count(() => view(three)));
     measured.set("page view, 1 empty queue", await counter.count(() => view(empty)));
+    // A workload on a broker that counts: 2 acked in one call, 1 retried, 1 dead.
+    const counting = new UpstashBroker({
+      redis,
+      namespace,
+      logger: silentLogger,
+      throughput: true,
+    });
+    await counting.enqueue(
+      Array.from({ length: 4 }, () => new Message({ queue: "a", actor: "task", args: [1] })),
+    );
+    const finished = await counting.claim("a", { count: 4 });
+    await counting.ack("a", finished.slice(0, 2));
+    await counting.nack("a", finished[2], { kind: "retry", at: Date.now() + 60_000 });
+    await counting.nack("a", finished[3], { kind: "dead", reason: "Error: boom" });
+    const counted = dashboardApp({ broker: counting, auth: AUTH, queues: ["a"] });
+    measured.set(
+      "page view, 1 queue, no schedule, broker option throughput",
+      await counter.count(() => view(counted)),
+    );
+    assert.match(page, /<span class="rate">0\.2\/min<\/span> <span class="muted">\(3 in 15 min\)/);
+    const minutes = (await counting.throughput("a", { minutes: 15 }))!;
+    const sum = (kind: "acked" | "retried" | "dead") => minutes.reduce((n, m) => n + m[kind], 0);
+    assert.deepEqual([sum("acked"), sum("retried"), sum("dead")], [2, 1, 1]);
     const [dead] = await broker.deadLetters("b");
     measured.set(
       "requeue 1 dead letter (then the redirect's page view is another page view)",

@@ -88,6 +88,10 @@ Deno.test("dashboard: refuses to be created without credentials, or with short s
     );
   }
   assert.throws(() => dashboardApp({ auth: AUTH, limit: 0 }), RangeError);
+  assert.throws(
+    () => dashboardApp({ auth: AUTH, throughputMinutes: 61 }),
+    /'throughputMinutes' must be an integer from 1 to 60, received 61/,
+  );
   assert.throws(() => dashboardApp({ auth: AUTH, queues: ["bad name"] }), TypeError);
 });
 
@@ -219,5 +223,58 @@ Deno.test("dashboard: actions from another origin or with none are refused (403)
     assert.deepEqual(await t.broker.state(t.queue, t.dead), ["ready", "missing"]);
   } finally {
     await t.done();
+  }
+});
+
+Deno.test("dashboard: given a broker that counts throughput and a known workload, then each queue shows its processed per minute and a bar per minute; without the option, a hint", async () => {
+  const namespace = testPrefix("dashboard-throughput").slice(0, -1);
+  let time = 1_700_000_000_000;
+  const options = { redis: restClient(), namespace, logger: silentLogger, now: () => time };
+  const broker = new UpstashBroker({ ...options, throughput: true });
+  const make = () => new Message({ queue: "busy", actor: "task", args: [] });
+  try {
+    // Two minutes ago 6 acked; a minute ago 2 acked, 1 retried, 1 dead; nothing since.
+    await broker.enqueue(Array.from({ length: 10 }, make));
+    const claims = await broker.claim("busy", { count: 10, leaseMs: 600_000 });
+    time -= 120_000;
+    await broker.ack("busy", claims.slice(0, 6));
+    time += 60_000;
+    await broker.ack("busy", claims.slice(6, 8));
+    await broker.nack("busy", claims[8], { kind: "retry", at: time });
+    await broker.nack("busy", claims[9], { kind: "dead", reason: "x" });
+    time += 60_000;
+    const page = async (b: UpstashBroker) => {
+      const app = dashboardApp({ broker: b, auth: AUTH, queues: ["busy", "idle"] });
+      const res = await app.request("/", { headers: { authorization: BASIC } });
+      assert.equal(res.status, 200);
+      return await res.text();
+    };
+    const counted = await page(broker);
+    const row = (queue: string) =>
+      new RegExp(`<a href="#q-${queue}">${queue}</a>.*?</tr>`).exec(counted)?.[0] ?? "";
+    // 9 processed (8 acked, 1 dead) in 15 minutes: 0.6 per minute.
+    assert.match(
+      row("busy"),
+      /<span class="rate">0\.6\/min<\/span> <span class="muted">\(9 in 15 min\)/,
+    );
+    const bars = [
+      ...row("busy").matchAll(/<i( class="bad")? style="height:(\d+)%" title="([^"]*)"/g),
+    ];
+    assert.equal(bars.length, 15);
+    assert.deepEqual(bars.slice(-3).map(([, bad, height]) => [Boolean(bad), Number(height)]), [
+      [false, 100],
+      [true, 50],
+      [false, 0],
+    ]);
+    assert.match(bars[13][3], /: 2 acked, 1 dead, 1 retried$/);
+    assert.match(
+      row("idle"),
+      /<span class="rate">0\/min<\/span> <span class="muted">\(0 in 15 min\)/,
+    );
+    const plain = await page(new UpstashBroker(options));
+    assert.match(plain, /enable metrics to see throughput/);
+    assert.doesNotMatch(plain, /class="spark"/);
+  } finally {
+    await cleanup(restClient(), `${namespace}:`);
   }
 });

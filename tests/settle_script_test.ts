@@ -18,6 +18,7 @@ const KEY_VARIABLES = new Set([
   "call",
   "flow",
   "parked",
+  "counter",
 ]);
 
 Deno.test("settle script: it loads, its SHA matches, and it names keys only through KEYS", async () => {

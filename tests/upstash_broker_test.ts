@@ -299,6 +299,44 @@ Deno.test("UpstashBroker: given an ack whose answer is lost, when the broker ret
   }
 });
 
+Deno.test("UpstashBroker: given the throughput option and an ack, a nack or a settle whose answer is lost, when retried, then each message counts once", async () => {
+  const cases = [
+    [ACK, "broker sees an error"],
+    [ACK, "client retries"],
+    [NACK, "broker sees an error"],
+    [SETTLE, "broker sees an error"],
+  ] as const;
+  for (const [script, loss] of cases) {
+    const what = `${script.name}, ${loss}`;
+    const namespace = testPrefix("hole-throughput").slice(0, -1);
+    const queue = "q";
+    const { client, lost } = losing(script, loss);
+    const broker = new UpstashBroker({
+      redis: client,
+      namespace,
+      logger: silentLogger,
+      throughput: true,
+    });
+    const task = actor(`task-${crypto.randomUUID()}`, () => {}, { broker, queue });
+    const doomed = actor(`doomed-${crypto.randomUUID()}`, () => {
+      throw new Error("boom");
+    }, { broker, queue, maxRetries: 0 });
+    try {
+      if (script === SETTLE) await task.message().pipe(task.message()).run();
+      else await (script === NACK ? doomed : task).send();
+      const [claim] = await broker.claim(queue);
+      const report = await processMessage(broker, queue, claim);
+      assert.equal(lost(), 1, what);
+      assert.equal(report.status, script === NACK ? "dead" : "acked", what);
+      const [minute] = (await broker.throughput(queue, { minutes: 1 }))!;
+      const expected = script === NACK ? [0, 0, 1] : [1, 0, 0];
+      assert.deepEqual([minute.acked, minute.retried, minute.dead], expected, what);
+    } finally {
+      await cleanup(redis, `${namespace}:`);
+    }
+  }
+});
+
 Deno.test("UpstashBroker: given a 503 on an ack, then the ack is retried within the lease and the message never runs twice", async () => {
   const serverLog: string[] = [];
   const server = await startLocalServer({

@@ -12,7 +12,8 @@ import { silentLogger } from "./broker_conformance.ts";
 import { cleanup, restClient, testPrefix, testRedisUrl } from "./_env.ts";
 
 const redis = restClient();
-// `dedup` is KEYS[7] of WRITE_DEDUP; `rate`, a queue's rate window, is a key the claims take.
+// `dedup` is KEYS[7] of WRITE_DEDUP; `rate`, a queue's rate window, is a key the claims take;
+// `counter`, a minute's count of finished messages, KEYS[7] of ACK and NACK.
 const KEY_VARIABLES = new Set([
   "ready",
   "timers",
@@ -24,6 +25,7 @@ const KEY_VARIABLES = new Set([
   "rate",
   "flow",
   "parked",
+  "counter",
 ]);
 
 Deno.test("upstash scripts: each loads, its SHA matches, and it names keys only through KEYS", async () => {

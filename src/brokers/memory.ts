@@ -29,12 +29,20 @@ import {
   type SettleOutcome,
   type SettleResult,
   THROTTLED,
+  type ThroughputMinute,
 } from "../broker.ts";
 import { cancelReport, rebody } from "./_control.ts";
 import { COMPLETED_GROUP_TTL, fillTemplate } from "./_template.ts";
 import { bodyBytes, MAX_CLAIM_BYTES } from "./_budget.ts";
 import { readyScore } from "./_score.ts";
 import { flowKeyOf } from "./flow.ts";
+import {
+  MINUTE_MS,
+  minuteOf,
+  THROUGHPUT_TTL_MS,
+  type ThroughputKind,
+  throughputRow,
+} from "./_throughput.ts";
 
 type State = "ready" | "delayed" | "leased" | "dead";
 
@@ -64,6 +72,8 @@ class Queue {
   readonly dead = new Set<Entry>();
   /** The rate window (`floor(now / period)`) and how many were claimed in it. */
   rate = { window: -1, used: 0 };
+  /** Finished messages by minute (the `throughput` option). */
+  readonly finished = new Map<number, Record<ThroughputKind, number>>();
 }
 
 /** A tracked group: which members succeeded (with their results), and what follows. */
@@ -459,8 +469,40 @@ export class MemoryBroker extends Broker {
 
   #ack(q: Queue, lease: Lease): boolean {
     const entry = this.#held(q, lease);
-    if (entry) this.#unlink(q, entry);
+    if (entry) {
+      this.#unlink(q, entry);
+      this.#count(q, "acked");
+    }
     return entry !== undefined;
+  }
+
+  /** Counts one finished message in the current minute, when the broker counts. */
+  #count(q: Queue, kind: ThroughputKind): void {
+    if (!this.countsThroughput) return;
+    const minutes = q.finished;
+    const now = minuteOf(this.now());
+    for (const minute of minutes.keys()) {
+      if ((now - minute) * MINUTE_MS >= THROUGHPUT_TTL_MS) minutes.delete(minute);
+    }
+    const counts = minutes.get(now) ?? { acked: 0, retried: 0, dead: 0 };
+    counts[kind]++;
+    minutes.set(now, counts);
+  }
+
+  /**
+   * The counts of the given minutes (the `throughput` option).
+   *
+   * @param queue The queue.
+   * @param minutes Minutes since the epoch, oldest first.
+   * @returns One row per minute.
+   */
+  protected readThroughput(queue: string, minutes: readonly number[]): Promise<ThroughputMinute[]> {
+    const counted = this.#queues.get(queue)?.finished;
+    return Promise.resolve(
+      minutes.map((minute) =>
+        throughputRow(minute, counted?.get(minute) ?? { acked: 0, retried: 0, dead: 0 })
+      ),
+    );
   }
 
   /**
@@ -480,6 +522,7 @@ export class MemoryBroker extends Broker {
     if (!entry) return false;
     q.leased.delete(entry);
     if (outcome.body !== undefined) entry.body = outcome.body;
+    this.#count(q, outcome.kind === "retry" ? "retried" : "dead");
     if (outcome.kind === "retry") {
       this.#toDelayed(q, entry, outcome.at);
     } else {

@@ -27,7 +27,9 @@ import {
   type SettleOutcome,
   type SettleResult,
   THROTTLED,
+  type ThroughputMinute,
 } from "../broker.ts";
+import { minuteOf, THROUGHPUT_KINDS, type ThroughputKind, throughputRow } from "./_throughput.ts";
 import { COMPLETED_GROUP_TTL } from "./_template.ts";
 import { newCallId, type Script, type ScriptArg } from "../redis/script.ts";
 import {
@@ -54,6 +56,7 @@ import {
   queueKeys,
   rateKey,
   readProgress,
+  throughputKey,
 } from "./upstash/_keys.ts";
 import { retryTransient } from "./upstash/_retry.ts";
 import { type PipelineClient, redisError, runPipelined, type ScriptRun } from "./upstash/_run.ts";
@@ -282,6 +285,7 @@ export class UpstashBroker extends Broker {
       deadLetterTtl: this.deadLetterTtl,
       completedTtl: COMPLETED_GROUP_TTL,
       flow: this.#flowKeys(queue),
+      counter: this.#counter(queue, outcome.kind === "ack" ? "acked" : finishedAs(outcome)),
     });
     let answer: unknown;
     try {
@@ -450,7 +454,8 @@ export class UpstashBroker extends Broker {
     ];
     if (outcome.body !== undefined) args.push(outcome.body);
     const keys = this.#endKeys(queue);
-    return await this.#run(NACK, action, queue, args, { keys, retry: true }) === 1;
+    const count = finishedAs(outcome);
+    return await this.#run(NACK, action, queue, args, { keys, retry: true, count }) === 1;
   }
 
   /**
@@ -572,6 +577,37 @@ export class UpstashBroker extends Broker {
     } catch (error) {
       throw redisError("count messages", queue, error);
     }
+  }
+
+  /**
+   * Reads the counts of the given minutes (the `throughput` option): one `MGET`.
+   *
+   * @param queue The queue.
+   * @param minutes Minutes since the epoch, oldest first.
+   * @returns One row per minute.
+   * @throws {Error} When Redis fails.
+   */
+  protected async readThroughput(
+    queue: string,
+    minutes: readonly number[],
+  ): Promise<ThroughputMinute[]> {
+    const keys = minutes.flatMap((minute) =>
+      THROUGHPUT_KINDS.map((kind) => throughputKey(this.namespace, queue, kind, minute))
+    );
+    const pipeline = this.redis.pipeline();
+    pipeline.mget(...keys);
+    let counts: unknown[];
+    try {
+      [counts] = await pipeline.exec<[unknown[]]>();
+    } catch (error) {
+      throw redisError("read throughput", queue, error);
+    }
+    return minutes.map((minute, i) => {
+      const [acked, retried, dead] = THROUGHPUT_KINDS.map((_, k) =>
+        Number(counts[i * THROUGHPUT_KINDS.length + k] ?? 0)
+      );
+      return throughputRow(minute, { acked, retried, dead });
+    });
   }
 
   /**
@@ -771,18 +807,21 @@ export class UpstashBroker extends Broker {
 
   /**
    * Runs one script call. `call`: with a fresh call record (scripts that change state),
-   * unless `keys` are given whole; `retry`: transient failures are retried, the same call.
+   * unless `keys` are given whole; `retry`: transient failures are retried, the same call;
+   * `count`: the messages it finishes count as that kind, when the broker counts them.
    */
   async #run<T>(
     script: Script<T>,
     action: string,
     queue: string,
     args: ScriptArg[],
-    options: { keys?: string[]; call?: boolean; retry?: boolean } = {},
+    options: { keys?: string[]; call?: boolean; retry?: boolean; count?: ThroughputKind } = {},
   ): Promise<T> {
     this.checkArgs(action, queue);
     const keys = options.keys ??
       (options.call ? callKeys(this.namespace, queue) : queueKeys(this.namespace, queue));
+    const counter = options.count && this.#counter(queue, options.count);
+    if (counter) keys.push(counter);
     const once = () => script.run(this.redis, keys, args);
     try {
       return await (options.retry ? retryTransient(once, this.#retry(action, queue)) : once());
@@ -801,6 +840,12 @@ export class UpstashBroker extends Broker {
     return [...callKeys(this.namespace, queue), ...this.#flowKeys(queue) ?? []];
   }
 
+  /** The counter of the current minute, when the broker counts finished messages. */
+  #counter(queue: string, kind: ThroughputKind): string | undefined {
+    if (!this.countsThroughput) return undefined;
+    return throughputKey(this.namespace, queue, kind, minuteOf(this.#now()));
+  }
+
   #retry(action: string, queue: string): { action: string; queue: string; logger: Logger } {
     return { action, queue, logger: this.logger };
   }
@@ -813,12 +858,18 @@ export class UpstashBroker extends Broker {
     retry: boolean,
   ): Promise<boolean[]> {
     const done: boolean[] = [];
+    const count = script === ACK ? "acked" : undefined;
     for (let i = 0; i < leases.length; i += MAX_BATCH) {
       const args = leases.slice(i, i + MAX_BATCH).flatMap((lease) => [lease.id, lease.token]);
       const keys = this.#endKeys(queue);
-      const answer = await this.#run(script, action, queue, args, { keys, retry });
+      const answer = await this.#run(script, action, queue, args, { keys, retry, count });
       done.push(...answer.map((n) => Number(n) === 1));
     }
     return done;
   }
+}
+
+/** What a failed message counts as: retried or dead. */
+function finishedAs(outcome: { kind: "retry" | "dead" }): ThroughputKind {
+  return outcome.kind === "retry" ? "retried" : "dead";
 }

@@ -16,6 +16,9 @@ import { CommandError, EXIT, firstLine } from "./_io.ts";
 /** The variable that sets the key prefix of a broker made from the environment. */
 export const ENV_NAMESPACE = "SKIFF_NAMESPACE";
 
+/** The variable that makes a broker made from the environment count throughput (`1`). */
+export const ENV_THROUGHPUT = "SKIFF_THROUGHPUT";
+
 /** How long the startup probe waits for Redis before exiting 3. */
 export const PROBE_TIMEOUT_MS = 10_000;
 
@@ -36,7 +39,8 @@ const NO_BROKER = `No broker configured: set ${ENV_URL} and ${ENV_TOKEN} ` +
 /**
  * The broker a module set with `setBroker()`, else an `UpstashBroker` from
  * `UPSTASH_REDIS_REST_URL` and `UPSTASH_REDIS_REST_TOKEN`, with the key prefix
- * `SKIFF_NAMESPACE` when it is set (default `skiff`).
+ * `SKIFF_NAMESPACE` when it is set (default `skiff`), counting throughput when
+ * `SKIFF_THROUGHPUT` is `1`.
  *
  * @returns The broker and its probe.
  * @throws {CommandError} With exit code 2 when neither is configured, or the environment is
@@ -77,11 +81,18 @@ export function chooseBroker(): ChosenBroker {
     throw new CommandError(`${ENV_URL} must be an http(s) URL such as https://<name>.upstash.io`);
   }
   const namespace = process.env[ENV_NAMESPACE] || undefined;
+  const counting = process.env[ENV_THROUGHPUT];
+  if (counting !== undefined && counting !== "" && counting !== "0" && counting !== "1") {
+    throw new CommandError(
+      `${ENV_THROUGHPUT} must be 1 (count throughput) or 0`,
+    );
+  }
   let broker: UpstashBroker;
   try {
     broker = new UpstashBroker({
       redis: new Redis({ url: rawUrl, token, enableTelemetry: false }),
       namespace,
+      throughput: counting === "1",
     });
   } catch (error) {
     throw new CommandError(

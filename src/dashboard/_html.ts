@@ -7,6 +7,7 @@
 import type { Message } from "../message.ts";
 import { VERSION } from "../version.ts";
 import type { DashboardView, QueueView } from "./_read.ts";
+import { THROUGHPUT_CSS, throughputCell } from "./_throughput_cell.ts";
 
 /** How arguments are shown: see `DashboardOptions.showArguments`. */
 export type ShowArguments = boolean | ((args: readonly unknown[], message: Message) => unknown);
@@ -51,7 +52,7 @@ export function renderPage(
     `<tr><td><a href="#q-${escape(q.name)}">${escape(q.name)}</a></td>` +
     `<td class="n">${q.stats.ready}</td><td class="n">${q.stats.delayed}</td>` +
     `<td class="n">${q.stats.leased}</td><td class="n${q.stats.dead ? " bad" : ""}">` +
-    `${q.stats.dead}</td></tr>`
+    `${q.stats.dead}</td><td class="tp">${throughputCell(q.throughput)}</td></tr>`
   ).join("");
   const schedules = view.schedules.length === 0
     ? `<p class="muted">No schedule given to the dashboard.</p>`
@@ -66,7 +67,7 @@ export function renderPage(
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1">
-<title>skiff dashboard</title><style>${CSS}</style></head>
+<title>skiff dashboard</title><style>${CSS}${THROUGHPUT_CSS}</style></head>
 <body>
 <h1>skiff dashboard</h1>
 <p class="muted">skiff ${escape(VERSION)} · read at ${time(view.now)} · <a href="${
@@ -74,7 +75,8 @@ export function renderPage(
   }/">refresh</a></p>
 ${options.note ? `<p class="note" id="note">${escape(options.note)}</p>` : ""}
 <h2>Queues</h2>
-<table id="queues"><tr><th>queue</th><th>ready</th><th>delayed</th><th>leased</th><th>dead</th></tr>
+<table id="queues"><tr><th>queue</th><th>ready</th><th>delayed</th><th>leased</th><th>dead</th>
+<th>processed</th></tr>
 ${queueRows}</table>
 ${view.queues.map((q) => queueSection(q, view.now, options)).join("\n")}
 <h2>Schedules</h2>

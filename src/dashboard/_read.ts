@@ -1,12 +1,13 @@
 /**
  * What one dashboard page shows, read with a bounded number of Redis commands: per queue
  * `stats()` (4), a page of dead letters (1 script call, 4 commands inside) and a page of
- * leased messages (1 script call, 2 inside); for the schedules, 1 script call and 1 `GET`
- * per schedule. Private to skiff.
+ * leased messages (1 script call, 2 inside), and, when the broker counts finished messages
+ * (its `throughput` option), 1 `MGET` of the last minutes' counts; for the schedules, 1
+ * script call and 1 `GET` per schedule. Private to skiff.
  *
  * @module
  */
-import type { Broker, DeadLetter, QueueStats } from "../broker.ts";
+import type { Broker, DeadLetter, QueueStats, ThroughputMinute } from "../broker.ts";
 import { Message } from "../message.ts";
 import type { ScheduleStore } from "../scheduler/store.ts";
 import type { Schedule } from "../scheduler/types.ts";
@@ -23,6 +24,8 @@ export interface QueueView {
   dead: (DeadLetter & { message: Message | undefined })[];
   /** The leased messages, expiring soonest first; `undefined` when the broker cannot list them. */
   inFlight: (InFlight & { message: Message | undefined })[] | undefined;
+  /** The finished messages of the last minutes, oldest first; `undefined` when not counted. */
+  throughput: ThroughputMinute[] | undefined;
 }
 
 /** Everything one page shows. */
@@ -41,28 +44,31 @@ export interface DashboardView {
  * @param broker The broker.
  * @param queues The queues.
  * @param schedules The schedules.
- * @param options How many rows per list, the clock and the schedulers' own store.
+ * @param options How many rows per list, how many minutes of throughput, the clock and the
+ *   schedulers' own store.
  * @returns The view.
  */
 export async function readView(
   broker: Broker,
   queues: readonly string[],
   schedules: readonly Schedule[],
-  options: { limit: number; now: number; store?: ScheduleStore },
+  options: { limit: number; minutes: number; now: number; store?: ScheduleStore },
 ): Promise<DashboardView> {
-  const { limit, now, store } = options;
+  const { limit, minutes, now, store } = options;
   const [views, slots] = await Promise.all([
     Promise.all(queues.map(async (name): Promise<QueueView> => {
-      const [stats, dead, leased] = await Promise.all([
+      const [stats, dead, leased, throughput] = await Promise.all([
         broker.stats(name),
         broker.deadLetters(name, { limit }),
         inFlight(broker, name, limit),
+        broker.throughput(name, { minutes }),
       ]);
       return {
         name,
         stats,
         dead: dead.map((letter) => ({ ...letter, message: decoded(letter.body) })),
         inFlight: leased?.map((lease) => ({ ...lease, message: decoded(lease.body) })),
+        throughput,
       };
     })),
     scheduleSlots(schedules, broker, now, store),

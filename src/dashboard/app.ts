@@ -34,14 +34,16 @@ const PAGE = 1000;
 
 /**
  * Creates the dashboard, a Hono app to mount beside `workerApp()` (`app.route("/ops",
- * dashboardApp(...))`) on any platform: the queues with their counts, the messages in
- * flight with their lease and attempt, the dead letters with their reason (arguments
+ * dashboardApp(...))`) on any platform: the queues with their counts and recent throughput
+ * (when the broker counts it: its `throughput` option), the messages in flight with their
+ * lease and attempt, the dead letters with their reason (arguments
  * hidden unless `showArguments`), requeue and purge buttons, and the schedules with their
  * last and next slot. Server-rendered HTML without script.
  *
  * - `GET /`: the page. Its reads are bounded: per queue 4 commands for the counts, 1
  *   script call (4 commands) for a page of dead letters, 1 script call (2 commands) for
- *   the leased messages on an `UpstashBroker`; 1 script call and 1 `GET` per schedule.
+ *   the leased messages on an `UpstashBroker`, 1 `MGET` for the throughput when the
+ *   broker counts it; 1 script call and 1 `GET` per schedule.
  * - `POST /requeue`, `POST /purge`, form fields `queue` and `id` (or `all=1`; purging all
  *   also needs `confirm=1`): then a redirect (303) back to the page.
  *
@@ -70,7 +72,8 @@ const PAGE = 1000;
  * @returns A Hono app.
  * @throws {TypeError} When `auth` is missing or malformed (secrets under 16 characters), or
  *   `queues` holds an invalid name.
- * @throws {RangeError} When `limit` is not an integer from 1 to 100.
+ * @throws {RangeError} When `limit` is not an integer from 1 to 100, or `throughputMinutes`
+ *   not one from 1 to 60.
  */
 export function dashboardApp<E extends Env = Env>(options: DashboardOptions<E>): Hono<E> {
   const what = "Cannot create dashboard";
@@ -78,6 +81,12 @@ export function dashboardApp<E extends Env = Env>(options: DashboardOptions<E>):
   const { limit = 20, showArguments = false, scheduleStore } = options;
   if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
     throw new RangeError(`${what}: 'limit' must be an integer from 1 to 100, received ${limit}`);
+  }
+  const minutes = options.throughputMinutes ?? 15;
+  if (!Number.isInteger(minutes) || minutes < 1 || minutes > 60) {
+    throw new RangeError(
+      `${what}: 'throughputMinutes' must be an integer from 1 to 60, received ${minutes}`,
+    );
   }
   if (Array.isArray(options.queues)) checkQueues(options.queues, what);
   const schedulers: readonly Scheduler[] = options.scheduler === undefined
@@ -103,6 +112,7 @@ export function dashboardApp<E extends Env = Env>(options: DashboardOptions<E>):
     const schedules = schedulers.flatMap((s) => s.schedules);
     const view = await readView(broker, queues, schedules, {
       limit,
+      minutes,
       now: broker.now(),
       store: scheduleStore,
     });

@@ -1,7 +1,8 @@
 /**
  * The dashboard in a real headless Chromium, served by `skiff dashboard` as a real process
  * against the local server: the page loads and shows the seeded queues and a dead letter
- * with its reason; its requeue button moves the message back to ready and its purge-all
+ * with its reason, and each queue's throughput after a known workload (the seeding broker and
+ * the dashboard's count it); its requeue button moves the message back to ready and its purge-all
  * button (once its box is ticked) empties the dead letters, both checked in Redis;
  * requests without credentials get 401. A screenshot is written to `SKIFF_ARTIFACTS`.
  *
@@ -64,13 +65,20 @@ Deno.test("dashboard in Chromium: shows queues and a dead letter's reason, reque
   const artifacts = required("SKIFF_ARTIFACTS");
   await Deno.mkdir(artifacts, { recursive: true });
 
-  // Seeds: "mail" with 1 ready, 1 leased and 2 dead letters; "reports" with 2 ready.
+  // Seeds: "mail" with 1 ready, 1 leased and 2 dead letters; "reports" with 2 ready, after 3
+  // acked. Processed in the last 15 minutes: 2 of "mail" (dead), 3 of "reports".
   const suffix = crypto.randomUUID().slice(0, 8);
   const mail = `browser-mail-${suffix}`;
   const reports = `browser-reports-${suffix}`;
-  const broker = new UpstashBroker({ redis: restClient(), logger: silentLogger });
+  const broker = new UpstashBroker({ redis: restClient(), logger: silentLogger, throughput: true });
   const make = (queue: string, args: unknown[]) =>
     new Message({ queue, actor: "send-welcome", args });
+  await broker.enqueue([make(reports, [-1]), make(reports, [-2]), make(reports, [-3])]);
+  assert.deepEqual(await broker.ack(reports, await broker.claim(reports, { count: 3 })), [
+    true,
+    true,
+    true,
+  ]);
   await broker.enqueue([
     make(mail, ["ann@example.com"]),
     make(mail, ["bob@example.com"]),
@@ -95,6 +103,7 @@ export const scheduler = new Scheduler().schedule("nightly-${suffix}", "30 2 * *
         UPSTASH_REDIS_REST_URL: url,
         UPSTASH_REDIS_REST_TOKEN: token,
         SKIFF_DASHBOARD_PASSWORD: PASSWORD,
+        SKIFF_THROUGHPUT: "1",
       },
     },
   );
@@ -132,7 +141,15 @@ export const scheduler = new Scheduler().schedule("nightly-${suffix}", "30 2 * *
       "#queues tr",
       (rows) => rows.slice(1).map((row) => [...row.children].map((cell) => cell.textContent)),
     );
-    assert.deepEqual(counts, [[mail, "1", "0", "1", "2"], [reports, "2", "0", "0", "0"]]);
+    assert.deepEqual(counts, [
+      [mail, "1", "0", "1", "2", "0.1/min (2 in 15 min)"],
+      [reports, "2", "0", "0", "0", "0.2/min (3 in 15 min)"],
+    ]);
+    const bars = await page.$$eval(
+      `#queues tr td.tp .spark`,
+      (sparks) => sparks.map((spark) => spark.children.length),
+    );
+    assert.deepEqual(bars, [15, 15]);
     const dead = await page.$$eval(
       `#q-${mail} table.dead tr[data-id]`,
       (rows) =>

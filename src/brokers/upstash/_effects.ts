@@ -53,6 +53,8 @@ export interface SettleRequestOptions {
   completedTtl: number;
   /** With `keyParallelism`: the queue's flow and parked keys (`flowKeys()`), passed last. */
   flow?: readonly string[];
+  /** The counter of the minute to add the message to (the broker option `throughput`). */
+  counter?: string;
 }
 
 /** The KEYS and ARGV of one SETTLE call (with a fresh call record: reuse them for its retries). */
@@ -112,6 +114,7 @@ export function settleRequest(
       l: plan.last ? 1 : 0,
     };
   }
+  if (options.counter !== undefined) effects.c = state(options.counter);
   if (options.flow) {
     effects.k = 1;
     keys.push(...options.flow);

@@ -1,5 +1,6 @@
 /** Key names and scores of `UpstashBroker`; private to skiff. See `_lua.ts` for the layout. */
 import { newCallId } from "../../redis/script.ts";
+import type { ThroughputKind } from "../_throughput.ts";
 
 /** The parts of a queue's keys, in the order every script receives them. */
 const PARTS = ["ready", "timers", "msg", "dead", "reason"] as const;
@@ -85,4 +86,17 @@ export function delayedScore(priority: number, eta: number): number {
  */
 export function planKey(namespace: string, home: string, id: string): string {
   return `${namespace}:{${home}}:plan:${id}`;
+}
+
+/**
+ * The key of a queue's count of messages finished one way in one minute (the broker option
+ * `throughput`): a string counter under the queue's hash tag, kept an hour.
+ */
+export function throughputKey(
+  namespace: string,
+  queue: string,
+  kind: ThroughputKind,
+  minute: number,
+): string {
+  return `${namespace}:{${queue}}:throughput:${kind}:${minute}`;
 }

@@ -15,6 +15,9 @@
  * - `KEYS[6]` call (scripts that change state): the call record,
  *   `<namespace>:{<queue>}:call:<call id>`, a string that lives 60 s (`CALL_RECORD_LUA`):
  *   a retry of the same call answers what the first run did and changes nothing more.
+ * - With the broker option `throughput`, the scripts that finish messages (ACK, NACK,
+ *   SETTLE) also take a counter, `<namespace>:{<queue>}:throughput:<kind>:<minute>`
+ * *   (`COUNT`): ACK and NACK as their last key, SETTLE among its state keys.
  *
  * A queue with `keyParallelism` has two more keys (`flowKeys()`, `KEYED` below), given to
  * the scripts that lease or end leases: `flow`, a hash of the live leases by flow key
@@ -36,6 +39,7 @@
  */
 
 import { CALL_RECORD_LUA } from "../../redis/script.ts";
+import { THROUGHPUT_TTL_MS } from "../_throughput.ts";
 
 const SHEBANG = "#!lua flags=allow-key-locking";
 
@@ -328,5 +332,18 @@ local function free(keys)
     end
     if #gone > 0 then redis.call("HDEL", flow, unpack(gone)) end
   end
+end
+`;
+
+/**
+ * count(counter, n): adds `n` finished messages to a minute's counter, when the caller
+ * passed one (`INCRBY`), and gives it its TTL on the first write of that minute (`PEXPIRE`,
+ * when the answer is `n`). Called only by a first run that applied its transition, before
+ * its call record is written: a retry of the call never counts again.
+ */
+export const COUNT = `
+local function count(counter, n)
+  if not counter or n == 0 then return end
+  if redis.call("INCRBY", counter, n) == n then redis.call("PEXPIRE", counter, ${THROUGHPUT_TTL_MS}) end
 end
 `;

@@ -5,17 +5,19 @@
  * @module
  */
 import { Script } from "../../redis/script.ts";
-import { ENDED, HELD, KEYED, lua, luaCall } from "./_lua.ts";
+import { COUNT, ENDED, HELD, KEYED, lua, luaCall } from "./_lua.ts";
 
 /**
  * Deletes finished messages whose lease token still matches. Safe to repeat with the same
  * outcome: a first run that acks records its answer; a retry of the same call (its first
  * answer lost) finds the leases gone, then the record, and answers it again (acked, not
  * stale). 3 commands for one lease, 4 for a batch; a stale token costs 1 more (the `GET`
- * of the record) instead of the writes.
+ * of the record) instead of the writes. With a counter, 1 more (`INCRBY` of the number
+ * acked), 2 on the first write of its minute (`PEXPIRE`).
  *
  * - KEYS: ready, timers, msg, dead, reason, call (see `_lua.ts`), [flow, parked: with
- *   `keyParallelism`, whose slots it frees (`free()` in `_lua.ts`)].
+ *   `keyParallelism`, whose slots it frees (`free()` in `_lua.ts`)], [the minute's `acked`
+ *   counter: last, when the broker counts throughput].
  * - ARGV: id, token, id, token, ...
  * - Returns: 1 (acknowledged) or 0 (stale token) for each lease.
  *
@@ -31,12 +33,15 @@ export const ACK: Script<number[]> = /* @__PURE__ */ new Script(
     HELD,
     ENDED,
     KEYED,
+    COUNT,
     `
-if KEYS[8] then flow, parked = KEYS[7], KEYS[8] end
+if #KEYS >= 8 then flow, parked = KEYS[7], KEYS[8] end
+local counter = #KEYS % 2 == 1 and KEYS[#KEYS] or nil
 if #ARGV == 2 then
   if redis.call("ZREM", timers, ARGV[1] .. "|" .. ARGV[2]) == 0 then return cjson.decode(replay() or "[0]") end
   redis.call("HDEL", msg, ARGV[1])
   free({ keyOf(ARGV[2]) })
+  count(counter, 1)
   remember("[1]")
   return { 1 }
 end
@@ -50,6 +55,7 @@ return ended(function(found)
   redis.call("ZREM", timers, unpack(members))
   redis.call("HDEL", msg, unpack(ids))
   free(keys)
+  count(counter, #found)
 end)
 `,
   ),
@@ -77,7 +83,7 @@ export const RELEASE: Script<number[]> = /* @__PURE__ */ new Script(
     ENDED,
     KEYED,
     `
-if KEYS[8] then flow, parked = KEYS[7], KEYS[8] end
+if #KEYS >= 8 then flow, parked = KEYS[7], KEYS[8] end
 if #ARGV == 2 then
   if redis.call("ZREM", timers, ARGV[1] .. "|" .. ARGV[2]) == 0 then return cjson.decode(replay() or "[0]") end
   redis.call("ZADD", ready, scoreOf(ARGV[2]), ARGV[1])

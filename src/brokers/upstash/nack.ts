@@ -4,7 +4,7 @@
  * @module
  */
 import { Script } from "../../redis/script.ts";
-import { EXPIRE_DEAD, KEYED, luaCall } from "./_lua.ts";
+import { COUNT, EXPIRE_DEAD, KEYED, luaCall } from "./_lua.ts";
 
 /**
  * Retries a leased message at a time (to `timers`) or moves it to the dead letters with
@@ -12,9 +12,11 @@ import { EXPIRE_DEAD, KEYED, luaCall } from "./_lua.ts";
  * Safe to repeat with the same outcome: a first run that applies records it; a retry of the
  * same call (its first answer lost) finds the lease gone, then the record, and answers 1
  * again. 4 commands for a retry with a new body, 6 for a death; a stale token costs 2.
+ * With a counter, 1 more (`INCRBY`), 2 on the first write of its minute (`PEXPIRE`).
  *
  * - KEYS: ready, timers, msg, dead, reason, call (see `_lua.ts`), [flow, parked: with
- *   `keyParallelism`, whose slot it frees (`free()` in `_lua.ts`)].
+ *   `keyParallelism`, whose slot it frees (`free()` in `_lua.ts`)], [the minute's `retried`
+ *   or `dead` counter: last, when the broker counts throughput].
  * - ARGV: id, token, `r` (retry) or `d` (dead), the retry's eta or the time of death,
  *   reason, dead-letter cutoff, [new body].
  * - Returns: 1 (done) or 0 (stale token).
@@ -30,8 +32,10 @@ export const NACK: Script<number> = /* @__PURE__ */ new Script(
     "skiff-nack",
     EXPIRE_DEAD,
     KEYED,
+    COUNT,
     `
-if KEYS[8] then flow, parked = KEYS[7], KEYS[8] end
+if #KEYS >= 8 then flow, parked = KEYS[7], KEYS[8] end
+local counter = #KEYS % 2 == 1 and KEYS[#KEYS] or nil
 local id, token, at = ARGV[1], ARGV[2], tonumber(ARGV[4])
 local score = tonumber(scoreOf(token) or "")
 -- Checked before the first write: Redis does not undo a script that fails halfway.
@@ -48,6 +52,7 @@ else
   redis.call("HSET", reason, id, p .. "|" .. ARGV[5])
 end
 free({ keyOf(token) })
+count(counter, 1)
 remember("1")
 return 1
 `,

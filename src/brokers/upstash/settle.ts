@@ -5,7 +5,7 @@
  * @module
  */
 import { Script } from "../../redis/script.ts";
-import { EXPIRE_DEAD, KEYED, luaCall } from "./_lua.ts";
+import { COUNT, EXPIRE_DEAD, KEYED, luaCall } from "./_lua.ts";
 
 /**
  * Acks, retries or dead-letters a leased message if its token matches (as ACK and NACK
@@ -34,12 +34,14 @@ import { EXPIRE_DEAD, KEYED, luaCall } from "./_lua.ts";
  * queue (`HSETNX`, `ZADD`), or 3 or 4 per queue for several; 3 per group started; 2 per
  * member's success, plus `HMGET`, the writes and `PEXPIRE` for the last one; 1 to read a
  * step from a plan (`HGET`), plus its writes, plus a `DEL` for the last; then the `SET` of
- * the call record. A stale token costs 2 (`ZREM`, `GET` of the record).
+ * the call record. A stale token costs 2 (`ZREM`, `GET` of the record). With a counter
+ * (`c`), 1 more (`INCRBY`), 2 on the first write of its minute (`PEXPIRE`).
  *
  * - KEYS: ready, timers, msg, dead, reason of the message's queue, the call record; ready,
  *   timers, msg of each other queue written to (in the order of `q` below); each group
- *   state, then the plan; [flow, parked of the message's queue, last, when `k` is 1: with
- *   `keyParallelism`, the lease's slot is freed (`free()` in `_lua.ts`)].
+ *   state, then the plan, then the counter of the minute; [flow, parked of the message's
+ *   queue, last, when `k` is 1: with `keyParallelism`, the lease's slot is freed (`free()` in
+ *   `_lua.ts`)].
  * - ARGV: id, token, `a` (ack), `r` (retry) or `d` (dead), the retry's eta or the time of
  *   death, reason, dead-letter cutoff, new body (or ""), now, the effects as JSON (below),
  *   how long a completed group's state is kept, how long a failed one's (milliseconds).
@@ -47,8 +49,9 @@ import { EXPIRE_DEAD, KEYED, luaCall } from "./_lua.ts";
  *   `{ q: [queue...], w: [[queue, id, "r"|"d", score, body]...],
  *   g: [[state, size, doneJson, failJson, ttl]...],
  *   m: { s: state, i: index, n: size, k: 0|1, r: resultJson | f: fill },
- *   p: { s: plan, a: position, f: fill, l: 0|1 (last) }, k: 1 }` (states and plans are
- *   1-based positions among the state keys; `k`: the flow keys are last; numbers as strings).
+ *   p: { s: plan, a: position, f: fill, l: 0|1 (last) }, c: counter, k: 1 }` (states, plans
+ *   and the counter are 1-based positions among the state keys; `k`: the flow keys are last;
+ *   numbers as strings).
  * - Returns: JSON `[1, [[queue, id, "r"|"d"]...], lost, planLost]`, or `[0]` for a stale
  *   token.
  *
@@ -64,6 +67,7 @@ export const SETTLE: Script<unknown> = /* @__PURE__ */ new Script(
     "skiff-settle",
     EXPIRE_DEAD,
     KEYED,
+    COUNT,
     `
 local id, token, kind = ARGV[1], ARGV[2], ARGV[3]
 local at, now = tonumber(ARGV[4]), tonumber(ARGV[8])
@@ -224,6 +228,10 @@ if plan and kind == "a" then
   else
     planLost = 1
   end
+end
+if fx.c then
+  local counter = KEYS[states + tonumber(fx.c)]
+  count(counter, 1)
 end
 return remember(cjson.encode({ 1, out, lost, planLost }))
 `,
