@@ -48,7 +48,7 @@ test("sizes: the tarball and the smallest app bundle stay within budget", async 
   assert.equal(done.code, 0, done.stderr);
   const sizes = JSON.parse(done.stdout);
   console.log(`sizes: ${done.stdout.trim()}`);
-  assert.ok(sizes.packed < 256 * 1024, `packed ${sizes.packed} bytes`);
+  assert.ok(sizes.packed < 288 * 1024, `packed ${sizes.packed} bytes`);
   assert.ok(sizes.unpacked < 1024 * 1024, `unpacked ${sizes.unpacked} bytes`);
-  assert.ok(sizes.bundleGzipped < 36 * 1024, `actor + send + UpstashBroker ${sizes.bundleGzipped}`);
+  assert.ok(sizes.bundleGzipped < 40 * 1024, `actor + send + UpstashBroker ${sizes.bundleGzipped}`);
 });
