@@ -15,7 +15,7 @@ export const LAYERS: readonly (readonly [number, RegExp])[] = [
   [1, /^src\/(_[a-z_]+|errors|logger|version)\.ts$|^src\/redis\//],
   [
     2,
-    /^src\/(message|continuation|actor|broker|process|context|registry|global_broker|options|worker)\.ts$|^src\/(brokers|middleware)\//,
+    /^src\/(message|continuation|actor|broker|process|context|registry|global_broker|options|worker|composition_contract|result_stream)\.ts$|^src\/(brokers|middleware)\//,
   ],
   [3, /^src\/(results|composition|rate_limits)\//],
   [4, /^src\/(push|scheduler|metrics|otel)\/|^src\/tick\.ts$/],
