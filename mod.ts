@@ -265,14 +265,14 @@ export {
   type Member,
   type WaitOptions,
 } from "./src/composition/group.ts";
+export { Pipeline, pipeline, type PipelineOptions } from "./src/composition/pipeline.ts";
 export {
-  Pipeline,
-  pipeline,
-  type PipelineOptions,
+  type GroupLike,
+  type PipelineLike,
   type ResultOf,
   type RunOptions,
   type Step,
-} from "./src/composition/pipeline.ts";
+} from "./src/composition_contract.ts";
 export {
   type Continuation,
   ContinuationSchema,
@@ -283,7 +283,6 @@ export {
 } from "./src/continuation.ts";
 export {
   DEFAULT_RESULT_TIMEOUT,
-  type ReadResultOptions,
   ResultBackend,
   type ResultBackendOptions,
   type ResultEntry,
@@ -299,7 +298,7 @@ export {
 } from "./src/results/errors.ts";
 export { MemoryResultBackend } from "./src/results/memory.ts";
 export { type ResultOwner, Results, type ResultsOptions } from "./src/results/middleware.ts";
-export { ResultStream } from "./src/results/stream.ts";
+export { type ReadResultOptions, ResultStream } from "./src/result_stream.ts";
 export {
   UpstashResultBackend,
   type UpstashResultBackendOptions,

@@ -7,7 +7,8 @@ import * as v from "valibot";
 import { newId } from "./_id.ts";
 import { describe, isNonNegative, MAX_PRIORITY, MIN_PRIORITY, NAME_PATTERN } from "./_util.ts";
 import { type Continuation, ContinuationSchema } from "./continuation.ts";
-import type { Pipeline, ResultOf, Step } from "./composition/pipeline.ts";
+import type { PipelineLike, ResultOf, Step } from "./composition_contract.ts";
+import type { ReadResultOptions } from "./result_stream.ts";
 import { getActor } from "./registry.ts";
 
 /**
@@ -25,7 +26,6 @@ let makePipeline: ((steps: readonly Step[]) => unknown) | undefined;
 export function providePipe(make: (steps: readonly Step[]) => unknown): void {
   makePipeline = make;
 }
-import type { ReadResultOptions } from "./results/backend.ts";
 
 /**
  * How `Message.getResult()` reads a result. The results layer provides it when it loads
@@ -527,7 +527,7 @@ export class Message<Args extends unknown[] = unknown[], Result = unknown> {
    * `then`, so that awaiting a message never runs it.
    *
    * @param next A message, a group or a pipeline.
-   * @returns A pipeline of this message and `next`, not run yet.
+   * @returns A `Pipeline` of this message and `next`, not run yet.
    * @throws {TypeError} On a composition skiff cannot run (see `pipeline()`).
    * @example
    * ```ts
@@ -540,11 +540,11 @@ export class Message<Args extends unknown[] = unknown[], Result = unknown> {
    * assert(pipe.steps.length === 2);
    * ```
    */
-  pipe<N extends Step>(next: N): Pipeline<ResultOf<N>> {
+  pipe<N extends Step>(next: N): PipelineLike<ResultOf<N>> {
     if (!makePipeline) {
       throw new TypeError("Cannot pipe: pipelines are not loaded; import skiff's main module");
     }
-    return makePipeline([this as Message, next]) as Pipeline<ResultOf<N>>;
+    return makePipeline([this as Message, next]) as PipelineLike<ResultOf<N>>;
   }
 
   /**

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import * as v from "valibot";
 import { actor } from "../src/actor.ts";
 import { MemoryBroker } from "../src/brokers/memory.ts";
-import { group } from "../src/composition/group.ts";
+import { Group, group } from "../src/composition/group.ts";
+import type { PipelineLike, ResultOf } from "../src/composition_contract.ts";
 import { Pipeline, pipeline } from "../src/composition/pipeline.ts";
 import { SkipMessage } from "../src/errors.ts";
 import { Message } from "../src/message.ts";
@@ -304,6 +305,41 @@ Deno.test("pipeline: it is never a thenable, and pipe() composes without running
   assert.equal((await broker.stats("default")).ready, 0);
   const typed: Pipeline<string> = a.message(1).pipe(b.message("x"));
   assert.equal(typed.steps.length, 2);
+});
+
+/** Whether two types are the same (not only assignable one way). */
+type Same<X, Y> = (<T>() => T extends X ? 1 : 2) extends (<T>() => T extends Y ? 1 : 2) ? true
+  : false;
+
+Deno.test("pipeline: message.pipe() is typed as the Pipeline it returns, with the last step's result type", async () => {
+  const broker = new MemoryBroker({ logger: silentLogger });
+  const a = actor(`a-${crypto.randomUUID()}`, (n: number) => n, { broker });
+  const b = actor(`b-${crypto.randomUUID()}`, (s: string, n: number) => `${s}${n}`, { broker });
+  // Given pipe() on a message, then a group, then a pipeline.
+  const piped = a.message(1).pipe(b.message("x"));
+  const fanned = a.message(1).pipe(group([a.message(), a.message()]));
+  const nested = a.message(1).pipe(pipeline([a.message(), b.message("y")]));
+  // Then each is a Pipeline of its last step's result, assignable both ways, and no wider.
+  const typed: Pipeline<string> = piped;
+  const list: Pipeline<number[]> = fanned;
+  const last: Pipeline<string> = nested;
+  const back: PipelineLike<string> = typed;
+  // @ts-expect-error the last step returns a string
+  const wrong: Pipeline<number> = piped;
+  const same: [
+    Same<ReturnType<typeof piped.getResult>, Promise<string>>,
+    Same<ReturnType<typeof fanned.getResult>, Promise<number[]>>,
+    Same<ResultOf<typeof nested>, string>,
+    Same<ResultOf<Pipeline<string>>, string>,
+    Same<ResultOf<Group<number>>, number[]>,
+  ] = [true, true, true, true, true];
+  // What type-checks on them, and what they are at run time, is a Pipeline's.
+  const chained: Pipeline<string> = await piped.pipe(a.message(2)).pipe(b.message("z")).run();
+  for (const pipe of [typed, list, last, back, wrong, chained]) assert.ok(pipe instanceof Pipeline);
+  assert.deepEqual([typed.length, list.length, last.length, chained.length], [2, 2, 3, 4]);
+  assert.ok(fanned.steps[1] instanceof Group);
+  assert.deepEqual(same, [true, true, true, true, true]);
+  await broker.join("default");
 });
 
 Deno.test("pipeline: given run with a delay, then the first step is delayed and the rest follow it", async () => {

@@ -7,12 +7,12 @@
  */
 import { describe, integerIn } from "../_util.ts";
 import type { Broker } from "../broker.ts";
+import type { GroupLike, ResultOf, RunOptions, Step } from "../composition_contract.ts";
 import { Message } from "../message.ts";
+import type { ReadResultOptions, ResultStream } from "../result_stream.ts";
 import { backendFor } from "../results/_lookup.ts";
-import type { ReadResultOptions } from "../results/backend.ts";
-import type { ResultStream } from "../results/stream.ts";
 import { brokerFor, checkDelay, compile, DEFAULT_GROUP_TTL, launch } from "./_build.ts";
-import { GROUP_MARK, Pipeline, type ResultOf, type RunOptions, type Step } from "./pipeline.ts";
+import { GROUP_MARK, Pipeline } from "./pipeline.ts";
 
 /** What a group's member may be: a message, or a pipeline of messages. */
 export type Member = Message<unknown[], unknown> | Pipeline<unknown>;
@@ -61,7 +61,7 @@ export interface WaitOptions {
  * assert.deepEqual(products, [2, 6, 12]);
  * ```
  */
-export class Group<R = unknown> {
+export class Group<R = unknown> implements GroupLike<R> {
   /** Marks a group for pipelines (see `GROUP_MARK`). */
   readonly [GROUP_MARK] = true as const;
   /** The group id. */
@@ -265,5 +265,5 @@ function lastOf(member: Pipeline): Message {
   if (last instanceof Group) {
     throw new TypeError("Cannot build group: a pipeline inside a group cannot hold a group");
   }
-  return last;
+  return last as Message; // a pipeline's steps are messages and groups
 }

@@ -8,12 +8,17 @@
  */
 import { describe } from "../_util.ts";
 import type { Broker } from "../broker.ts";
+import type {
+  GroupLike,
+  PipelineLike,
+  ResultOf,
+  RunOptions,
+  Step,
+} from "../composition_contract.ts";
 import { Message, providePipe } from "../message.ts";
+import type { ReadResultOptions, ResultStream } from "../result_stream.ts";
 import { backendFor } from "../results/_lookup.ts";
-import type { ReadResultOptions } from "../results/backend.ts";
-import type { ResultStream } from "../results/stream.ts";
 import { brokerFor, checkDelay, compile, launch, type StepSpec } from "./_build.ts";
-import type { Group } from "./group.ts";
 
 /**
  * What marks a `Group`: groups import pipelines, so pipelines recognise a group by this mark
@@ -22,18 +27,9 @@ import type { Group } from "./group.ts";
 export const GROUP_MARK: unique symbol = Symbol.for("skiff.group");
 
 /** Whether a step is a `Group`. */
-function isGroup(step: unknown): step is Group {
+function isGroup(step: unknown): step is GroupLike {
   return typeof step === "object" && step !== null && GROUP_MARK in step;
 }
-
-/** What a pipeline's step or a group's member may be. */
-export type Step = Message<unknown[], unknown> | Group<unknown> | Pipeline<unknown>;
-
-/** The result type of a step: a message's, a group's list, a pipeline's last step's. */
-export type ResultOf<S> = S extends Message<unknown[], infer R> ? R
-  : S extends Group<infer R> ? R[]
-  : S extends Pipeline<infer R> ? R
-  : unknown;
 
 /** Options of {@linkcode pipeline}. */
 export interface PipelineOptions {
@@ -41,11 +37,12 @@ export interface PipelineOptions {
   broker?: Broker;
 }
 
-/** Options of `run()` of pipelines and groups. */
-export interface RunOptions {
-  /** Delay the first step (every member of a group) by this many milliseconds. */
-  delay?: number;
-}
+/**
+ * Each pipeline's broker, when one was given. Kept outside the instance (not in a private
+ * field) so that `Pipeline` is structural: `Message.pipe()` returns the core's
+ * `PipelineLike`, which must stay assignable to `Pipeline`.
+ */
+const brokers = new WeakMap<Pipeline<unknown>, Broker>();
 
 /**
  * A pipeline: build it with {@linkcode pipeline} or `message.pipe()`, then `run()` it.
@@ -72,10 +69,9 @@ export interface RunOptions {
  * assert.deepEqual(await pipe.getResults().toArray(), ["words at a.test", 3]);
  * ```
  */
-export class Pipeline<R = unknown> {
+export class Pipeline<R = unknown> implements PipelineLike<R> {
   /** The steps, pipelines flattened: messages and groups. */
-  readonly steps: readonly (Message | Group)[];
-  readonly #broker: Broker | undefined;
+  readonly steps: readonly (Message | GroupLike)[];
 
   /**
    * Prefer {@linkcode pipeline}.
@@ -90,16 +86,16 @@ export class Pipeline<R = unknown> {
         `Cannot build pipeline: the steps must be an array, received ${describe(steps)}`,
       );
     }
-    this.steps = steps.flatMap((step): (Message | Group)[] => {
+    this.steps = steps.flatMap((step): (Message | GroupLike)[] => {
       if (step instanceof Pipeline) return [...step.steps];
-      if (step instanceof Message || isGroup(step)) return [step as Message | Group];
+      if (step instanceof Message || isGroup(step)) return [step];
       throw new TypeError(
         `Cannot build pipeline: a step must be a message, a group or a pipeline, received ${
           describe(step)
         }`,
       );
     });
-    this.#broker = options.broker;
+    if (options.broker) brokers.set(this, options.broker);
   }
 
   /** How many steps it has. */
@@ -115,7 +111,7 @@ export class Pipeline<R = unknown> {
    * @throws {TypeError} When `next` is not a message, a group or a pipeline.
    */
   pipe<N extends Step>(next: N): Pipeline<ResultOf<N>> {
-    return new Pipeline<ResultOf<N>>([...this.steps, next], { broker: this.#broker });
+    return new Pipeline<ResultOf<N>>([...this.steps, next], { broker: brokers.get(this) });
   }
 
   /**
@@ -131,8 +127,9 @@ export class Pipeline<R = unknown> {
    */
   async run(options: RunOptions = {}): Promise<this> {
     const delay = checkDelay(options.delay, "pipeline");
-    const { messages, groups, plans } = launch(compile(this.#specs()), delay);
-    const broker = brokerFor(messages[0], this.#broker, "pipeline");
+    const specs = this.steps.map((step): StepSpec => isGroup(step) ? { group: step } : step);
+    const { messages, groups, plans } = launch(compile(specs), delay);
+    const broker = brokerFor(messages[0], brokers.get(this), "pipeline");
     await broker.enqueue(messages, { groups, plans });
     return this;
   }
@@ -149,7 +146,7 @@ export class Pipeline<R = unknown> {
    */
   async getResult(options: ReadResultOptions = {}): Promise<R> {
     const last = this.steps[this.steps.length - 1];
-    const [result] = await this.#results([last], options).toArray();
+    const [result] = await resultsOf([last], brokers.get(this), options).toArray();
     return result as R;
   }
 
@@ -161,21 +158,22 @@ export class Pipeline<R = unknown> {
    * @throws {TypeError} At once, when a step's actor does not store results.
    */
   getResults(options: ReadResultOptions = {}): ResultStream<unknown> {
-    return this.#results(this.steps, options);
+    return resultsOf(this.steps, brokers.get(this), options);
   }
+}
 
-  #results(steps: readonly (Message | Group)[], options: ReadResultOptions): ResultStream<unknown> {
-    const slots = steps.map((step) => isGroup(step) ? step.lastMessages() : step);
-    const backend = backendFor(slots.flat(), this.#broker);
-    return backend.getResults(
-      slots.map((slot) => Array.isArray(slot) ? slot.map((m) => m.id) : (slot as Message).id),
-      options,
-    );
-  }
-
-  #specs(): StepSpec[] {
-    return this.steps.map((step) => isGroup(step) ? { group: step } : step);
-  }
+/** Reads the results of steps: a message's, or a group's list. */
+function resultsOf(
+  steps: readonly (Message | GroupLike)[],
+  broker: Broker | undefined,
+  options: ReadResultOptions,
+): ResultStream<unknown> {
+  const slots = steps.map((step) => isGroup(step) ? step.lastMessages() : step);
+  const backend = backendFor(slots.flat(), broker);
+  return backend.getResults(
+    slots.map((slot) => Array.isArray(slot) ? slot.map((m) => m.id) : (slot as Message).id),
+    options,
+  );
 }
 
 /**

@@ -6,7 +6,9 @@
  */
 import { describe, isNonNegative } from "../_util.ts";
 import { type FailureData, ResultFailure, ResultMissing, ResultTimeout } from "./errors.ts";
-import { ResultStream } from "./stream.ts";
+import { type ReadResultOptions, ResultStream } from "../result_stream.ts";
+
+export type { ReadResultOptions };
 
 /** Options of every result backend. */
 export interface ResultBackendOptions {
@@ -16,14 +18,6 @@ export interface ResultBackendOptions {
   pollMin?: number;
   /** The longest pause between reads while blocking, in milliseconds (default 1 000). */
   pollMax?: number;
-}
-
-/** Options of a read. */
-export interface ReadResultOptions {
-  /** Wait for results not stored yet (default `false`: `ResultMissing` at once). */
-  block?: boolean;
-  /** How long to wait in all, in milliseconds (default 10 000). */
-  timeout?: number;
 }
 
 /** One value to store. */

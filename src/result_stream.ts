@@ -1,9 +1,18 @@
 /**
- * A stream of results in order: what `group.getResults()` and `pipeline.getResults()`
- * answer.
+ * How results are read: the options of a read, and the stream of results in order that
+ * `group.getResults()` and `pipeline.getResults()` answer. The core owns them, so that
+ * `Message.getResult()` and the composition contract name no type of the results layer.
  *
  * @module
  */
+
+/** Options of a read. */
+export interface ReadResultOptions {
+  /** Wait for results not stored yet (default `false`: `ResultMissing` at once). */
+  block?: boolean;
+  /** How long to wait in all, in milliseconds (default 10 000). */
+  timeout?: number;
+}
 
 /**
  * Results in the order their messages were added, read as they land: iterate it with
