@@ -86,6 +86,7 @@ export {
   type MessageState,
   type MessageTemplate,
   type NackOutcome,
+  type PlanFan,
   type PlanStart,
   type PlanStep,
   type QueueStats,
@@ -279,6 +280,7 @@ export {
   type Membership,
   type PendingGroup,
   type PendingMessage,
+  type PlanFanRef,
   type PlanRef,
 } from "./src/continuation.ts";
 export {

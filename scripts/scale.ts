@@ -1,7 +1,7 @@
 /**
  * The scale check: reproduces the cases where a script or a cost could grow without bound
- * (large bodies, deep dead-letter lists, big groups, long pipelines, an enqueue batch onto a
- * deep queue, large replies through `skiff local`) on a private redis-server it starts, and prints per case: the size, the
+ * (large bodies, deep dead-letter lists, big groups, long pipelines, pipelines of groups, an
+ * enqueue batch onto a deep queue, large replies through `skiff local`) on a private redis-server it starts, and prints per case: the size, the
  * longest script (SLOWLOG, every command logged), the bytes sent and received over REST,
  * the requests, and the Redis commands (`INFO commandstats`, script calls included).
  * `tests/scale_test.ts` runs it scaled down and asserts the bounds.
@@ -18,6 +18,7 @@ import { Redis } from "@upstash/redis";
 import { actor } from "../src/actor.ts";
 import { UpstashBroker } from "../src/brokers/upstash.ts";
 import { queueKeys } from "../src/brokers/upstash/_keys.ts";
+import { group } from "../src/composition/group.ts";
 import { pipeline } from "../src/composition/pipeline.ts";
 import { RedisConnection } from "../src/local/connection.ts";
 import { startLocalServer } from "../src/local/mod.ts";
@@ -46,6 +47,8 @@ export interface ScaleRow {
   commands: number;
   /** Figures of the case itself. */
   extra?: Record<string, number>;
+  /** Per stage of a pipeline, in order: REST bytes (sent and received) and Redis commands. */
+  stages?: { bytes: number[]; commands: number[] };
 }
 
 /** Options of {@linkcode runScale}. */
@@ -86,14 +89,39 @@ export async function runScale(options: ScaleOptions = {}): Promise<ScaleRow[]> 
   };
   const client = new Redis({ url: server.url, token, enableTelemetry: false });
   const rows: ScaleRow[] = [];
+  /** Bytes and commands since the case began. */
+  const mark = async () => {
+    const [info] = await admin.send([["INFO", "commandstats"]]);
+    return { bytes: traffic.sent + traffic.received, commands: commandCount(info) };
+  };
+  /**
+   * Claims and processes a queue's messages one by one, as a worker would, until none is
+   * left; a stage ends after every `per` messages: answers the bytes and commands of each.
+   */
+  const drain = async (queue: string, per: number) => {
+    const stages = { bytes: [] as number[], commands: [] as number[] };
+    let before = await mark();
+    let done = 0;
+    for (let claim; ([claim] = await broker.claim(queue)).length > 0;) {
+      await processMessage(broker, queue, claim);
+      if (++done % per > 0) continue;
+      const after = await mark();
+      stages.bytes.push(after.bytes - before.bytes);
+      stages.commands.push(after.commands - before.commands);
+      before = after;
+    }
+    return { done, stages };
+  };
   const measure = async (
     name: string,
     size: string,
-    fn: () => Promise<{ outcome: string; extra?: Record<string, number> }>,
+    fn: () => Promise<
+      { outcome: string; extra?: Record<string, number>; stages?: ScaleRow["stages"] }
+    >,
   ) => {
     await admin.send([["SLOWLOG", "RESET"], ["CONFIG", "RESETSTAT"]]);
     const before = { ...traffic };
-    const { outcome, extra } = await fn();
+    const { outcome, extra, stages } = await fn();
     const [slow, info] = await admin.send([["SLOWLOG", "GET", "-1"], ["INFO", "commandstats"]]);
     rows.push({
       name,
@@ -105,15 +133,17 @@ export async function runScale(options: ScaleOptions = {}): Promise<ScaleRow[]> 
       requests: traffic.requests - before.requests,
       commands: commandCount(info),
       extra,
+      stages,
     });
   };
+  let broker: UpstashBroker;
   try {
     await admin.send([
       ["FLUSHALL"],
       ["CONFIG", "SET", "slowlog-log-slower-than", "0"],
       ["CONFIG", "SET", "slowlog-max-len", "1000000"],
     ]);
-    const broker = new UpstashBroker({ redis: client, namespace: "scale", logger: quiet });
+    broker = new UpstashBroker({ redis: client, namespace: "scale", logger: quiet });
 
     // 1. A claim of many large bodies.
     const bodies = n(200);
@@ -149,7 +179,8 @@ export async function runScale(options: ScaleOptions = {}): Promise<ScaleRow[]> 
       return { outcome: `${results.length} read` };
     });
 
-    // 4. Pipelines: run each step as a worker would (claim, process, settle).
+    // 4. Pipelines: run each step as a worker would (claim, process, settle); a step's
+    // bytes and commands, measured apart, must not depend on how many steps follow it.
     const step = actor(`scale-step-${run}`, (x: number) => x + 1, { broker, queue: "pipe" });
     for (const steps of [10, 100, 300, 1000].map(n)) {
       await measure("pipeline", `${steps} steps`, async () => {
@@ -158,11 +189,26 @@ export async function runScale(options: ScaleOptions = {}): Promise<ScaleRow[]> 
           ...Array.from({ length: steps - 1 }, () => step.message()),
         ])
           .run();
-        let done = 0;
-        for (let claim; ([claim] = await broker.claim("pipe")).length > 0; done++) {
-          await processMessage(broker, "pipe", claim);
-        }
-        return { outcome: `${done} steps run` };
+        const { done, stages } = await drain("pipe", 1);
+        return { outcome: `${done} steps run`, stages };
+      });
+    }
+
+    // 4b. Pipelines of groups and their fan-ins, [G(10), m, G(10), m, ...]: a stage is a
+    // group of 10 and the step after it (11 messages), and neither its bytes nor its
+    // commands depend on how many stages follow it.
+    const member = actor(`scale-member-${run}`, (..._: unknown[]) => 1, { broker, queue: "fan" });
+    const gather = actor(`scale-gather-${run}`, (_: number[]) => 0, { broker, queue: "fan" });
+    for (const stages of [10, 30, 100].map(n)) {
+      await measure("fan pipeline", `${stages} stages of a group of 10 and a fan-in`, async () => {
+        await pipeline(
+          Array.from({ length: stages }, () => [
+            group(Array.from({ length: 10 }, () => member.message())),
+            gather.message(),
+          ]).flat(),
+        ).run();
+        const { done, stages: measured } = await drain("fan", 11);
+        return { outcome: `${done} messages run`, stages: measured };
       });
     }
 

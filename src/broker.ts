@@ -164,16 +164,27 @@ export interface GroupStart {
 }
 
 /**
- * A pipeline's plan, stored once when it runs: the templates of its later message steps by
- * position, so that each step's envelope refers to the next instead of carrying the rest.
+ * A group step of a pipeline's plan: its members' first messages, enqueued with the
+ * previous result, and the state of the group when tracked, created in the same transition.
+ */
+export interface PlanFan {
+  /** The members' first messages (each filled with the previous result unless it ignores it). */
+  members: MessageTemplate[];
+  /** The group's state to create, when tracked (a fan-in step or callbacks). */
+  group?: GroupStart;
+}
+
+/**
+ * A pipeline's plan, stored once when it runs: its later steps by position, messages and
+ * groups, so that each step's envelope refers to the next instead of carrying the rest.
  */
 export interface PlanStart {
   /** The plan id (the pipeline's first message's id). */
   id: string;
   /** The queue whose hash tag holds the plan (the first step's). */
   home: string;
-  /** The steps a settle reads: position and template (filled with the previous result). */
-  steps: [number, MessageTemplate][];
+  /** The steps a settle reads: position and template (filled with the previous result) or group. */
+  steps: [number, MessageTemplate | PlanFan][];
   /** Every message of the pipeline that stores its result, with its step's position. */
   results: [number, string][];
   /** How long the plan is kept, in milliseconds (it is deleted once its last step is enqueued). */
@@ -194,6 +205,13 @@ export interface PlanStep {
   last: boolean;
   /** The previous step's result as JSON, appended to its arguments unless it ignores it. */
   fill: string;
+  /** A group step: its members' queues, and the tracked group whose state it creates. */
+  fan?: { queues: string[]; group?: { id: string; home: string } };
+  /**
+   * The step after a group, read by a member's report: enqueued only if that report
+   * completes the group, filled with the list of results (`fill` is not used).
+   */
+  fanIn?: boolean;
 }
 
 /** A group member's last step reporting to its group, inside its ack or its death. */
@@ -228,7 +246,7 @@ export interface Effects {
   groups?: GroupStart[];
   /** A group member reporting success (ack) or failure for good (dead). */
   member?: MemberReport;
-  /** The next step of a pipeline, read from its plan (ack only). */
+  /** The next step of a pipeline, read from its plan (ack only; with `member`, a fan-in). */
   plan?: PlanStep;
 }
 

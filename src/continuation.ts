@@ -2,10 +2,10 @@
  * What a message carries about the composition it is part of (its envelope's `next`):
  * the next step of its pipeline, the group it fans out into, the group it reports to.
  * `pipeline()` and `group()` build it; `docs/lifecycle.md` ("Continuations") describes the
- * model. A pipeline's later message steps are stored once, in its plan (`PlanStart`), and a
- * step refers to the next by position (`plan`); a fan-out carries its group's members and
- * the step after the group, and a member pipeline's steps carry the rest of the member, so
- * the bytes of a composition grow linearly with its size.
+ * model. A pipeline's later steps, messages and groups, are stored once, in its plan
+ * (`PlanStart`): a step refers to the next by position (`plan`), and a group's members to
+ * the step after the group (`fanIn`), so the bytes of a pipeline grow linearly with its
+ * messages. A member pipeline's steps carry the rest of the member.
  *
  * @module
  */
@@ -67,9 +67,15 @@ export interface Membership {
   /** The queues the group's completion and failure write to. */
   queues: string[];
   /** Ids of the messages after the group, whose results fail when this member does. */
-  after: string[];
+  after?: string[];
   /** The plan of the steps after those: their results fail too. */
   rest?: PlanRef;
+  /**
+   * The step after the group, in the plan: enqueued with the list of results by the
+   * member whose success completes the group; its results, and later ones, fail when this
+   * member does.
+   */
+  fanIn?: PlanRef;
 }
 
 /**
@@ -91,6 +97,18 @@ export interface PlanRef {
   fill: boolean;
   /** Whether it is the last step stored in the plan (the plan is deleted once it is enqueued). */
   last: boolean;
+  /** A group step: its members' queues, and the group whose state it starts when tracked. */
+  fan?: PlanFanRef;
+}
+
+/** What a reference to a group step in a plan names besides the plan (see {@linkcode PlanRef}). */
+export interface PlanFanRef {
+  /** The queues of the members' first messages (`queue` is the first of them). */
+  queues: string[];
+  /** The tracked group's id (its state is created with the members); none when untracked. */
+  group?: string;
+  /** The queue whose hash tag holds the group's state. */
+  home?: string;
 }
 
 /** What comes after a message: at most one of `pipe`, `fan` and `plan`, and maybe `member`. */
@@ -99,7 +117,7 @@ export interface Continuation {
   pipe?: PendingMessage;
   /** The next step of the pipeline, a group. */
   fan?: PendingGroup;
-  /** The next step of the pipeline, a message stored in the pipeline's plan. */
+  /** The next step of the pipeline, a message or a group stored in the pipeline's plan. */
   plan?: PlanRef;
   /** The group this message's member belongs to: reported to when no step follows. */
   member?: Membership;
@@ -134,6 +152,12 @@ const PendingGroupSchema: v.GenericSchema<PendingGroup> = v.object({
   ttl: count,
 });
 
+const PlanFanRefSchema: v.GenericSchema<PlanFanRef> = v.object({
+  queues: v.pipe(v.array(name), v.minLength(1)),
+  group: v.optional(groupId),
+  home: v.optional(name),
+});
+
 const PlanRefSchema: v.GenericSchema<PlanRef> = v.object({
   id,
   home: name,
@@ -142,6 +166,7 @@ const PlanRefSchema: v.GenericSchema<PlanRef> = v.object({
   bytes: count,
   fill: v.boolean(),
   last: v.boolean(),
+  fan: v.optional(PlanFanRefSchema),
 });
 
 const MembershipSchema: v.GenericSchema<Membership> = v.object({
@@ -151,8 +176,9 @@ const MembershipSchema: v.GenericSchema<Membership> = v.object({
   size: count,
   keep: v.boolean(),
   queues: v.array(name),
-  after: v.array(id),
+  after: v.optional(v.array(id)),
   rest: v.optional(PlanRefSchema),
+  fanIn: v.optional(PlanRefSchema),
 });
 
 /**

@@ -194,9 +194,9 @@ export const COMPOSITION_COST = {
   "process a pipeline step (ack + next step read from the plan, other queue)": 7,
   "process a pipeline step with storeResults (SET, then ack + next step)": 8,
   "process the step before the last (ack + last step, plan deleted)": 8,
-  "process a step that fans out into a group of 3 (ack + state + members)": 10,
+  "process a step that fans out into a group of 3 (ack + group from the plan)": 11,
   "process a group member, not the last (ack + report)": 6,
-  "process the last group member (ack + report + next step with the results)": 10,
+  "process the last group member (ack + report + fan-in from the plan, plan deleted)": 12,
   "process a group member that dies, first failure (dead + report + callback)": 11,
   "run a pipeline (first step + plan)": 6,
   "run a group of 3 on one queue, no callbacks": 5,
@@ -294,10 +294,14 @@ Deno.test("cost: results, callbacks, pipeline steps and group members issue thei
       group([task.message(), task.message(), task.message()]),
       task.message(),
     ]).run();
-    await step("process a step that fans out into a group of 3 (ack + state + members)");
+    await step(
+      "process a step that fans out into a group of 3 (ack + group from the plan)",
+    );
     await step("process a group member, not the last (ack + report)");
     await step("process a group member, not the last (ack + report)");
-    await step("process the last group member (ack + report + next step with the results)");
+    await step(
+      "process the last group member (ack + report + fan-in from the plan, plan deleted)",
+    );
     await drain();
 
     const doomed = group([failing.message(1), task.message(2)])

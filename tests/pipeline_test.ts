@@ -263,6 +263,168 @@ forEachBroker(
   },
 );
 
+// Groups in plans: a group step after the first is stored in the plan too, with its members;
+// the step before it reads it and starts the group, the member that completes it reads the
+// step after it.
+
+forEachBroker(
+  "pipeline: given groups and messages alternating, then the step before a group refers to it in the plan, and the results flow through to the end",
+  async ({ broker, queue, name, redis }) => {
+    const double = actor(name("double"), (...args: number[]) => 2 * args[args.length - 1], {
+      broker,
+      queue,
+      storeResults: true,
+    });
+    const sum = actor(name("sum"), (ns: number[]) => ns.reduce((a, b) => a + b, 0), {
+      broker,
+      queue,
+      storeResults: true,
+    });
+    const first = double.message(1);
+    const second = group([double.message(), double.message(), double.message()]);
+    const pipe = await pipeline([
+      first,
+      second,
+      sum.message(),
+      group([double.message(), double.message()]),
+      sum.message(),
+    ]).run();
+    const [claim] = await broker.claim(queue);
+    const body = Message.decode(claim.body);
+    // A reference to the group step, not its members.
+    assert.equal(body.next?.fan, undefined);
+    assert.deepEqual({ ...body.next?.plan, bytes: 0 }, {
+      id: first.id,
+      home: queue,
+      at: 1,
+      queue,
+      bytes: 0,
+      fill: true,
+      last: false,
+      fan: { queues: [queue], group: second.id, home: queue },
+    });
+    for (const member of second.lastMessages()) assert.ok(!claim.body.includes(member.id));
+    await processMessage(broker, queue, claim);
+    await broker.join(queue);
+    // 1 -> 2 -> [4, 4, 4] -> 12 -> [24, 24] -> 48
+    assert.equal(await pipe.getResult(), 48);
+    assert.deepEqual(await pipe.getResults().toArray(), [2, [4, 4, 4], 12, [24, 24], 48]);
+    assert.deepEqual(await broker.planResults(queue, first.id, 0), []);
+    if (redis) {
+      assert.equal(await redis.client.exists(planKey(redis.namespace, queue, first.id)), 0);
+    }
+  },
+);
+
+forEachBroker(
+  "pipeline: given every ack of groups in a plan run twice (retried requests), then each group starts once, each member runs once and each fan-in once",
+  async ({ broker, queue, name }) => {
+    const runs: string[] = [];
+    const one = actor(name("one"), (..._: unknown[]) => {
+      runs.push("member");
+      return 1;
+    }, { broker, queue });
+    const count = actor(name("count"), (ns: number[]) => {
+      runs.push(`count ${ns.length}`);
+      return ns.length;
+    }, { broker, queue, storeResults: true });
+    const pipe = await pipeline([
+      group([one.message(), one.message()]),
+      count.message(),
+      group([one.message(), one.message(), one.message()]),
+      count.message(),
+    ]).run();
+    const doubled = settleTwice(broker);
+    await broker.join(queue);
+    assert.deepEqual(runs, [
+      "member",
+      "member",
+      "count 2",
+      "member",
+      "member",
+      "member",
+      "count 3",
+    ]);
+    // Every message but the last, which has nothing to write with its ack.
+    assert.equal(doubled.done.length, 6);
+    assert.ok(doubled.done.every(([first, second]) => first && !second));
+    assert.equal(await pipe.getResult(), 3);
+  },
+);
+
+forEachBroker(
+  "pipeline: given a member of a group in the plan that dies, then the fan-in never runs and the results after the group fail",
+  async ({ broker, queue, name }) => {
+    const ran: string[] = [];
+    const ok = actor(name("ok"), (...args: unknown[]) => {
+      ran.push("ok");
+      return args.length;
+    }, { broker, queue, storeResults: true });
+    const fail = actor(name("fail"), (..._: unknown[]): number => {
+      throw new Error("boom");
+    }, { broker, queue, storeResults: true, maxRetries: 0 });
+    const last = ok.message();
+    const pipe = await pipeline([
+      ok.message(),
+      group([ok.message(), fail.message()]),
+      ok.message(),
+      last,
+    ]).run();
+    await broker.join(queue, { failFast: false });
+    assert.deepEqual(ran, ["ok", "ok"]);
+    await assert.rejects(last.getResult(), { name: "ResultFailure" });
+    await assert.rejects(pipe.getResult(), { name: "ResultFailure" });
+    assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 1 });
+  },
+);
+
+forEachBroker(
+  "pipeline: given a group as the last step, with a completion callback, then the plan goes with the fan-out and the callback fires once",
+  async ({ broker, queue, name, redis }) => {
+    const done: number[][] = [];
+    const one = actor(name("one"), (n: number) => n, { broker, queue, storeResults: true });
+    const finish = actor(name("finish"), (...args: number[]) => {
+      done.push(args);
+    }, { broker, queue });
+    const first = one.message(5);
+    const fan = group([one.message(), one.message()]).addCompletionCallback(finish.message(0));
+    const pipe = await pipeline([first, fan]).run();
+    const [claim] = await broker.claim(queue);
+    await processMessage(broker, queue, claim);
+    if (redis) {
+      assert.equal(await redis.client.exists(planKey(redis.namespace, queue, first.id)), 0);
+    }
+    await broker.join(queue);
+    assert.deepEqual(done, [[0]]);
+    assert.deepEqual(await pipe.getResult(), [5, 5]);
+  },
+);
+
+forEachBroker(
+  "pipeline: given a plan that is gone when a group completes, then the fan-in is refused with an error and nothing is enqueued",
+  async ({ label, broker, queue, clock, name, redis, errors }) => {
+    const ran: string[] = [];
+    const one = actor(name("one"), () => {
+      ran.push("one");
+      return 1;
+    }, { broker, queue });
+    const gather = actor(name("gather"), (_: number[]) => {
+      ran.push("gather");
+    }, { broker, queue });
+    const members = group([one.message(), one.message()], { ttl: 60 * 86_400_000 });
+    await pipeline([members, gather.message(), gather.message()]).run();
+    // A plan lives 30 days; this group's state 60.
+    if (label === "MemoryBroker") clock.time += 31 * 86_400_000;
+    else await redis!.client.del(planKey(redis!.namespace, queue, members.id));
+    await broker.join(queue);
+    assert.deepEqual(ran, ["one", "one"]);
+    assert.ok(
+      errors.some((line) => line.includes("the plan of its pipeline is unknown or expired")),
+    );
+    assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
+  },
+);
+
 // Building pipelines: what skiff cannot run is refused at once.
 
 Deno.test("pipeline: given shapes skiff cannot run, then TypeError or RangeError before anything is sent", async () => {

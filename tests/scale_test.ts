@@ -53,6 +53,37 @@ Deno.test("scale: given every case at a tenth of its size, then each script stay
   assert.ok(copiedChunked <= 3 * replyBytes);
   assert.equal(mget.requests, 1);
   assert.equal(mget.commands, 1);
-  // Pipelines run; their bytes still grow with steps squared (each step carries the rest).
+  // Pipelines: a step's bytes and commands do not depend on how many steps follow it (each
+  // refers to the next in the plan): step k of a pipeline of 30 costs what step k of a
+  // pipeline of 100 costs, exactly. 13 commands a step (claim 6, settle 7), 14 for the step
+  // before the last (the plan deleted), 10 for the last (its ack).
   assert.equal(row("pipeline", "10 ").outcome, "10 steps run");
+  sameStages(row("pipeline", "30 "), row("pipeline", "100 "), 2);
+  for (const steps of [30, 100]) {
+    const { commands } = row("pipeline", `${steps} `).stages!;
+    assert.deepEqual(commands, [...Array(steps - 2).fill(13), 14, 10], `${steps} steps`);
+  }
+  // Pipelines of groups and their fan-ins, [G(10), m, G(10), m, ...]: a stage (a group of
+  // 10 and its fan-in, 11 messages) costs the same bytes and commands whatever follows it;
+  // 142 commands (11 claims, 10 member settles, the fan-in's settle starting the next group,
+  // each reading its step from the plan), 136 for the last stage.
+  for (const stages of [1, 3, 10]) {
+    const fan = row("fan pipeline", `${stages} `);
+    assert.equal(fan.outcome, `${stages * 11} messages run`);
+    assert.deepEqual(fan.stages!.commands, [...Array(stages - 1).fill(142), 136]);
+  }
+  sameStages(row("fan pipeline", "3 "), row("fan pipeline", "10 "), 1);
 });
+
+/**
+ * Asserts that every stage of the shorter run but its last `tail` costs exactly what the
+ * same stage of the longer run costs: bytes and commands.
+ */
+function sameStages(shorter: ScaleRow, longer: ScaleRow, tail: number): void {
+  const a = shorter.stages!;
+  const b = longer.stages!;
+  const n = a.bytes.length - tail;
+  assert.ok(n > 0 && b.bytes.length > a.bytes.length, `${shorter.size}, ${longer.size}`);
+  assert.deepEqual(b.bytes.slice(0, n), a.bytes.slice(0, n), `${longer.size}: bytes`);
+  assert.deepEqual(b.commands.slice(0, n), a.commands.slice(0, n), `${longer.size}: commands`);
+}

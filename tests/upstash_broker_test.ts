@@ -6,7 +6,8 @@ import { UpstashBroker, type UpstashBrokerClient } from "../src/brokers/upstash.
 import { ACK, CLAIM, NACK, SETTLE, WRITE, WRITE_DEDUP } from "../src/brokers/upstash/scripts.ts";
 import { Retry } from "../src/errors.ts";
 import { startLocalServer } from "../src/local/mod.ts";
-import "../src/composition/pipeline.ts"; // provides Message.pipe()
+import { group } from "../src/composition/group.ts";
+import { pipeline } from "../src/composition/pipeline.ts"; // also provides Message.pipe()
 import { Message } from "../src/message.ts";
 import { processMessage } from "../src/process.ts";
 import type { Script } from "../src/redis/script.ts";
@@ -427,6 +428,51 @@ Deno.test("UpstashBroker: given a settle whose answer is lost, when retried, the
     assert.deepEqual(await broker.stats(queue), { ready: 1, delayed: 0, leased: 0, dead: 0 });
     await broker.join(queue);
     assert.deepEqual(seen, ["a", "b"]);
+  } finally {
+    await cleanup(redis, `${namespace}:`);
+  }
+});
+
+Deno.test("UpstashBroker: given the settles that start a group from a plan and complete it losing their answers, when retried, then they report what they enqueued, once", async () => {
+  const namespace = testPrefix("hole-fan").slice(0, -1);
+  const queue = "q";
+  const plain = new UpstashBroker({ redis, namespace, logger: silentLogger });
+  const seen: string[] = [];
+  const step = actor(`step-${crypto.randomUUID()}`, (...args: unknown[]) => {
+    seen.push(JSON.stringify(args));
+    return args.length;
+  }, { broker: plain, queue });
+  const lossy = () => {
+    const { client, lost } = losing(SETTLE, "broker sees an error");
+    const { lines, logger } = recordingLogger();
+    return { broker: new UpstashBroker({ redis: client, namespace, logger }), lost, lines };
+  };
+  try {
+    await pipeline([
+      step.message("a"),
+      group([step.message("m"), step.message("m")]),
+      step.message("z"),
+    ]).run();
+    // The fan-out: the group's state and its two members.
+    const fanOut = lossy();
+    const [first] = await fanOut.broker.claim(queue);
+    const report = await processMessage(fanOut.broker, queue, first);
+    assert.equal(fanOut.lost(), 1);
+    assert.equal(report.status, "acked");
+    assert.equal(report.enqueued?.length, 2);
+    const [member] = await plain.claim(queue);
+    await processMessage(plain, queue, member);
+    // The fan-in: the last member reads the step after the group and deletes the plan.
+    const fanIn = lossy();
+    const [last] = await fanIn.broker.claim(queue);
+    const completed = await processMessage(fanIn.broker, queue, last);
+    assert.equal(fanIn.lost(), 1);
+    assert.equal(completed.status, "acked");
+    assert.equal(completed.enqueued?.length, 1);
+    assert.deepEqual(fanIn.lines, []);
+    await plain.join(queue);
+    assert.deepEqual(seen, ['["a"]', '["m",1]', '["m",1]', '["z",[2,2]]']);
+    assert.deepEqual(await plain.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
   } finally {
     await cleanup(redis, `${namespace}:`);
   }

@@ -23,6 +23,7 @@ import {
   type MessageState,
   type MessageTemplate,
   type NackOutcome,
+  type PlanFan,
   type PlanStart,
   type PlanStep,
   type QueueStats,
@@ -88,7 +89,7 @@ interface GroupState {
 
 /** A pipeline's plan: its later steps by position, and the ids that store results. */
 interface PlanState {
-  steps: Map<number, MessageTemplate>;
+  steps: Map<number, MessageTemplate | PlanFan>;
   results: [number, string][];
   expiresAt: number;
 }
@@ -263,11 +264,16 @@ export class MemoryBroker extends Broker {
     const now = Math.floor(this.now());
     const enqueued = this.#store(effects?.messages ?? [], now);
     for (const group of effects?.groups ?? []) this.#startGroup(group, now);
+    let completed: string | undefined;
     if (effects?.member) {
-      enqueued.push(...this.#report(effects.member, transition.kind === "ack", now, lease.id));
+      const report = this.#report(effects.member, transition.kind === "ack", now, lease.id);
+      enqueued.push(...report.enqueued);
+      completed = report.completed;
     }
-    if (effects?.plan && transition.kind === "ack") {
-      enqueued.push(...this.#follow(effects.plan, now, lease.id));
+    const step = transition.kind === "ack" ? effects?.plan : undefined;
+    // A fan-in follows only the report that completed its group, with the list of results.
+    if (step && (!step.fanIn || completed !== undefined)) {
+      enqueued.push(...this.#follow(step, step.fanIn ? completed! : step.fill, now, lease.id));
     }
     return Promise.resolve({ done: true, enqueued });
   }
@@ -293,18 +299,23 @@ export class MemoryBroker extends Broker {
     return plan && plan.expiresAt > now ? plan : undefined;
   }
 
-  /** The next step of a pipeline, from its plan; the plan goes with its last step. */
-  #follow(step: PlanStep, now: number, id: string): EnqueuedMessage[] {
+  /**
+   * The next step of a pipeline, from its plan: a message, or a group's members (and its
+   * state, when tracked). The plan goes with its last step.
+   */
+  #follow(step: PlanStep, fill: string, now: number, id: string): EnqueuedMessage[] {
     const plan = this.#plan(step.home, step.id, now);
-    const template = plan?.steps.get(step.at);
-    if (!template) {
+    const entry = plan?.steps.get(step.at);
+    if (!entry) {
       this.logger.error(
         `Cannot continue message ${id}: the plan of its pipeline is unknown or expired`,
       );
       return [];
     }
     if (step.last) this.#plans.delete(`${step.home}\n${step.id}`);
-    return this.#fire([template], step.fill, now);
+    if (!("members" in entry)) return this.#fire([entry], fill, now);
+    if (entry.group) this.#startGroup(entry.group, now);
+    return this.#fire(entry.members, fill, now);
   }
 
   #store(records: readonly EncodedMessage[], now: number): EnqueuedMessage[] {
@@ -352,29 +363,38 @@ export class MemoryBroker extends Broker {
     return state && state.expiresAt > now ? state : undefined;
   }
 
-  /** A member's success or failure for good; what it enqueues. */
-  #report(report: MemberReport, success: boolean, now: number, id: string): EnqueuedMessage[] {
+  /**
+   * A member's success or failure for good: what it enqueues, and the list of results
+   * when it completed the group.
+   */
+  #report(
+    report: MemberReport,
+    success: boolean,
+    now: number,
+    id: string,
+  ): { enqueued: EnqueuedMessage[]; completed?: string } {
     const state = this.#group(report.home, report.group, now);
     if (!state) {
       this.logger.error(
         `Cannot report message ${id} to group ${report.group}: the group is unknown or expired`,
         { id, group: report.group },
       );
-      return [];
+      return { enqueued: [] };
     }
     if (success) {
       // A set of member positions, not a bare counter: a duplicate report counts once.
-      if (state.results.has(report.index)) return [];
+      if (state.results.has(report.index)) return { enqueued: [] };
       state.results.set(report.index, report.result ?? "null");
-      if (--state.left > 0) return [];
+      if (--state.left > 0) return { enqueued: [] };
       state.expiresAt = now + COMPLETED_GROUP_TTL;
       const results = Array.from({ length: report.size }, (_, i) => state.results.get(i) ?? "null");
-      return this.#fire(state.onCompletion, `[${results.join(",")}]`, now);
+      const completed = `[${results.join(",")}]`;
+      return { enqueued: this.#fire(state.onCompletion, completed, now), completed };
     }
-    if (state.failed) return [];
+    if (state.failed) return { enqueued: [] };
     state.failed = true;
     state.expiresAt = now + this.deadLetterTtl;
-    return this.#fire(state.onFailure, report.failure ?? "", now);
+    return { enqueued: this.#fire(state.onFailure, report.failure ?? "", now) };
   }
 
   #fire(templates: readonly MessageTemplate[], fill: string, now: number): EnqueuedMessage[] {

@@ -43,7 +43,13 @@ import {
 } from "./upstash/_codec.ts";
 import { Coalescer } from "./upstash/_batch.ts";
 import { MAX_CLAIM_BYTES } from "./_budget.ts";
-import { hasEffects, settleRequest, templateJson, toSettled } from "./upstash/_effects.ts";
+import {
+  hasEffects,
+  planEntryJson,
+  settleRequest,
+  templateJson,
+  toSettled,
+} from "./upstash/_effects.ts";
 import { flowArgs } from "./flow.ts";
 import {
   callKey,
@@ -231,7 +237,7 @@ export class UpstashBroker extends Broker {
       for (const plan of plans) {
         const key = planKey(this.namespace, plan.home, plan.id);
         const fields: Record<string, string> = { results: JSON.stringify(plan.results) };
-        for (const [at, template] of plan.steps) fields[at] = templateJson([template]);
+        for (const [at, entry] of plan.steps) fields[at] = planEntryJson(entry);
         const entries = Object.entries(fields);
         for (let i = 0; i < entries.length; i += MAX_BATCH) {
           pipeline.hset(key, Object.fromEntries(entries.slice(i, i + MAX_BATCH)));

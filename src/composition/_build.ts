@@ -1,14 +1,14 @@
 /**
  * Compiles pipelines and groups into what their first messages carry (`next`), the
- * pipeline's plan, and what `run()` enqueues. Private to skiff; works on plain specs so that it needs neither the
- * `Pipeline` nor the `Group` class.
+ * pipeline's plan, and what `run()` enqueues. Private to skiff; works on plain specs so that
+ * it needs neither the `Pipeline` nor the `Group` class.
  */
 import { describe, isNonNegative } from "../_util.ts";
 import type { Broker, GroupStart, MessageTemplate, PlanStart } from "../broker.ts";
 import type { Message } from "../message.ts";
 import { getActor } from "../registry.ts";
-import type { Continuation, PendingGroup, PendingMessage, PlanRef } from "../continuation.ts";
-import { groupStart, ignoresPipe, isTracked, toMessage } from "./_effects.ts";
+import type { Continuation, PendingMessage, PlanRef } from "../continuation.ts";
+import { ignoresPipe, toMessage } from "./_effects.ts";
 import { makeTemplate } from "../brokers/_template.ts";
 
 /** How long a tracked group's state is kept while members are pending: 30 days. */
@@ -44,23 +44,26 @@ export interface Launch {
   plans: PlanStart[];
 }
 
-/** A compiled pipeline: what its first step carries, and its plan. */
+/** A compiled pipeline: what `run()` enqueues first, and its plan. */
 export interface Compiled {
-  /** The first step: a message (`pipe`) or a group (`fan`). */
-  start: Continuation;
-  /** The later message steps that follow a message, stored once under the pipeline's id. */
+  /** The first step's messages: a message, or a group's members. */
+  first: PendingMessage[];
+  /** The state of the first step's group, when it is tracked. */
+  group?: GroupStart;
+  /** The later steps, messages and groups, stored once under the pipeline's id. */
   plan?: PlanStart;
 }
 
 /**
- * Compiles a pipeline's steps (a lone group is a pipeline of one step). A message step that
- * follows a message is stored in the plan and the step before it refers to it (`plan`), so
- * the bytes of a pipeline of messages grow linearly with its steps; a group step, and the
- * message after it, travel inline (`fan`), as do the steps of a member pipeline.
+ * Compiles a pipeline's steps (a lone group is a pipeline of one step). Every step after
+ * the first is stored in the plan: the message before a step refers to it (`plan`), and a
+ * group's members to the step after the group (`fanIn`), so the bytes of a pipeline grow
+ * linearly with its messages. The steps of a member pipeline carry the rest of the member.
  *
  * @throws {TypeError} On an empty pipeline or group, a group after a group, a group inside
  *   a group, or a message used twice.
- * @throws {RangeError} On a tracked group of more than 1000 members.
+ * @throws {RangeError} On a tracked group, or a group after the first step, of more than
+ *   1000 members.
  */
 export function compile(steps: readonly StepSpec[]): Compiled {
   if (steps.length === 0) throw new TypeError("Cannot build pipeline: it has no steps");
@@ -81,16 +84,22 @@ export function compile(steps: readonly StepSpec[]): Compiled {
     results: [],
     ttl: DEFAULT_GROUP_TTL,
   };
+  const finish = (compiled: Compiled): Compiled => {
+    if (plan.steps.length === 0) return compiled;
+    plan.steps.reverse();
+    plan.results.sort((a, b) => a[0] - b[0]);
+    return { ...compiled, plan };
+  };
   // A member pipeline: each step carries the rest of the member (members are short).
-  const chain = (steps: readonly Message[], member: PendingMessage["next"]): Continuation => {
-    let after: Continuation = member ?? {};
+  const chain = (steps: readonly Message[], member: Continuation): PendingMessage => {
+    let after: Continuation = member;
     for (let i = steps.length - 1; i >= 0; i--) {
       seen(steps[i]);
       after = { pipe: toPending(steps[i], after), ...member };
     }
-    return after;
+    return after.pipe!;
   };
-  const fanOf = (group: GroupSpec, next: PendingMessage | undefined, at: number): PendingGroup => {
+  const fanOf = (group: GroupSpec, fanIn: PlanRef | undefined, at: number) => {
     if (group.members.length === 0) throw new TypeError("Cannot build group: it has no members");
     const memberSteps = group.members.map((member) => {
       const steps = "steps" in member ? member.steps : [member];
@@ -99,96 +108,107 @@ export function compile(steps: readonly StepSpec[]): Compiled {
       }
       return steps as readonly Message[];
     });
-    const onCompletion = group.completionCallbacks.map((m) => toPending(m, {}));
-    const onFailure = group.failureCallbacks.map((m) => toPending(m, {}));
-    const tracked = next !== undefined || onCompletion.length > 0 || onFailure.length > 0;
+    const onCompletion = group.completionCallbacks.map((m) =>
+      makeTemplate(toPending(m, {}), false)
+    );
+    const onFailure = group.failureCallbacks.map((m) => makeTemplate(toPending(m, {}), true));
+    const tracked = fanIn !== undefined || onCompletion.length > 0 || onFailure.length > 0;
     const size = group.members.length;
-    if (tracked && size > MAX_TRACKED_GROUP) {
+    if ((tracked || at > 0) && size > MAX_TRACKED_GROUP) {
       throw new RangeError(
-        `Cannot build group: a group with callbacks or a next step has at most ${MAX_TRACKED_GROUP} members, received ${size}`,
+        `Cannot build group: a group with callbacks, a next step or a step before it has at most ${MAX_TRACKED_GROUP} members, received ${size}`,
       );
     }
     if (memberSteps.some((steps) => steps.length === 0)) {
       throw new TypeError("Cannot build group: a member has no steps");
     }
     const home = memberSteps[0][0].queue;
-    const templates = [...(next ? [next] : []), ...onCompletion, ...onFailure];
-    const queues = [...new Set(templates.map((t) => t.queue))];
-    const later = next ? continuationMessages({ pipe: next }) : { found: [] };
+    const templates = [...onCompletion, ...onFailure];
+    const queues = unique([...(fanIn ? [fanIn.queue] : []), ...templates.map((t) => t.queue)]);
     for (const messages of memberSteps) {
       for (const message of messages) if (mayStore(message)) plan.results.push([at, message.id]);
     }
-    const members = memberSteps.map((messages, index) => {
-      const member = tracked
-        ? {
-          member: {
-            group: group.id,
-            home,
-            index,
-            size,
-            keep: next !== undefined && !ignoresPipe(next),
-            queues,
-            after: later.found.filter(mayStore).map((m) => m.id),
-            ...(later.rest ? { rest: later.rest } : {}),
-          },
-        }
-        : undefined;
-      return chain(messages, member).pipe!;
-    });
-    return { id: group.id, home, members, next, onCompletion, onFailure, ttl: group.ttl };
+    const members = memberSteps.map((messages, index) =>
+      chain(
+        messages,
+        tracked
+          ? {
+            member: {
+              group: group.id,
+              home,
+              index,
+              size,
+              keep: fanIn?.fill ?? false,
+              queues,
+              ...(fanIn ? { fanIn } : {}),
+            },
+          }
+          : {},
+      )
+    );
+    const state: GroupStart | undefined = tracked
+      ? { id: group.id, home, size, onCompletion, onFailure, ttl: group.ttl }
+      : undefined;
+    return { members, state };
   };
-  // From the last step back: `after` is what the step before carries.
-  let after: Continuation = {};
+  // From the last step back: `ref` refers to the step after the current one.
+  let ref: PlanRef | undefined;
   for (let i = steps.length - 1; i >= 0; i--) {
     const step = steps[i];
+    const last = i === steps.length - 1;
     if ("group" in step) {
-      if (after.fan) {
+      if (!last && "group" in steps[i + 1]) {
         throw new TypeError(
           "Cannot build pipeline: a group must be followed by a message, not by another group",
         );
       }
-      after = { fan: fanOf(step.group, after.pipe, i) };
-      continue;
-    }
-    seen(step);
-    const pending = toPending(step, after);
-    if (mayStore(pending)) plan.results.push([i, pending.id]);
-    const before = steps[i - 1];
-    if (before === undefined || "group" in before) {
-      after = { pipe: pending };
-      continue;
-    }
-    const template = makeTemplate(pending, !ignoresPipe(pending));
-    after = {
-      plan: {
+      const { members, state } = fanOf(step.group, ref, i);
+      if (i === 0) return finish(state ? { first: members, group: state } : { first: members });
+      const templates = members.map((member) => makeTemplate(member, !ignoresPipe(member)));
+      plan.steps.push([i, state ? { members: templates, group: state } : { members: templates }]);
+      ref = {
         id: plan.id,
         home: plan.home,
         at: i,
-        queue: pending.queue,
-        bytes: templateBytes(template),
-        fill: template.fill,
-        last: plan.steps.length === 0,
-      },
-    };
+        queue: templates[0].queue,
+        bytes: Math.max(...templates.map(templateBytes)),
+        fill: templates.some((t) => t.fill),
+        last,
+        fan: {
+          queues: unique(templates.map((t) => t.queue)),
+          ...(state ? { group: state.id, home: state.home } : {}),
+        },
+      };
+      continue;
+    }
+    seen(step);
+    const pending = toPending(step, ref ? { plan: ref } : {});
+    if (mayStore(pending)) plan.results.push([i, pending.id]);
+    if (i === 0) return finish({ first: [pending] });
+    const template = makeTemplate(pending, !ignoresPipe(pending));
     plan.steps.push([i, template]);
+    ref = {
+      id: plan.id,
+      home: plan.home,
+      at: i,
+      queue: pending.queue,
+      bytes: templateBytes(template),
+      fill: template.fill,
+      last,
+    };
   }
-  plan.steps.reverse();
-  plan.results.sort((a, b) => a[0] - b[0]);
-  return plan.steps.length > 0 ? { start: after, plan } : { start: after };
+  throw new TypeError("Cannot build pipeline: it has no steps");
 }
 
 /** What `run()` enqueues for a compiled pipeline, with an optional delay on its first step. */
 export function launch(compiled: Compiled, delay?: number): Launch {
-  const { start, plan } = compiled;
-  const plans = plan ? [plan] : [];
-  const first = (pending: PendingMessage) =>
-    toMessage(delay === undefined ? pending : { ...pending, delay, eta: undefined });
-  if (start.pipe) return { messages: [first(start.pipe)], groups: [], plans };
-  const fan = start.fan!;
+  const { first, group, plan } = compiled;
   return {
-    messages: fan.members.map(first),
-    groups: isTracked(fan) ? [groupStart(fan)] : [],
-    plans,
+    messages: first.map((pending) =>
+      toMessage(delay === undefined ? pending : { ...pending, delay, eta: undefined })
+    ),
+    groups: group ? [group] : [],
+    plans: plan ? [plan] : [],
   };
 }
 
@@ -204,6 +224,10 @@ export function brokerFor(first: Message, broker: Broker | undefined, what: stri
     throw new TypeError(`Cannot run ${what}: no actor named '${first.actor}' is declared here`);
   }
   return actor.broker;
+}
+
+function unique(names: readonly string[]): string[] {
+  return [...new Set(names)];
 }
 
 function toPending(message: Message, after: Continuation): PendingMessage {
@@ -241,30 +265,6 @@ export function checkDelay(delay: number | undefined, what: string): number | un
     );
   }
   return delay === undefined ? undefined : Math.ceil(delay);
-}
-
-/**
- * Every message in a continuation (later steps, members, fan-in steps), in order, up to the
- * plan the last of them refers to (`rest`).
- */
-function continuationMessages(
-  next: Continuation | undefined,
-): { found: PendingMessage[]; rest?: PlanRef } {
-  const found: PendingMessage[] = [];
-  let rest: PlanRef | undefined;
-  const walk = (cont: Continuation | undefined): void => {
-    if (cont?.pipe) {
-      found.push(cont.pipe);
-      walk(cont.pipe.next);
-    }
-    if (cont?.fan) {
-      for (const member of cont.fan.members) walk({ pipe: member });
-      if (cont.fan.next) walk({ pipe: cont.fan.next });
-    }
-    if (cont?.plan) rest = cont.plan;
-  };
-  walk(next);
-  return rest ? { found, rest } : { found };
 }
 
 /** The first member's queue: where a group's state lives. */

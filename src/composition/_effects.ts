@@ -92,14 +92,16 @@ export function successEffects(
     if (isTracked(next.fan)) groups.push(groupStart(next.fan));
   } else if (next?.member) {
     member = report(next.member, { result: next.member.keep ? json : "null" });
+    if (next.member.fanIn) plan = { ...planStep(broker, next.member.fanIn, ""), fanIn: true };
   }
   const extra = callbacks ? callback(broker, message, "onSuccess", [dataOf(message), value]) : [];
   return pack(broker, steps, extra, groups, member, plan);
 }
 
 /**
- * The next step read from the plan, checked for size as a send is (its template's bytes
- * and the result).
+ * The next step read from the plan (a message, or a group's members), checked for size as
+ * a send is (its largest template's bytes and the result). A fan-in is checked without the
+ * results, which only its group's last report knows.
  *
  * @throws {MessageTooLarge} When the step, with the result appended, is too large.
  */
@@ -107,8 +109,13 @@ function planStep(broker: Broker, ref: PlanRef, json: string): PlanStep {
   const fill = ref.fill ? json : "";
   const size = ref.bytes + new TextEncoder().encode(fill).byteLength + 1;
   if (size > broker.maxMessageBytes) throw new MessageTooLarge(size, broker.maxMessageBytes);
-  const { id, home, at, queue, last } = ref;
-  return { id, home, at, queue, last, fill };
+  const { id, home, at, queue, last, fan } = ref;
+  const step: PlanStep = { id, home, at, queue, last, fill };
+  if (fan) {
+    const { queues, group, home: state } = fan;
+    step.fan = group && state ? { queues, group: { id: group, home: state } } : { queues };
+  }
+  return step;
 }
 
 /** The effects of a failure: the `onFailure` callback, and a dead member's report. */

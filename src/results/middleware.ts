@@ -246,8 +246,8 @@ export class Results extends Middleware {
         if (cont.fan.next) walk({ pipe: cont.fan.next });
       }
       if (cont?.member) {
-        ids.push(...cont.member.after);
-        rest ??= cont.member.rest;
+        ids.push(...cont.member.after ?? []);
+        rest ??= cont.member.rest ?? cont.member.fanIn;
       }
       rest ??= cont?.plan;
     };

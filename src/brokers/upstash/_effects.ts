@@ -5,6 +5,7 @@ import type {
   GroupStart,
   Lease,
   MessageTemplate,
+  PlanFan,
   SettleOutcome,
 } from "../../broker.ts";
 import type { ScriptArg } from "../../redis/script.ts";
@@ -41,6 +42,25 @@ export function templateJson(templates: readonly MessageTemplate[]): string {
   ]));
 }
 
+/**
+ * A step of a plan as the script reads it: a message's template (a list of one), or a
+ * group step, `{"n": size, "t": ttl, "d": doneJson, "f": failJson, "m": [member...]}`
+ * (`n`, `t`, `d` and `f` only when the group is tracked).
+ */
+export function planEntryJson(entry: MessageTemplate | PlanFan): string {
+  if (!("members" in entry)) return templateJson([entry]);
+  const members = templateJson(entry.members);
+  if (!entry.group) return `{"m":${members}}`;
+  const { size, ttl, onCompletion, onFailure } = entry.group;
+  const state = JSON.stringify({
+    n: String(size),
+    t: String(ttl),
+    d: templateJson(onCompletion),
+    f: templateJson(onFailure),
+  });
+  return `${state.slice(0, -1)},"m":${members}}`;
+}
+
 /** Options of {@linkcode settleRequest}. */
 export interface SettleRequestOptions {
   /** The key prefix. */
@@ -69,7 +89,7 @@ export function settleRequest(
   const plan = outcome.kind === "ack" ? outcome.effects?.plan : undefined;
   const queues = [queue];
   const writes = [...messages.map((m) => m.queue), ...(member?.queues ?? [])];
-  if (plan) writes.push(plan.queue);
+  if (plan) writes.push(...plan.fan?.queues ?? [plan.queue]);
   for (const name of writes) {
     if (!queues.includes(name)) queues.push(name);
   }
@@ -107,12 +127,18 @@ export function settleRequest(
     effects.m = report;
   }
   if (plan) {
-    effects.p = {
+    const step: Record<string, unknown> = {
       s: state(planKey(namespace, plan.home, plan.id)),
       a: String(plan.at),
       f: plan.fill,
       l: plan.last ? 1 : 0,
     };
+    if (plan.fan) step.m = 1;
+    if (plan.fan?.group) {
+      step.g = state(groupKey(namespace, plan.fan.group.home, plan.fan.group.id));
+    }
+    if (plan.fanIn) step.c = 1;
+    effects.p = step;
   }
   if (options.counter !== undefined) effects.c = state(options.counter);
   if (options.flow) {

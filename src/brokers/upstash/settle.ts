@@ -25,23 +25,28 @@ import { COUNT, EXPIRE_DEAD, KEYED, luaCall } from "./_lua.ts";
  * failure templates with `messageData,exceptionData`. A report to a group whose state is
  * gone (expired) deletes what it created and answers it in `lost`.
  *
- * A pipeline's plan is a hash: a position to a list of one template (the step there), and
- * `results`. An ack whose next step is in the plan reads that step (`HGET`), fills it with
- * the result and enqueues it; the last step deletes the plan (`DEL`). A plan that is gone
- * answers `planLost`.
+ * A pipeline's plan is a hash: a position to the step there, and `results`. A message
+ * step is a list of one template; a group step holds its members' templates and, when
+ * tracked, its state's size, ttl and templates (`{n, t, d, f, m}`). An ack whose next step
+ * is in the plan reads that step (`HGET`), fills it with the result and enqueues it (a
+ * group step: creates the group's state and enqueues its members); a member's report that
+ * completes its group reads the step after the group the same way, filled with the list of
+ * results (a fan-in). The last step deletes the plan (`DEL`). A plan that is gone answers
+ * `planLost`.
  *
  * Commands: the transition's (2 for an ack, 3 or 5 for a nack), then 2 per message to a
  * queue (`HSETNX`, `ZADD`), or 3 or 4 per queue for several; 3 per group started; 2 per
  * member's success, plus `HMGET`, the writes and `PEXPIRE` for the last one; 1 to read a
- * step from a plan (`HGET`), plus its writes, plus a `DEL` for the last; then the `SET` of
- * the call record. A stale token costs 2 (`ZREM`, `GET` of the record). With a counter
- * (`c`), 1 more (`INCRBY`), 2 on the first write of its minute (`PEXPIRE`).
+ * step from a plan (`HGET`), plus its writes (a group step's 3 for its state), plus a `DEL`
+ * for the last; then the `SET` of the call record. A stale token costs 2 (`ZREM`, `GET` of the
+ * record). With a counter (`c`), 1 more (`INCRBY`), 2 on the first write of its minute
+ * (`PEXPIRE`).
  *
  * - KEYS: ready, timers, msg, dead, reason of the message's queue, the call record; ready,
  *   timers, msg of each other queue written to (in the order of `q` below); each group
- *   state, then the plan, then the counter of the minute; [flow, parked of the message's
- *   queue, last, when `k` is 1: with `keyParallelism`, the lease's slot is freed (`free()` in
- *   `_lua.ts`)].
+ *   state, then the plan, then the state of the group a plan's group step starts, then the
+ *   counter of the minute; [flow, parked of the message's queue, last, when `k` is 1: with
+ *   `keyParallelism`, the lease's slot is freed (`free()` in `_lua.ts`)].
  * - ARGV: id, token, `a` (ack), `r` (retry) or `d` (dead), the retry's eta or the time of
  *   death, reason, dead-letter cutoff, new body (or ""), now, the effects as JSON (below),
  *   how long a completed group's state is kept, how long a failed one's (milliseconds).
@@ -49,9 +54,10 @@ import { COUNT, EXPIRE_DEAD, KEYED, luaCall } from "./_lua.ts";
  *   `{ q: [queue...], w: [[queue, id, "r"|"d", score, body]...],
  *   g: [[state, size, doneJson, failJson, ttl]...],
  *   m: { s: state, i: index, n: size, k: 0|1, r: resultJson | f: fill },
- *   p: { s: plan, a: position, f: fill, l: 0|1 (last) }, c: counter, k: 1 }` (states, plans
- *   and the counter are 1-based positions among the state keys; `k`: the flow keys are last;
- *   numbers as strings).
+ *   p: { s: plan, a: position, f: fill, l: 0|1 (last), m: 1 (a group step),
+ *   g: its group's state, c: 1 (a fan-in, filled with the results) }, c: counter, k: 1 }`
+ *   (states, plans and the counter are 1-based positions among the state keys; `k`: the flow
+ *   keys are last; numbers as strings).
  * - Returns: JSON `[1, [[queue, id, "r"|"d"]...], lost, planLost]`, or `[0]` for a stale
  *   token.
  *
@@ -152,10 +158,9 @@ local function store(entries)
 end
 
 -- Fills templates { queue, id, priority, delay, eta, fill, head, sep, middle } at now.
-local function fire(json, fill)
-  if not json then return end
+local function fireAll(templates, fill)
   local entries = {}
-  for _, t in ipairs(cjson.decode(json)) do
+  for _, t in ipairs(templates) do
     local delay, eta, priority = tonumber(t[4]), tonumber(t[5]), tonumber(t[3])
     local due = math.max(now + delay, eta)
     local body = t[7]
@@ -172,17 +177,25 @@ local function fire(json, fill)
   store(entries)
 end
 
-if fx.w then store(fx.w) end
+local function fire(json, fill)
+  if json then fireAll(cjson.decode(json), fill) end
+end
 
-for _, g in ipairs(fx.g or {}) do
-  local state = KEYS[states + tonumber(g[1])]
-  if redis.call("HSETNX", state, "left", g[2]) == 1 then
-    redis.call("HSET", state, "done", g[3], "fail", g[4])
-    redis.call("PEXPIRE", state, g[5])
+-- A group's state, created once: a second start changes nothing.
+local function start(state, size, done, fail, ttl)
+  if redis.call("HSETNX", state, "left", size) == 1 then
+    redis.call("HSET", state, "done", done, "fail", fail)
+    redis.call("PEXPIRE", state, ttl)
   end
 end
 
-local m = fx.m
+if fx.w then store(fx.w) end
+
+for _, g in ipairs(fx.g or {}) do
+  start(KEYS[states + tonumber(g[1])], g[2], g[3], g[4], g[5])
+end
+
+local m, completed = fx.m, nil
 if m then
   local state = KEYS[states + tonumber(m.s)]
   if kind == "a" and m.r then
@@ -196,7 +209,8 @@ if m then
         local got = redis.call("HMGET", state, unpack(fields))
         local results = {}
         for i = 2, #got do results[#results + 1] = got[i] or "null" end
-        fire(got[1], "[" .. table.concat(results, ",") .. "]")
+        completed = "[" .. table.concat(results, ",") .. "]"
+        fire(got[1], completed)
         redis.call("PEXPIRE", state, ARGV[10])
       elseif left < 0 then
         redis.call("DEL", state)
@@ -217,17 +231,25 @@ if m then
   end
 end
 
--- The next step of a pipeline, from its plan; the plan goes with its last step.
+-- The next step of a pipeline, from its plan: a message, or a group (its state and its
+-- members); a fan-in only with the report that completed its group. The plan goes with
+-- its last step.
 local plan, planLost = fx.p, 0
-if plan and kind == "a" then
+if plan and kind == "a" and (plan.c ~= 1 or completed) then
   local state = KEYS[states + tonumber(plan.s)]
-  local template = redis.call("HGET", state, plan.a)
-  if template then
-    fire(template, plan.f)
-    if plan.l == 1 then redis.call("DEL", state) end
-  else
+  local entry = redis.call("HGET", state, plan.a)
+  local fill = plan.f
+  if plan.c == 1 then fill = completed end
+  if not entry then
     planLost = 1
+  elseif plan.m == 1 then
+    local e = cjson.decode(entry)
+    if plan.g and e.n then start(KEYS[states + tonumber(plan.g)], e.n, e.d, e.f, e.t) end
+    fireAll(e.m, fill)
+  else
+    fire(entry, fill)
   end
+  if entry and plan.l == 1 then redis.call("DEL", state) end
 end
 if fx.c then
   local counter = KEYS[states + tonumber(fx.c)]
