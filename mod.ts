@@ -67,6 +67,7 @@ export {
   type CancelOutcome,
   type CancelStored,
   type Claim,
+  type ClaimByIdOptions,
   type ClaimByIdResult,
   type ClaimOptions,
   type DeadLetter,
@@ -160,6 +161,7 @@ export {
   type DeliverOptions,
   type DeliveryResult,
   type DeliveryStatus,
+  PushReplayed,
 } from "./src/push/deliver.ts";
 export type { ProcessStatus } from "./src/process.ts";
 export {

@@ -54,12 +54,25 @@ export interface ClaimOptions extends LeaseOptions {
 /** Where a message is: see `docs/lifecycle.md`; `missing` is done or never sent. */
 export type MessageState = "ready" | "delayed" | "leased" | "dead" | "missing";
 
+/** Options of `claimById()`. */
+export interface ClaimByIdOptions extends LeaseOptions {
+  /**
+   * A key to remember once for `ttlMs`, in the same transition as the claim: when another
+   * call remembered it already, nothing is claimed and the answer is `replayed`. The push
+   * endpoint passes a signature's MAC, so that a replayed push costs no second request.
+   * A retried call whose first answer was lost recognises its own mark.
+   */
+  once?: { key: string; ttlMs: number };
+}
+
 /** What `claimById()` answers. */
 export interface ClaimByIdResult {
   /** The messages claimed now. */
   claimed: Claim[];
   /** The others and where they are (never `ready`). */
   unclaimed: { id: string; state: UnclaimedState }[];
+  /** Set when `once`'s key was remembered by another call: nothing was claimed. */
+  replayed?: true;
 }
 
 /**
@@ -739,13 +752,13 @@ export abstract class Broker {
    *
    * @param queue The queue.
    * @param ids The message ids.
-   * @param options For how long.
+   * @param options For how long, and a key to remember once with the claim.
    * @returns The claims, and the state of each message not claimed.
    */
   abstract claimById(
     queue: string,
     ids: readonly string[],
-    options?: LeaseOptions,
+    options?: ClaimByIdOptions,
   ): Promise<ClaimByIdResult>;
 
   /**

@@ -37,15 +37,15 @@ const TOKEN = "push-cost-token";
 
 /**
  * Redis commands per push-delivery operation. A change that moves one of these changes the
- * bill: update docs with it. A processed push is its signature's `SET NX`, one `claimById`
- * script for all its ids, and one `ack` script per batch of messages that finish together
+ * bill: update docs with it. A processed push is one `claimById` script for all its ids
+ * (with its signature's `SET NX GET` inside), and one `ack` script per batch of messages that finish together
  * (`processMessage` acks each message as it finishes; `UpstashBroker` runs the acks of one
  * turn of the event loop as one script: at the default concurrency of 8, 10 ids take two).
  */
 export const PUSH_COST = {
   "idle deployment: GET /health, no messages": 0,
   "push refused: forged signature": 0,
-  "push refused: replayed signature": 1,
+  "push refused: replayed signature": 2,
   "send 1 message (Push middleware on)": 4,
   "push of 1 id: processed and acked": 11,
   "push of 10 ids: processed and acked": 17,
@@ -56,6 +56,15 @@ export const PUSH_COST = {
 } as const;
 
 type Operation = keyof typeof PUSH_COST;
+
+/** REST requests per push operation (the local server's, so the ones Upstash would serve). */
+export const PUSH_REQUESTS = {
+  "push refused: forged signature": 0,
+  "push refused: replayed signature": 1,
+  "push of 1 id: processed and acked": 2,
+  "push of 1 id already done": 1,
+} as const;
+const PUSH_REQUESTS_MEASURED = Object.keys(PUSH_REQUESTS) as (keyof typeof PUSH_REQUESTS)[];
 
 async function signedPush(app: Hono, queue: string, ids: string[], now = Date.now()) {
   const body = JSON.stringify({ queue, ids });
@@ -86,21 +95,29 @@ Deno.test("cost: a push deployment idles at zero commands; each push costs its d
     },
   });
   broker.addMiddleware(push);
-  const app = workerApp({
-    broker,
-    signingKeys: [SECRET],
-    replayStore: new RedisReplayStore({ redis, prefix: `${namespace}:sig:` }),
-  });
+  // As users get it: no replay store given, so the claim remembers each push's signature.
+  const app = workerApp({ broker, signingKeys: [SECRET] });
+  // REST requests to the local server, counted per operation.
+  const realFetch = globalThis.fetch;
+  let requests = 0;
+  globalThis.fetch = (input, init) => {
+    const target = input instanceof Request ? input.url : String(input);
+    if (target.startsWith(server.url)) requests++;
+    return realFetch(input, init);
+  };
+  const requestsOf = new Map<Operation, number>();
   const queue = "cost";
   const task = actor(`task-${crypto.randomUUID()}`, () => {}, { broker, queue });
   const measured = new Map<Operation, Record<string, number>>();
   const measure = async <T>(operation: Operation, fn: () => Promise<T>): Promise<T> => {
     let result!: T;
+    const before = requests;
     const counts = await counter.count(async () => {
       result = await fn();
       await push.flush();
     });
     measured.set(operation, counts);
+    requestsOf.set(operation, requests - before);
     return result;
   };
 
@@ -172,7 +189,13 @@ Deno.test("cost: a push deployment idles at zero commands; each push costs its d
     for (const [operation, budget] of Object.entries(PUSH_COST)) {
       assert.equal(total(measured.get(operation as Operation)!), budget, operation);
     }
+    // A push is two requests: the claim (which remembers its signature) and the ack.
+    assert.deepEqual(
+      Object.fromEntries(PUSH_REQUESTS_MEASURED.map((op) => [op, requestsOf.get(op)])),
+      PUSH_REQUESTS,
+    );
   } finally {
+    globalThis.fetch = realFetch;
     await counter.close();
     await cleanup(redis, `${namespace}:`);
     await server.close();

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { Redis } from "@upstash/redis";
 import { actor } from "../src/actor.ts";
 import { MemoryBroker } from "../src/brokers/memory.ts";
+import { UpstashBroker } from "../src/brokers/upstash.ts";
 import { workerApp } from "../src/hono/mod.ts";
 import { startLocalServer } from "../src/local/mod.ts";
 import {
@@ -231,4 +232,48 @@ Deno.test("replayStoreFor: given a broker that exposes redis and namespace, then
 
 Deno.test("RedisReplayStore: given no client, then TypeError", () => {
   assert.throws(() => new RedisReplayStore({ redis: {} as Pick<Redis, "set"> }), TypeError);
+});
+
+Deno.test("POST /messages without a replay store: the claim remembers the signature; its answer lost, no false 401; the same push again is a 401 with nothing claimed", async () => {
+  // Request 0 is the claim by id (the signature is remembered in it): its answer is lost
+  // after Redis ran it, and @upstash/redis sends it again.
+  const { server, redis, lost } = await losingServer((n) => n === 0);
+  const namespace = testPrefix("replay-claim").slice(0, -1);
+  const secret = "a-signing-secret-of-some-length";
+  const broker = new UpstashBroker({ redis, namespace, logger: silentLogger });
+  const sender = new UpstashBroker({ redis: restClient(), namespace, logger: silentLogger });
+  const queue = `q-${crypto.randomUUID().slice(0, 8)}`;
+  const ran: string[] = [];
+  const task = actor(`task-${crypto.randomUUID()}`, (x: string) => {
+    ran.push(x);
+  }, { broker: sender, queue });
+  const app = workerApp({ broker, signingKeys: [secret] });
+  try {
+    const message = await task.send("once");
+    const body = JSON.stringify({ queue, ids: [message.id] });
+    const signature = await signPush(secret, { method: "POST", path: "/messages", body });
+    const init = {
+      method: "POST",
+      body,
+      headers: { "content-type": "application/json", "skiff-signature": signature },
+    };
+    const first = await app.request("/messages", init);
+    assert.equal(lost(), 1);
+    assert.equal(first.status, 200);
+    assert.deepEqual((await first.json()).results, [{ id: message.id, status: "acked" }]);
+    assert.deepEqual(ran, ["once"]);
+    // A second message, pushed with the first push's signature again: refused, not claimed.
+    const second = await task.send("never");
+    const replayBody = JSON.stringify({ queue, ids: [second.id] });
+    const replayed = await app.request("/messages", { ...init, body: replayBody });
+    assert.equal(replayed.status, 401, "a body the signature does not cover");
+    const again = await app.request("/messages", init);
+    assert.equal(again.status, 401);
+    assert.match((await again.json()).error, /used already/);
+    assert.deepEqual(ran, ["once"]);
+    assert.deepEqual(await sender.stats(queue), { ready: 1, delayed: 0, leased: 0, dead: 0 });
+  } finally {
+    await cleanup(restClient(), `${namespace}:`);
+    await server.close();
+  }
 });

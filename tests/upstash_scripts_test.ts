@@ -23,6 +23,7 @@ const KEY_VARIABLES = new Set([
   "call",
   "dedup",
   "rate",
+  "once",
   "flow",
   "parked",
   "counter",
@@ -338,8 +339,9 @@ Deno.test("upstash scripts: given 25 ids of 100 KB bodies, when claimed by id, t
     assert.deepEqual(claimed.map((c) => c.id), sent.map((m) => m.id));
     assert.deepEqual(unclaimed, [{ id: "no", state: "missing" }]);
     // 10, 10, then the last 5 and the missing id.
-    // ARGV: now, leaseUntil, claim token, maxBytes, four flow limits, then the ids.
-    assert.deepEqual(calls.map((args) => args.length - 8), [26, 16, 6]);
+    // ARGV: now, leaseUntil, claim token, maxBytes, four flow limits, the once TTL, then
+    // the ids.
+    assert.deepEqual(calls.map((args) => args.length - 9), [26, 16, 6]);
     assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 25, dead: 0 });
   } finally {
     await cleanup(redis, `${namespace}:`);

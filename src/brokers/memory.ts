@@ -10,6 +10,7 @@ import {
   type CancelOutcome,
   type CancelStored,
   type Claim,
+  type ClaimByIdOptions,
   type ClaimByIdResult,
   type ClaimOptions,
   type DeadLetter,
@@ -142,6 +143,8 @@ export class MemoryBroker extends Broker {
   readonly #plans = new Map<string, PlanState>();
   /** Dedup keys (`<queue>\n<key>`): the first id and when the window ends. */
   readonly #dedup = new Map<string, { id: string; expiresAt: number }>();
+  /** Keys remembered once by `claimById()` (`<queue>\n<key>`): when each is forgotten. */
+  readonly #once = new Map<string, number>();
   /** Debounce keys (`<queue>\n<key>`): the waiting id, its first send, when the key ends. */
   readonly #debounce = new Map<string, { id: string; firstAt: number; expiresAt: number }>();
   /** Throttle keys (`<queue>\n<key>`): when the period of the last send stored ends. */
@@ -448,10 +451,13 @@ export class MemoryBroker extends Broker {
   claimById(
     queue: string,
     ids: readonly string[],
-    options: LeaseOptions = {},
+    options: ClaimByIdOptions = {},
   ): Promise<ClaimByIdResult> {
     const { leaseMs } = this.checkArgs("claim messages by id", queue, options);
     const now = this.now();
+    if (options.once && !this.#rememberOnce(queue, options.once, now)) {
+      return Promise.resolve({ claimed: [], unclaimed: [], replayed: true });
+    }
     const q = this.#tidy(queue, now);
     const token = crypto.randomUUID();
     const result: ClaimByIdResult = { claimed: [], unclaimed: [] };
@@ -473,6 +479,20 @@ export class MemoryBroker extends Broker {
     }
     this.#spend(queue, q, result.claimed.length);
     return Promise.resolve(result);
+  }
+
+  /** Remembers a `once` key of a queue; false when it is remembered already. */
+  #rememberOnce(queue: string, once: { key: string; ttlMs: number }, now: number): boolean {
+    const key = `${queue}\n${once.key}`;
+    const until = this.#once.get(key);
+    if (until !== undefined && until > now) return false;
+    // Oldest first (a Map keeps insertion order): forget the expired ones at the front.
+    for (const [old, end] of this.#once) {
+      if (end > now) break;
+      this.#once.delete(old);
+    }
+    this.#once.set(key, now + once.ttlMs);
+    return true;
   }
 
   /**

@@ -11,6 +11,7 @@ import {
   type BrokerOptions,
   type CancelStored,
   type Claim,
+  type ClaimByIdOptions,
   type ClaimByIdResult,
   type ClaimOptions,
   type DeadLetter,
@@ -57,6 +58,7 @@ import {
   flowKeys,
   groupKey,
   NAMESPACE_PATTERN,
+  onceKey,
   planKey,
   progressKey,
   queueKeys,
@@ -382,9 +384,10 @@ export class UpstashBroker extends Broker {
   async claimById(
     queue: string,
     ids: readonly string[],
-    options: LeaseOptions = {},
+    options: ClaimByIdOptions = {},
   ): Promise<ClaimByIdResult> {
     const { leaseMs } = this.checkArgs("claim messages by id", queue, options);
+    const { once } = options;
     if (ids.length > MAX_BATCH) {
       throw new RangeError(
         `Cannot claim messages by id: at most ${MAX_BATCH} ids, received ${ids.length}`,
@@ -396,13 +399,33 @@ export class UpstashBroker extends Broker {
     const result: ClaimByIdResult = { claimed: [], unclaimed: [] };
     const flow = this.queueOptions(queue);
     const keys = queueKeys(this.namespace, queue);
-    if (flow?.rate || flow?.keyParallelism) keys.push(rateKey(this.namespace, queue));
+    if (flow?.rate || flow?.keyParallelism || once) keys.push(rateKey(this.namespace, queue));
     if (flow?.keyParallelism) keys.push(...flowKeys(this.namespace, queue));
     let rest: readonly string[] = ids;
+    // Only the first call carries the once key: later ones (ids over the byte budget) are
+    // the same claim, continued.
+    let onceTtl = 0;
+    if (once) {
+      keys.push(onceKey(this.namespace, queue, once.key));
+      onceTtl = Math.max(1, Math.ceil(once.ttlMs));
+    }
     while (rest.length > 0) {
-      const args = [now, leaseUntil, newCallId(), MAX_CLAIM_BYTES, ...flowArgs(flow), ...rest];
+      const args = [
+        now,
+        leaseUntil,
+        newCallId(),
+        MAX_CLAIM_BYTES,
+        ...flowArgs(flow),
+        onceTtl,
+        ...rest,
+      ];
       const answer = await this.#run(CLAIM_BY_ID, "claim messages by id", queue, args, { keys });
-      const { claimed, unclaimed, deferred } = toClaimById(answer, leaseUntil);
+      const { claimed, unclaimed, deferred, replayed } = toClaimById(answer, leaseUntil);
+      if (replayed) return { claimed: [], unclaimed: [], replayed };
+      if (onceTtl > 0) {
+        keys.pop();
+        onceTtl = 0;
+      }
       result.claimed.push(...claimed);
       result.unclaimed.push(...unclaimed);
       rest = deferred;

@@ -76,12 +76,19 @@ export interface Credentials {
   qstash?: QstashKeys;
 }
 
+/** How long a signature is remembered: a signature dated up to 5 minutes ahead of this clock
+ * stays valid for 10 minutes from now. */
+export const SIGNATURE_MEMORY_MS = 2 * SIGNATURE_TOLERANCE_MS;
+
 /**
  * Checks the request's credentials (no Redis), then remembers a signature or a QStash
  * token once (one Redis command). A request carries one kind of credential: a
  * `Skiff-Signature`, an `Upstash-Signature`, or a bearer secret; the first present decides.
  * The path signed is the one the sender posted to: the full URL path, mount prefix included.
+ * With `replay` undefined a `Skiff-Signature` is not remembered here: its MAC is answered, for
+ * the claim to remember in the same request (`claimById`'s `once`).
  *
+ * @returns The MAC of a `Skiff-Signature` left to remember, if any.
  * @throws {Refusal} 401 on missing, malformed, expired, unknown, wrong or replayed
  *   credentials; 503 when the replay store cannot be reached.
  */
@@ -90,8 +97,9 @@ export async function authenticate(
   body: Uint8Array,
   credentials: Credentials,
   now: number,
-  replay: ReplayStore,
-): Promise<void> {
+  replay: ReplayStore | undefined,
+  fallback: () => ReplayStore,
+): Promise<{ mac?: string }> {
   const skiff = c.req.header(SIGNATURE_HEADER);
   const upstash = c.req.header(QSTASH_SIGNATURE_HEADER);
   const bearer = c.req.header("authorization");
@@ -105,9 +113,8 @@ export async function authenticate(
       now,
     });
     if (!result.ok) throw new Refusal(401, result.message);
-    // Remembered for twice the window: a signature dated up to 5 minutes ahead of this
-    // clock stays valid for 10 minutes from now.
-    await rememberOnce(replay, result.mac, 2 * SIGNATURE_TOLERANCE_MS);
+    if (replay === undefined) return { mac: result.mac };
+    await rememberOnce(replay, result.mac, SIGNATURE_MEMORY_MS);
   } else if (upstash !== undefined) {
     if (credentials.qstash === undefined) throw missing(credentials);
     const result = await verifyQstash(upstash, {
@@ -117,13 +124,18 @@ export async function authenticate(
       now,
     });
     if (!result.ok) throw new Refusal(401, result.message);
-    await rememberOnce(replay, `qstash:${result.id}`, Math.max(result.expiresAt - now, 0) + 60_000);
+    await rememberOnce(
+      replay ?? fallback(),
+      `qstash:${result.id}`,
+      Math.max(result.expiresAt - now, 0) + 60_000,
+    );
   } else {
     if (credentials.cronSecret === undefined) throw missing(credentials);
     if (!(await bearerMatches(bearer, credentials.cronSecret))) {
       throw new Refusal(401, "Cannot accept request: the bearer secret does not match");
     }
   }
+  return {};
 }
 
 /** A 401 that names the credentials this route accepts. */

@@ -50,6 +50,21 @@ export interface DeliverOptions {
   budgetMs?: number;
   /** How many messages run at once (default 8). */
   concurrency?: number;
+  /**
+   * A key to remember once with the claim, for `ttlMs` (the push endpoint passes the
+   * signature's MAC): when another call remembered it, nothing is claimed and
+   * {@linkcode PushReplayed} is thrown.
+   */
+  once?: { key: string; ttlMs: number };
+}
+
+/** What {@linkcode deliver} throws when its `once` key was remembered already: a replay. */
+export class PushReplayed extends Error {
+  /** Creates the error; it names no key. */
+  constructor() {
+    super("Cannot deliver push: it was delivered already (a replay)");
+    this.name = "PushReplayed";
+  }
 }
 
 /**
@@ -81,6 +96,7 @@ export interface DeliverOptions {
  * @param ids The message ids (duplicates are dropped).
  * @param options The lease, the time budget and the concurrency.
  * @returns One result per distinct id, in the order given.
+ * @throws {PushReplayed} When `once`'s key was remembered by another call: nothing claimed.
  * @throws {Error} What the broker throws while claiming (Redis unreachable, say): nothing
  *   was claimed, so nothing is lost; retry later.
  */
@@ -90,10 +106,14 @@ export async function deliver(
   ids: readonly string[],
   options: DeliverOptions = {},
 ): Promise<DeliveryResult[]> {
-  const { leaseMs = 30_000, budgetMs = 10_000, concurrency = 8 } = options;
+  const { leaseMs = 30_000, budgetMs = 10_000, concurrency = 8, once } = options;
   const start = broker.now();
   const unique = [...new Set(ids)];
-  const { claimed, unclaimed } = await broker.claimById(queue, unique, { leaseMs });
+  const { claimed, unclaimed, replayed } = await broker.claimById(queue, unique, {
+    leaseMs,
+    once,
+  });
+  if (replayed) throw new PushReplayed();
   const results = new Map<string, DeliveryResult>();
   for (const { id, state } of unclaimed) results.set(id, { id, status: state });
 

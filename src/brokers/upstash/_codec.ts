@@ -89,14 +89,15 @@ export function toClaims(answer: unknown, leaseUntil: number): Claim[] {
 }
 
 /**
- * A `claimById()` result from `[[id, token, body, ...], [id, state, ...], [id, ...]]`, and
- * the ids deferred to another call (over the byte budget).
+ * A `claimById()` result from `[[id, token, body, ...], [id, state, ...], [id, ...]]` (or
+ * `["replayed"]`), and the ids deferred to another call (over the byte budget).
  */
 export function toClaimById(
   answer: unknown,
   leaseUntil: number,
 ): ClaimByIdResult & { deferred: string[] } {
   const [claimed, unclaimed, deferred] = fromJson(answer);
+  if (claimed === "replayed") return { claimed: [], unclaimed: [], replayed: true, deferred: [] };
   return {
     deferred: fromJson(deferred).map(String),
     claimed: toClaims(claimed, leaseUntil),

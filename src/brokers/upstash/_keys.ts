@@ -22,6 +22,14 @@ export function rateKey(namespace: string, queue: string): string {
 }
 
 /**
+ * A key remembered once with a claim by id (`claimById`'s `once`: a push's signature MAC),
+ * under the queue's hash tag so that the claim script may set it.
+ */
+export function onceKey(namespace: string, queue: string, key: string): string {
+  return `${namespace}:{${queue}}:once:${key}`;
+}
+
+/**
  * The keys of a queue's per-key flow control (`keyParallelism`, see `_lua.ts`): the `flow`
  * hash (live leases by flow key, and the index of parked messages) and the `parked` zset.
  */

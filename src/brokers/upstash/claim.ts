@@ -189,15 +189,22 @@ return cjson.encode(out)
  * is full is answered `busy` and left where it is: 1 `HMGET` of the keys' lease counts, and
  * 1 `HSET` of them when some are leased.
  *
- * - KEYS: ready, timers, msg, dead, reason (see `_lua.ts`), [rate, with a rate limit or
- *   `keyParallelism`], [flow, parked, with `keyParallelism`].
+ * With a key to remember once (the push endpoint's signature MAC, `once` TTL > 0): 1 more
+ * command (`SET NX GET`); when another call set it, the answer is `["replayed"]` and
+ * nothing is claimed. The mark's value is the claim token, so a retry of the same call
+ * recognises its own mark and answers its own leases again.
+ *
+ * - KEYS: ready, timers, msg, dead, reason (see `_lua.ts`), [rate, with a rate limit,
+ *   `keyParallelism` or a once key], [flow, parked, with `keyParallelism`], [the once key,
+ *   last].
  * - ARGV: now, leaseUntil, claim token, maxBytes, parallelism, rate limit, rate period,
- *   keyParallelism (0: none), id...
- * - Returns: JSON `[[id, token, body, ...], [id, state, ...], [deferred id, ...]]`.
+ *   keyParallelism (0: none), once TTL in milliseconds (0: none), id...
+ * - Returns: JSON `[[id, token, body, ...], [id, state, ...], [deferred id, ...]]`, or
+ *   `["replayed"]`.
  *
  * @example
  * ```ts ignore
- * const json = await CLAIM_BY_ID.run(redis, keys, [now, now + 30_000, newCallId(), 1_048_576, 0, 0, 0, 0, id]);
+ * const json = await CLAIM_BY_ID.run(redis, keys, [now, now + 30_000, newCallId(), 1_048_576, 0, 0, 0, 0, 0, id]);
  * ```
  */
 export const CLAIM_BY_ID: Script<unknown> = /* @__PURE__ */ new Script(
@@ -212,9 +219,17 @@ export const CLAIM_BY_ID: Script<unknown> = /* @__PURE__ */ new Script(
     `
 local now, leaseUntil, claimToken = ARGV[1], ARGV[2], ARGV[3]
 local limit = tonumber(ARGV[8])
+-- A key remembered once with the claim (a push's signature): another call's mark means a
+-- replay, and nothing is claimed; this call's own mark (its answer lost) goes on.
+local onceTtl = tonumber(ARGV[9])
+if onceTtl > 0 then
+  local once = KEYS[#KEYS]
+  local mark = redis.call("SET", once, claimToken, "NX", "GET", "PX", onceTtl)
+  if mark and mark ~= claimToken then return cjson.encode({ "replayed" }) end
+end
 if limit > 0 then flow, parked = KEYS[7], KEYS[8] end
 free(tidy(now))
-local ids, deferred = unique(9), {}
+local ids, deferred = unique(10), {}
 local bodies, n = within(ids, ARGV[4])
 for i = n + 1, #ids do
   deferred[#deferred + 1] = ids[i]
