@@ -23,7 +23,6 @@ import { UpstashBroker } from "../src/brokers/upstash.ts";
 import { workerApp } from "../src/hono/mod.ts";
 import { startLocalServer } from "../src/local/mod.ts";
 import { Push } from "../src/push/push.ts";
-import { RedisReplayStore } from "../src/push/replay.ts";
 import { signPush } from "../src/push/signature.ts";
 import { tick } from "../src/tick.ts";
 import { silentLogger } from "./broker_conformance.ts";
