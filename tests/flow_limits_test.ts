@@ -10,6 +10,9 @@ import type { Broker, BrokerOptions } from "../src/broker.ts";
 import type { QueueOptions } from "../src/brokers/flow.ts";
 import { MemoryBroker } from "../src/brokers/memory.ts";
 import { UpstashBroker } from "../src/brokers/upstash.ts";
+import { group } from "../src/composition/group.ts";
+import { pipeline } from "../src/composition/pipeline.ts";
+import { Results } from "../src/results/middleware.ts";
 import { workerApp } from "../src/hono/mod.ts";
 import { startLocalServer } from "../src/local/mod.ts";
 import { deliver } from "../src/push/deliver.ts";
@@ -466,3 +469,36 @@ Deno.test("UpstashBroker: given keyParallelism 2, when 5 workers and 20 concurre
     await cleanup(restClient(), `${namespace}:`);
   }
 });
+
+forEachBroker(
+  "given keyParallelism 1, when a pipeline with a group runs on the queue, then every step and member runs once, the results pass along, and no slot is left held",
+  { keyParallelism: 1 },
+  async ({ broker, queue }) => {
+    broker.addMiddleware(new Results());
+    const seen: unknown[] = [];
+    const step = actor(`step-${crypto.randomUUID()}`, (n: number, ...rest: unknown[]) => {
+      seen.push([n, ...rest]);
+      return n + 1;
+    }, { broker, queue, storeResults: true });
+    const flowKey = "tenant-a";
+    const keyed = (n: number) => step.messageWithOptions({ args: [n], flowKey });
+    const pipe = await pipeline([
+      keyed(1),
+      group([keyed(10), keyed(20)]),
+      step.messageWithOptions({ args: [100], flowKey }),
+    ]).run();
+    for (let round = 0; round < 10; round++) {
+      const report = await tick(broker, { queues: [queue], concurrency: 4 });
+      if (report.queues[queue].claimed === 0) break;
+    }
+    assert.equal(await pipe.getResult({ block: false }), 101);
+    assert.deepEqual(seen[0], [1]);
+    assert.deepEqual(seen.slice(1, 3).map((s) => (s as number[])[0]).sort((a, b) => a - b), [
+      10,
+      20,
+    ]);
+    assert.deepEqual(seen[3], [100, [11, 21]]);
+    assert.equal(seen.length, 4);
+    assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
+  },
+);
