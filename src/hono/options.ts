@@ -43,9 +43,11 @@ export interface WorkerAppOptions<E extends Env = Env> {
   /** The broker (default: `getBroker()` at each request). */
   broker?: PerRequest<Broker, E>;
   /**
-   * Where signatures are remembered once (default: in Redis under `<namespace>:sig:` for a
-   * broker that exposes its client as `redis`, else in memory); or a function of the
-   * request's broker and context that makes it.
+   * Where signatures are remembered once; or a function of the request's broker and context
+   * that makes it. By default a push's signature is remembered by its claim (the claim script
+   * sets `<namespace>:{<queue>}:once:<mac>` first: one request per push fewer), and ticks' and
+   * QStash tokens in Redis under `<namespace>:sig:` for a broker that exposes its client as
+   * `redis`, else in memory. Given, it is checked before the claim, for every route.
    */
   replayStore?: ReplayStore | ((broker: Broker, c: Context<E>) => ReplayStore);
   /** Start no message after this many milliseconds of an invocation (default 10 000). */

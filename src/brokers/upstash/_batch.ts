@@ -1,8 +1,9 @@
 /**
  * Micro-batches of `UpstashBroker` calls; private to skiff. The push endpoint and the pull
  * worker finish messages concurrently and each acks its own: calls that arrive before the
- * pending microtasks run out share one script call per queue (a batch of 10 acks costs 4
- * commands, ten single acks 30), and each caller gets its own answers back.
+ * pending microtasks run out share one script call per queue (a batch of 10 acks costs 5
+ * commands, the call record included; ten single acks 40), and each caller gets its own
+ * answers back.
  */
 
 interface Waiter<R> {
