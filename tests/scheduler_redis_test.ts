@@ -15,6 +15,7 @@ import { slotOfId } from "../src/scheduler/_slot_id.ts";
 import { messageStates } from "../src/scheduler/_states.ts";
 import type { ScheduleStore } from "../src/scheduler/store.ts";
 import type { Message } from "../src/message.ts";
+import type { MessageContext } from "../src/context.ts";
 import { Scheduler, type SchedulerTickReport } from "../src/scheduler/scheduler.ts";
 import { UpstashScheduleStore } from "../src/scheduler/upstash_store.ts";
 import { silentLogger } from "./broker_conformance.ts";
@@ -40,8 +41,13 @@ Deno.test("scheduler scripts: each loads, its SHA matches, and it names keys onl
     const calls = [...script.source.matchAll(/redis\.call\("(\w+)", ([^,)]+)/g)];
     assert.ok(calls.length > 0, script.name);
     for (const [, command, key] of calls) {
-      // `key` is KEYS[i], `call` is KEYS[n + 1]: never a name built in Lua.
-      assert.match(key, /^(key|call|KEYS\[\d\])$/, `${script.name}: ${command} on ${key}`);
+      // `key` is KEYS[i], `call` is KEYS[n + 1], `ready`, `timers` and `msg` a queue's keys
+      // further on in KEYS, `set` one of those two sorted sets: never a name built in Lua.
+      assert.match(
+        key,
+        /^(key|call|ready|timers|msg|set|KEYS\[\d\])$/,
+        `${script.name}: ${command} on ${key}`,
+      );
     }
   }
 });
@@ -241,15 +247,20 @@ function faultyEnqueue(broker: UpstashBroker) {
   return { broker: proxy, control };
 }
 
-Deno.test("scheduler (redis): given a send that fails while another instance records the next slot, then the next tick sends the same message and no slot is lost", () =>
+Deno.test("scheduler (redis): given records on a client of their own (messages sent after the swap) and a send that fails while another instance records the next slot, then the next tick sends the same message and no slot is lost", () =>
   withNamespace("send-fails", async (namespace) => {
     const queue = `q-${crypto.randomUUID().slice(0, 8)}`;
     const task = actor(`task-${crypto.randomUUID()}`, () => {}, { queue });
     const real = new UpstashBroker({ redis, namespace, logger: silentLogger });
     const { broker, control } = faultyEnqueue(real);
+    // A store on another client than the broker's cannot write its queues: the scheduler
+    // sends the messages after the swap, as for any broker such a store cannot write.
     const make = (b: UpstashBroker) =>
-      new Scheduler({ broker: b, logger: silentLogger })
-        .schedule("minutely", "* * * * *", task.message());
+      new Scheduler({
+        broker: b,
+        store: new UpstashScheduleStore({ redis: restClient(), namespace }),
+        logger: silentLogger,
+      }).schedule("minutely", "* * * * *", task.message());
     const a = make(broker);
     const b = make(real);
     await a.tick(T0);
@@ -275,13 +286,14 @@ Deno.test("scheduler (redis): given a send that fails while another instance rec
     );
   }));
 
-Deno.test("scheduler (redis): given a send that lands but whose answer is lost, then the next tick sends it again and it is stored once", () =>
+Deno.test("scheduler (redis): given records on a client of their own and a send that lands but whose answer is lost, then the next tick sends it again and it is stored once", () =>
   withNamespace("send-lost", async (namespace) => {
     const queue = `q-${crypto.randomUUID().slice(0, 8)}`;
     const task = actor(`task-${crypto.randomUUID()}`, () => {}, { queue });
     const real = new UpstashBroker({ redis, namespace, logger: silentLogger });
     const { broker, control } = faultyEnqueue(real);
-    const scheduler = new Scheduler({ broker, logger: silentLogger })
+    const store = new UpstashScheduleStore({ redis: restClient(), namespace });
+    const scheduler = new Scheduler({ broker, store, logger: silentLogger })
       .schedule("minutely", "* * * * *", task.message());
     await scheduler.tick(T0);
     // Given slot 1's message is stored, but the send answers an error
@@ -395,6 +407,107 @@ Deno.test("scheduler (redis): given three tickers over a server that loses 20% o
     await server.close();
   }
 });
+
+Deno.test("scheduler (redis): given a slot whose swap fails on one instance, then an instance with nothing in memory finds its message in the queue once, and it runs once", async () => {
+  // The edge case: each tick runs in another isolate (a new Scheduler and broker).
+  const server = await startLocalServer({
+    redis: testRedisUrl(),
+    token: "isolates",
+    port: 0,
+    log: () => {},
+  });
+  const client = () =>
+    new Redis({
+      url: server.url,
+      token: "isolates",
+      enableTelemetry: false,
+      retry: { retries: 2, backoff: () => 1 },
+    });
+  try {
+    await withNamespace("isolates", async (namespace) => {
+      const queue = `q-${crypto.randomUUID().slice(0, 8)}`;
+      const runs: number[] = [];
+      const task = actor(`task-${crypto.randomUUID()}`, function (this: MessageContext) {
+        runs.push(slotOfId(this.message.id)!);
+      }, { queue });
+      const isolate = () => {
+        const broker = new UpstashBroker({ redis: client(), namespace, logger: silentLogger });
+        const scheduler = new Scheduler({ broker, logger: silentLogger })
+          .schedule("minutely", "* * * * *", task.message());
+        return { broker, scheduler };
+      };
+      const first = isolate();
+      await first.scheduler.tick(T0);
+      // Given slot 1's swap ran but every answer (first try and retries) was lost
+      server.faults = { dropRate: 1 };
+      await assert.rejects(first.scheduler.tick(T0 + MINUTE), /Cannot swap schedule records/);
+      server.faults = {};
+      // And slot 2's swap answered 503 every time, before it ran
+      const second = isolate();
+      await second.scheduler.tick(T0 + MINUTE + 100); // reads: slot 1 is recorded
+      server.faults = { errorRate: 1 };
+      await assert.rejects(second.scheduler.tick(T0 + 2 * MINUTE), /Cannot swap schedule records/);
+      server.faults = {};
+      // When the next ticks run on other instances, with nothing in memory
+      const third = isolate();
+      const late = await third.scheduler.tick(T0 + 2 * MINUTE + 500);
+      assert.deepEqual((await isolate().scheduler.tick(T0 + 2 * MINUTE + 600)).fired, []);
+      // Then slot 1's message was stored with its record (nobody sends it again), slot 2
+      // fires on the third instance, and the queue holds each slot's message once
+      assert.deepEqual(late.fired.map((f) => f.slot), [T0 + 2 * MINUTE]);
+      assert.deepEqual(
+        [...(await slotsInQueue(namespace, queue))].sort(),
+        [[T0, 1], [T0 + MINUTE, 1], [T0 + 2 * MINUTE, 1]],
+      );
+      // And the instances that failed, ticking again, make their calls again: neither
+      // stores a message twice (the first reports slot 1; the second lost slot 2 to the third)
+      const again = await first.scheduler.tick(T0 + 2 * MINUTE + 700);
+      assert.deepEqual(again.fired.map((f) => f.slot), [T0 + MINUTE]);
+      assert.deepEqual((await second.scheduler.tick(T0 + 2 * MINUTE + 800)).fired, []);
+      assert.equal((await third.broker.stats(queue)).ready, 3);
+      await third.broker.join(queue);
+      assert.deepEqual(runs.sort(), [T0, T0 + MINUTE, T0 + 2 * MINUTE]);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("scheduler (redis): given a swap whose message ran and was acked before the retry of its request, then the retry stores nothing again", () =>
+  withNamespace("acked", async (namespace) => {
+    const queue = `q-${crypto.randomUUID().slice(0, 8)}`;
+    let runs = 0;
+    const task = actor(`task-${crypto.randomUUID()}`, () => {
+      runs++;
+    }, { queue });
+    const worker = new UpstashBroker({ redis, namespace, logger: silentLogger });
+    let meanwhile: (() => Promise<unknown>) | undefined;
+    // Runs the armed call, lets `meanwhile` run, then sends the very same request again.
+    const losing = {
+      evalsha: async (...args: Parameters<Redis["evalsha"]>) => {
+        const answer = await redis.evalsha(...args);
+        const step = meanwhile;
+        if (!step || !args[1].some((key) => key.includes(":call:"))) return answer;
+        meanwhile = undefined;
+        await step();
+        return await redis.evalsha(...args);
+      },
+      eval: (...args: Parameters<Redis["eval"]>) => redis.eval(...args),
+    } as unknown as Redis;
+    const broker = new UpstashBroker({ redis: losing, namespace, logger: silentLogger });
+    const scheduler = new Scheduler({ broker, logger: silentLogger })
+      .schedule("minutely", "* * * * *", task.message());
+    // Given the swap of slot 0 stored its message, which a worker ran and acked
+    meanwhile = () => worker.join(queue);
+    const report = await scheduler.tick(T0);
+    // When the retry of that request reached Redis: then it answered "written", stored
+    // nothing, and the message ran once
+    assert.equal(meanwhile, undefined);
+    assert.deepEqual(report.fired.map((f) => f.slot), [T0]);
+    assert.equal(runs, 1);
+    assert.deepEqual(await redis.hkeys(`${namespace}:{${queue}}:msg`), []);
+    assert.equal((await worker.stats(queue)).ready, 0);
+  }));
 
 Deno.test("scheduler (redis): a swap run twice (a retried request) answers 'written' both times", () =>
   withNamespace("twice", async (namespace) => {

@@ -9,7 +9,9 @@ import assert from "node:assert/strict";
 import { actor } from "../src/actor.ts";
 import type { Broker } from "../src/broker.ts";
 import { MemoryBroker } from "../src/brokers/memory.ts";
-import type { Message } from "../src/message.ts";
+import { UpstashBroker } from "../src/brokers/upstash.ts";
+import { Message } from "../src/message.ts";
+import { Middleware } from "../src/middleware/middleware.ts";
 import { MemoryScheduleStore } from "../src/scheduler/memory_store.ts";
 import { runScheduler } from "../src/scheduler/run_scheduler.ts";
 import { Scheduler, type SchedulerTickReport } from "../src/scheduler/scheduler.ts";
@@ -220,6 +222,47 @@ for (const kind of STORES) {
       // Its id carries its slot: a UUIDv7 whose time is the slot's
       assert.equal(parseInt(fired[0].id.replace(/-/g, "").slice(0, 12), 16), T0);
     });
+  });
+}
+
+for (const kind of ["memory", "redis"] as const) {
+  Deno.test(`scheduler (${kind}): on its broker's own store, a slot's message is stored with its record, hooks around it, and no send follows`, async () => {
+    const namespace = testPrefix("carried").slice(0, -1);
+    const broker = kind === "memory"
+      ? new MemoryBroker()
+      : new UpstashBroker({ redis, namespace, logger: silentLogger });
+    try {
+      const { queue, task } = recorder(broker);
+      const hooks: string[] = [];
+      broker.addMiddleware(
+        new class extends Middleware {
+          override beforeEnqueue(_: Broker, message: Message) {
+            hooks.push("before");
+            return message.copy({ options: { ...message.options, stamped: 1 } });
+          }
+          override afterEnqueue(_: Broker, message: Message) {
+            hooks.push(`after ${message.options.stamped}`);
+          }
+        }(),
+      );
+      // Given a broker whose enqueue fails: the slot must not need it
+      broker.enqueue = () => Promise.reject(new Error("no send expected"));
+      const scheduler = new Scheduler({ broker })
+        .schedule("carried", "* * * * *", task.message("x"))
+        .schedule("later", "* * * * *", task.messageWithOptions({ args: ["y"], delay: 60_000 }));
+      // When a tick fires a slot
+      const report = await scheduler.tick(T0 + 10);
+      // Then the message, as the hooks made it, is in its queue, and the report names it
+      assert.deepEqual(firedSlots(report), [T0, T0]);
+      assert.deepEqual(hooks, ["before", "before", "after 1", "after 1"]);
+      const stats = await broker.stats(queue);
+      assert.deepEqual([stats.ready, stats.delayed], [1, 1]);
+      const [claim] = await broker.claim(queue, { count: 1, leaseMs: 1_000 });
+      assert.equal(claim.id, report.fired.find((f) => f.schedule === "carried")?.id);
+      assert.equal(Message.decode(claim.body).options.stamped, 1);
+    } finally {
+      if (kind === "redis") await cleanup(redis, `${namespace}:`);
+    }
   });
 }
 

@@ -229,6 +229,30 @@ export class MemoryBroker extends Broker {
   }
 
   /**
+   * Stores encoded messages at once, as `enqueue()` writes them but without its hooks: for
+   * an in-process store that writes messages in a transition of its own (a
+   * `MemoryScheduleStore` stores a slot's message with the slot's record). The caller runs
+   * the hooks (`beforeEnqueue` before encoding, `afterEnqueue` after). Idempotent by id.
+   *
+   * @param records The messages, encoded by `encodeMessages()`.
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Message } from "../message.ts";
+   *
+   * const broker = new MemoryBroker();
+   * const { records } = broker.encodeMessages([new Message({ queue: "q", actor: "a", args: [] })]);
+   * broker.storeEncoded(records);
+   * broker.storeEncoded(records);
+   * assert.equal((await broker.stats("q")).ready, 1);
+   * ```
+   */
+  storeEncoded(records: readonly EncodedMessage[]): void {
+    // Synchronous: the memory write does all its work before it returns.
+    void this.write(records);
+  }
+
+  /**
    * A debounced record: replaces the waiting message of its key (its body, under its id,
    * and its due time), or is stored (pushed to `store`) as the key's new waiting message.
    */

@@ -9,7 +9,8 @@ import { Script } from "../redis/script.ts";
 const HEADER = "#!lua flags=allow-key-locking\n";
 
 /**
- * Compares and sets schedule records (`slot|token|id`), each on its own. A set writes
+ * Compares and sets schedule records (`slot|token|id`), each on its own, and stores the
+ * messages of the slots it wins in their queues, in the same transition. A set writes
  * first (`SET ... GET`, one command) and puts the old record back if its token was not the
  * expected one: within the script nobody sees the difference, and the common case, a
  * write that wins, costs one command. Per swap: 1 command for a read or a winning set, 2
@@ -24,11 +25,22 @@ const HEADER = "#!lua flags=allow-key-locking\n";
  * Per call: 1 more command (`SET` of the call record) when it writes, 1 more (`GET`) when a
  * write is answered "lost".
  *
+ * Messages: only a set that this very run makes (it found the expected token) stores its
+ * swap's messages, so a retry whose first run wrote stores nothing again, even after the
+ * message ran and was acked. They are stored as the broker's enqueue stores them: the body
+ * in the queue's `msg` hash (`HSETNX`: an id already there is left alone), the id in
+ * `ready` or, delayed, in `timers`. Per queue: 2 commands for one message (`HSETNX`,
+ * `ZADD`), 3 or 4 for several (`HMGET`, `HSET`, a `ZADD` per sorted set).
+ *
  * KEYS: one record key per swap, `<namespace>:{schedules}:slot:<name>`; then, when ARGV[1]
- *   is not "0", the call record `<namespace>:{schedules}:call:<call id>`
+ *   is not "0", the call record `<namespace>:{schedules}:call:<call id>`; then, per queue
+ *   written to, its `ready`, `timers` and `msg` keys (`<namespace>:{<queue>}:...`)
  * ARGV[1]: how long the call record is kept (ms), "0" for a call that only reads
- * ARGV[2..]: per swap, four values: op (`r` read, `s` set, `d` delete), the expected token
- *   (`""`: no record), the record to set (`""` for `r` and `d`), the TTL in ms
+ * ARGV[2]: the number of swaps, n
+ * ARGV[3..2 + 4n]: per swap, four values: op (`r` read, `s` set, `d` delete), the expected
+ *   token (`""`: no record), the record to set (`""` for `r` and `d`), the TTL in ms
+ * ARGV[3 + 4n..]: per message, six values: its swap (1-based), its queue (1-based, among
+ *   the queues in KEYS), id, `r` (ready) or `d` (delayed), score (as the broker's), body
  * Returns: JSON, per swap `1` when written, else the current record (`""`: none).
  */
 export const SWAP_RECORDS: Script<unknown> = /* @__PURE__ */ new Script(
@@ -36,7 +48,7 @@ export const SWAP_RECORDS: Script<unknown> = /* @__PURE__ */ new Script(
   `${HEADER}local function tokenOf(record)
   return record and string.match(record, "^[^|]*|([^|]*)") or ""
 end
-local n = (#ARGV - 1) / 4
+local n = tonumber(ARGV[2])
 local call = ARGV[1] ~= "0" and KEYS[n + 1] or nil
 local first
 -- Whether the first run of this very call wrote swap i (read once, and only if needed).
@@ -45,14 +57,17 @@ local function firstWrote(i)
   if first == nil then first = redis.call("GET", call) or "" end
   return string.sub(first, i, i) == "1"
 end
-local out, flags, wrote = {}, {}, false
+local out, flags, fresh, wrote = {}, {}, {}, false
 for i = 1, n do
   local key = KEYS[i]
-  local op, expect, value, ttl = ARGV[4 * i - 2], ARGV[4 * i - 1], ARGV[4 * i], ARGV[4 * i + 1]
+  local op, expect, value, ttl = ARGV[4 * i - 1], ARGV[4 * i], ARGV[4 * i + 1], ARGV[4 * i + 2]
   if op == "s" then
     local old = redis.call("SET", key, value, "PX", ttl, "GET")
-    if old == value or tokenOf(old) == expect then
+    if old == value then
       out[i] = 1
+    elseif tokenOf(old) == expect then
+      out[i] = 1
+      fresh[i] = true
     else
       if old then
         redis.call("SET", key, old, "PX", ttl)
@@ -76,6 +91,49 @@ for i = 1, n do
   wrote = wrote or flags[i] == "1"
 end
 if call and wrote then redis.call("SET", call, table.concat(flags), "PX", ARGV[1]) end
+-- The messages of the sets this run made, by queue.
+local base = n + (call and 1 or 0)
+local byQueue, order = {}, {}
+for j = 3 + 4 * n, #ARGV, 6 do
+  if fresh[tonumber(ARGV[j])] then
+    local q = tonumber(ARGV[j + 1])
+    if not byQueue[q] then
+      byQueue[q] = {}
+      order[#order + 1] = q
+    end
+    table.insert(byQueue[q], j)
+  end
+end
+for _, q in ipairs(order) do
+  local ready, timers, msg = KEYS[base + 3 * q - 2], KEYS[base + 3 * q - 1], KEYS[base + 3 * q]
+  local list = byQueue[q]
+  if #list == 1 then
+    local j = list[1]
+    if redis.call("HSETNX", msg, ARGV[j + 2], ARGV[j + 5]) == 1 then
+      local set = ARGV[j + 3] == "r" and ready or timers
+      redis.call("ZADD", set, ARGV[j + 4], ARGV[j + 2])
+    end
+  else
+    local ids = {}
+    for k, j in ipairs(list) do ids[k] = ARGV[j + 2] end
+    local found = redis.call("HMGET", msg, unpack(ids))
+    local bodies, now, later = {}, {}, {}
+    for k, j in ipairs(list) do
+      if not found[k] then
+        bodies[#bodies + 1] = ARGV[j + 2]
+        bodies[#bodies + 1] = ARGV[j + 5]
+        local set = ARGV[j + 3] == "r" and now or later
+        set[#set + 1] = ARGV[j + 4]
+        set[#set + 1] = ARGV[j + 2]
+      end
+    end
+    if #bodies > 0 then
+      redis.call("HSET", msg, unpack(bodies))
+      if #now > 0 then redis.call("ZADD", ready, unpack(now)) end
+      if #later > 0 then redis.call("ZADD", timers, unpack(later)) end
+    end
+  end
+end
 return cjson.encode(out)
 `,
 );

@@ -1,6 +1,9 @@
 /**
  * One scheduler tick: plan each schedule's due slots, check overlaps, compare-and-set the
- * records (one store request per round), then send what was won. A failed tick leaves its
+ * records (one store request per round), then send what was won. When the store can write
+ * a schedule's broker (its own broker: the default), the slot's message is encoded first
+ * (`beforeEnqueue` runs here) and rides on the swap, stored in the same transition as the
+ * record: then there is no send that could fail, only `afterEnqueue`. A failed tick leaves its
  * unfinished work to the next tick of the same scheduler, which does it first: a store call
  * whose answer never came (every retry failed) is made again with the same call id (the
  * store answers what the first run did, so a slot it won is sent, not lost); messages that
@@ -12,6 +15,7 @@
  */
 import type { Broker, Logger } from "../broker.ts";
 import type { Message } from "../message.ts";
+import { emit } from "../middleware/_emit.ts";
 import type { Entry } from "./_declare.ts";
 import { planSlots, type SlotPlan } from "./_plan.ts";
 import { slotId } from "./_slot_id.ts";
@@ -61,6 +65,8 @@ export interface Step {
   overlapped?: boolean;
   messages: Message[];
   swap?: RecordSwap;
+  /** Its messages ride on the swap: stored with the record, not sent after it. */
+  carried?: boolean;
 }
 
 /** Records outlive their last write by at least this much. */
@@ -133,6 +139,7 @@ async function plannedRounds(
     await checkOverlaps(steps);
     const token = crypto.randomUUID();
     for (const step of steps) step.swap = swapOf(step, at, token);
+    await carry(steps, store);
     // One id per call, made here and reused by every retry of the call, also a later tick's.
     const callId = crypto.randomUUID();
     let results: SwapResult[];
@@ -259,6 +266,43 @@ function swapOf(step: Step, at: number, token: string): RecordSwap {
 }
 
 /**
+ * Encodes the messages of the steps whose broker the store writes, and puts them on their
+ * swaps: `beforeEnqueue` runs here, client-side, as for any send. A message with a dedup
+ * key, a debounce or a throttle needs its broker's own send script, and a message that
+ * cannot be encoded fails in the send as it would for any broker: those are sent after.
+ */
+async function carry(steps: readonly Step[], store: ScheduleStore): Promise<void> {
+  for (const step of steps) {
+    const { broker } = step;
+    if (step.messages.length === 0 || !store.canWrite?.(broker)) continue;
+    if (step.messages.some((m) => m.dedupKey !== undefined || m.debounce || m.throttle)) continue;
+    const replaced: Message[] = [];
+    for (const message of step.messages) {
+      const replacement = await emit(broker, "beforeEnqueue", [broker, message]);
+      replaced.push(replacement === undefined ? message : replacement as Message);
+    }
+    let encoded: ReturnType<Broker["encodeMessages"]>;
+    try {
+      encoded = broker.encodeMessages(replaced);
+    } catch {
+      continue;
+    }
+    step.messages = encoded.messages;
+    step.swap!.messages = encoded.records;
+    step.carried = true;
+  }
+}
+
+/** Runs `afterEnqueue` for the messages stored with their records (Push pushes them). */
+async function stored(steps: readonly Step[]): Promise<void> {
+  for (const { broker, messages } of steps) {
+    for (const message of messages) {
+      await emit(broker, "afterEnqueue", [broker, message], { reverse: true });
+    }
+  }
+}
+
+/**
  * Sends what was won, per broker. The steps of a failed send are kept for the next tick,
  * which sends the same messages (same ids) again: the record has moved on, so no other
  * tick fires those slots, and an enqueue that did land before its error is not doubled
@@ -270,8 +314,10 @@ async function send(
 ): Promise<{ steps: Step[]; failure?: { error: unknown } }> {
   const groups = new Map<Broker, Step[]>();
   const sent: Step[] = [];
+  const carried = steps.filter((step) => step.carried);
+  await stored(carried);
   for (const step of steps) {
-    if (step.messages.length === 0) sent.push(step);
+    if (step.messages.length === 0 || step.carried) sent.push(step);
     else groups.set(step.broker, [...(groups.get(step.broker) ?? []), step]);
   }
   let failure: { error: unknown } | undefined;

@@ -7,6 +7,7 @@
  */
 import { describe } from "../_util.ts";
 import type { Broker, Logger } from "../broker.ts";
+import { MemoryBroker } from "../brokers/memory.ts";
 import { UpstashBroker } from "../brokers/upstash.ts";
 import { getBroker } from "../global_broker.ts";
 import type { Message } from "../message.ts";
@@ -268,12 +269,20 @@ export class Scheduler {
     if (this.#store) {
       key = store = this.#store;
     } else if (broker instanceof UpstashBroker) {
-      store = new UpstashScheduleStore({ redis: broker.redis, namespace: broker.namespace });
+      store = new UpstashScheduleStore({
+        redis: broker.redis,
+        namespace: broker.namespace,
+        now: broker.now,
+      });
       key = `upstash:${broker.namespace}`;
     } else {
       // Beside the broker, as in Redis: schedulers on one broker share their records.
       let memory = MEMORY_STORES.get(broker);
-      if (!memory) MEMORY_STORES.set(broker, memory = new MemoryScheduleStore());
+      if (!memory) {
+        // A memory broker's store writes its messages with the records, as Redis does.
+        const own = broker instanceof MemoryBroker ? broker : undefined;
+        MEMORY_STORES.set(broker, memory = new MemoryScheduleStore({ broker: own }));
+      }
       key = store = memory;
     }
     let seen = this.#seen.get(key);

@@ -2,9 +2,12 @@
  * Where a `Scheduler` remembers, per schedule, the last slot fired: one record per
  * schedule, changed only by compare-and-set, so that however many ticks race for a slot,
  * one wins. `MemoryScheduleStore` keeps records in process, `UpstashScheduleStore` in Redis.
+ * A store that sits beside a broker also writes the slot's messages into that broker's
+ * queues in the same transition as the record (see {@linkcode ScheduleStore.canWrite}).
  *
  * @module
  */
+import type { Broker, EncodedMessage } from "../broker.ts";
 
 /** What a store keeps per schedule. */
 export interface ScheduleRecord {
@@ -29,6 +32,12 @@ export interface RecordSwap {
   next?: ScheduleRecord | null;
   /** How long a written record is kept, in milliseconds. */
   ttl: number;
+  /**
+   * The slot's messages, encoded by the broker the store can write for (see
+   * {@linkcode ScheduleStore.canWrite}): stored in their queues in the same transition as
+   * the record, only by the call that writes it (a retry of that call stores nothing more).
+   */
+  messages?: readonly EncodedMessage[];
 }
 
 /** Options of {@linkcode ScheduleStore.swap}. */
@@ -85,4 +94,13 @@ export interface ScheduleStore {
    * @returns For each swap, in order, whether it was written, else the current record.
    */
   swap(swaps: readonly RecordSwap[], options?: SwapOptions): Promise<SwapResult[]>;
+  /**
+   * Whether the store can write `broker`'s messages itself, with the records
+   * ({@linkcode RecordSwap.messages}): then a slot won is a message stored, with no send
+   * after it that could fail. Left out, or `false`: the scheduler sends after the swap.
+   *
+   * @param broker The broker of a schedule's messages.
+   * @returns Whether the swaps may carry that broker's messages.
+   */
+  canWrite?(broker: Broker): boolean;
 }
