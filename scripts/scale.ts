@@ -1,7 +1,7 @@
 /**
  * The scale check: reproduces the cases where a script or a cost could grow without bound
  * (large bodies, deep dead-letter lists, big groups, long pipelines, pipelines of groups, an
- * enqueue batch onto a deep queue, large replies through `skiff local`) on a private redis-server it starts, and prints per case: the size, the
+ * enqueue batch onto a deep queue, groups of long member pipelines, large replies through `skiff local`) on a private redis-server it starts, and prints per case: the size, the
  * longest script (SLOWLOG, every command logged), the bytes sent and received over REST,
  * the requests, and the Redis commands (`INFO commandstats`, script calls included).
  * `tests/scale_test.ts` runs it scaled down and asserts the bounds.
@@ -17,7 +17,7 @@ import { parseArgs } from "node:util";
 import { Redis } from "@upstash/redis";
 import { actor } from "../src/actor.ts";
 import { UpstashBroker } from "../src/brokers/upstash.ts";
-import { queueKeys } from "../src/brokers/upstash/_keys.ts";
+import { planKey, queueKeys } from "../src/brokers/upstash/_keys.ts";
 import { group } from "../src/composition/group.ts";
 import { pipeline } from "../src/composition/pipeline.ts";
 import { RedisConnection } from "../src/local/connection.ts";
@@ -209,6 +209,32 @@ export async function runScale(options: ScaleOptions = {}): Promise<ScaleRow[]> 
         ).run();
         const { done, stages: measured } = await drain("fan", 11);
         return { outcome: `${done} messages run`, stages: measured };
+      });
+    }
+
+    // 4c. A group of 10 member pipelines of k steps: a stage is one step of every member
+    // (10 messages), and neither its bytes nor its commands depend on how many steps follow
+    // it (each member step refers to the next of its member in the plan). Not scaled.
+    const link = actor(`scale-link-${run}`, (..._: unknown[]) => 1, { broker, queue: "members" });
+    for (const k of [5, 10, 30]) {
+      await measure("member pipelines", `10 members of ${k} steps`, async () => {
+        const members = group(
+          Array.from(
+            { length: 10 },
+            () =>
+              pipeline([link.message(), ...Array.from({ length: k - 1 }, () => link.message())]),
+          ),
+        );
+        await members.run();
+        const { done, stages: measured } = await drain("members", 10);
+        const [left] = await admin.send([
+          ["EXISTS", planKey("scale", "members", members.id)],
+        ]);
+        return {
+          outcome: `${done} messages run`,
+          stages: measured,
+          extra: { planLeft: Number(left) },
+        };
       });
     }
 

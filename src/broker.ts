@@ -190,18 +190,94 @@ export interface PlanFan {
 /**
  * A pipeline's plan, stored once when it runs: its later steps by position, messages and
  * groups, so that each step's envelope refers to the next instead of carrying the rest.
+ * The later steps of a group's member pipelines are stored too, each under
+ * `<position>:<member>:<step>` ({@linkcode planField}).
  */
 export interface PlanStart {
   /** The plan id (the pipeline's first message's id). */
   id: string;
   /** The queue whose hash tag holds the plan (the first step's). */
   home: string;
-  /** The steps a settle reads: position and template (filled with the previous result) or group. */
-  steps: [number, MessageTemplate | PlanFan][];
-  /** Every message of the pipeline that stores its result, with its step's position. */
-  results: [number, string][];
+  /**
+   * The steps a settle reads: the field ({@linkcode planField}) and template (filled with
+   * the previous result) or group.
+   */
+  steps: [number | string, MessageTemplate | PlanFan][];
+  /**
+   * Every message of the pipeline that stores its result, with its step's position (and,
+   * for a member pipeline's message, the member and its step in the member).
+   */
+  results: PlanResult[];
   /** How long the plan is kept, in milliseconds (it is deleted once its last step is enqueued). */
   ttl: number;
+  /**
+   * When a group of member pipelines ends the plan: how many members have later steps
+   * stored. Each member's last stored step, once read, counts one down; the plan is deleted
+   * at 0.
+   */
+  open?: number;
+}
+
+/**
+ * A message of a plan that stores its result: its step's position and id, and, for a step
+ * of a group's member pipeline, the member's index and the step's index in the member.
+ */
+export type PlanResult = [number, string] | [number, string, number, number];
+
+/** A step of a group's member pipeline: the member's index and the step's index in it. */
+export interface PlanMember {
+  /** The member's index in its group, from 0. */
+  index: number;
+  /** The step's index in the member pipeline, from 0. */
+  step: number;
+}
+
+/**
+ * The field of a plan's step: its position, or, for a step of a member pipeline,
+ * `<position>:<member>:<step>`.
+ *
+ * @param at The step's position (a member pipeline's: its group's).
+ * @param member The member and the step in it, for a member pipeline's step.
+ * @returns The field name.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(planField(3), "3");
+ * assert.equal(planField(3, { index: 2, step: 1 }), "3:2:1");
+ * ```
+ */
+export function planField(at: number, member?: PlanMember): string {
+  return member ? `${at}:${member.index}:${member.step}` : String(at);
+}
+
+/**
+ * The ids of a plan's results that fail with a step: those at position `from` or later,
+ * or, given a member step, that member's from its step on and those after its group.
+ *
+ * @param results The plan's results.
+ * @param from The first position (a member step's: its group's).
+ * @param member The member and its first step whose results fail.
+ * @returns The ids, in order.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const results: PlanResult[] = [[1, "g0"], [1, "a1", 0, 1], [1, "b1", 1, 1], [2, "m"]];
+ * assert.deepEqual(planResultIds(results, 1), ["g0", "a1", "b1", "m"]);
+ * assert.deepEqual(planResultIds(results, 1, { index: 1, step: 1 }), ["b1", "m"]);
+ * ```
+ */
+export function planResultIds(
+  results: readonly PlanResult[],
+  from: number,
+  member?: PlanMember,
+): string[] {
+  return results.filter(([at, , index, step]) =>
+    member
+      ? at > from || (at === from && index === member.index && step! >= member.step)
+      : at >= from
+  ).map(([, id]) => String(id));
 }
 
 /** The next step of a pipeline, read from its plan and enqueued inside the step's ack. */
@@ -210,11 +286,16 @@ export interface PlanStep {
   id: string;
   /** The queue whose hash tag holds the plan. */
   home: string;
-  /** The step's position. */
+  /** The step's position (a member pipeline's step: its group's). */
   at: number;
+  /** A step of a group's member pipeline: the member, and the step in it. */
+  member?: PlanMember;
   /** The step's queue. */
   queue: string;
-  /** Whether it is the plan's last stored step: the plan is deleted with it. */
+  /**
+   * Whether it is the plan's last stored step: the plan is deleted with it. For a member
+   * pipeline's step: its member's last, in a plan its group ends (see `PlanStart.open`).
+   */
   last: boolean;
   /** The previous step's result as JSON, appended to its arguments unless it ignores it. */
   fill: string;
@@ -725,14 +806,22 @@ export abstract class Broker {
 
   /**
    * Reads a pipeline's plan: the ids of its messages at position `from` or later that store
-   * results (so a step that dies fails their results too). Changes nothing.
+   * results (so a step that dies fails their results too); given a member pipeline's step,
+   * that member's from the step on and those after its group ({@linkcode planResultIds}).
+   * Changes nothing.
    *
    * @param home The queue whose hash tag holds the plan.
    * @param id The plan id.
    * @param from The first position.
+   * @param member A member pipeline's step (`from` is then its group's position).
    * @returns The ids, in order; none when the plan is gone.
    */
-  abstract planResults(home: string, id: string, from: number): Promise<string[]>;
+  abstract planResults(
+    home: string,
+    id: string,
+    from: number,
+    member?: PlanMember,
+  ): Promise<string[]>;
 
   /**
    * Promotes due delays, recovers expired leases, then leases up to `count` ready

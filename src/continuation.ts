@@ -5,7 +5,8 @@
  * model. A pipeline's later steps, messages and groups, are stored once, in its plan
  * (`PlanStart`): a step refers to the next by position (`plan`), and a group's members to
  * the step after the group (`fanIn`), so the bytes of a pipeline grow linearly with its
- * messages. A member pipeline's steps carry the rest of the member.
+ * messages. A member pipeline's later steps are stored in the plan too, each step referring
+ * to the next of its member (`plan` with `member`).
  *
  * @module
  */
@@ -52,7 +53,7 @@ export interface PendingGroup {
   ttl: number;
 }
 
-/** The group a member belongs to; every step of a member pipeline carries it. */
+/** The group a member belongs to; every step of a tracked group's member pipeline carries it. */
 export interface Membership {
   /** The group id. */
   group: string;
@@ -87,15 +88,22 @@ export interface PlanRef {
   id: string;
   /** The queue whose hash tag holds the plan. */
   home: string;
-  /** The position of the step this reference points to. */
+  /** The position of the step this reference points to (a member pipeline's: its group's). */
   at: number;
+  /** A step of a group's member pipeline: the member's index, from 0. */
+  member?: number;
+  /** A step of a group's member pipeline: its index in the member, from 1. */
+  step?: number;
   /** That step's queue (its keys are written to). */
   queue: string;
   /** Its template's bytes without the fill: the size check of the step, made before the ack. */
   bytes: number;
   /** Whether the previous result is appended to its arguments (no `pipeIgnore`). */
   fill: boolean;
-  /** Whether it is the last step stored in the plan (the plan is deleted once it is enqueued). */
+  /**
+   * Whether it is the last step stored in the plan (the plan is deleted once it is
+   * enqueued); for a member pipeline's step, its member's last, in a plan its group ends.
+   */
   last: boolean;
   /** A group step: its members' queues, and the group whose state it starts when tracked. */
   fan?: PlanFanRef;
@@ -161,7 +169,9 @@ const PlanFanRefSchema: v.GenericSchema<PlanFanRef> = v.object({
 const PlanRefSchema: v.GenericSchema<PlanRef> = v.object({
   id,
   home: name,
-  at: count,
+  at: millis,
+  member: v.optional(millis),
+  step: v.optional(count),
   queue: name,
   bytes: count,
   fill: v.boolean(),

@@ -198,6 +198,9 @@ export const COMPOSITION_COST = {
   "process a group member, not the last (ack + report)": 6,
   "process the last group member (ack + report + fan-in from the plan, plan deleted)": 12,
   "process a group member that dies, first failure (dead + report + callback)": 11,
+  "process a member pipeline's step (ack + its member's next step from the plan)": 7,
+  "process a member pipeline's step before its last, group ending the plan (+ taken, plan deleted)":
+    10,
   "run a pipeline (first step + plan)": 6,
   "run a group of 3 on one queue, no callbacks": 5,
   "run a group of 3 on one queue, with a completion callback": 8,
@@ -301,6 +304,15 @@ Deno.test("cost: results, callbacks, pipeline steps and group members issue thei
     await step("process a group member, not the last (ack + report)");
     await step(
       "process the last group member (ack + report + fan-in from the plan, plan deleted)",
+    );
+    await drain();
+
+    // A lone group of one member pipeline: its later steps in the plan, which its member's
+    // last step deletes.
+    await group([pipeline([task.message(1), task.message(), task.message()])]).run();
+    await step("process a member pipeline's step (ack + its member's next step from the plan)");
+    await step(
+      "process a member pipeline's step before its last, group ending the plan (+ taken, plan deleted)",
     );
     await drain();
 

@@ -425,6 +425,122 @@ forEachBroker(
   },
 );
 
+// Member pipelines in plans: a group's member pipelines store their later steps in the plan
+// too (`<position>:<member>:<step>`); each member step refers to the next of its member.
+
+forEachBroker(
+  "pipeline: given a group of member pipelines between messages, then each member step refers to the next of its member in the plan, and the results flow through to the end",
+  async ({ broker, queue, name, redis }) => {
+    const add = actor(name("add"), (...args: number[]) => args.reduce((a, b) => a + b, 0), {
+      broker,
+      queue,
+      storeResults: true,
+    });
+    const sum = actor(name("sum"), (ns: number[]) => ns.reduce((a, b) => a + b, 0), {
+      broker,
+      queue,
+      storeResults: true,
+    });
+    const first = add.message(1);
+    const long = pipeline([add.message(10), add.message(100), add.message(1000)]);
+    const short = pipeline([add.message(20), add.message(200)]);
+    const fan = group([long, short, add.message(30)]);
+    const pipe = await pipeline([first, fan, sum.message()]).run();
+    await processMessage(broker, queue, (await broker.claim(queue))[0]);
+    const claims = await broker.claim(queue, { count: 3 });
+    const heads = claims.map((claim) => Message.decode(claim.body));
+    const head = heads.find((message) => message.id === long.steps[0].id)!;
+    // The member's first step carries a reference to its second, not the rest of the member.
+    assert.equal(head.next?.pipe, undefined);
+    assert.deepEqual({ ...head.next?.plan, bytes: 0 }, {
+      id: first.id,
+      home: queue,
+      at: 1,
+      member: 0,
+      step: 1,
+      queue,
+      bytes: 0,
+      fill: true,
+      last: false,
+    });
+    assert.equal(head.next?.member?.index, 0);
+    for (const claim of claims) assert.ok(!claim.body.includes(long.steps[2].id));
+    for (const claim of claims) await processMessage(broker, queue, claim);
+    await broker.join(queue);
+    // 1 -> [1+10+100+1000, 1+20+200, 1+30] -> 1111 + 221 + 31
+    assert.deepEqual(await pipe.getResults().toArray(), [1, [1111, 221, 31], 1363]);
+    assert.deepEqual(await fan.getResults().toArray(), [1111, 221, 31]);
+    assert.deepEqual(await broker.planResults(queue, first.id, 0), []);
+    if (redis) {
+      assert.equal(await redis.client.exists(planKey(redis.namespace, queue, first.id)), 0);
+    }
+  },
+);
+
+forEachBroker(
+  "pipeline: given a lone group of member pipelines whose acks all run twice (retried requests), then each step runs once and the last member's last step deletes the plan",
+  async ({ broker, queue, name, redis }) => {
+    const runs: string[] = [];
+    const step = actor(name("step"), (label: string, n?: number) => {
+      runs.push(label);
+      return (n ?? 0) + 1;
+    }, { broker, queue, storeResults: true });
+    const fan = group([
+      pipeline([step.message("a"), step.message("a"), step.message("a")]),
+      pipeline([step.message("b"), step.message("b")]),
+      step.message("c"),
+    ]);
+    await fan.run();
+    // The plan holds the members' later steps: the ids that store results, from member 0's
+    // second step on.
+    assert.deepEqual(await broker.planResults(queue, fan.id, 0, { index: 0, step: 1 }), [
+      (fan.members[0] as Pipeline).steps[1].id,
+      (fan.members[0] as Pipeline).steps[2].id,
+    ]);
+    const doubled = settleTwice(broker);
+    await broker.join(queue);
+    assert.deepEqual(runs.sort(), ["a", "a", "a", "b", "b", "c"]);
+    // The member steps that read a next step from the plan.
+    assert.equal(doubled.done.length, 3);
+    assert.ok(doubled.done.every(([first, second]) => first && !second));
+    assert.deepEqual(await fan.getResults().toArray(), [3, 2, 1]);
+    assert.deepEqual(await broker.planResults(queue, fan.id, 0), []);
+    if (redis) {
+      assert.equal(await redis.client.exists(planKey(redis.namespace, queue, fan.id)), 0);
+    }
+  },
+);
+
+forEachBroker(
+  "pipeline: given a member pipeline's step that dies, then its member's later results and the results after the group fail, and the other members' results stand",
+  async ({ broker, queue, name }) => {
+    const ran: string[] = [];
+    const ok = actor(name("ok"), (label: string, ..._: unknown[]) => {
+      ran.push(label);
+      return 1;
+    }, { broker, queue, storeResults: true });
+    const fail = actor(name("fail"), (..._: unknown[]): number => {
+      throw new Error("boom");
+    }, { broker, queue, storeResults: true, maxRetries: 0 });
+    const afterDeath = ok.message("after death");
+    const other = pipeline([ok.message("other"), ok.message("other")]);
+    const last = ok.message("last");
+    const pipe = await pipeline([
+      ok.message("first"),
+      group([pipeline([ok.message("doomed"), fail.message(), afterDeath]), other]),
+      ok.message("gather"),
+      last,
+    ]).run();
+    await broker.join(queue, { failFast: false });
+    assert.deepEqual(ran.sort(), ["doomed", "first", "other", "other"]);
+    await assert.rejects(afterDeath.getResult(), { name: "ResultFailure" });
+    await assert.rejects(last.getResult(), { name: "ResultFailure" });
+    await assert.rejects(pipe.getResult(), { name: "ResultFailure" });
+    assert.equal(await other.getResult(), 1);
+    assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 1 });
+  },
+);
+
 // Building pipelines: what skiff cannot run is refused at once.
 
 Deno.test("pipeline: given shapes skiff cannot run, then TypeError or RangeError before anything is sent", async () => {

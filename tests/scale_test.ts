@@ -73,6 +73,32 @@ Deno.test("scale: given every case at a tenth of its size, then each script stay
     assert.deepEqual(fan.stages!.commands, [...Array(stages - 1).fill(142), 136]);
   }
   sameStages(row("fan pipeline", "3 "), row("fan pipeline", "10 "), 1);
+  // A group of 10 member pipelines of k steps (k not scaled): a stage (one step of every
+  // member, 10 messages) costs the same bytes and commands whatever follows it: 130 commands
+  // (10 claims of 6, 10 settles of 7, each reading its member's next step from the plan), 151
+  // for the stage that reads each member's last step (it takes it: HDEL, HINCRBY, and the
+  // last one deletes the plan), 100 for the last (10 claims, 10 acks). 15,100 bytes a stage
+  // while the steps' indexes have one digit, 10 more with two; the plan is gone at the end.
+  for (const k of [5, 10, 30]) {
+    const members = row("member pipelines", `10 members of ${k} `);
+    assert.equal(members.outcome, `${10 * k} messages run`);
+    assert.deepEqual(members.extra, { planLeft: 0 });
+    const { bytes, commands } = members.stages!;
+    assert.deepEqual(commands, [...Array(k - 2).fill(130), 151, 100], `k = ${k}`);
+    const oneDigit = Math.min(k - 2, 9);
+    assert.deepEqual(bytes.slice(0, oneDigit), Array(oneDigit).fill(bytes[0]), `k = ${k}`);
+    assert.deepEqual(bytes.slice(9, k - 2), Array(Math.max(k - 11, 0)).fill(bytes[0] + 10));
+  }
+  sameStages(
+    row("member pipelines", "10 members of 5 "),
+    row("member pipelines", "10 members of 10 "),
+    2,
+  );
+  sameStages(
+    row("member pipelines", "10 members of 10 "),
+    row("member pipelines", "10 members of 30 "),
+    2,
+  );
 });
 
 /**

@@ -3,6 +3,7 @@ import { Redis } from "@upstash/redis";
 import { actor } from "../src/actor.ts";
 import type { Logger } from "../src/broker.ts";
 import { UpstashBroker, type UpstashBrokerClient } from "../src/brokers/upstash.ts";
+import { planKey } from "../src/brokers/upstash/_keys.ts";
 import { ACK, CLAIM, NACK, SETTLE, WRITE, WRITE_DEDUP } from "../src/brokers/upstash/scripts.ts";
 import { Retry } from "../src/errors.ts";
 import { startLocalServer } from "../src/local/mod.ts";
@@ -472,6 +473,45 @@ Deno.test("UpstashBroker: given the settles that start a group from a plan and c
     assert.deepEqual(fanIn.lines, []);
     await plain.join(queue);
     assert.deepEqual(seen, ['["a"]', '["m",1]', '["m",1]', '["z",[2,2]]']);
+    assert.deepEqual(await plain.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
+  } finally {
+    await cleanup(redis, `${namespace}:`);
+  }
+});
+
+Deno.test("UpstashBroker: given the settles of member pipelines' steps losing their answers, when retried, then each reads its next step once, and the last member's last step deletes the plan once", async () => {
+  const namespace = testPrefix("hole-member").slice(0, -1);
+  const queue = "q";
+  const plain = new UpstashBroker({ redis, namespace, logger: silentLogger });
+  const seen: string[] = [];
+  const step = actor(`step-${crypto.randomUUID()}`, (label: string, n?: number) => {
+    seen.push(`${label}${n ?? 0}`);
+    return (n ?? 0) + 1;
+  }, { broker: plain, queue });
+  try {
+    const fan = group([
+      pipeline([step.message("a"), step.message("a"), step.message("a")]),
+      pipeline([step.message("b"), step.message("b")]),
+    ]);
+    await fan.run();
+    // Every settle that reads a member's next step loses its first answer: 3 of them (a0
+    // and a1 read a1 and a2, b0 reads b1; a1's and b0's take their member's last step).
+    let losses = 0;
+    const lines: string[] = [];
+    for (let claim; ([claim] = await plain.claim(queue)).length > 0;) {
+      const { client, lost } = losing(SETTLE, "broker sees an error");
+      const { lines: logged, logger } = recordingLogger();
+      const lossy = new UpstashBroker({ redis: client, namespace, logger });
+      const report = await processMessage(lossy, queue, claim);
+      assert.equal(report.status, "acked");
+      assert.equal(report.enqueued?.length ?? 0, lost());
+      losses += lost();
+      lines.push(...logged);
+    }
+    assert.equal(losses, 3);
+    assert.deepEqual(lines, []);
+    assert.deepEqual(seen.sort(), ["a0", "a1", "a2", "b0", "b1"]);
+    assert.equal(await redis.exists(planKey(namespace, queue, fan.id)), 0);
     assert.deepEqual(await plain.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
   } finally {
     await cleanup(redis, `${namespace}:`);

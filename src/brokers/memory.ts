@@ -25,6 +25,10 @@ import {
   type MessageTemplate,
   type NackOutcome,
   type PlanFan,
+  planField,
+  type PlanMember,
+  type PlanResult,
+  planResultIds,
   type PlanStart,
   type PlanStep,
   type QueueStats,
@@ -88,11 +92,13 @@ interface GroupState {
   expiresAt: number;
 }
 
-/** A pipeline's plan: its later steps by position, and the ids that store results. */
+/** A pipeline's plan: its later steps by field, and the ids that store results. */
 interface PlanState {
-  steps: Map<number, MessageTemplate | PlanFan>;
-  results: [number, string][];
+  steps: Map<string, MessageTemplate | PlanFan>;
+  results: PlanResult[];
   expiresAt: number;
+  /** Members of a group that ends the plan with later steps still stored. */
+  open?: number;
 }
 
 const byScore = (a: Entry, b: Entry) =>
@@ -179,9 +185,10 @@ export class MemoryBroker extends Broker {
     const now = this.now();
     for (const plan of plans) {
       this.#plans.set(`${plan.home}\n${plan.id}`, {
-        steps: new Map(plan.steps),
+        steps: new Map(plan.steps.map(([field, entry]) => [String(field), entry])),
         results: plan.results,
         expiresAt: now + plan.ttl,
+        open: plan.open,
       });
     }
     for (const group of groups) this.#startGroup(group, now);
@@ -307,16 +314,18 @@ export class MemoryBroker extends Broker {
 
   /**
    * Reads a pipeline's plan: the ids of its messages at position `from` or later that store
-   * results.
+   * results (given a member pipeline's step, that member's from the step on, and those
+   * after its group).
    *
    * @param home The queue whose plan it is.
    * @param id The plan id.
    * @param from The first position.
+   * @param member A member pipeline's step.
    * @returns The ids; none when the plan is gone.
    */
-  planResults(home: string, id: string, from: number): Promise<string[]> {
+  planResults(home: string, id: string, from: number, member?: PlanMember): Promise<string[]> {
     const plan = this.#plan(home, id, this.now());
-    return Promise.resolve(plan?.results.filter(([at]) => at >= from).map(([, id]) => id) ?? []);
+    return Promise.resolve(plan ? planResultIds(plan.results, from, member) : []);
   }
 
   #plan(home: string, id: string, now: number): PlanState | undefined {
@@ -328,18 +337,25 @@ export class MemoryBroker extends Broker {
 
   /**
    * The next step of a pipeline, from its plan: a message, or a group's members (and its
-   * state, when tracked). The plan goes with its last step.
+   * state, when tracked). The plan goes with its last step; a member's last step, in a
+   * plan its group ends, is taken from it, and the plan goes with the last member's.
    */
   #follow(step: PlanStep, fill: string, now: number, id: string): EnqueuedMessage[] {
     const plan = this.#plan(step.home, step.id, now);
-    const entry = plan?.steps.get(step.at);
-    if (!entry) {
+    const field = planField(step.at, step.member);
+    const entry = plan?.steps.get(field);
+    if (!plan || !entry) {
       this.logger.error(
         `Cannot continue message ${id}: the plan of its pipeline is unknown or expired`,
       );
       return [];
     }
-    if (step.last) this.#plans.delete(`${step.home}\n${step.id}`);
+    const key = `${step.home}\n${step.id}`;
+    if (step.last && !step.member) this.#plans.delete(key);
+    if (step.last && step.member && plan.steps.delete(field)) {
+      plan.open = (plan.open ?? 1) - 1;
+      if (plan.open <= 0) this.#plans.delete(key);
+    }
     if (!("members" in entry)) return this.#fire([entry], fill, now);
     if (entry.group) this.#startGroup(entry.group, now);
     return this.#fire(entry.members, fill, now);

@@ -23,6 +23,9 @@ import {
   type Logger,
   type MessageState,
   type NackOutcome,
+  type PlanMember,
+  type PlanResult,
+  planResultIds,
   type PlanStart,
   type QueueStats,
   type SettleOutcome,
@@ -239,6 +242,7 @@ export class UpstashBroker extends Broker {
       for (const plan of plans) {
         const key = planKey(this.namespace, plan.home, plan.id);
         const fields: Record<string, string> = { results: JSON.stringify(plan.results) };
+        if (plan.open !== undefined) fields.open = String(plan.open);
         for (const [at, entry] of plan.steps) fields[at] = planEntryJson(entry);
         const entries = Object.entries(fields);
         for (let i = 0; i < entries.length; i += MAX_BATCH) {
@@ -322,20 +326,26 @@ export class UpstashBroker extends Broker {
 
   /**
    * Reads a pipeline's plan: the ids of its messages at position `from` or later that store
-   * results. One read-only script (`HGET`).
+   * results (given a member pipeline's step, that member's from the step on, and those
+   * after its group). One read-only script (`HGET`).
    *
    * @param home The queue whose hash tag holds the plan.
    * @param id The plan id.
    * @param from The first position.
+   * @param member A member pipeline's step.
    * @returns The ids; none when the plan is gone.
    * @throws {Error} When Redis fails.
    */
-  async planResults(home: string, id: string, from: number): Promise<string[]> {
+  async planResults(
+    home: string,
+    id: string,
+    from: number,
+    member?: PlanMember,
+  ): Promise<string[]> {
     this.#keys("read a pipeline's plan", home);
     const keys = [planKey(this.namespace, home, id)];
     const answer = await this.#run(PLAN_RESULTS, "read a pipeline's plan", home, [], { keys });
-    const results = fromJson(answer) as [number, string][];
-    return results.filter(([at]) => at >= from).map(([, id]) => String(id));
+    return planResultIds(fromJson(answer) as PlanResult[], from, member);
   }
 
   /**

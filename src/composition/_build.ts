@@ -4,7 +4,13 @@
  * it needs neither the `Pipeline` nor the `Group` class.
  */
 import { describe, isNonNegative } from "../_util.ts";
-import type { Broker, GroupStart, MessageTemplate, PlanStart } from "../broker.ts";
+import {
+  type Broker,
+  type GroupStart,
+  type MessageTemplate,
+  planField,
+  type PlanStart,
+} from "../broker.ts";
 import type { Message } from "../message.ts";
 import { getActor } from "../registry.ts";
 import type { Continuation, PendingMessage, PlanRef } from "../continuation.ts";
@@ -58,7 +64,8 @@ export interface Compiled {
  * Compiles a pipeline's steps (a lone group is a pipeline of one step). Every step after
  * the first is stored in the plan: the message before a step refers to it (`plan`), and a
  * group's members to the step after the group (`fanIn`), so the bytes of a pipeline grow
- * linearly with its messages. The steps of a member pipeline carry the rest of the member.
+ * linearly with its messages. A member pipeline's later steps are stored in the plan too,
+ * each referring to the next of its member.
  *
  * @throws {TypeError} On an empty pipeline or group, a group after a group, a group inside
  *   a group, or a message used twice.
@@ -87,17 +94,44 @@ export function compile(steps: readonly StepSpec[]): Compiled {
   const finish = (compiled: Compiled): Compiled => {
     if (plan.steps.length === 0) return compiled;
     plan.steps.reverse();
-    plan.results.sort((a, b) => a[0] - b[0]);
+    plan.results.sort((a, b) =>
+      a[0] - b[0] || (a[2] ?? -1) - (b[2] ?? -1) || (a[3] ?? 0) - (b[3] ?? 0)
+    );
     return { ...compiled, plan };
   };
-  // A member pipeline: each step carries the rest of the member (members are short).
-  const chain = (steps: readonly Message[], member: Continuation): PendingMessage => {
+  // A member pipeline: its later steps go in the plan (`<at>:<index>:<step>`), each step
+  // referring to the next; the last one reports to the group (`member`).
+  const chain = (
+    steps: readonly Message[],
+    member: Continuation,
+    at: number,
+    index: number,
+    ends: boolean,
+  ): PendingMessage => {
     let after: Continuation = member;
-    for (let i = steps.length - 1; i >= 0; i--) {
-      seen(steps[i]);
-      after = { pipe: toPending(steps[i], after), ...member };
+    for (let s = steps.length - 1; s >= 0; s--) {
+      seen(steps[s]);
+      const pending = toPending(steps[s], after);
+      if (mayStore(pending)) plan.results.push([at, pending.id, index, s]);
+      if (s === 0) return pending;
+      const template = makeTemplate(pending, !ignoresPipe(pending));
+      plan.steps.push([planField(at, { index, step: s }), template]);
+      after = {
+        plan: {
+          id: plan.id,
+          home: plan.home,
+          at,
+          member: index,
+          step: s,
+          queue: pending.queue,
+          bytes: templateBytes(template),
+          fill: template.fill,
+          last: ends && s === steps.length - 1,
+        },
+        ...member,
+      };
     }
-    return after.pipe!;
+    throw new TypeError("Cannot build group: a member has no steps");
   };
   const fanOf = (group: GroupSpec, fanIn: PlanRef | undefined, at: number) => {
     if (group.members.length === 0) throw new TypeError("Cannot build group: it has no members");
@@ -125,9 +159,10 @@ export function compile(steps: readonly StepSpec[]): Compiled {
     const home = memberSteps[0][0].queue;
     const templates = [...onCompletion, ...onFailure];
     const queues = unique([...(fanIn ? [fanIn.queue] : []), ...templates.map((t) => t.queue)]);
-    for (const messages of memberSteps) {
-      for (const message of messages) if (mayStore(message)) plan.results.push([at, message.id]);
-    }
+    // A group that ends the plan: its members' last stored steps delete it (`open`).
+    const ends = fanIn === undefined;
+    const open = memberSteps.filter((messages) => messages.length > 1).length;
+    if (ends && open > 0) plan.open = open;
     const members = memberSteps.map((messages, index) =>
       chain(
         messages,
@@ -144,6 +179,9 @@ export function compile(steps: readonly StepSpec[]): Compiled {
             },
           }
           : {},
+        at,
+        index,
+        ends,
       )
     );
     const state: GroupStart | undefined = tracked
@@ -173,7 +211,7 @@ export function compile(steps: readonly StepSpec[]): Compiled {
         queue: templates[0].queue,
         bytes: Math.max(...templates.map(templateBytes)),
         fill: templates.some((t) => t.fill),
-        last,
+        last: last && plan.open === undefined,
         fan: {
           queues: unique(templates.map((t) => t.queue)),
           ...(state ? { group: state.id, home: state.home } : {}),

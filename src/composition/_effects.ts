@@ -109,8 +109,9 @@ function planStep(broker: Broker, ref: PlanRef, json: string): PlanStep {
   const fill = ref.fill ? json : "";
   const size = ref.bytes + new TextEncoder().encode(fill).byteLength + 1;
   if (size > broker.maxMessageBytes) throw new MessageTooLarge(size, broker.maxMessageBytes);
-  const { id, home, at, queue, last, fan } = ref;
+  const { id, home, at, queue, last, fan, member, step: index } = ref;
   const step: PlanStep = { id, home, at, queue, last, fill };
+  if (member !== undefined && index !== undefined) step.member = { index: member, step: index };
   if (fan) {
     const { queues, group, home: state } = fan;
     step.fan = group && state ? { queues, group: { id: group, home: state } } : { queues };

@@ -174,9 +174,9 @@ export class Group<R = unknown> implements GroupLike<R> {
    */
   async run(options: RunOptions = {}): Promise<this> {
     const delay = checkDelay(options.delay, "group");
-    const { messages, groups } = launch(compile([{ group: this }]), delay);
+    const { messages, groups, plans } = launch(compile([{ group: this }]), delay);
     const broker = brokerFor(messages[0], this.#broker, "group");
-    await broker.enqueue(messages, { groups });
+    await broker.enqueue(messages, { groups, plans });
     return this;
   }
 

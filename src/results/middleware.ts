@@ -245,6 +245,9 @@ export class Results extends Middleware {
         }
         if (cont.fan.next) walk({ pipe: cont.fan.next });
       }
+      // A member pipeline's next step in the plan: the member's later steps and the steps
+      // after its group, in one read.
+      if (cont?.plan?.member !== undefined) rest ??= cont.plan;
       if (cont?.member) {
         ids.push(...cont.member.after ?? []);
         rest ??= cont.member.rest ?? cont.member.fanIn;
@@ -252,7 +255,11 @@ export class Results extends Middleware {
       rest ??= cont?.plan;
     };
     walk(next);
-    if (rest) ids.push(...await broker.planResults(rest.home, rest.id, rest.at));
+    if (rest) {
+      const { home, id, at, member, step } = rest;
+      const from = member !== undefined && step !== undefined ? { index: member, step } : undefined;
+      ids.push(...await broker.planResults(home, id, at, from));
+    }
     return ids;
   }
 }

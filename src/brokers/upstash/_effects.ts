@@ -8,6 +8,7 @@ import type {
   PlanFan,
   SettleOutcome,
 } from "../../broker.ts";
+import { planField } from "../../broker.ts";
 import type { ScriptArg } from "../../redis/script.ts";
 import { readyScore } from "../_score.ts";
 import { callKeys, delayedScore, groupKey, planKey, queueKeys } from "./_keys.ts";
@@ -129,10 +130,11 @@ export function settleRequest(
   if (plan) {
     const step: Record<string, unknown> = {
       s: state(planKey(namespace, plan.home, plan.id)),
-      a: String(plan.at),
+      a: planField(plan.at, plan.member),
       f: plan.fill,
-      l: plan.last ? 1 : 0,
+      l: plan.last && !plan.member ? 1 : 0,
     };
+    if (plan.last && plan.member) step.o = 1;
     if (plan.fan) step.m = 1;
     if (plan.fan?.group) {
       step.g = state(groupKey(namespace, plan.fan.group.home, plan.fan.group.id));

@@ -27,7 +27,11 @@ import { COUNT, EXPIRE_DEAD, KEYED, luaCall } from "./_lua.ts";
  *
  * A pipeline's plan is a hash: a position to the step there, and `results`. A message
  * step is a list of one template; a group step holds its members' templates and, when
- * tracked, its state's size, ttl and templates (`{n, t, d, f, m}`). An ack whose next step
+ * tracked, its state's size, ttl and templates (`{n, t, d, f, m}`). A later step of a
+ * group's member pipeline is at `<position>:<member>:<step>`, a template read the same
+ * way; when the group ends the plan, `open` counts the members whose last stored step is
+ * still to be read: reading it takes it (`HDEL`, `HINCRBY open -1`), and the last deletes
+ * the plan. An ack whose next step
  * is in the plan reads that step (`HGET`), fills it with the result and enqueues it (a
  * group step: creates the group's state and enqueues its members); a member's report that
  * completes its group reads the step after the group the same way, filled with the list of
@@ -38,7 +42,8 @@ import { COUNT, EXPIRE_DEAD, KEYED, luaCall } from "./_lua.ts";
  * queue (`HSETNX`, `ZADD`), or 3 or 4 per queue for several; 3 per group started; 2 per
  * member's success, plus `HMGET`, the writes and `PEXPIRE` for the last one; 1 to read a
  * step from a plan (`HGET`), plus its writes (a group step's 3 for its state), plus a `DEL`
- * for the last; then the `SET` of the call record. A stale token costs 2 (`ZREM`, `GET` of the
+ * for the last, or `HDEL` and `HINCRBY` (and a `DEL` for the last) for a member's last step in
+ * a plan its group ends; then the `SET` of the call record. A stale token costs 2 (`ZREM`, `GET` of the
  * record). With a counter (`c`), 1 more (`INCRBY`), 2 on the first write of its minute
  * (`PEXPIRE`).
  *
@@ -54,8 +59,9 @@ import { COUNT, EXPIRE_DEAD, KEYED, luaCall } from "./_lua.ts";
  *   `{ q: [queue...], w: [[queue, id, "r"|"d", score, body]...],
  *   g: [[state, size, doneJson, failJson, ttl]...],
  *   m: { s: state, i: index, n: size, k: 0|1, r: resultJson | f: fill },
- *   p: { s: plan, a: position, f: fill, l: 0|1 (last), m: 1 (a group step),
- *   g: its group's state, c: 1 (a fan-in, filled with the results) }, c: counter, k: 1 }`
+ *   p: { s: plan, a: field (a position, or position:member:step), f: fill, l: 0|1 (last),
+ *   m: 1 (a group step), g: its group's state, c: 1 (a fan-in, filled with the results),
+ *   o: 1 (a member's last step, taken) }, c: counter, k: 1 }`
  *   (states, plans and the counter are 1-based positions among the state keys; `k`: the flow
  *   keys are last; numbers as strings).
  * - Returns: JSON `[1, [[queue, id, "r"|"d"]...], lost, planLost]`, or `[0]` for a stale
@@ -250,6 +256,11 @@ if plan and kind == "a" and (plan.c ~= 1 or completed) then
     fire(entry, fill)
   end
   if entry and plan.l == 1 then redis.call("DEL", state) end
+  -- A member's last step in a plan its group ends: taken, and the last member's deletes it.
+  if entry and plan.o == 1 then
+    redis.call("HDEL", state, plan.a)
+    if redis.call("HINCRBY", state, "open", -1) <= 0 then redis.call("DEL", state) end
+  end
 end
 if fx.c then
   local counter = KEYS[states + tonumber(fx.c)]
