@@ -170,7 +170,14 @@ export async function runScale(options: ScaleOptions = {}): Promise<ScaleRow[]> 
 
     // 3. A group's results read while they land, each store waking the reader.
     const members = n(1000);
-    const backend = new UpstashResultBackend({ redis: client, namespace: "scale", pollMax: 50 });
+    // Polls a minute apart: every read follows the first pass, a store's wake-up, or a read
+    // that found all it asked for, however loaded the machine is.
+    const backend = new UpstashResultBackend({
+      redis: client,
+      namespace: "scale",
+      pollMin: 60_000,
+      pollMax: 60_000,
+    });
     const ids = Array.from({ length: members }, () => crypto.randomUUID());
     await measure("getResults (group)", `${members} members`, async () => {
       const reading = backend.getResults([ids], { block: true, timeout: 600_000 }).toArray();
