@@ -235,8 +235,48 @@ export class SkiffCases {
     return latency(sample, seen);
   }
 
-  /** Requests a pull Worker at its defaults sends in `ms` after its queue empties. */
-  async idleRequests(ms: number, queues = 1): Promise<number> {
+  /**
+   * `n` messages sent at once (`broker.enqueue()` of 1,000 per call) to a queue served by
+   * the push endpoint: time from the first send to the last actor start.
+   */
+  async pushBurst(n: number): Promise<Sample> {
+    const namespace = unique("bench");
+    const endpoint = new UpstashBroker({ redis: this.#redis, namespace, logger: silent });
+    const app = workerApp({ broker: endpoint, signingKeys: [SECRET] });
+    const server = await serve((request) => app.fetch(request));
+    const sender = new UpstashBroker({ redis: this.#redis, namespace, logger: silent });
+    const push = new Push({ url: `${server.url}/messages`, signingKey: SECRET });
+    sender.addMiddleware(push);
+    const queue = unique("q");
+    const name = unique("bench.noop");
+    let ran = 0;
+    actor(name, () => void ran++, { broker: sender, queue });
+    const sample = await measure(this.#services, n, async () => {
+      for (let i = 0; i < n; i += BATCH) {
+        const size = Math.min(BATCH, n - i);
+        await sender.enqueue(
+          Array.from({ length: size }, () => new Message({ queue, actor: name, args: [] })),
+        );
+      }
+      const ended = await until(() => ran, n);
+      await push.flush();
+      return ended;
+    });
+    await server.close();
+    await this.#drop(endpoint);
+    return sample;
+  }
+
+  /**
+   * Requests a pull Worker at its defaults sends after its queue empties: in the first
+   * `ms`, and per second over the `steadyMs` after those (its pauses have grown to
+   * `pollMax` by then).
+   */
+  async idleRequests(
+    ms: number,
+    steadyMs: number,
+    queues = 1,
+  ): Promise<{ first: number; perSecond: number }> {
     const broker = this.#broker();
     const names = Array.from({ length: queues }, () => unique("q"));
     const task = actor(unique("bench.noop"), () => {}, { broker, queue: names[0] });
@@ -246,10 +286,12 @@ export class SkiffCases {
     await worker.join();
     const before = this.#services.requests.rest;
     await new Promise((resolve) => setTimeout(resolve, ms));
-    const requests = this.#services.requests.rest - before;
+    const first = this.#services.requests.rest - before;
+    await new Promise((resolve) => setTimeout(resolve, steadyMs));
+    const steady = this.#services.requests.rest - before - first;
     await worker.stop();
     await this.#drop(broker);
-    return requests;
+    return { first, perSecond: steady / (steadyMs / 1000) };
   }
 }
 
@@ -353,6 +395,32 @@ export class BullCases {
     await worker.waitUntilReady();
     const sample = await measure(this.#services, n, async () => {
       void worker.run();
+      return await until(() => ran, n);
+    });
+    await worker.close();
+    await this.#drop(queue);
+    return sample;
+  }
+
+  /**
+   * `n` jobs added at once (`addBulk` of 1,000 per call) to a queue a Worker at
+   * `concurrency` serves: time from the first add to the last processor start.
+   */
+  async burst(n: number, concurrency: number): Promise<Sample> {
+    const queue = this.#queue();
+    await queue.waitUntilReady();
+    let ran = 0;
+    const worker = new BullWorker(queue.name, () => Promise.resolve(void ran++), {
+      connection: this.#connection,
+      concurrency,
+    });
+    await worker.waitUntilReady();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const sample = await measure(this.#services, n, async () => {
+      for (let i = 0; i < n; i += BATCH) {
+        const size = Math.min(BATCH, n - i);
+        await queue.addBulk(Array.from({ length: size }, () => ({ name: "noop", data: {} })));
+      }
       return await until(() => ran, n);
     });
     await worker.close();

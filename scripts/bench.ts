@@ -26,6 +26,7 @@ interface Options {
   latency: number;
   rate: number;
   idleMs: number;
+  steadyMs: number;
   quick: boolean;
 }
 
@@ -38,12 +39,20 @@ function parse(args: string[]): Options {
     latency: 2_000,
     rate: 500,
     idleMs: 10_000,
+    steadyMs: 20_000,
     quick: false,
   };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     if (arg === "--quick") {
-      Object.assign(options, { messages: 300, rounds: 1, latency: 50, idleMs: 500, quick: true });
+      Object.assign(options, {
+        messages: 300,
+        rounds: 1,
+        latency: 50,
+        idleMs: 500,
+        steadyMs: 500,
+        quick: true,
+      });
       continue;
     }
     const key = {
@@ -122,9 +131,10 @@ async function main(): Promise<void> {
     c50: { skiff: [] as Sample[], bull: [] as Sample[] },
     defaults: { skiff: [] as Sample[], bull: [] as Sample[] },
     push: { skiff: [] as Sample[], bull: [] as Sample[] },
+    burst: { skiff: [] as Sample[], bull: [] as Sample[] },
     pull: { skiff: [] as Sample[], bull: [] as Sample[] },
   };
-  let idle = NaN;
+  let idle = { first: NaN, perSecond: NaN };
   try {
     // Warm up (scripts loaded, connections open, code compiled); not counted.
     await skiff.enqueueBatch(200);
@@ -132,6 +142,7 @@ async function main(): Promise<void> {
     await skiff.process(200, 50);
     await bull.process(200, 50);
     await skiff.latencyPush(20, pace);
+    await skiff.pushBurst(200);
     for (let round = 0; round < rounds; round++) {
       const pairs: [keyof typeof cases, () => Promise<Sample>, () => Promise<Sample>][] = [
         ["enqueue", () => skiff.enqueueBatch(n), () => bull.enqueueBatch(n)],
@@ -139,6 +150,7 @@ async function main(): Promise<void> {
         ["c50", () => skiff.process(n, 50), () => bull.process(n, 50)],
         ["defaults", () => skiff.process(n), () => bull.process(n, 50)],
         ["push", () => skiff.latencyPush(latency, pace), () => bull.latency(latency, pace, 50)],
+        ["burst", () => skiff.pushBurst(n), () => bull.burst(n, 50)],
         ["pull", () => skiff.latencyPull(latency, pace), () => bull.latency(latency, pace, 50)],
       ];
       for (const [name, a, b] of pairs) {
@@ -150,7 +162,7 @@ async function main(): Promise<void> {
       }
       console.error(`round ${round + 1} of ${rounds} done`);
     }
-    idle = await skiff.idleRequests(options.idleMs);
+    idle = await skiff.idleRequests(options.idleMs, options.steadyMs);
   } finally {
     await services.close();
   }
@@ -186,6 +198,12 @@ async function main(): Promise<void> {
       lat(m.push.skiff),
       lat(m.push.bull),
       "",
+    ],
+    [
+      `push burst: ${n} sent at once through the push endpoint, processed (BullMQ c=50)`,
+      rate(m.burst.skiff.value),
+      rate(m.burst.bull.value),
+      ratio("burst"),
     ],
     [
       `send → start p50 / p99, ${pace}/s, pull Worker defaults (BullMQ c=50)`,
@@ -230,8 +248,10 @@ async function main(): Promise<void> {
       "",
     ],
     [
-      `idle pull Worker: requests in the ${options.idleMs / 1000} s after its queue empties`,
-      String(idle),
+      `idle pull Worker: requests in the ${
+        options.idleMs / 1000
+      } s after its queue empties / per s after that`,
+      `${idle.first} / ${idle.perSecond.toFixed(2)}`,
       "",
       "",
     ],

@@ -12,7 +12,7 @@ import { JoinTimeout, MessageTooLarge } from "./errors.ts";
 import { DEFAULT_DEDUP_TTL, Message } from "./message.ts";
 import { actorNames, getActor } from "./registry.ts";
 import { AgeLimit } from "./middleware/age_limit.ts";
-import { emit } from "./middleware/_emit.ts";
+import { emit, isPromise } from "./middleware/_emit.ts";
 import type { Middleware } from "./middleware/middleware.ts";
 import { Retries } from "./middleware/retries.ts";
 import { TimeLimit } from "./middleware/time_limit.ts";
@@ -633,7 +633,10 @@ export abstract class Broker {
   async enqueue(messages: readonly Message[], options: EnqueueOptions = {}): Promise<Message[]> {
     const replaced: Message[] = [];
     for (let message of messages) {
-      const replacement = await emit(this, "beforeEnqueue", [this, message]);
+      // Awaited only when a hook is async: an await per message would let the pushes of
+      // one enqueue() leave a few ids at a time.
+      let replacement = emit(this, "beforeEnqueue", [this, message]);
+      if (isPromise(replacement)) replacement = await replacement;
       if (replacement !== undefined) message = replacement as Message;
       replaced.push(message);
     }
@@ -653,7 +656,8 @@ export abstract class Broker {
     for (const message of sent) {
       // A deduplicated, debounced or throttled send enqueued nothing: no afterEnqueue for it.
       if (!message.deduplicated && !message.debounced && !message.throttled) {
-        await emit(this, "afterEnqueue", [this, message], { reverse: true });
+        const after = emit(this, "afterEnqueue", [this, message], { reverse: true });
+        if (isPromise(after)) await after;
       }
     }
     return sent;

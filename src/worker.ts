@@ -29,7 +29,10 @@ export interface WorkerOptions {
   /**
    * How many messages it holds at most, running or claimed ahead (default twice
    * `concurrency`, as Dramatiq's prefetch; at least `concurrency`). Claims ahead overlap
-   * with running actors and acks; their leases are kept by the heartbeat as well.
+   * with running actors and acks; their leases are kept by the heartbeat as well. A
+   * message whose actor has finished stops counting here (its slot of `concurrency` is
+   * held until its ack lands): the claim for its room leaves with its ack, in the same
+   * request when the client pipelines (`@upstash/redis` does by default).
    */
   prefetch?: number;
   /**
@@ -132,6 +135,8 @@ export class Worker {
   readonly #inFlight = new Set<Promise<void>>();
   /** How many hold a slot: started, not yet acked or nacked. */
   #running = 0;
+  /** Of those, how many finished their actor: their ack or nack is on its way. */
+  #settling = 0;
   /** Claimed ahead, not started yet, in the order they run. */
   #ahead: Ahead[] = [];
   /** The queues whose last claim found messages: claimed first, in order, next round. */
@@ -300,7 +305,10 @@ export class Worker {
     );
     let pause = this.#pollMin;
     while (!signal.aborted) {
-      const want = this.prefetch - this.#running - this.#ahead.length;
+      // A message whose actor finished makes room for a claim at once: the claim leaves
+      // with its ack (one request when the client pipelines), while its slot stays held
+      // until the ack lands.
+      const want = this.prefetch - this.#running + this.#settling - this.#ahead.length;
       if (want < least) {
         // Woken when an actor finishes.
         await this.#pause(this.#pollMax, true);
@@ -413,11 +421,17 @@ export class Worker {
     // The slot is held until the ack or nack lands: a crash runs again at most
     // `concurrency` messages that already ran (those claimed ahead never started).
     this.#running++;
+    let settling = false;
     // The abandon signal is read, never listened to: the heartbeat aborts what it holds.
     const task = processMessage(this.broker, queue, claim, {
       leaseMs: this.#leaseMs,
       signal: this.#abandon.signal,
       heartbeat: this.#heartbeat,
+      onSettle: () => {
+        settling = true;
+        this.#settling++;
+        this.#wake(false);
+      },
     }).then((report) => {
       const failed = report.status === "retried" || report.status === "dead";
       if (failed && report.error !== undefined && !(report.error instanceof Retry)) {
@@ -431,6 +445,7 @@ export class Worker {
     }).finally(() => {
       this.#inFlight.delete(task);
       this.#running--;
+      if (settling) this.#settling--;
       this.#pump();
       // The last message done: a join waits for a round that finds nothing.
       if (this.#inFlight.size === 0 && this.#waiters.length > 0) this.#wake(true);

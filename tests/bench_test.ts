@@ -38,19 +38,21 @@ async function quickRun(runtime: string, command: string, args: string[]): Promi
       "one-by-one send",
       "processed, concurrency 50",
       "processed, skiff's Worker defaults",
-      "push endpoint",
+      "push endpoint (BullMQ",
+      "push burst",
       "pull Worker defaults",
       "Redis commands per message: batch enqueue",
       "Redis commands per message: one-by-one",
       "Redis commands per message: push endpoint",
       "HTTP requests per message",
       "CPU ms per 1,000 processed",
-      "idle pull Worker",
+      "idle pull Worker: requests in the",
+      "per s after that",
     ]
   ) {
     assert.ok(labels.some((l) => l.includes(label)), `the row '${label}' is printed`);
   }
-  assert.equal(rows.length, 12, stdout);
+  assert.equal(rows.length, 13, stdout);
   for (const row of rows) {
     const skiff = row.split(" | ")[1];
     assert.match(skiff, /\d/, `a figure in '${row}'`);

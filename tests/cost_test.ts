@@ -504,3 +504,46 @@ Deno.test("cost: with the throughput option, each ack, nack and settle call cost
     await server.close();
   }
 });
+
+/**
+ * A pull `Worker` at its defaults (concurrency 8, prefetch 16) draining a queue: the claim
+ * for the room of finished actors leaves with their acks, in one pipelined request, so a
+ * round of 8 messages costs one request (it cost two, claim and ack apart). A few more for
+ * the first claim and the last, empty one.
+ */
+export const BUSY_WORKER_REQUESTS = { messages: 160, atMost: 160 / 8 + 4 } as const;
+
+Deno.test("cost: a busy Worker's claims travel with its acks, one request per round of `concurrency`", async () => {
+  const { server, redis } = await costServer();
+  const namespace = testPrefix("cost-busy").slice(0, -1);
+  const broker = new UpstashBroker({ redis, namespace, logger: silentLogger });
+  const queue = "busy";
+  let ran = 0;
+  const task = actor(`busy-${crypto.randomUUID()}`, () => void ran++, { broker, queue });
+  const original = globalThis.fetch;
+  let requests = 0;
+  try {
+    for (const script of UPSTASH_SCRIPTS) await redis.scriptLoad(script.source);
+    await broker.enqueue(
+      Array.from({ length: BUSY_WORKER_REQUESTS.messages }, () => task.message()),
+    );
+    globalThis.fetch = ((input: RequestInfo | URL, init?: RequestInit) => {
+      requests++;
+      return original(input, init);
+    }) as typeof fetch;
+    const worker = new Worker(broker, { queues: [queue] });
+    await worker.start();
+    await worker.join();
+    await worker.stop();
+    globalThis.fetch = original;
+    assert.equal(ran, BUSY_WORKER_REQUESTS.messages);
+    assert.ok(
+      requests <= BUSY_WORKER_REQUESTS.atMost,
+      `${requests} requests for ${ran} messages, at most ${BUSY_WORKER_REQUESTS.atMost}`,
+    );
+  } finally {
+    globalThis.fetch = original;
+    await cleanup(redis, `${namespace}:`);
+    await server.close();
+  }
+});

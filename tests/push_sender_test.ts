@@ -69,6 +69,16 @@ Deno.test("Push: given sends to two queues at once, then one signed request per 
   }
 });
 
+Deno.test("Push: given one enqueue of 250 messages, then their ids share requests of maxIds", async () => {
+  const { broker, push, requests } = setup();
+  const queue = unique("q");
+  const task = actor(unique("t"), () => {}, { broker, queue });
+  await broker.enqueue(Array.from({ length: 250 }, () => task.message()));
+  await push.flush();
+  const sizes = requests.map((r) => JSON.parse(r.body).ids.length);
+  assert.deepEqual(sizes.toSorted((x: number, y: number) => x - y), [50, 100, 100]);
+});
+
 Deno.test("Push: given more ids than maxIds, then they are split into requests", async () => {
   const { broker, push, requests } = setup({ maxIds: 2 });
   const queue = unique("q");
