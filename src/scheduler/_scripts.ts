@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { STORE } from "../brokers/upstash/_lua.ts";
 import { Script } from "../redis/script.ts";
 
 const HEADER = "#!lua flags=allow-key-locking\n";
@@ -45,7 +46,7 @@ const HEADER = "#!lua flags=allow-key-locking\n";
  */
 export const SWAP_RECORDS: Script<unknown> = /* @__PURE__ */ new Script(
   "skiff-schedule-swap",
-  `${HEADER}local function tokenOf(record)
+  `${HEADER}${STORE}local function tokenOf(record)
   return record and string.match(record, "^[^|]*|([^|]*)") or ""
 end
 local n = tonumber(ARGV[2])
@@ -101,38 +102,11 @@ for j = 3 + 4 * n, #ARGV, 6 do
       byQueue[q] = {}
       order[#order + 1] = q
     end
-    table.insert(byQueue[q], j)
+    table.insert(byQueue[q], { ARGV[j + 2], ARGV[j + 3], ARGV[j + 4], ARGV[j + 5] })
   end
 end
 for _, q in ipairs(order) do
-  local ready, timers, msg = KEYS[base + 3 * q - 2], KEYS[base + 3 * q - 1], KEYS[base + 3 * q]
-  local list = byQueue[q]
-  if #list == 1 then
-    local j = list[1]
-    if redis.call("HSETNX", msg, ARGV[j + 2], ARGV[j + 5]) == 1 then
-      local set = ARGV[j + 3] == "r" and ready or timers
-      redis.call("ZADD", set, ARGV[j + 4], ARGV[j + 2])
-    end
-  else
-    local ids = {}
-    for k, j in ipairs(list) do ids[k] = ARGV[j + 2] end
-    local found = redis.call("HMGET", msg, unpack(ids))
-    local bodies, now, later = {}, {}, {}
-    for k, j in ipairs(list) do
-      if not found[k] then
-        bodies[#bodies + 1] = ARGV[j + 2]
-        bodies[#bodies + 1] = ARGV[j + 5]
-        local set = ARGV[j + 3] == "r" and now or later
-        set[#set + 1] = ARGV[j + 4]
-        set[#set + 1] = ARGV[j + 2]
-      end
-    end
-    if #bodies > 0 then
-      redis.call("HSET", msg, unpack(bodies))
-      if #now > 0 then redis.call("ZADD", ready, unpack(now)) end
-      if #later > 0 then redis.call("ZADD", timers, unpack(later)) end
-    end
-  end
+  storeIn(KEYS[base + 3 * q - 2], KEYS[base + 3 * q - 1], KEYS[base + 3 * q], byQueue[q])
 end
 return cjson.encode(out)
 `,

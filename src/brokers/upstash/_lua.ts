@@ -347,3 +347,65 @@ local function count(counter, n)
   if redis.call("INCRBY", counter, n) == n then redis.call("PEXPIRE", counter, ${THROUGHPUT_TTL_MS}) end
 end
 `;
+
+/**
+ * storeIn(ready, timers, msg, list): stores entries `{ id, "r" or "d", score, body }` in one
+ * queue as an enqueue does: the body in `msg` (an id already there, or twice in the list, is
+ * left alone), the id in `ready` (`r`) or `timers` (`d`). 2 commands for one entry (`HSETNX`,
+ * `ZADD`), 3 or 4 for several (`HMGET`, `HSET`, a `ZADD` per sorted set). Answers the entries
+ * stored, in order. Uses no key but its arguments, so any script may include it.
+ */
+export const STORE = `
+local function storeIn(ready, timers, msg, list)
+  if #list == 1 then
+    local e = list[1]
+    if redis.call("HSETNX", msg, e[1], e[4]) == 0 then return {} end
+    if e[2] == "r" then
+      redis.call("ZADD", ready, e[3], e[1])
+    else
+      redis.call("ZADD", timers, e[3], e[1])
+    end
+    return list
+  end
+  local ids = {}
+  for i, e in ipairs(list) do ids[i] = e[1] end
+  local found = redis.call("HMGET", msg, unpack(ids))
+  local seen, stored, bodies, soon, later = {}, {}, {}, {}, {}
+  for i, e in ipairs(list) do
+    if not found[i] and not seen[e[1]] then
+      seen[e[1]] = true
+      stored[#stored + 1] = e
+      bodies[#bodies + 1] = e[1]
+      bodies[#bodies + 1] = e[4]
+      local set = e[2] == "r" and soon or later
+      set[#set + 1] = e[3]
+      set[#set + 1] = e[1]
+    end
+  end
+  if #bodies > 0 then
+    redis.call("HSET", msg, unpack(bodies))
+    if #soon > 0 then redis.call("ZADD", ready, unpack(soon)) end
+    if #later > 0 then redis.call("ZADD", timers, unpack(later)) end
+  end
+  return stored
+end
+`;
+
+/**
+ * filled(t, fill, now): a continuation template `{ queue, id, priority, delay, eta, fill,
+ * head, sep, middle }` made into a message at `now`: `"r"` or `"d"`, its score, its body (with
+ * the result appended when the template takes it). Needs the prelude's `fmt` and `P`.
+ */
+export const FILL = `
+local function filled(t, fill, now)
+  local delay, eta, priority = tonumber(t[4]), tonumber(t[5]), tonumber(t[3])
+  local due = math.max(now + delay, eta)
+  local body = t[7]
+  if t[6] == 1 and fill ~= "" then body = body .. t[8] .. fill end
+  body = body .. t[9] .. fmt(now)
+  if delay > 0 or eta > 0 then body = body .. ',"eta":' .. fmt(due) end
+  body = body .. "}"
+  if due > now then return "d", fmt(due * 512 + priority + 255), body end
+  return "r", fmt(priority * P + now), body
+end
+`;

@@ -4,7 +4,7 @@
  * @module
  */
 import { Script } from "../../redis/script.ts";
-import { EXPIRE_DEAD, KEYED, luaCall, UNIQUE } from "./_lua.ts";
+import { EXPIRE_DEAD, FILL, KEYED, luaCall, STORE, UNIQUE } from "./_lua.ts";
 
 /**
  * Cancels messages: removes the ready and delayed ones (`c`) and the leases of leased ones
@@ -47,6 +47,8 @@ export const CANCEL: Script<unknown> = /* @__PURE__ */ new Script(
     EXPIRE_DEAD,
     UNIQUE,
     KEYED,
+    STORE,
+    FILL,
     `
 local now = tonumber(ARGV[1])
 if not now then return redis.error_reply("ERR skiff-cancel: the time is not a number") end
@@ -160,21 +162,9 @@ local function fire(json, fill)
   for _, t in ipairs(cjson.decode(json)) do
     local k = base[t[1]]
     if k then
-      local delay, eta, priority = tonumber(t[4]), tonumber(t[5]), tonumber(t[3])
-      local due = math.max(now + delay, eta)
-      local text = t[7]
-      if t[6] == 1 and fill ~= "" then text = text .. t[8] .. fill end
-      text = text .. t[9] .. fmt(now)
-      if delay > 0 or eta > 0 then text = text .. ',"eta":' .. fmt(due) end
-      text = text .. "}"
-      if redis.call("HSETNX", KEYS[k + 3], t[2], text) == 1 then
-        if due > now then
-          redis.call("ZADD", KEYS[k + 2], fmt(due * 512 + priority + 255), t[2])
-          written[#written + 1] = { t[1], t[2], "d" }
-        else
-          redis.call("ZADD", KEYS[k + 1], fmt(priority * P + now), t[2])
-          written[#written + 1] = { t[1], t[2], "r" }
-        end
+      local set, score, body = filled(t, fill, now)
+      if #storeIn(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], { { t[2], set, score, body } }) == 1 then
+        written[#written + 1] = { t[1], t[2], set }
       end
     end
   end

@@ -7,7 +7,7 @@
 import type { EncodedMessage } from "../../broker.ts";
 import { Script } from "../../redis/script.ts";
 import { callKeys } from "./_keys.ts";
-import { luaCall } from "./_lua.ts";
+import { luaCall, STORE } from "./_lua.ts";
 import type { ScriptRun } from "./_run.ts";
 import { dedupRun } from "./write.ts";
 
@@ -36,6 +36,7 @@ export const WRITE_DEBOUNCE: Script<string> = /* @__PURE__ */ new Script(
   "skiff-write-debounce",
   luaCall(
     "skiff-write-debounce",
+    STORE,
     `
 local debounce = KEYS[7]
 if not debounce then return redis.error_reply("ERR skiff-write-debounce: no debounce key") end
@@ -61,9 +62,7 @@ if waiting then
   end
 end
 redis.call("SET", debounce, id .. "|" .. fmt(now), "PX", ARGV[6])
-if redis.call("HSETNX", msg, id, body) == 1 then
-  redis.call("ZADD", timers, fmt((now + delay) * 512 + priority + 255), id)
-end
+storeIn(ready, timers, msg, { { id, "d", fmt((now + delay) * 512 + priority + 255), body } })
 return id
 `,
   ),

@@ -5,7 +5,7 @@
  * @module
  */
 import { Script } from "../../redis/script.ts";
-import { COUNT, EXPIRE_DEAD, KEYED, luaCall } from "./_lua.ts";
+import { COUNT, EXPIRE_DEAD, FILL, KEYED, luaCall, STORE } from "./_lua.ts";
 
 /**
  * Acks, retries or dead-letters a leased message if its token matches (as ACK and NACK
@@ -80,6 +80,8 @@ export const SETTLE: Script<unknown> = /* @__PURE__ */ new Script(
     EXPIRE_DEAD,
     KEYED,
     COUNT,
+    STORE,
+    FILL,
     `
 local id, token, kind = ARGV[1], ARGV[2], ARGV[3]
 local at, now = tonumber(ARGV[4]), tonumber(ARGV[8])
@@ -125,40 +127,10 @@ local function store(entries)
     table.insert(byQueue[e[1]], e)
   end
   for _, name in ipairs(order) do
-    local k, list = base[name], byQueue[name]
-    local ready, timers, msg = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3]
-    if #list == 1 then
-      local e = list[1]
-      if redis.call("HSETNX", msg, e[2], e[5]) == 1 then
-        if e[3] == "r" then
-          redis.call("ZADD", ready, e[4], e[2])
-        else
-          redis.call("ZADD", timers, e[4], e[2])
-        end
-        out[#out + 1] = { name, e[2], e[3] }
-      end
-    else
-      local ids = {}
-      for i, e in ipairs(list) do ids[i] = e[2] end
-      local stored = redis.call("HMGET", msg, unpack(ids))
-      local seen, bodies, soon, later = {}, {}, {}, {}
-      for i, e in ipairs(list) do
-        if not stored[i] and not seen[e[2]] then
-          seen[e[2]] = true
-          bodies[#bodies + 1] = e[2]
-          bodies[#bodies + 1] = e[5]
-          local set = later
-          if e[3] == "r" then set = soon end
-          set[#set + 1] = e[4]
-          set[#set + 1] = e[2]
-          out[#out + 1] = { name, e[2], e[3] }
-        end
-      end
-      if #bodies > 0 then
-        redis.call("HSET", msg, unpack(bodies))
-        if #soon > 0 then redis.call("ZADD", ready, unpack(soon)) end
-        if #later > 0 then redis.call("ZADD", timers, unpack(later)) end
-      end
+    local k, list = base[name], {}
+    for i, e in ipairs(byQueue[name]) do list[i] = { e[2], e[3], e[4], e[5] } end
+    for _, e in ipairs(storeIn(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], list)) do
+      out[#out + 1] = { name, e[1], e[2] }
     end
   end
 end
@@ -167,18 +139,8 @@ end
 local function fireAll(templates, fill)
   local entries = {}
   for _, t in ipairs(templates) do
-    local delay, eta, priority = tonumber(t[4]), tonumber(t[5]), tonumber(t[3])
-    local due = math.max(now + delay, eta)
-    local body = t[7]
-    if t[6] == 1 and fill ~= "" then body = body .. t[8] .. fill end
-    body = body .. t[9] .. fmt(now)
-    if delay > 0 or eta > 0 then body = body .. ',"eta":' .. fmt(due) end
-    body = body .. "}"
-    if due > now then
-      entries[#entries + 1] = { t[1], t[2], "d", fmt(due * 512 + priority + 255), body }
-    else
-      entries[#entries + 1] = { t[1], t[2], "r", fmt(priority * P + now), body }
-    end
+    local set, score, body = filled(t, fill, now)
+    entries[#entries + 1] = { t[1], t[2], set, score, body }
   end
   store(entries)
 end

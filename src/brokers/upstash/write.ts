@@ -7,7 +7,7 @@ import type { EncodedMessage } from "../../broker.ts";
 import { Script } from "../../redis/script.ts";
 import { readyScore } from "../_score.ts";
 import { callKeys, delayedScore } from "./_keys.ts";
-import { luaCall } from "./_lua.ts";
+import { luaCall, STORE } from "./_lua.ts";
 import type { ScriptRun } from "./_run.ts";
 
 /**
@@ -31,42 +31,14 @@ export const WRITE: Script<number> = /* @__PURE__ */ new Script(
   "skiff-write",
   luaCall(
     "skiff-write",
+    STORE,
     `
 local n = #ARGV / 4
 local first = once(tostring(n))
 if first then return tonumber(first) end
-local stored = 0
-if n == 1 then
-  if redis.call("HSETNX", msg, ARGV[1], ARGV[4]) == 1 then
-    if ARGV[2] == "r" then
-      redis.call("ZADD", ready, ARGV[3], ARGV[1])
-    else
-      redis.call("ZADD", timers, ARGV[3], ARGV[1])
-    end
-    stored = 1
-  end
-else
-  local ids = {}
-  for i = 1, n do ids[i] = ARGV[4 * i - 3] end
-  local found = redis.call("HMGET", msg, unpack(ids))
-  local seen, bodies, now, later = {}, {}, {}, {}
-  for i, id in ipairs(ids) do
-    if not found[i] and not seen[id] then
-      seen[id] = true
-      bodies[#bodies + 1] = id
-      bodies[#bodies + 1] = ARGV[4 * i]
-      local set = ARGV[4 * i - 2] == "r" and now or later
-      set[#set + 1] = ARGV[4 * i - 1]
-      set[#set + 1] = id
-    end
-  end
-  if #bodies > 0 then
-    redis.call("HSET", msg, unpack(bodies))
-    if #now > 0 then redis.call("ZADD", ready, unpack(now)) end
-    if #later > 0 then redis.call("ZADD", timers, unpack(later)) end
-  end
-  stored = #bodies / 2
-end
+local list = {}
+for i = 1, n do list[i] = { ARGV[4 * i - 3], ARGV[4 * i - 2], ARGV[4 * i - 1], ARGV[4 * i] } end
+local stored = #storeIn(ready, timers, msg, list)
 if stored ~= n then remember(tostring(stored)) end
 return stored
 `,
@@ -96,6 +68,7 @@ export const WRITE_DEDUP: Script<string> = /* @__PURE__ */ new Script(
   "skiff-write-dedup",
   luaCall(
     "skiff-write-dedup",
+    STORE,
     `
 local dedup = KEYS[7]
 if not dedup then return redis.error_reply("ERR skiff-write-dedup: no dedup key") end
@@ -104,13 +77,7 @@ if first then return first end
 if not redis.call("SET", dedup, ARGV[1], "NX", "PX", ARGV[5]) then
   return remember(redis.call("GET", dedup))
 end
-if redis.call("HSETNX", msg, ARGV[1], ARGV[4]) == 1 then
-  if ARGV[2] == "r" then
-    redis.call("ZADD", ready, ARGV[3], ARGV[1])
-  else
-    redis.call("ZADD", timers, ARGV[3], ARGV[1])
-  end
-end
+storeIn(ready, timers, msg, { { ARGV[1], ARGV[2], ARGV[3], ARGV[4] } })
 return ARGV[1]
 `,
   ),
