@@ -17,7 +17,7 @@ import { workerApp } from "../src/hono/mod.ts";
 import { startLocalServer } from "../src/local/mod.ts";
 import { deliver } from "../src/push/deliver.ts";
 import { Push } from "../src/push/push.ts";
-import { signPush } from "../src/push/signature.ts";
+import { postSigned } from "./_signed_push.ts";
 import { tick } from "../src/tick.ts";
 import { Worker } from "../src/worker.ts";
 import { silentLogger } from "./broker_conformance.ts";
@@ -291,17 +291,10 @@ Deno.test("UpstashBroker: given parallelism 3, when 5 workers and 20 concurrent 
   const app = workerApp({ broker: endpoint, signingKeys: [SECRET] });
   try {
     await Promise.all(workers.map((w) => w.start()));
-    const statuses = await Promise.all(Array.from({ length: 20 }, async (_, i) => {
-      const body = JSON.stringify({ queue, ids: [sent[i].id, sent[59 - i].id] });
-      const signature = await signPush(SECRET, { method: "POST", path: "/messages", body });
-      const response = await app.request("/messages", {
-        method: "POST",
-        body,
-        headers: { "content-type": "application/json", "skiff-signature": signature },
-      });
-      await response.body?.cancel();
-      return response.status;
-    }));
+    const statuses = await Promise.all(Array.from(
+      { length: 20 },
+      (_, i) => postSigned(app, SECRET, queue, [sent[i].id, sent[59 - i].id]),
+    ));
     assert.ok(statuses.every((s) => s === 200 || s === 202), String(statuses));
     const deadline = Date.now() + 20_000;
     while (runs.size < 60 && Date.now() < deadline) {
@@ -441,17 +434,10 @@ Deno.test("UpstashBroker: given keyParallelism 2, when 5 workers and 20 concurre
   const app = workerApp({ broker: make(), signingKeys: [SECRET] });
   try {
     await Promise.all(workers.map((w) => w.start()));
-    const statuses = await Promise.all(Array.from({ length: 20 }, async (_, i) => {
-      const body = JSON.stringify({ queue, ids: [sent[i].id, sent[59 - i].id] });
-      const signature = await signPush(SECRET, { method: "POST", path: "/messages", body });
-      const response = await app.request("/messages", {
-        method: "POST",
-        body,
-        headers: { "content-type": "application/json", "skiff-signature": signature },
-      });
-      await response.body?.cancel();
-      return response.status;
-    }));
+    const statuses = await Promise.all(Array.from(
+      { length: 20 },
+      (_, i) => postSigned(app, SECRET, queue, [sent[i].id, sent[59 - i].id]),
+    ));
     assert.ok(statuses.every((s) => s === 200 || s === 202), String(statuses));
     const deadline = Date.now() + 20_000;
     while (runs.size < 60 && Date.now() < deadline) {

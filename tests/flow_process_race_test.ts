@@ -12,7 +12,7 @@ import { actor } from "../src/actor.ts";
 import { UpstashBroker } from "../src/brokers/upstash.ts";
 import type { QueueOptions } from "../src/brokers/flow.ts";
 import { workerApp } from "../src/hono/mod.ts";
-import { signPush } from "../src/push/signature.ts";
+import { postSigned } from "./_signed_push.ts";
 import { silentLogger } from "./broker_conformance.ts";
 import { cleanup, restClient, restEnv, testPrefix } from "./_env.ts";
 import { spawnCli, writeTree } from "./fixtures/cli_process.ts";
@@ -89,17 +89,10 @@ async function race(limits: QueueOptions, keys: string[]): Promise<Map<string, n
   try {
     // Every worker up before the pushes, so that they race.
     await Promise.all(workers.map((w) => startedLine(w)));
-    const statuses = await Promise.all(Array.from({ length: 20 }, async (_, i) => {
-      const body = JSON.stringify({ queue, ids: [sent[i].id, sent[59 - i].id] });
-      const signature = await signPush(SECRET, { method: "POST", path: "/messages", body });
-      const response = await app.request("/messages", {
-        method: "POST",
-        body,
-        headers: { "content-type": "application/json", "skiff-signature": signature },
-      });
-      await response.body?.cancel();
-      return response.status;
-    }));
+    const statuses = await Promise.all(Array.from(
+      { length: 20 },
+      (_, i) => postSigned(app, SECRET, queue, [sent[i].id, sent[59 - i].id]),
+    ));
     assert.ok(statuses.every((s) => s === 200 || s === 202), String(statuses));
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline && (await redis.llen(`${prefix}runs`)) < 60) {
