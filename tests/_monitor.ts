@@ -1,3 +1,4 @@
+import assert from "node:assert/strict";
 /**
  * Counts the Redis commands an operation causes, as Upstash bills them (each call inside a
  * script included), without `CONFIG RESETSTAT`: a `MONITOR` connection lists every command,
@@ -96,6 +97,29 @@ export class CommandCounter {
 /** The sum of counts. */
 export function total(counts: Record<string, number>): number {
   return Object.values(counts).reduce((a, b) => a + b, 0);
+}
+
+/**
+ * Prints the measured counts of each operation as a markdown table (the docs quote it),
+ * then asserts each operation's total equals its budget.
+ */
+export function assertCosts(
+  label: string,
+  budgets: Readonly<Record<string, number>>,
+  measured: ReadonlyMap<string, Record<string, number>>,
+): void {
+  const rows = Object.keys(budgets).map((op) => {
+    const counts = measured.get(op) ?? {};
+    const detail = Object.entries(counts).map(([name, n]) => `${name.toUpperCase()} ${n}`)
+      .join(", ");
+    return `| ${op} | ${total(counts)} | ${detail} |`;
+  });
+  console.log(
+    ["", `| ${label} | Redis commands | by command |`, "| --- | ---: | --- |", ...rows].join("\n"),
+  );
+  for (const [op, budget] of Object.entries(budgets)) {
+    assert.equal(total(measured.get(op) ?? {}), budget, op);
+  }
 }
 
 /** Sends one command and reads (and ignores) the start of its reply. */

@@ -18,7 +18,7 @@ import { MessageContext } from "../src/context.ts";
 import { SCHEDULER_SCRIPTS } from "../src/scheduler/_scripts.ts";
 import { Scheduler } from "../src/scheduler/scheduler.ts";
 import { silentLogger } from "./broker_conformance.ts";
-import { CommandCounter, total } from "./_monitor.ts";
+import { assertCosts, CommandCounter, total } from "./_monitor.ts";
 import { cleanup, testPrefix, testRedisUrl } from "./_env.ts";
 
 /**
@@ -160,18 +160,8 @@ Deno.test("cost: a dashboard page view issues a bounded, documented number of Re
       assert.equal((await three.request("http://d.test/")).status, 401);
     });
 
-    const rows = Object.keys(DASHBOARD_COST).map((op) => {
-      const counts = measured.get(op) ?? {};
-      const detail = Object.entries(counts).map(([name, n]) => `${n} ${name}`).join(", ");
-      return `| ${op} | ${total(counts)} | ${detail} |`;
-    });
-    console.log(
-      ["", "| dashboard | Redis commands | detail |", "| --- | ---: | --- |", ...rows].join("\n"),
-    );
     assert.equal(total(unauthorized), 0, "a refused request costs nothing");
-    for (const [operation, budget] of Object.entries(DASHBOARD_COST)) {
-      assert.equal(total(measured.get(operation) ?? {}), budget, operation);
-    }
+    assertCosts("dashboard", DASHBOARD_COST, measured);
   } finally {
     await counter.close();
     await cleanup(redis, `${namespace}:`);

@@ -14,7 +14,7 @@ import { startLocalServer } from "../src/local/mod.ts";
 import { deliver } from "../src/push/deliver.ts";
 import { silentLogger } from "./broker_conformance.ts";
 import { cleanup, testPrefix, testRedisUrl } from "./_env.ts";
-import { CommandCounter, total } from "./_monitor.ts";
+import { assertCosts, CommandCounter } from "./_monitor.ts";
 
 /** The database index this file measures on; no other test uses it. */
 const DB = 7;
@@ -142,20 +142,7 @@ Deno.test("cost: a claim on a limited queue costs its documented commands", asyn
       assert.deepEqual(results, [{ id: sent.id, status: "acked" }], operation);
     }
 
-    const rows = (Object.keys(FLOW_COST) as Operation[]).map((op) => {
-      const counts = measured.get(op)!;
-      const detail = Object.entries(counts).map(([name, n]) => `${name.toUpperCase()} ${n}`)
-        .join(", ");
-      return `| ${op} | ${total(counts)} | ${detail} |`;
-    });
-    console.log(
-      ["", "| operation | Redis commands | by command |", "| --- | ---: | --- |", ...rows].join(
-        "\n",
-      ),
-    );
-    for (const [operation, budget] of Object.entries(FLOW_COST)) {
-      assert.equal(total(measured.get(operation as Operation)!), budget, operation);
-    }
+    assertCosts("operation", FLOW_COST, measured);
   } finally {
     await counter.close();
     await cleanup(redis, `${namespace}:`);

@@ -15,7 +15,7 @@ import { startLocalServer } from "../src/local/mod.ts";
 import { deliver } from "../src/push/deliver.ts";
 import { silentLogger } from "./broker_conformance.ts";
 import { cleanup, testPrefix, testRedisUrl } from "./_env.ts";
-import { CommandCounter, total } from "./_monitor.ts";
+import { assertCosts, CommandCounter } from "./_monitor.ts";
 
 /** The database index this file measures on; no other test uses it. */
 const DB = 4;
@@ -118,20 +118,7 @@ Deno.test("cost: per-key flow control costs its documented commands", async () =
     );
     assert.deepEqual(results, [{ id: pushed.id, status: "acked" }]);
 
-    const rows = (Object.keys(FLOW_KEY_COST) as Operation[]).map((op) => {
-      const counts = measured.get(op)!;
-      const detail = Object.entries(counts).map(([name, n]) => `${name.toUpperCase()} ${n}`)
-        .join(", ");
-      return `| ${op} | ${total(counts)} | ${detail} |`;
-    });
-    console.log(
-      ["", "| operation | Redis commands | by command |", "| --- | ---: | --- |", ...rows].join(
-        "\n",
-      ),
-    );
-    for (const [operation, budget] of Object.entries(FLOW_KEY_COST)) {
-      assert.equal(total(measured.get(operation as Operation)!), budget, operation);
-    }
+    assertCosts("operation", FLOW_KEY_COST, measured);
   } finally {
     await counter.close();
     await cleanup(redis, `${namespace}:`);

@@ -27,7 +27,7 @@ import { signPush } from "../src/push/signature.ts";
 import { tick } from "../src/tick.ts";
 import { silentLogger } from "./broker_conformance.ts";
 import { cleanup, testPrefix, testRedisUrl } from "./_env.ts";
-import { CommandCounter, total } from "./_monitor.ts";
+import { assertCosts, CommandCounter } from "./_monitor.ts";
 
 /** The database index this file measures on; no other test uses it. */
 const DB = 14;
@@ -174,20 +174,7 @@ Deno.test("cost: a push deployment idles at zero commands; each push costs its d
     await push.flush();
     await measure("tick, 1 ready message (inline)", () => tick(broker, { queues: [idleQueue] }));
 
-    const rows = (Object.keys(PUSH_COST) as Operation[]).map((op) => {
-      const counts = measured.get(op)!;
-      const detail = Object.entries(counts).map(([name, n]) => `${name.toUpperCase()} ${n}`)
-        .join(", ");
-      return `| ${op} | ${total(counts)} | ${detail} |`;
-    });
-    console.log(
-      ["", "| operation | Redis commands | by command |", "| --- | ---: | --- |", ...rows].join(
-        "\n",
-      ),
-    );
-    for (const [operation, budget] of Object.entries(PUSH_COST)) {
-      assert.equal(total(measured.get(operation as Operation)!), budget, operation);
-    }
+    assertCosts("operation", PUSH_COST, measured);
     // A push is two requests: the claim (which remembers its signature) and the ack.
     assert.deepEqual(
       Object.fromEntries(PUSH_REQUESTS_MEASURED.map((op) => [op, requestsOf.get(op)])),

@@ -6,7 +6,6 @@
  *
  * @module
  */
-import assert from "node:assert/strict";
 import { Redis } from "@upstash/redis";
 import { actor } from "../src/actor.ts";
 import { UpstashBroker } from "../src/brokers/upstash.ts";
@@ -15,7 +14,7 @@ import { startLocalServer } from "../src/local/mod.ts";
 import { SCHEDULER_SCRIPTS } from "../src/scheduler/_scripts.ts";
 import { Scheduler } from "../src/scheduler/scheduler.ts";
 import { silentLogger } from "./broker_conformance.ts";
-import { CommandCounter, total } from "./_monitor.ts";
+import { assertCosts, CommandCounter } from "./_monitor.ts";
 import { cleanup, testPrefix, testRedisUrl } from "./_env.ts";
 
 /**
@@ -113,17 +112,7 @@ Deno.test("cost: each kind of scheduler tick issues its documented number of Red
       () => exclusive.tick(T0 + 2 * MINUTE, { broker }),
     );
 
-    const rows = Object.keys(SCHEDULER_COST).map((op) => {
-      const counts = measured.get(op as Operation) ?? {};
-      const detail = Object.entries(counts).map(([name, n]) => `${n} ${name}`).join(", ");
-      return `| ${op} | ${total(counts)} | ${detail} |`;
-    });
-    console.log(
-      ["", "| tick | Redis commands | detail |", "| --- | ---: | --- |", ...rows].join("\n"),
-    );
-    for (const [operation, budget] of Object.entries(SCHEDULER_COST)) {
-      assert.equal(total(measured.get(operation as Operation) ?? {}), budget, operation);
-    }
+    assertCosts("tick", SCHEDULER_COST, measured);
   } finally {
     await counter.close();
     await cleanup(redis, `${namespace}:`);
