@@ -264,31 +264,55 @@ Deno.test("UpstashBroker: given a limited claim by id whose answer is lost, when
   }
 });
 
-Deno.test("UpstashBroker: given parallelism 3, when 5 workers and 20 concurrent pushes race on separate brokers, then at most 3 run at once and every message runs once", async () => {
+interface Race {
+  /** Runs per message number. */
+  runs: Map<number, number>;
+  /** The most runs of each key at once, counted from inside the actor. */
+  most: Map<string, number>;
+  /** A broker on the raced queue, for its stats. */
+  sender: Broker;
+  /** The queue's flow hash (leases per key). */
+  flowKey: string;
+}
+
+/**
+ * 60 messages (keys taken in turn from `keys`; a flow key only with `keyParallelism`), five
+ * Workers and a push endpoint, each with a broker and a client of its own, as separate
+ * processes or isolates would have: only the claim scripts keep them to the limits. Twenty
+ * concurrent pushes of two ids each race the Workers; `check` runs once all ran or 20 s passed.
+ */
+async function raceOnSeparateBrokers(
+  limits: QueueOptions,
+  keys: string[],
+  check: (race: Race) => Promise<void>,
+): Promise<void> {
   const namespace = testPrefix("flow-race").slice(0, -1);
   const queue = "race";
-  const queues = { [queue]: { parallelism: 3 } };
-  // Each worker and the endpoint has a broker and a client of its own, as separate
-  // processes or isolates would: only the claim scripts keep them to the limit.
+  const queues = { [queue]: limits };
   const make = () =>
     new UpstashBroker({ redis: restClient(), namespace, logger: silentLogger, queues });
   const sender = make();
   const runs = new Map<number, number>();
-  let running = 0;
-  let most = 0;
-  const task = actor(`race-${crypto.randomUUID()}`, async (n: number) => {
-    most = Math.max(most, ++running);
+  const running = new Map<string, number>();
+  const most = new Map<string, number>();
+  const task = actor(`race-${crypto.randomUUID()}`, async (n: number, key: string) => {
+    const now = (running.get(key) ?? 0) + 1;
+    running.set(key, now);
+    most.set(key, Math.max(most.get(key) ?? 0, now));
     runs.set(n, (runs.get(n) ?? 0) + 1);
     await new Promise((resolve) => setTimeout(resolve, 2 + (n % 5)));
-    running--;
+    running.set(key, running.get(key)! - 1);
   }, { broker: sender, queue });
-  const sent = await sender.enqueue(Array.from({ length: 60 }, (_, n) => task.message(n)));
+  const sent = await sender.enqueue(Array.from({ length: 60 }, (_, n) => {
+    const key = keys[n % keys.length];
+    const flowKey = limits.keyParallelism ? key : undefined;
+    return task.messageWithOptions({ args: [n, key], flowKey });
+  }));
   const workers = Array.from(
     { length: 5 },
     () => new Worker(make(), { queues: [queue], concurrency: 4, pollMin: 1, pollMax: 10 }),
   );
-  const endpoint = make();
-  const app = workerApp({ broker: endpoint, signingKeys: [SECRET] });
+  const app = workerApp({ broker: make(), signingKeys: [SECRET] });
   try {
     await Promise.all(workers.map((w) => w.start()));
     const statuses = await Promise.all(Array.from(
@@ -301,15 +325,21 @@ Deno.test("UpstashBroker: given parallelism 3, when 5 workers and 20 concurrent 
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     await Promise.all(workers.map((w) => w.stop()));
-    assert.equal(runs.size, 60);
-    assert.ok([...runs.values()].every((n) => n === 1));
-    assert.ok(most <= 3, `at most 3 at once, ${most} ran`);
-    assert.equal(most, 3);
-    assert.deepEqual(await sender.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
+    await check({ runs, most, sender, flowKey: `${namespace}:{${queue}}:flow` });
   } finally {
     await Promise.all(workers.map((w) => w.stop()));
     await cleanup(restClient(), `${namespace}:`);
   }
+}
+
+Deno.test("UpstashBroker: given parallelism 3, when 5 workers and 20 concurrent pushes race on separate brokers, then at most 3 run at once and every message runs once", async () => {
+  await raceOnSeparateBrokers({ parallelism: 3 }, ["all"], async ({ runs, most, sender }) => {
+    assert.equal(runs.size, 60);
+    assert.ok([...runs.values()].every((n) => n === 1));
+    assert.ok(most.get("all")! <= 3, `at most 3 at once, ${most.get("all")} ran`);
+    assert.equal(most.get("all"), 3);
+    assert.deepEqual(await sender.stats("race"), { ready: 0, delayed: 0, leased: 0, dead: 0 });
+  });
 });
 
 forEachBroker(
@@ -405,55 +435,16 @@ Deno.test("UpstashBroker: given keyParallelism and a claim that parks, whose ans
 });
 
 Deno.test("UpstashBroker: given keyParallelism 2, when 5 workers and 20 concurrent pushes race on separate brokers, then at most 2 of a key run at once and every message runs once", async () => {
-  const namespace = testPrefix("flow-key-race").slice(0, -1);
-  const queue = "race";
-  const queues = { [queue]: { keyParallelism: 2 } };
-  const make = () =>
-    new UpstashBroker({ redis: restClient(), namespace, logger: silentLogger, queues });
-  const sender = make();
-  const runs = new Map<number, number>();
-  const running = new Map<string, number>();
-  const most = new Map<string, number>();
-  const task = actor(`race-${crypto.randomUUID()}`, async (n: number, key: string) => {
-    const now = (running.get(key) ?? 0) + 1;
-    running.set(key, now);
-    most.set(key, Math.max(most.get(key) ?? 0, now));
-    runs.set(n, (runs.get(n) ?? 0) + 1);
-    await new Promise((resolve) => setTimeout(resolve, 2 + (n % 5)));
-    running.set(key, running.get(key)! - 1);
-  }, { broker: sender, queue });
   const keys = ["tenant-a", "tenant-b", "tenant-c"];
-  const sent = await sender.enqueue(Array.from({ length: 60 }, (_, n) => {
-    const flowKey = keys[n % 3];
-    return task.messageWithOptions({ args: [n, flowKey], flowKey });
-  }));
-  const workers = Array.from(
-    { length: 5 },
-    () => new Worker(make(), { queues: [queue], concurrency: 4, pollMin: 1, pollMax: 10 }),
-  );
-  const app = workerApp({ broker: make(), signingKeys: [SECRET] });
-  try {
-    await Promise.all(workers.map((w) => w.start()));
-    const statuses = await Promise.all(Array.from(
-      { length: 20 },
-      (_, i) => postSigned(app, SECRET, queue, [sent[i].id, sent[59 - i].id]),
-    ));
-    assert.ok(statuses.every((s) => s === 200 || s === 202), String(statuses));
-    const deadline = Date.now() + 20_000;
-    while (runs.size < 60 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-    await Promise.all(workers.map((w) => w.stop()));
+  await raceOnSeparateBrokers({ keyParallelism: 2 }, keys, async (race) => {
+    const { runs, most, sender } = race;
     assert.equal(runs.size, 60);
     assert.ok([...runs.values()].every((n) => n === 1));
     for (const key of keys) assert.ok(most.get(key)! <= 2, `${key}: ${most.get(key)} at once`);
     assert.equal(Math.max(...most.values()), 2);
-    assert.deepEqual(await sender.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
-    assert.equal(await restClient().hlen(`${namespace}:{${queue}}:flow`), 0);
-  } finally {
-    await Promise.all(workers.map((w) => w.stop()));
-    await cleanup(restClient(), `${namespace}:`);
-  }
+    assert.deepEqual(await sender.stats("race"), { ready: 0, delayed: 0, leased: 0, dead: 0 });
+    assert.equal(await restClient().hlen(race.flowKey), 0);
+  });
 });
 
 forEachBroker(
