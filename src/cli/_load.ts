@@ -63,20 +63,7 @@ export async function loadModules(modules: string[]): Promise<Loaded> {
  * @throws {CommandError} With exit code 2 on an invalid name, or when no queue is known.
  */
 export function chooseQueues(raw: string | undefined, loaded: Loaded, command: string): string[] {
-  if (raw !== undefined) {
-    const queues = raw.split(",").map((queue) => queue.trim()).filter(Boolean);
-    if (queues.length === 0) {
-      throw new CommandError(`'--queues' must name at least one queue, received '${raw}'`);
-    }
-    for (const queue of queues) {
-      if (!NAME_PATTERN.test(queue)) {
-        throw new CommandError(
-          `'--queues' holds an invalid queue name '${queue}': use 1 to 200 of A-Z a-z 0-9 _ . : @ / -`,
-        );
-      }
-    }
-    return [...new Set(queues)];
-  }
+  if (raw !== undefined) return queueList(raw);
   const queues = [
     ...new Set([...loaded.actorQueues, ...loaded.schedules.map((s) => s.message.queue)]),
   ].sort();
@@ -87,4 +74,24 @@ export function chooseQueues(raw: string | undefined, loaded: Loaded, command: s
     );
   }
   return queues;
+}
+
+/**
+ * The queues `--queues` names (comma-separated), each a valid queue name, without repeats.
+ *
+ * @throws {CommandError} With exit code 2 when none is named or a name is invalid.
+ */
+export function queueList(raw: string): string[] {
+  const queues = raw.split(",").map((queue) => queue.trim()).filter(Boolean);
+  if (queues.length === 0) {
+    throw new CommandError(`'--queues' must name at least one queue, received '${raw}'`);
+  }
+  for (const queue of queues) {
+    if (!NAME_PATTERN.test(queue)) {
+      throw new CommandError(
+        `'--queues' holds an invalid queue name '${queue}': use 1 to 200 of A-Z a-z 0-9 _ . : @ / -`,
+      );
+    }
+  }
+  return [...new Set(queues)];
 }

@@ -5,7 +5,6 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { NAME_PATTERN } from "../_util.ts";
 import type { Broker } from "../broker.ts";
 import { jsonLogger, type Logger } from "../logger.ts";
 import { metrics } from "../metrics/metrics.ts";
@@ -14,6 +13,7 @@ import { Worker } from "../worker.ts";
 import { chooseBroker } from "./_broker.ts";
 import { findModules } from "./_discover.ts";
 import { importFile } from "./_import.ts";
+import { queueList } from "./_load.ts";
 import { CommandError, EXIT, firstLine, integerOption, type Io } from "./_io.ts";
 import { serve, type Served } from "./_serve.ts";
 import { onStopSignals } from "./_signals.ts";
@@ -132,22 +132,6 @@ function parse(args: string[]) {
   } catch (error) {
     throw new CommandError(`${firstLine(error)}; run 'skiff worker --help' for the options`);
   }
-}
-
-/** The queues `--queues` names, each a valid queue name. */
-function queueList(raw: string): string[] {
-  const queues = raw.split(",").map((queue) => queue.trim()).filter(Boolean);
-  if (queues.length === 0) {
-    throw new CommandError(`'--queues' must name at least one queue, received '${raw}'`);
-  }
-  for (const queue of queues) {
-    if (!NAME_PATTERN.test(queue)) {
-      throw new CommandError(
-        `'--queues' holds an invalid queue name '${queue}': use 1 to 200 of A-Z a-z 0-9 _ . : @ / -`,
-      );
-    }
-  }
-  return [...new Set(queues)];
 }
 
 /** Each queue an actor is declared on, with the names of its actors. */
