@@ -11,6 +11,7 @@ import { chooseBroker } from "./_broker.ts";
 import { CommandError, EXIT, firstLine, integerOption, type Io } from "./_io.ts";
 import { chooseQueues, loadModules } from "./_load.ts";
 import { isoTime, table } from "./_table.ts";
+import { requeueAll } from "../brokers/_requeue_all.ts";
 
 const ACTIONS = ["list", "show", "requeue", "purge"] as const;
 type Action = typeof ACTIONS[number];
@@ -167,18 +168,6 @@ function parse(args: string[]) {
     });
   } catch (error) {
     throw new CommandError(`${firstLine(error)}; run 'skiff dead --help' for the options`);
-  }
-}
-
-/** Requeues every dead letter of a queue, a page at a time. */
-async function requeueAll(broker: Broker, queue: string): Promise<number> {
-  let total = 0;
-  while (true) {
-    const page = await broker.deadLetters(queue, { limit: PAGE });
-    if (page.length === 0) return total;
-    const n = await broker.requeue(queue, page.map((letter) => letter.id));
-    total += n;
-    if (n === 0) return total;
   }
 }
 

@@ -14,6 +14,7 @@ import { authorized, checkAuth, sameOrigin } from "./_auth.ts";
 import { renderPage } from "./_html.ts";
 import { readView } from "./_read.ts";
 import type { DashboardAuth, DashboardOptions, PerRequest } from "./options.ts";
+import { requeueAll } from "../brokers/_requeue_all.ts";
 
 /** The headers of every answer: no caching, no framing, no script, forms only to itself. */
 const HEADERS = {
@@ -28,9 +29,6 @@ const HEADERS = {
 
 /** What the note after an action says (see the redirect of the actions). */
 const NOTE = /^(Requeued|Purged) \d+ dead letters? of [A-Za-z0-9_.:@\/-]{1,200}$/;
-
-/** Dead letters requeued per request when an action takes them all. */
-const PAGE = 1000;
 
 /**
  * Creates the dashboard, a Hono app to mount beside `workerApp()` (`app.route("/ops",
@@ -201,15 +199,4 @@ function refuse(c: Context, auth: DashboardAuth): Response {
   const headers: Record<string, string> = { "cache-control": "no-store" };
   if ("basic" in auth) headers["www-authenticate"] = 'Basic realm="skiff", charset="UTF-8"';
   return c.text("Unauthorized", 401, headers);
-}
-
-async function requeueAll(broker: Broker, queue: string): Promise<number> {
-  let total = 0;
-  while (true) {
-    const page = await broker.deadLetters(queue, { limit: PAGE });
-    if (page.length === 0) return total;
-    const n = await broker.requeue(queue, page.map((letter) => letter.id));
-    total += n;
-    if (n === 0) return total;
-  }
 }
