@@ -85,8 +85,9 @@ export const SIGNATURE_MEMORY_MS = 2 * SIGNATURE_TOLERANCE_MS;
  * token once (one Redis command). A request carries one kind of credential: a
  * `Skiff-Signature`, an `Upstash-Signature`, or a bearer secret; the first present decides.
  * The path signed is the one the sender posted to: the full URL path, mount prefix included.
- * With `replay` undefined a `Skiff-Signature` is not remembered here: its MAC is answered, for
- * the claim to remember in the same request (`claimById`'s `once`).
+ * With `deferSignature` a `Skiff-Signature` is not remembered here: its MAC is answered, for
+ * the claim to remember in the same request (`claimById`'s `once`). The replay store is
+ * asked for only when a check needs it.
  *
  * @returns The MAC of a `Skiff-Signature` left to remember, if any.
  * @throws {Refusal} 401 on missing, malformed, expired, unknown, wrong or replayed
@@ -97,8 +98,8 @@ export async function authenticate(
   body: Uint8Array,
   credentials: Credentials,
   now: number,
-  replay: ReplayStore | undefined,
-  fallback: () => ReplayStore,
+  replay: () => ReplayStore,
+  deferSignature: boolean,
 ): Promise<{ mac?: string }> {
   const skiff = c.req.header(SIGNATURE_HEADER);
   const upstash = c.req.header(QSTASH_SIGNATURE_HEADER);
@@ -113,8 +114,8 @@ export async function authenticate(
       now,
     });
     if (!result.ok) throw new Refusal(401, result.message);
-    if (replay === undefined) return { mac: result.mac };
-    await rememberOnce(replay, result.mac, SIGNATURE_MEMORY_MS);
+    if (deferSignature) return { mac: result.mac };
+    await rememberOnce(replay(), result.mac, SIGNATURE_MEMORY_MS);
   } else if (upstash !== undefined) {
     if (credentials.qstash === undefined) throw missing(credentials);
     const result = await verifyQstash(upstash, {
@@ -125,7 +126,7 @@ export async function authenticate(
     });
     if (!result.ok) throw new Refusal(401, result.message);
     await rememberOnce(
-      replay ?? fallback(),
+      replay(),
       `qstash:${result.id}`,
       Math.max(result.expiresAt - now, 0) + 60_000,
     );

@@ -37,19 +37,15 @@ async function admit<E extends Env>(
   const credentials = await credentialsFor(c, options, route);
   const broker = options.broker === undefined ? getBroker() : await resolve(options.broker, c);
   const body = await readBody(c, options.maxBodyBytes, route === "tick");
+  const { replayStore } = options;
+  const replay = () =>
+    typeof replayStore === "function"
+      ? replayStore(broker, c)
+      : replayStore ?? replayStoreFor(broker);
   // Without a replay store of the user's, a push's signature is remembered by the claim
-  // itself (one request fewer); a tick's, and a QStash token, by the broker's store.
-  const replay = typeof options.replayStore === "function"
-    ? options.replayStore(broker, c)
-    : options.replayStore ?? (route === "messages" ? undefined : replayStoreFor(broker));
-  const { mac } = await authenticate(
-    c,
-    body,
-    credentials,
-    broker.now(),
-    replay,
-    () => replayStoreFor(broker),
-  );
+  // itself (one request fewer); a tick's, and a QStash token, by the replay store.
+  const deferSignature = route === "messages" && replayStore === undefined;
+  const { mac } = await authenticate(c, body, credentials, broker.now(), replay, deferSignature);
   return { broker, body, mac };
 }
 
