@@ -631,16 +631,9 @@ export abstract class Broker {
    * @throws {TypeError} When a message cannot be encoded.
    */
   async enqueue(messages: readonly Message[], options: EnqueueOptions = {}): Promise<Message[]> {
-    const replaced: Message[] = [];
-    for (let message of messages) {
-      // Awaited only when a hook is async: an await per message would let the pushes of
-      // one enqueue() leave a few ids at a time.
-      let replacement = emit(this, "beforeEnqueue", [this, message]);
-      if (isPromise(replacement)) replacement = await replacement;
-      if (replacement !== undefined) message = replacement as Message;
-      replaced.push(message);
-    }
-    const { messages: ready, records } = this.encodeMessages(replaced);
+    const { messages: ready, records } = this.encodeMessages(
+      await this.emitBeforeEnqueue(messages),
+    );
     const groups = options.groups ?? [];
     const plans = options.plans ?? [];
     const ids = records.length > 0 || groups.length > 0 || plans.length > 0
@@ -653,14 +646,45 @@ export abstract class Broker {
       if (message.debounce) return message.copy({ id, debounced: true });
       return message.copy({ id, deduplicated: true });
     });
-    for (const message of sent) {
-      // A deduplicated, debounced or throttled send enqueued nothing: no afterEnqueue for it.
-      if (!message.deduplicated && !message.debounced && !message.throttled) {
-        const after = emit(this, "afterEnqueue", [this, message], { reverse: true });
-        if (isPromise(after)) await after;
-      }
-    }
+    // A deduplicated, debounced or throttled send enqueued nothing: no afterEnqueue for it.
+    await this.emitAfterEnqueue(
+      sent.filter((m) => !m.deduplicated && !m.debounced && !m.throttled),
+    );
     return sent;
+  }
+
+  /**
+   * Runs the `beforeEnqueue` hooks of `enqueue()` on each message, for a caller that writes
+   * messages in a transition of its own (the scheduler stores a slot's message with its
+   * record) and encodes them with {@linkcode Broker.encodeMessages} after.
+   *
+   * @param messages The messages to send.
+   * @returns Each message, or what a hook replaced it with.
+   */
+  async emitBeforeEnqueue(messages: readonly Message[]): Promise<Message[]> {
+    const replaced: Message[] = [];
+    for (let message of messages) {
+      // Awaited only when a hook is async: an await per message would let the pushes of
+      // one enqueue() leave a few ids at a time.
+      let replacement = emit(this, "beforeEnqueue", [this, message]);
+      if (isPromise(replacement)) replacement = await replacement;
+      if (replacement !== undefined) message = replacement as Message;
+      replaced.push(message);
+    }
+    return replaced;
+  }
+
+  /**
+   * Runs the `afterEnqueue` hooks of `enqueue()` (the `Push` middleware pushes) for messages
+   * written, by `enqueue()` or by a caller's own transition.
+   *
+   * @param messages The messages written.
+   */
+  async emitAfterEnqueue(messages: readonly Message[]): Promise<void> {
+    for (const message of messages) {
+      const after = emit(this, "afterEnqueue", [this, message], { reverse: true });
+      if (isPromise(after)) await after;
+    }
   }
 
   /**

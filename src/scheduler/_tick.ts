@@ -15,7 +15,6 @@
  */
 import type { Broker, Logger } from "../broker.ts";
 import type { Message } from "../message.ts";
-import { emit } from "../middleware/_emit.ts";
 import type { Entry } from "./_declare.ts";
 import { planSlots, type SlotPlan } from "./_plan.ts";
 import { slotId } from "./_slot_id.ts";
@@ -276,11 +275,7 @@ async function carry(steps: readonly Step[], store: ScheduleStore): Promise<void
     const { broker } = step;
     if (step.messages.length === 0 || !store.canWrite?.(broker)) continue;
     if (step.messages.some((m) => m.dedupKey !== undefined || m.debounce || m.throttle)) continue;
-    const replaced: Message[] = [];
-    for (const message of step.messages) {
-      const replacement = await emit(broker, "beforeEnqueue", [broker, message]);
-      replaced.push(replacement === undefined ? message : replacement as Message);
-    }
+    const replaced = await broker.emitBeforeEnqueue(step.messages);
     let encoded: ReturnType<Broker["encodeMessages"]>;
     try {
       encoded = broker.encodeMessages(replaced);
@@ -295,11 +290,7 @@ async function carry(steps: readonly Step[], store: ScheduleStore): Promise<void
 
 /** Runs `afterEnqueue` for the messages stored with their records (Push pushes them). */
 async function stored(steps: readonly Step[]): Promise<void> {
-  for (const { broker, messages } of steps) {
-    for (const message of messages) {
-      await emit(broker, "afterEnqueue", [broker, message], { reverse: true });
-    }
-  }
+  for (const { broker, messages } of steps) await broker.emitAfterEnqueue(messages);
 }
 
 /**
