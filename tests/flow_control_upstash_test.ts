@@ -5,9 +5,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import type { Redis } from "@upstash/redis";
 import { actor } from "../src/actor.ts";
-import { UpstashBroker, type UpstashBrokerClient } from "../src/brokers/upstash.ts";
+import { UpstashBroker } from "../src/brokers/upstash.ts";
 import {
   CANCEL,
   FLOW_CONTROL_SCRIPTS,
@@ -15,8 +14,8 @@ import {
   WRITE_DEBOUNCE,
 } from "../src/brokers/upstash/scripts.ts";
 import { group } from "../src/composition/group.ts";
-import type { Script } from "../src/redis/script.ts";
 import { silentLogger } from "./broker_conformance.ts";
+import { losing } from "./_losing.ts";
 import { cleanup, restClient, testPrefix } from "./_env.ts";
 
 const redis = restClient();
@@ -49,32 +48,6 @@ Deno.test("flow control scripts: each loads, its SHA matches, and it names keys 
   }
 });
 
-/**
- * A client whose first call of `script` reaches Redis and loses its answer; `between` runs,
- * then the client's retry (the same request) arrives.
- */
-function losing(
-  script: Script<unknown>,
-  between: () => Promise<void>,
-): { client: UpstashBrokerClient; lost: () => number } {
-  let lost = 0;
-  const intercept = async (mine: boolean, send: () => Promise<unknown>) => {
-    const answer = await send();
-    if (lost > 0 || !mine) return answer;
-    lost++;
-    await between();
-    return await send();
-  };
-  const client = {
-    evalsha: async (...args: Parameters<Redis["evalsha"]>) =>
-      intercept(args[0] === await script.sha(), () => redis.evalsha(...args)),
-    eval: (...args: Parameters<Redis["eval"]>) =>
-      intercept(args[0] === script.source, () => redis.eval(...args)),
-    pipeline: () => redis.pipeline(),
-  };
-  return { client: client as unknown as UpstashBrokerClient, lost: () => lost };
-}
-
 function setup(name: string) {
   const namespace = testPrefix(name).slice(0, -1);
   const plain = new UpstashBroker({ redis, namespace, logger: silentLogger });
@@ -87,7 +60,7 @@ Deno.test("debounce: given a replacing send whose answer is lost, when the messa
   const debounce = { key: "k", delay: 1 };
   try {
     const first = await task.sendWithOptions({ args: ["a"], debounce });
-    const { client, lost } = losing(WRITE_DEBOUNCE, async () => {
+    const { client, lost } = losing(redis, WRITE_DEBOUNCE, "client retries", async () => {
       await new Promise((resolve) => setTimeout(resolve, 5));
       assert.equal((await plain.claim(queue)).length, 1); // no longer waiting
     });
@@ -113,7 +86,7 @@ Deno.test("cancel: given a cancel of a group member whose answer is lost, when t
     const members = [work.message(1), work.message(2)];
     await group(members).addFailureCallback(report.message()).run();
     let runs = 0;
-    const { client, lost } = losing(CANCEL, async () => {
+    const { client, lost } = losing(redis, CANCEL, "client retries", async () => {
       runs++;
       // Between the run and its retry, the other member is cancelled too: the group
       // failed already, so that cancel fires nothing more.
@@ -137,7 +110,12 @@ Deno.test("flush: given a flush whose answer is lost, when messages are sent bef
   const task = actor(`task-${crypto.randomUUID()}`, () => {}, { broker: plain, queue });
   try {
     await broker3(task);
-    const { client, lost } = losing(FLUSH, async () => void await broker3(task));
+    const { client, lost } = losing(
+      redis,
+      FLUSH,
+      "client retries",
+      async () => void await broker3(task),
+    );
     const flusher = new UpstashBroker({ redis: client, namespace, logger: silentLogger });
     assert.deepEqual(await flusher.flush(queue), { ready: 3, delayed: 0, dead: 0 });
     assert.equal(lost(), 1);

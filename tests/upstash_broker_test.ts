@@ -11,8 +11,8 @@ import { group } from "../src/composition/group.ts";
 import { pipeline } from "../src/composition/pipeline.ts"; // also provides Message.pipe()
 import { Message } from "../src/message.ts";
 import { processMessage } from "../src/process.ts";
-import type { Script } from "../src/redis/script.ts";
 import { brokerConformance, silentLogger } from "./broker_conformance.ts";
+import { losing } from "./_losing.ts";
 import { cleanup, restClient, restEnv, testPrefix, testRedisUrl } from "./_env.ts";
 
 const FAULT_TOKEN = "hole-test-token";
@@ -156,42 +156,6 @@ Deno.test("UpstashBroker: given Redis failing, then the error names the queue an
 // Safe to repeat with the same outcome: each test loses an answer at the exact point where
 // it used to cost a duplicate run or a false `stale`, then lets the retry arrive.
 
-/** How an intercepted script call's answer is lost. */
-type Loss =
-  /** `@upstash/redis` retried it (a dropped connection): the same request runs again. */
-  | "client retries"
-  /** The error reached the broker (a network error after the client's own retries). */
-  | "broker sees an error";
-
-/**
- * A client whose first call of `script` reaches Redis, then loses its answer: `between`
- * runs (another consumer acts), then the retry arrives as `loss` says. Other calls pass.
- */
-function losing(
-  script: Script<unknown>,
-  loss: Loss,
-  between: () => Promise<void> = async () => {},
-): { client: UpstashBrokerClient; lost: () => number } {
-  let lost = 0;
-  /** Runs a call; the first of `script` that Redis runs (not a NOSCRIPT) loses its answer. */
-  const intercept = async (mine: boolean, send: () => Promise<unknown>) => {
-    const answer = await send();
-    if (lost > 0 || !mine) return answer;
-    lost++;
-    await between();
-    if (loss === "broker sees an error") throw new TypeError("fetch failed");
-    return await send();
-  };
-  const client = {
-    evalsha: async (...args: Parameters<Redis["evalsha"]>) =>
-      intercept(args[0] === await script.sha(), () => redis.evalsha(...args)),
-    eval: (...args: Parameters<Redis["eval"]>) =>
-      intercept(args[0] === script.source, () => redis.eval(...args)),
-    pipeline: () => redis.pipeline(),
-  };
-  return { client: client as unknown as UpstashBrokerClient, lost: () => lost };
-}
-
 /** A logger that keeps the warnings and errors it is given. */
 function recordingLogger(): { logger: Logger; lines: string[] } {
   const lines: string[] = [];
@@ -218,7 +182,7 @@ function hole(name: string) {
 Deno.test("UpstashBroker: given a send whose answer is lost, when a worker runs and acks the message before the client's retry arrives, then it runs once and nothing is ready", async () => {
   const { namespace, queue, plain, runs, task } = hole("hole-write");
   // Between the first run of WRITE and its retry: a worker claims, runs and acks it.
-  const { client, lost } = losing(WRITE, "client retries", () => plain.join(queue));
+  const { client, lost } = losing(redis, WRITE, "client retries", () => plain.join(queue));
   const sender = new UpstashBroker({ redis: client, namespace, logger: silentLogger });
   try {
     await sender.enqueue([task.message("once")]);
@@ -235,7 +199,7 @@ Deno.test("UpstashBroker: given a send whose answer is lost, when a worker runs 
 Deno.test("UpstashBroker: given a send with a dedup key whose answer is lost, when the message runs and its window ends before the retry arrives, then the retry answers the same id and stores nothing", async () => {
   const { namespace, queue, plain, runs, task } = hole("hole-dedup");
   // Between the first run and its retry: a worker runs the message, the dedup key expires.
-  const { client, lost } = losing(WRITE_DEDUP, "client retries", async () => {
+  const { client, lost } = losing(redis, WRITE_DEDUP, "client retries", async () => {
     await plain.join(queue);
     assert.equal(await redis.del(`${namespace}:{${queue}}:dedup:k`), 1);
   });
@@ -260,7 +224,7 @@ Deno.test("UpstashBroker: given a deduplicated send whose answer is lost, when t
   const plain = new UpstashBroker({ redis, namespace, logger: silentLogger });
   const task = actor(`task-${crypto.randomUUID()}`, () => {}, { broker: plain, queue });
   // Between the first run and its retry: the dedup key expires.
-  const { client, lost } = losing(WRITE_DEDUP, "client retries", async () => {
+  const { client, lost } = losing(redis, WRITE_DEDUP, "client retries", async () => {
     assert.equal(await redis.del(`${namespace}:{${queue}}:dedup:k`), 1);
   });
   const sender = new UpstashBroker({ redis: client, namespace, logger: silentLogger });
@@ -281,7 +245,7 @@ Deno.test("UpstashBroker: given an ack whose answer is lost, when the broker ret
     const namespace = testPrefix("hole-ack").slice(0, -1);
     const queue = "q";
     const { logger, lines } = recordingLogger();
-    const { client, lost } = losing(ACK, loss);
+    const { client, lost } = losing(redis, ACK, loss);
     const broker = new UpstashBroker({ redis: client, namespace, logger });
     let runs = 0;
     const task = actor(`task-${crypto.randomUUID()}`, () => void runs++, { broker, queue });
@@ -312,7 +276,7 @@ Deno.test("UpstashBroker: given the throughput option and an ack, a nack or a se
     const what = `${script.name}, ${loss}`;
     const namespace = testPrefix("hole-throughput").slice(0, -1);
     const queue = "q";
-    const { client, lost } = losing(script, loss);
+    const { client, lost } = losing(redis, script, loss);
     const broker = new UpstashBroker({
       redis: client,
       namespace,
@@ -383,7 +347,7 @@ Deno.test("UpstashBroker: given a nack whose answer is lost, when retried, then 
   const namespace = testPrefix("hole-nack").slice(0, -1);
   const queue = "q";
   const { logger, lines } = recordingLogger();
-  const { client, lost } = losing(NACK, "broker sees an error");
+  const { client, lost } = losing(redis, NACK, "broker sees an error");
   let time = 1_700_000_000_000;
   const broker = new UpstashBroker({ redis: client, namespace, logger, now: () => time });
   let runs = 0;
@@ -411,7 +375,7 @@ Deno.test("UpstashBroker: given a nack whose answer is lost, when retried, then 
 Deno.test("UpstashBroker: given a settle whose answer is lost, when retried, then it reports acked with what it enqueued, once", async () => {
   const namespace = testPrefix("hole-settle").slice(0, -1);
   const queue = "q";
-  const { client, lost } = losing(SETTLE, "broker sees an error");
+  const { client, lost } = losing(redis, SETTLE, "broker sees an error");
   const broker = new UpstashBroker({ redis: client, namespace, logger: silentLogger });
   const seen: string[] = [];
   const step = actor(`step-${crypto.randomUUID()}`, (s: string) => {
@@ -444,7 +408,7 @@ Deno.test("UpstashBroker: given the settles that start a group from a plan and c
     return args.length;
   }, { broker: plain, queue });
   const lossy = () => {
-    const { client, lost } = losing(SETTLE, "broker sees an error");
+    const { client, lost } = losing(redis, SETTLE, "broker sees an error");
     const { lines, logger } = recordingLogger();
     return { broker: new UpstashBroker({ redis: client, namespace, logger }), lost, lines };
   };
@@ -499,7 +463,7 @@ Deno.test("UpstashBroker: given the settles of member pipelines' steps losing th
     let losses = 0;
     const lines: string[] = [];
     for (let claim; ([claim] = await plain.claim(queue)).length > 0;) {
-      const { client, lost } = losing(SETTLE, "broker sees an error");
+      const { client, lost } = losing(redis, SETTLE, "broker sees an error");
       const { lines: logged, logger } = recordingLogger();
       const lossy = new UpstashBroker({ redis: client, namespace, logger });
       const report = await processMessage(lossy, queue, claim);
@@ -523,7 +487,12 @@ Deno.test("UpstashBroker: given an idle claim whose answer is lost, when a messa
   const queue = "q";
   const plain = new UpstashBroker({ redis, namespace, logger: silentLogger });
   const task = actor(`task-${crypto.randomUUID()}`, () => {}, { broker: plain, queue });
-  const { client, lost } = losing(CLAIM, "client retries", async () => void await task.send());
+  const { client, lost } = losing(
+    redis,
+    CLAIM,
+    "client retries",
+    async () => void await task.send(),
+  );
   const broker = new UpstashBroker({ redis: client, namespace, logger: silentLogger });
   try {
     assert.deepEqual(await broker.claim(queue), []);
