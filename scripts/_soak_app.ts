@@ -16,9 +16,11 @@ const env = process.env;
 const tag = env.SKIFF_SOAK_TAG ?? "harness";
 const namespace = env.SKIFF_SOAK_NAMESPACE ?? "soak";
 const leaseMs = Number(env.SKIFF_SOAK_LEASE_MS ?? 30_000);
-// The worker to be killed holds its long runs until it dies, so that the kill always cuts a
-// run however slowly the harness watches it.
+// The worker to be killed holds its first long run until it dies, so that the kill always
+// cuts a run however slowly the harness watches it. One only: a worker whose every slot is
+// held would also hold the messages it claimed ahead, and the senders wait on those.
 const holdMs = Number(env.SKIFF_SOAK_HOLD_MS ?? 0);
+let holding = false;
 
 const clean = new Redis({
   url: env.SKIFF_SOAK_CLEAN_URL ?? "http://127.0.0.1:1",
@@ -30,10 +32,15 @@ function note(id: string, event: string): Promise<unknown> {
   return clean.rpush(`${namespace}:${EVENTS_KEY}`, `${tag} ${id} ${event}`);
 }
 
-/** Records that it ran, then works for `ms` milliseconds (the worker to be killed: for ever). */
+/**
+ * Records that it ran, then works for `ms` milliseconds (the worker to be killed: its first
+ * long run for ever).
+ */
 export const record = actor("soak.record", async function (_index: number, ms: number) {
   await note(this.message.id, "run");
-  const work = holdMs > 0 && ms === holdMs ? 600_000 : ms;
+  const hold = holdMs > 0 && ms === holdMs && !holding;
+  if (hold) holding = true;
+  const work = hold ? 600_000 : ms;
   if (work > 0) await new Promise((resolve) => setTimeout(resolve, work));
 }, { queue: env.SKIFF_SOAK_QUEUE ?? "soak" });
 
