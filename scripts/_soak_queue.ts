@@ -51,10 +51,10 @@ export interface QueueSoakReport {
   ranTwiceInFlight: number;
   /** Of the others, by what became of their earlier run's ack: failed, done, or stale. */
   ranTwiceAfter: { ackError: number; acked: number; stale: number; other: number };
-  /** Messages in flight on the killed worker when it died (its concurrency bounds it). */
+  /** Messages in flight on the killed worker when it died (its prefetch bounds it). */
   inFlightOnKilled: number;
-  /** The killed worker's concurrency. */
-  killedConcurrency: number;
+  /** The killed worker's prefetch: twice its concurrency, the CLI's default. */
+  killedPrefetch: number;
   /** Dead letters left in the queue. */
   dead: number;
   /** Acks seen by the workers: done, stale (refused), failed (an error). */
@@ -288,7 +288,7 @@ export async function queueSoak(
     const events = (await clean.lrange<string>(eventsKey, 0, -1)).map((e) => e.split(" "));
     return {
       ...analyse(messages, failedSends, events, victim.tag),
-      killedConcurrency: options.concurrency,
+      killedPrefetch: 2 * options.concurrency,
       sent: messages.length - failedSends.size,
       sendErrors: failedSends.size,
       dead: stats.dead,

@@ -119,7 +119,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
 
 /**
  * The targets a report misses: 0 lost, 0 ran twice but the messages in flight on the
- * killed worker (at most its concurrency), 0 dead letters, 0 false 401s (and every replay
+ * killed worker (at most its prefetch: started, not yet acked), 0 dead letters, 0 false 401s (and every replay
  * and forgery refused), every schedule slot fired once (counted in Redis) and reported
  * fired once.
  *
@@ -135,9 +135,9 @@ export function missedTargets(report: SoakReport): string[] {
   if (early > 0) {
     missed.push(`queue: ${early} messages ran twice that were not in flight on the killed worker`);
   }
-  if (q && q.ranTwiceInFlight > q.killedConcurrency) {
+  if (q && q.ranTwiceInFlight > q.killedPrefetch) {
     missed.push(
-      `queue: ${q.ranTwiceInFlight} in-flight messages ran twice, more than the killed worker's concurrency ${q.killedConcurrency}`,
+      `queue: ${q.ranTwiceInFlight} in-flight messages ran twice, more than the killed worker's prefetch ${q.killedPrefetch}`,
     );
   }
   if (q && q.dead > 0) missed.push(`queue: ${q.dead} dead letters`);
@@ -187,7 +187,7 @@ export function formatReport(report: SoakReport): string {
       [
         "  in flight on the killed worker",
         `${q.ranTwiceInFlight} (of ${q.inFlightOnKilled} in flight)`,
-        `<= ${q.killedConcurrency}`,
+        `<= ${q.killedPrefetch}`,
       ],
       ["  others", q.ranTwice - q.ranTwiceInFlight, "0"],
       ["    after a failed ack", q.ranTwiceAfter.ackError, ""],

@@ -38,7 +38,7 @@ Deno.test("soak: under faults and one SIGKILL, every message runs once (but thos
   assert.deepEqual(missedTargets(report), []);
 });
 
-Deno.test("soak targets: duplicates of the killed worker's messages pass up to its concurrency; a false 401 or a lost slot fails", () => {
+Deno.test("soak targets: duplicates of the killed worker's messages pass up to its prefetch; a false 401 or a lost slot fails", () => {
   const report = {
     faults: { errorRate: 0.05, dropRate: 0.05, slowRate: 0.1, slowMs: 200, seed: 1 },
     injected: { errors: 1, drops: 1, slow: 1 },
@@ -51,7 +51,7 @@ Deno.test("soak targets: duplicates of the killed worker's messages pass up to i
       ranTwiceInFlight: 4,
       ranTwiceAfter: { ackError: 0, acked: 0, stale: 0, other: 0 },
       inFlightOnKilled: 4,
-      killedConcurrency: 4,
+      killedPrefetch: 4,
       dead: 0,
       acks: { acked: 100, stale: 0, failed: 0 },
       warnings: { stale: 0, cannotFinish: 0, cannotClaim: 0 },

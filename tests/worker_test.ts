@@ -444,3 +444,39 @@ Deno.test("UpstashBroker: given held and stale leases, when extended together, t
     await cleanup(redis, `${namespace}:`);
   }
 });
+
+Deno.test("Worker: given acks that have not landed, then actors keep running, and at most `prefetch` started messages wait for them", async () => {
+  // A broker whose acks land only when let go: what a slow round trip to Redis looks like.
+  class SlowAcks extends MemoryBroker {
+    gate = Promise.withResolvers<void>();
+    pending = 0;
+    override async ack(queue: string, leases: readonly Lease[]): Promise<boolean[]> {
+      this.pending += leases.length;
+      await this.gate.promise;
+      this.pending -= leases.length;
+      return super.ack(queue, leases);
+    }
+  }
+  const broker = new SlowAcks({ logger: silentLogger });
+  const queue = unique("q");
+  let started = 0;
+  const task = actor(unique("t"), () => {
+    started++;
+  }, { broker, queue });
+  await broker.enqueue(Array.from({ length: 10 }, () => task.message()));
+  const worker = new Worker(broker, { queues: [queue], concurrency: 2, prefetch: 4, ...fast });
+  await worker.start();
+  // Wait until the worker can start nothing more.
+  for (let i = 0; i < 100 && started < 4; i++) await new Promise((r) => setTimeout(r, 5));
+  await new Promise((r) => setTimeout(r, 20));
+  // Two slots, yet four actors ran: a finished actor frees its slot before its ack lands;
+  // the fifth waits, because four started messages are still unacked.
+  assert.equal(started, 4);
+  assert.equal(broker.pending, 4);
+  assert.equal(worker.running, 0);
+  broker.gate.resolve();
+  await worker.join();
+  await worker.stop();
+  assert.equal(started, 10);
+  assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
+});

@@ -16,33 +16,42 @@ interface Waiter<R> {
 interface Batch<T, R> {
   items: T[];
   waiters: Waiter<R>[];
+  /** Whether its flush is queued. */
+  scheduled: boolean;
 }
 
 /**
  * Collects items per key until the microtasks queued with the first item have run, then
- * runs them as one batch; while a key's batch is in flight, the next one waits for it and
- * grows (so under load batches grow on their own, and an idle caller waits for no timer).
- * Messages processed together finish in the same chain of microtasks, so their acks meet
- * there; a timer turn (`setTimeout(0)`) added one to two milliseconds to every ack. A
- * failure rejects every caller of that batch; a call after the flush starts goes into the
- * next one.
+ * runs them as one batch. At most `limit` batches of a key are in flight: the next one
+ * waits for a free place and grows meanwhile (so under load batches grow on their own, and
+ * an idle caller waits for no timer). Two in flight let a worker's acks flow while the
+ * previous ones travel: with one, its acks came one batch per round trip. Messages
+ * processed together finish in the same chain of microtasks, so their acks meet there; a
+ * timer turn (`setTimeout(0)`) added one to two milliseconds to every ack. A failure
+ * rejects every caller of that batch; a call after the flush starts goes into the next
+ * one.
  */
 export class Coalescer<T, R> {
   readonly #run: (key: string, items: T[]) => Promise<R[]>;
+  readonly #limit: number;
   readonly #pending = new Map<string, Batch<T, R>>();
-  readonly #inFlight = new Set<string>();
+  readonly #inFlight = new Map<string, number>();
 
-  /** @param run Runs one batch: one answer per item, in order. */
-  constructor(run: (key: string, items: T[]) => Promise<R[]>) {
+  /**
+   * @param run Runs one batch: one answer per item, in order.
+   * @param limit How many batches of one key may be in flight at once.
+   */
+  constructor(run: (key: string, items: T[]) => Promise<R[]>, limit = 2) {
     this.#run = run;
+    this.#limit = limit;
   }
 
   /** Adds items to the key's pending batch; resolves with their answers, in order. */
   add(key: string, items: readonly T[]): Promise<R[]> {
     let batch = this.#pending.get(key);
     if (!batch) {
-      this.#pending.set(key, batch = { items: [], waiters: [] });
-      if (!this.#inFlight.has(key)) this.#schedule(key);
+      this.#pending.set(key, batch = { items: [], waiters: [], scheduled: false });
+      if ((this.#inFlight.get(key) ?? 0) < this.#limit) this.#schedule(key, batch);
     }
     const from = batch.items.length;
     batch.items.push(...items);
@@ -52,7 +61,8 @@ export class Coalescer<T, R> {
     });
   }
 
-  #schedule(key: string): void {
+  #schedule(key: string, batch: Batch<T, R>): void {
+    batch.scheduled = true;
     // Two hops, so that calls queued right behind the first one still join.
     queueMicrotask(() => queueMicrotask(() => this.#flush(key)));
   }
@@ -61,7 +71,7 @@ export class Coalescer<T, R> {
     const batch = this.#pending.get(key);
     if (!batch) return;
     this.#pending.delete(key);
-    this.#inFlight.add(key);
+    this.#inFlight.set(key, (this.#inFlight.get(key) ?? 0) + 1);
     try {
       let answers: R[];
       try {
@@ -74,8 +84,11 @@ export class Coalescer<T, R> {
         resolve(answers.slice(from, from + count));
       }
     } finally {
-      this.#inFlight.delete(key);
-      if (this.#pending.has(key)) this.#schedule(key);
+      const left = this.#inFlight.get(key)! - 1;
+      if (left === 0) this.#inFlight.delete(key);
+      else this.#inFlight.set(key, left);
+      const next = this.#pending.get(key);
+      if (next && !next.scheduled) this.#schedule(key, next);
     }
   }
 }
