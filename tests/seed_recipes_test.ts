@@ -170,20 +170,46 @@ const launchMissiles = actor("launch_missiles", (codes: string[]) => {
 
 recipe("composition: pipelines with pipeIgnore", async (broker) => {
   launched.length = 0;
-  const pipe = await pipeline([
-    bustCaches.message(),
-    prepareCodes.messageWithOptions({ pipeIgnore: true }),
-    launchMissiles.message(),
-  ]).run();
+  const pipe = await bustCaches.message()
+    .pipe(prepareCodes.messageWithOptions({ pipeIgnore: true }))
+    .pipe(launchMissiles.message())
+    .run();
   await broker.join("default");
   await pipe.getResult({ block: true });
   assert.deepEqual(launched, [["0000", "1234"]]);
 });
 
 // ---------------------------------------------------------------------------------------
-// Error reporting: a middleware reports what actors raise (Rollbar, Sentry).
+// Error reporting: a middleware reports what actors raise, with Rollbar or with Sentry.
 
-/** Stands for the error tracker's client (`Sentry`, `Rollbar`). */
+const explode = actor("explode", () => {
+  throw new TypeError("boom");
+}, { maxRetries: 0 });
+
+/** Stands for the `rollbar` module: one client for the whole process. */
+const rollbar = {
+  reported: [] as unknown[],
+  error(error: unknown): void {
+    this.reported.push(error);
+  },
+};
+
+class RollbarMiddleware extends Middleware {
+  override afterProcessMessage(_context: MessageContext, { failed, error }: ProcessOutcome): void {
+    if (failed) rollbar.error(error);
+  }
+}
+
+recipe("error reporting: Rollbar", async (broker) => {
+  rollbar.reported.length = 0;
+  broker.addMiddleware(new RollbarMiddleware());
+  await explode.send();
+  await assert.rejects(broker.join("default"), TypeError);
+  assert.equal(rollbar.reported.length, 1);
+  assert(rollbar.reported[0] instanceof TypeError);
+});
+
+/** Stands for Sentry's client (the recipe's `raven_client`), given to the middleware. */
 class FakeTracker {
   readonly reports: { error: unknown; tags: Record<string, unknown> }[] = [];
   captureException(error: unknown, tags: Record<string, unknown>): void {
@@ -203,11 +229,7 @@ class SentryMiddleware extends Middleware {
   }
 }
 
-const explode = actor("explode", () => {
-  throw new TypeError("boom");
-}, { maxRetries: 0 });
-
-recipe("error reporting: an after_process_message middleware", async (broker) => {
+recipe("error reporting: Sentry", async (broker) => {
   const tracker = new FakeTracker();
   broker.addMiddleware(new SentryMiddleware(tracker));
   const message = await explode.send();
