@@ -18,7 +18,9 @@ const encoder = new TextEncoder();
  * import { bearerMatches } from "./cron_secret.ts";
  *
  * assert.equal(await bearerMatches("Bearer a-cron-secret-value", "a-cron-secret-value"), true);
+ * assert.equal(await bearerMatches("bearer a-cron-secret-value", "a-cron-secret-value"), true);
  * assert.equal(await bearerMatches("Bearer wrong", "a-cron-secret-value"), false);
+ * assert.equal(await bearerMatches("a-cron-secret-value", "a-cron-secret-value"), false);
  * ```
  *
  * @param header The `Authorization` header's value.
@@ -26,11 +28,13 @@ const encoder = new TextEncoder();
  * @returns Whether they match.
  */
 export async function bearerMatches(header: string | undefined, secret: string): Promise<boolean> {
-  if (header === undefined || !header.startsWith("Bearer ")) return false;
+  // The scheme is case-insensitive (RFC 9110): some cron services send `bearer`.
+  const given = header?.match(/^bearer +(.*)$/is)?.[1];
+  if (given === undefined) return false;
   // Comparing digests keeps the time independent of where the strings first differ and of
   // the secret's length.
   const [a, b] = await Promise.all([
-    crypto.subtle.digest("SHA-256", encoder.encode(header.slice(7))),
+    crypto.subtle.digest("SHA-256", encoder.encode(given)),
     crypto.subtle.digest("SHA-256", encoder.encode(secret)),
   ]);
   const x = new Uint8Array(a);
