@@ -259,6 +259,43 @@ Deno.test("cli: a connection that cannot be made exits 3 naming the host and the
   }
 });
 
+Deno.test("cli: a broker set by a module whose host cannot be reached exits 3 naming the host and the cause", async () => {
+  const port = closedPort();
+  const cases: [string, RegExp][] = [
+    [
+      `http://127.0.0.1:${port}`,
+      new RegExp(
+        `^skiff (worker|scheduler): Cannot connect to Redis at 127\\.0\\.0\\.1:${port}: .*(Connection refused|ECONNREFUSED)`,
+      ),
+    ],
+    [
+      "https://skiff-test.invalid",
+      /^skiff (worker|scheduler): Cannot connect to Redis at skiff-test\.invalid: .*(dns error|ENOTFOUND|EAI_AGAIN)/,
+    ],
+  ];
+  for (const [url, pattern] of cases) {
+    const dir = await writeTree({
+      "actors.ts": `import { Redis } from "@upstash/redis";
+import { actor, getScheduler, setBroker, UpstashBroker } from "{{skiff}}";
+setBroker(new UpstashBroker({ redis: new Redis({ url: "${url}", token: "${SECRET}", retry: false, enableTelemetry: false }) }));
+getScheduler().schedule("tick", "* * * * *", actor("noop", () => {}).message());
+`,
+    });
+    try {
+      for (const command of ["worker", "scheduler"]) {
+        assertFailed(
+          await runCli([command, `${dir}/actors.ts`]),
+          EXIT.UNREACHABLE,
+          pattern,
+          `${command} ${url}`,
+        );
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  }
+});
+
 Deno.test("cli: a REST server that answers 503 (its Redis is down) exits 3", async () => {
   const server = await startLocalServer({
     redis: new URL(testRedisUrl()),

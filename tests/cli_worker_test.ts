@@ -207,6 +207,55 @@ export const add = actor("cli-own-add", async (a: number, b: number) => {
   }
 });
 
+Deno.test("cli worker: a dead letter's log line carries its reason: an unknown actor, invalid arguments", async () => {
+  // Given a worker on a module whose actor checks its arguments
+  const { url, token } = restEnv();
+  const redis = restClient();
+  const jobs = `dead-reason-${crypto.randomUUID().slice(0, 8)}`;
+  const dir = await writeTree({
+    "actors.ts": `import * as v from "valibot";
+import { actor } from "{{skiff}}";
+actor("strict", (_n: number) => {}, { queue: "${jobs}", args: v.tuple([v.number()]) });
+`,
+  });
+  const child = spawnCli(["worker", "actors.ts", "--log-format", "json"], {
+    cwd: dir,
+    env: { UPSTASH_REDIS_REST_URL: url, UPSTASH_REDIS_REST_TOKEN: token },
+  });
+  const output = text(child.stdout);
+  try {
+    // When another process sends a message to an actor nobody declared, and one whose
+    // argument is not a number
+    const broker = new UpstashBroker({ redis });
+    await broker.enqueue([
+      new Message({ queue: jobs, actor: "nobody", args: [] }),
+      new Message({ queue: jobs, actor: "strict", args: ["one"] }),
+    ]);
+    await until(async () => (await broker.stats(jobs)).dead === 2);
+    child.kill("SIGTERM");
+    assert.equal((await child.status).code, EXIT.OK);
+    // Then each dead letter's line names the actor and says why, as the stored reason does
+    const dead = (await output).trim().split("\n").map((line) => JSON.parse(line))
+      .filter((line) => line.outcome === "dead");
+    assert.deepEqual(dead.map((line) => [line.level, line.actor]).sort(), [
+      ["error", "nobody"],
+      ["error", "strict"],
+    ]);
+    const message = (actor: string) => dead.find((line) => line.actor === actor).msg;
+    assert.match(message("nobody"), /no actor named 'nobody' is declared/);
+    assert.match(message("strict"), /argument/i);
+    const reasons = (await broker.deadLetters(jobs)).map((d) => d.reason);
+    for (const reason of reasons) {
+      assert.ok(dead.some((line) => line.msg.includes(reason)), `${reason} is not logged`);
+    }
+    assert.ok(!(await output).includes('"one"'), "the arguments are logged");
+  } finally {
+    await child.stderr.cancel();
+    await cleanup(redis, `skiff:{${jobs}}`);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("cli worker: a second signal exits at once with 130", async () => {
   const redis = restClient();
   const prefix = testPrefix("cli-worker2");

@@ -54,9 +54,12 @@ export function chooseBroker(): ChosenBroker {
       source: `${broker.constructor.name} set by a module`,
       probe: async (queue) => {
         try {
-          await broker.stats(queue);
+          // The client's own error keeps the connection failure as its cause; the
+          // broker's errors carry only a summary ("fetch failed").
+          if (broker instanceof UpstashBroker) await broker.redis.eval("return 1", [], []);
+          else await broker.stats(queue);
         } catch (error) {
-          throw probeFailure(error);
+          throw probeFailure(error, failedHost(error));
         }
       },
       warning: broker instanceof MemoryBroker
@@ -184,6 +187,30 @@ export function connectCause(error: unknown): string {
   let text = firstLine(inner).replace(/^error sending request for url \([^)]*\): /, "");
   if (typeof code === "string" && !text.includes(code)) text = `${code}: ${text}`;
   return redactUrls(text);
+}
+
+/**
+ * The host a failed connection was for, when the error says: Bun's `path` (the URL
+ * requested), Node's `hostname` or `address` and `port` on the cause, or the URL Deno
+ * quotes in its message.
+ */
+export function failedHost(error: unknown): string | undefined {
+  for (let inner = error; inner instanceof Error; inner = inner.cause) {
+    const e = inner as Error & {
+      path?: unknown;
+      hostname?: unknown;
+      address?: unknown;
+      port?: unknown;
+    };
+    const quoted = typeof e.path === "string" ? e.path : /\burl \(([^)\s]+)\)/.exec(e.message)?.[1];
+    if (quoted !== undefined && URL.canParse(quoted)) return new URL(quoted).host;
+    if (typeof e.hostname === "string") return e.hostname;
+    if (typeof e.address === "string") {
+      const address = e.address.includes(":") ? `[${e.address}]` : e.address;
+      return typeof e.port === "number" ? `${address}:${e.port}` : address;
+    }
+  }
+  return undefined;
 }
 
 function redactUrls(text: string): string {

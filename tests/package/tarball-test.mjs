@@ -14,7 +14,10 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import process from "node:process";
+import { createServer } from "node:net";
 import { BIN, cleanEnv, PKG, project, run } from "./_project.mjs";
+
+const SECRET = "secret-token-never-printed";
 
 const ACTORS = `
 import { Redis } from "@upstash/redis";
@@ -39,6 +42,20 @@ import { add } from "./actors.mjs";
 
 export const scheduler = new Scheduler();
 scheduler.schedule("add-" + process.env.SKIFF_TEST_QUEUE, "* * * * * *", add.message(1, 1));
+`;
+/** A module whose broker points at a host given by the test. */
+const UNREACHABLE = `
+import { Redis } from "@upstash/redis";
+import { actor, setBroker, UpstashBroker } from "skiff";
+
+const url = process.env.SKIFF_TEST_URL;
+setBroker(new UpstashBroker({ redis: new Redis({ url, token: "${SECRET}", retry: false }) }));
+actor("noop", () => {}, { queue: "unreachable" });
+`;
+/** A module that leaves the broker to the environment. */
+const ENV_ONLY = `
+import { actor } from "skiff";
+actor("noop", () => {}, { queue: "env-only" });
 `;
 /** Prints the queue's stats and what the actor recorded, as JSON. */
 const CHECK = `
@@ -72,7 +89,14 @@ for (const [runtime, commands] of Object.entries(RUNTIMES)) {
     before(async () => {
       consumer = await project(`tarball-${runtime}`, {
         dependencies: { "@upstash/redis": PKG.devDependencies["@upstash/redis"] },
-        files: { "actors.mjs": ACTORS, "send.mjs": SEND, "sched.mjs": SCHED, "check.mjs": CHECK },
+        files: {
+          "actors.mjs": ACTORS,
+          "send.mjs": SEND,
+          "sched.mjs": SCHED,
+          "check.mjs": CHECK,
+          "unreachable.mjs": UNREACHABLE,
+          "env_only.mjs": ENV_ONLY,
+        },
       });
     });
     after(() => consumer?.remove());
@@ -133,6 +157,51 @@ for (const [runtime, commands] of Object.entries(RUNTIMES)) {
       assert.doesNotMatch(worker.output(), /no actor named/);
     });
 
+    test("skiff worker's exit codes: 0 for help, 2 for arguments and configuration, 3 naming the host and cause", async () => {
+      const port = await closedPort();
+      const noBroker = { UPSTASH_REDIS_REST_URL: "", UPSTASH_REDIS_REST_TOKEN: "" };
+      const cases = [
+        [["--help"], {}, 0, /^skiff worker: import the modules/],
+        [["actors.mjs", "--concurrency", "1.5"], {}, 2, /'--concurrency' must be an integer/],
+        [["actors.mjs", "--queues", "a{b}"], {}, 2, /'--queues' holds an invalid queue name/],
+        [["actors.mjs", "--queues", ""], {}, 2, /'--queues' must name at least one queue/],
+        [["env_only.mjs"], noBroker, 2, /^skiff worker: No broker configured: set UPSTASH_/],
+        [
+          ["env_only.mjs"],
+          { UPSTASH_REDIS_REST_TOKEN: SECRET },
+          2,
+          /check UPSTASH_REDIS_REST_TOKEN$/,
+        ],
+        [
+          ["unreachable.mjs"],
+          { SKIFF_TEST_URL: `http://127.0.0.1:${port}` },
+          3,
+          new RegExp(
+            `^skiff worker: Cannot connect to Redis at 127\\.0\\.0\\.1:${port}: .*ECONNREFUSED`,
+          ),
+        ],
+        [
+          ["unreachable.mjs"],
+          { SKIFF_TEST_URL: "https://skiff-test.invalid" },
+          3,
+          /^skiff worker: Cannot connect to Redis at skiff-test\.invalid: .*(ENOTFOUND|EAI_AGAIN)/,
+        ],
+      ];
+      const [command, ...args] = commands.skiff(consumer.dir);
+      for (const [rest, extra, code, pattern] of cases) {
+        const what = `${rest.join(" ")} ${JSON.stringify(extra)}`;
+        const done = await run(command, [...args, "worker", ...rest], {
+          cwd: consumer.dir,
+          env: cleanEnv(extra),
+        });
+        assert.equal(done.code, code, `${what}: ${done.stderr}`);
+        const [line, ...others] = (code === 0 ? done.stdout : done.stderr).trim().split("\n");
+        assert.match(line, pattern, what);
+        if (code !== 0) assert.deepEqual(others, [], `${what}: one line`);
+        assert.ok(!(done.stdout + done.stderr).includes(SECRET), `${what}: the token is printed`);
+      }
+    });
+
     test("skiff scheduler fires the schedule of an exported Scheduler, then exits 0 on SIGTERM", async () => {
       const queue = `sched-${runtime}-${crypto.randomUUID().slice(0, 8)}`;
       const scheduler = start(
@@ -172,6 +241,16 @@ test("require('skiff') works from CommonJS (Node 20.19+)", async () => {
     await consumer.remove();
   }
 });
+
+/** A TCP port on 127.0.0.1 that nothing listens on (it was free a moment ago). */
+function closedPort() {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
 
 /** Starts a long-running command in a process group of its own. */
 function start([command, ...args], rest, cwd, env) {
