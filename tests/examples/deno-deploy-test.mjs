@@ -11,8 +11,6 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   awayFromMinuteEnd,
@@ -20,7 +18,9 @@ import {
   freePort,
   queueStats,
   randomNamespace,
+  readmeScript,
   restEnv,
+  runReadmeCurl,
   start,
   waitFor,
   writeEnv,
@@ -47,9 +47,8 @@ before(async () => {
     SKIFF_NAMESPACE: namespace,
     PORT: port,
   });
-  // The dev task's command, with the preload added after `deno run`.
-  const { tasks } = JSON.parse(readFileSync(join(dir, "deno.json"), "utf8"));
-  const [program, run, ...args] = tasks.dev.split(" ");
+  // The README's `deno task dev`, with the preload added after `deno run`.
+  const [program, run, ...args] = readmeScript(dir, "deno task dev").split(" ");
   assert.deepEqual([program, run], ["deno", "run"]);
   app = start(deno, [run, "--preload", preload, ...args], { cwd: dir });
   await waitFor(
@@ -72,13 +71,7 @@ test("Deno.cron gets the skiff tick, every minute, before the server starts", ()
 });
 
 test("a message sent from a Hono route is pushed to /skiff/messages and processed once", async () => {
-  const response = await fetch(`${base}/api/signup`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ userId: 7 }),
-  });
-  assert.equal(response.status, 202);
-  const { queued } = await response.json();
+  const { queued } = JSON.parse(await runReadmeCurl(dir, "/api/signup", base));
   const line = `welcome email sent to user 7 (message ${queued})`;
   await waitFor(() => app.lines.includes(line), "the pushed message to run");
   await waitFor(async () => {

@@ -2,7 +2,7 @@
  * examples/node, run as its README says: the web server with its `start` script
  * (`@hono/node-server`) and the pull worker with its `worker` script (`worker.sh` finds the
  * tasks modules and starts `skiff worker` from the installed package's bin), both real
- * processes against the local server.
+ * processes against the local server, sent to with the README's curl commands.
  *
  *   SKIFF_EXAMPLES_WORK=... node --test tests/examples/node-test.mjs
  *
@@ -10,7 +10,6 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
 import { pathToFileURL } from "node:url";
@@ -19,7 +18,9 @@ import {
   exampleDir,
   freePort,
   importSkiff,
+  readmeScript,
   restEnv,
+  runReadmeCurl,
   start,
   waitFor,
   writeEnv,
@@ -32,10 +33,12 @@ let server;
 let worker;
 let base;
 
-/** Starts a package.json script's command directly (npm would sit between the signals). */
-function startScript(name) {
-  const { scripts } = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"));
-  const [program, ...args] = scripts[name].split(" ");
+/**
+ * Starts the package.json script a README command runs, directly (npm would sit between the
+ * signals).
+ */
+function startScript(command) {
+  const [program, ...args] = readmeScript(dir, command).split(" ");
   const { PATH, HOME } = process.env;
   return start(program === "node" ? process.execPath : program, args, {
     cwd: dir,
@@ -52,8 +55,8 @@ before(async () => {
     SKIFF_PUSH_URL: `${base}/skiff/messages`,
     PORT: port,
   });
-  server = startScript("start");
-  worker = startScript("worker");
+  server = startScript("npm start");
+  worker = startScript("npm run worker");
   await waitFor(
     () => server.lines.some((l) => l.startsWith("listening on")) || server.child.exitCode !== null,
     "the server to listen",
@@ -89,13 +92,7 @@ test("worker.sh finds every tasks module and the worker consumes the pulled queu
 });
 
 test("a signup sent from a route is pushed to the server's /skiff/messages and runs there once", async () => {
-  const response = await fetch(`${base}/api/signup`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ userId: 11 }),
-  });
-  assert.equal(response.status, 202);
-  const { queued } = await response.json();
+  const { queued } = JSON.parse(await runReadmeCurl(dir, "/api/signup", base));
   const line = `welcome email sent to user 11 (message ${queued})`;
   await waitFor(() => server.lines.includes(line), "the pushed message to run");
   await emptied("skiff", "signup");
@@ -104,13 +101,7 @@ test("a signup sent from a route is pushed to the server's /skiff/messages and r
 });
 
 test("a report sent from a route is pulled by the worker and runs there once", async () => {
-  const response = await fetch(`${base}/api/reports`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ month: "2026-10" }),
-  });
-  assert.equal(response.status, 202);
-  const { queued } = await response.json();
+  const { queued } = JSON.parse(await runReadmeCurl(dir, "/api/reports", base));
   const line = `report for 2026-10 built (message ${queued})`;
   await waitFor(() => worker.lines.includes(line), "the worker to run the report");
   await emptied("skiff", "reports");
