@@ -37,6 +37,7 @@ let fn;
 let server;
 let base;
 let config;
+let metafile;
 /** The promises handed to `waitUntil`, per invocation, as Vercel keeps them. */
 const kept = [];
 
@@ -79,7 +80,7 @@ before(async () => {
     SKIFF_NAMESPACE: namespace,
   });
   const outfile = join(dir, ".build", "api.mjs");
-  await esbuild.build({
+  ({ metafile } = await esbuild.build({
     entryPoints: [join(dir, "api", "index.ts")],
     outfile,
     bundle: true,
@@ -88,7 +89,8 @@ before(async () => {
     target: "node20",
     packages: "external",
     logLevel: "warning",
-  });
+    metafile: true,
+  }));
   const log = console.log;
   console.log = (...args) => {
     logged.push(args.join(" "));
@@ -105,6 +107,15 @@ test("the function exports GET and POST, and a maxDuration", () => {
   assert.equal(typeof fn.GET, "function");
   assert.equal(typeof fn.POST, "function");
   assert.equal(fn.maxDuration, 60);
+});
+
+test("waitUntil comes from @vercel/functions, Vercel's package, not from a private symbol", () => {
+  // skiff falls back to the request context that @vercel/functions reads, so behaviour
+  // alone cannot tell the two apart: the function's own imports can.
+  const [, entry] = Object.entries(metafile.inputs).find(([path]) => path.endsWith("api/index.ts"));
+  assert.ok(entry.imports.some((i) => i.path === "@vercel/functions" && i.external));
+  const source = readFileSync(join(dir, "api", "index.ts"), "utf8");
+  assert.ok(!source.includes("@vercel/request-context"));
 });
 
 test("a send from a route is handed to waitUntil, pushed, and processed once", async () => {
