@@ -12,13 +12,8 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import * as esbuild from "esbuild";
-import { Miniflare } from "miniflare";
 import {
   awayFromMinuteEnd,
-  collectLines,
   exampleDir,
   queueStats,
   randomNamespace,
@@ -26,6 +21,7 @@ import {
   runReadmeCurl,
   waitFor,
 } from "./_work.mjs";
+import { startWorker } from "./_wrangler.mjs";
 
 const dir = exampleDir("cloudflare");
 const namespace = randomNamespace("cloudflare");
@@ -36,70 +32,22 @@ let config;
 let mf;
 let base;
 
-/** wrangler.jsonc, its whole-line comments dropped. */
-function readWranglerConfig() {
-  const text = readFileSync(join(dir, "wrangler.jsonc"), "utf8");
-  return JSON.parse(
-    text.split("\n").filter((line) => !/^\s*\/\//.test(line)).join("\n"),
-  );
-}
-
 before(async () => {
   rest = restEnv();
-  config = readWranglerConfig();
-  const scriptPath = join(dir, ".build", "worker.js");
-  await esbuild.build({
-    entryPoints: [join(dir, config.main)],
-    outfile: scriptPath,
-    bundle: true,
-    format: "esm",
-    target: "es2022",
-    platform: "browser",
-    conditions: ["workerd", "worker", "browser"],
-    external: ["cloudflare:*", "node:*"],
-    logLevel: "warning",
-  });
-  const self = config.services.find((s) => s.service === config.name);
-  mf = new Miniflare({
-    name: config.name,
-    modules: true,
-    modulesRoot: join(dir, ".build"),
-    scriptPath,
-    compatibilityDate: config.compatibility_date,
-    compatibilityFlags: config.compatibility_flags ?? [],
-    bindings: {
-      UPSTASH_REDIS_REST_URL: rest.url,
-      UPSTASH_REDIS_REST_TOKEN: rest.token,
-      SKIFF_SIGNING_KEY: signingKey,
-      SKIFF_NAMESPACE: namespace,
-    },
-    serviceBindings: { [self.binding]: config.name },
-    // What `wrangler dev` sets: GET /cdn-cgi/handler/scheduled fires the cron trigger.
-    unsafeTriggerHandlers: true,
-    handleRuntimeStdio(stdout, stderr) {
-      collectLines(stdout, out);
-      collectLines(stderr, out);
-    },
-  });
-  try {
-    base = await mf.ready;
-  } catch (error) {
-    console.error(out.join("\n"));
-    throw error;
-  }
+  ({ mf, origin: base, config } = await startWorker(dir, {
+    UPSTASH_REDIS_REST_URL: rest.url,
+    UPSTASH_REDIS_REST_TOKEN: rest.token,
+    SKIFF_SIGNING_KEY: signingKey,
+    SKIFF_NAMESPACE: namespace,
+  }, out));
 });
 
 after(async () => {
   await mf?.dispose();
 });
 
-/** Miniflare's origin, for the README's commands. */
-function origin() {
-  return new URL(base).origin;
-}
-
 test("a message sent from the fetch handler is pushed through SELF and processed once", async () => {
-  const { queued } = JSON.parse(await runReadmeCurl(dir, "/api/signup", origin()));
+  const { queued } = JSON.parse(await runReadmeCurl(dir, "/api/signup", base));
   const line = `welcome email sent to user 42 (message ${queued})`;
   await waitFor(() => out.includes(line), "the pushed message to run");
   await waitFor(async () => {
@@ -124,7 +72,7 @@ test("a cron event and the README's scheduled request in one minute fire the pur
   const worker = await mf.getWorker();
   const [result] = await Promise.all([
     worker.scheduled({ cron }),
-    runReadmeCurl(dir, "/cdn-cgi/handler/scheduled", origin()),
+    runReadmeCurl(dir, "/cdn-cgi/handler/scheduled", base),
   ]);
   assert.equal(result.outcome, "ok");
   await waitFor(async () => {
