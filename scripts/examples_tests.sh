@@ -13,7 +13,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 bin=$ROOT/node_modules/.bin
-EXAMPLES=(cloudflare deno-deploy node bun vercel error-reporting express)
+EXAMPLES=(cloudflare deno-deploy node bun vercel error-reporting rollbar-workers express)
 
 if [[ -z "${UPSTASH_REDIS_REST_URL:-}" || -z "${UPSTASH_REDIS_REST_TOKEN:-}" ]]; then
   echo "examples_tests: UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN must be set" \
@@ -103,7 +103,7 @@ install_example() {
     tar -C "$dir" -xf -
   case $name in
     _skiff) (cd "$dir" && echo '{"private":true}' >package.json && npm_install "$SKIFF_SPEC") ;;
-    cloudflare) (cd "$dir" && npm_install --omit=dev "$SKIFF_SPEC") ;;
+    cloudflare | rollbar-workers) (cd "$dir" && npm_install --omit=dev "$SKIFF_SPEC") ;;
     deno-deploy) map_skiff_for_deno "$dir" ;;
     *) (cd "$dir" && npm_install "$SKIFF_SPEC") ;;
   esac >"$dir.install.log" 2>&1 || { cat "$dir.install.log" >&2 && return 1; }

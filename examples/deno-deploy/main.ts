@@ -59,5 +59,6 @@ app.route(
   }),
 );
 
-Deno.serve({ port: Number(Deno.env.get("PORT") ?? 8000) }, app.fetch);
+// Deno Deploy picks up only the cron jobs registered at top level before any server starts.
 cronTick({ name: "skiff-tick", schedule: "* * * * *", queues: QUEUES, scheduler });
+Deno.serve({ port: Number(Deno.env.get("PORT") ?? 8000) }, app.fetch);

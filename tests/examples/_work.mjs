@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { spawn } from "node:child_process";
+import assert from "node:assert/strict";
+import { execFile, spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
@@ -151,4 +152,66 @@ export function start(command, args, options) {
       return await exited;
     },
   };
+}
+
+/**
+ * The commands an example's README gives: each line of its `sh` blocks, and each inline code
+ * span that starts with a command (`curl`, `npm`, `deno`, ...), with the `# comment` that
+ * follows a command in a block kept apart.
+ */
+export function readmeCommands(dir) {
+  const text = readFileSync(join(dir, "README.md"), "utf8");
+  const commands = [];
+  for (const [, block] of text.matchAll(/^```sh\n([\s\S]*?)^```$/gm)) {
+    for (const line of block.split("\n")) {
+      const [, command, comment] = /^(.*?)\s*(?:#\s*(.*))?$/.exec(line);
+      if (command) commands.push({ command, comment });
+    }
+  }
+  const prose = text.replace(/^```[\s\S]*?^```$/gm, "").replace(/\n/g, " ");
+  for (const [, span] of prose.matchAll(/`([^`]+)`/g)) {
+    if (/^(curl|npm|npx|bun|deno|node|bash|vercel|cp) /.test(span)) {
+      commands.push({ command: span });
+    }
+  }
+  return commands;
+}
+
+/**
+ * The script a README command runs (`npm start`, `npm run worker`, `bun start`, `deno task
+ * dev`), from package.json or deno.json; where the README says what it runs (`npm start  #
+ * node src/server.js`), that must be the script.
+ */
+export function readmeScript(dir, command) {
+  const found = readmeCommands(dir).find((c) => c.command === command);
+  assert.ok(found, `README.md gives no '${command}'`);
+  const [, tool, name] = /^(npm|bun|deno)(?: run| task)? (\S+)$/.exec(command);
+  const scripts = tool === "deno"
+    ? JSON.parse(readFileSync(join(dir, "deno.json"), "utf8")).tasks
+    : JSON.parse(readFileSync(join(dir, "package.json"), "utf8")).scripts;
+  const script = scripts?.[name];
+  assert.ok(script, `'${command}' of README.md names no script`);
+  if (found.comment !== undefined) assert.equal(found.comment, script);
+  return script;
+}
+
+/**
+ * Runs, as it is written, the `curl` command of an example's README that requests `path`,
+ * sent to `base` instead of the README's host (`localhost:3000`, `https://<app>.example`),
+ * with `--silent --show-error --fail-with-body` added. Returns what curl printed: the body.
+ */
+export async function runReadmeCurl(dir, path, base) {
+  const found = readmeCommands(dir).find(({ command }) =>
+    command.startsWith("curl ") && command.includes(path)
+  );
+  assert.ok(found, `README.md gives no curl command for ${path}`);
+  const host = /(?:https?:\/\/)?(?:localhost|[^\s/'"]*<[^>]+>[^\s/'"]*)(?::\d+)?(?=\/)/;
+  assert.match(found.command, host, `Cannot find the host in '${found.command}'`);
+  const command = `${found.command.replace(host, base)} --silent --show-error --fail-with-body`;
+  return await new Promise((resolve, reject) => {
+    execFile("bash", ["-c", command], (error, stdout, stderr) => {
+      if (error) reject(new Error(`'${command}' failed: ${stderr}${stdout}`));
+      else resolve(stdout);
+    });
+  });
 }

@@ -1,7 +1,7 @@
 /**
  * examples/bun, run with its `start` script by Bun as a real process (Bun loads the copy's
- * `.env` itself), against the local server: a push from a route, and the timer's ticks with
- * a bearer `GET /skiff/tick` among them.
+ * `.env` itself), against the local server: a push from a route (the README's curl command),
+ * and the timer's ticks with a bearer `GET /skiff/tick` among them.
  *
  *   SKIFF_EXAMPLES_WORK=... node --test tests/examples/bun-test.mjs
  *
@@ -9,8 +9,6 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import {
@@ -19,7 +17,9 @@ import {
   exampleDir,
   freePort,
   randomNamespace,
+  readmeScript,
   restEnv,
+  runReadmeCurl,
   start,
   waitFor,
   writeEnv,
@@ -47,8 +47,7 @@ before(async () => {
     // Many ticks in the suite's one minute: the schedule must still fire once.
     TICK_EVERY_MS: 200,
   });
-  const { scripts } = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"));
-  const [program, ...args] = scripts.start.split(" ");
+  const [program, ...args] = readmeScript(dir, "bun start").split(" ");
   assert.equal(program, "bun");
   // The whole suite runs within one minute, so that one purge slot is due.
   await awayFromMinuteEnd(8_000);
@@ -66,13 +65,7 @@ after(async () => {
 });
 
 test("a message sent from a route is pushed to /skiff/messages and processed once", async () => {
-  const response = await fetch(`${base}/api/signup`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ userId: 3 }),
-  });
-  assert.equal(response.status, 202);
-  const { queued } = await response.json();
+  const { queued } = JSON.parse(await runReadmeCurl(dir, "/api/signup", base));
   const line = `welcome email sent to user 3 (message ${queued})`;
   await waitFor(() => app.lines.includes(line), "the pushed message to run");
   await emptied(namespace, "signup");

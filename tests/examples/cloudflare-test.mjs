@@ -2,7 +2,9 @@
  * examples/cloudflare, run the way Cloudflare runs it: its installed copy is bundled by
  * esbuild with wrangler's settings (conditions `workerd`, `worker`, `browser`; ESM) and run
  * by Miniflare with the name, compatibility date, cron and service binding of its
- * wrangler.jsonc and the secrets as bindings, against the local server.
+ * wrangler.jsonc and the secrets as bindings, against the local server, with the scheduled
+ * handler reachable over HTTP as `wrangler dev` makes it. The requests are the README's
+ * curl commands.
  *
  *   SKIFF_EXAMPLES_WORK=... node --test tests/examples/cloudflare-test.mjs
  *
@@ -10,19 +12,16 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import * as esbuild from "esbuild";
-import { Miniflare } from "miniflare";
 import {
   awayFromMinuteEnd,
-  collectLines,
   exampleDir,
   queueStats,
   randomNamespace,
   restEnv,
+  runReadmeCurl,
   waitFor,
 } from "./_work.mjs";
+import { startWorker } from "./_wrangler.mjs";
 
 const dir = exampleDir("cloudflare");
 const namespace = randomNamespace("cloudflare");
@@ -33,55 +32,14 @@ let config;
 let mf;
 let base;
 
-/** wrangler.jsonc, its whole-line comments dropped. */
-function readWranglerConfig() {
-  const text = readFileSync(join(dir, "wrangler.jsonc"), "utf8");
-  return JSON.parse(
-    text.split("\n").filter((line) => !/^\s*\/\//.test(line)).join("\n"),
-  );
-}
-
 before(async () => {
   rest = restEnv();
-  config = readWranglerConfig();
-  const scriptPath = join(dir, ".build", "worker.js");
-  await esbuild.build({
-    entryPoints: [join(dir, config.main)],
-    outfile: scriptPath,
-    bundle: true,
-    format: "esm",
-    target: "es2022",
-    platform: "browser",
-    conditions: ["workerd", "worker", "browser"],
-    external: ["cloudflare:*", "node:*"],
-    logLevel: "warning",
-  });
-  const self = config.services.find((s) => s.service === config.name);
-  mf = new Miniflare({
-    name: config.name,
-    modules: true,
-    modulesRoot: join(dir, ".build"),
-    scriptPath,
-    compatibilityDate: config.compatibility_date,
-    compatibilityFlags: config.compatibility_flags ?? [],
-    bindings: {
-      UPSTASH_REDIS_REST_URL: rest.url,
-      UPSTASH_REDIS_REST_TOKEN: rest.token,
-      SKIFF_SIGNING_KEY: signingKey,
-      SKIFF_NAMESPACE: namespace,
-    },
-    serviceBindings: { [self.binding]: config.name },
-    handleRuntimeStdio(stdout, stderr) {
-      collectLines(stdout, out);
-      collectLines(stderr, out);
-    },
-  });
-  try {
-    base = await mf.ready;
-  } catch (error) {
-    console.error(out.join("\n"));
-    throw error;
-  }
+  ({ mf, origin: base, config } = await startWorker(dir, {
+    UPSTASH_REDIS_REST_URL: rest.url,
+    UPSTASH_REDIS_REST_TOKEN: rest.token,
+    SKIFF_SIGNING_KEY: signingKey,
+    SKIFF_NAMESPACE: namespace,
+  }, out));
 });
 
 after(async () => {
@@ -89,13 +47,7 @@ after(async () => {
 });
 
 test("a message sent from the fetch handler is pushed through SELF and processed once", async () => {
-  const response = await fetch(new URL("/api/signup", base), {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ userId: 42 }),
-  });
-  assert.equal(response.status, 202);
-  const { queued } = await response.json();
+  const { queued } = JSON.parse(await runReadmeCurl(dir, "/api/signup", base));
   const line = `welcome email sent to user 42 (message ${queued})`;
   await waitFor(() => out.includes(line), "the pushed message to run");
   await waitFor(async () => {
@@ -114,15 +66,15 @@ test("an unsigned push is refused with 401", async () => {
   assert.equal(response.status, 401);
 });
 
-test("two cron events in one minute fire the purge schedule once", async () => {
+test("a cron event and the README's scheduled request in one minute fire the purge schedule once", async () => {
   const [cron] = config.triggers.crons;
   await awayFromMinuteEnd();
   const worker = await mf.getWorker();
-  const results = await Promise.all([
+  const [result] = await Promise.all([
     worker.scheduled({ cron }),
-    worker.scheduled({ cron }),
+    runReadmeCurl(dir, "/cdn-cgi/handler/scheduled", base),
   ]);
-  assert.deepEqual(results.map((r) => r.outcome), ["ok", "ok"]);
+  assert.equal(result.outcome, "ok");
   await waitFor(async () => {
     const stats = await queueStats(namespace, "maintenance");
     return Object.values(stats).every((n) => n === 0);

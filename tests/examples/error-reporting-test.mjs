@@ -10,13 +10,20 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { join } from "node:path";
 import process from "node:process";
 import { pathToFileURL } from "node:url";
 import { gunzipSync } from "node:zlib";
-import { exampleDir, importSkiff, restEnv, start, waitFor, writeEnv } from "./_work.mjs";
+import {
+  exampleDir,
+  importSkiff,
+  readmeScript,
+  restEnv,
+  start,
+  waitFor,
+  writeEnv,
+} from "./_work.mjs";
 
 const dir = exampleDir("error-reporting");
 const CARD_TOKEN = `tok_${crypto.randomUUID()}`;
@@ -53,8 +60,7 @@ before(async () => {
   writeEnv(dir, rest, {
     SENTRY_DSN: `http://0123456789abcdef@127.0.0.1:${ingest.address().port}/1`,
   });
-  const { scripts } = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"));
-  const [program, ...args] = scripts.worker.split(" ");
+  const [program, ...args] = readmeScript(dir, "npm run worker").split(" ");
   assert.equal(program, "node");
   const { PATH, HOME } = process.env;
   worker = start(process.execPath, args, { cwd: dir, env: { PATH, HOME } });

@@ -1,6 +1,6 @@
 /**
  * examples/express: the Express app started with its `start` script, with skiff's endpoint
- * mounted in it, tested over HTTP against the local server.
+ * mounted in it, tested over HTTP (the README's curl command) against the local server.
  *
  *   SKIFF_EXAMPLES_WORK=... node --test tests/examples/express-test.mjs
  *
@@ -8,10 +8,18 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import process from "node:process";
-import { exampleDir, freePort, queueStats, restEnv, start, waitFor, writeEnv } from "./_work.mjs";
+import {
+  exampleDir,
+  freePort,
+  queueStats,
+  readmeScript,
+  restEnv,
+  runReadmeCurl,
+  start,
+  waitFor,
+  writeEnv,
+} from "./_work.mjs";
 
 const dir = exampleDir("express");
 const signingKey = `express-${crypto.randomUUID()}`;
@@ -28,8 +36,7 @@ before(async () => {
     SKIFF_PUSH_URL: `${base}/skiff/messages`,
     PORT: port,
   });
-  const { scripts } = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"));
-  const [program, ...args] = scripts.start.split(" ");
+  const [program, ...args] = readmeScript(dir, "npm start").split(" ");
   assert.equal(program, "node");
   const { PATH, HOME } = process.env;
   app = start(process.execPath, args, { cwd: dir, env: { PATH, HOME } });
@@ -45,13 +52,7 @@ after(async () => {
 });
 
 test("an order posted to an Express route is pushed to /skiff/messages and confirmed once", async () => {
-  const response = await fetch(`${base}/orders`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ orderId: 1001 }),
-  });
-  assert.equal(response.status, 202);
-  const { queued } = await response.json();
+  const { queued } = JSON.parse(await runReadmeCurl(dir, "/orders", base));
   const line = `order 1001 confirmed (message ${queued})`;
   await waitFor(() => app.lines.includes(line), "the pushed message to run");
   await waitFor(async () => {

@@ -1,7 +1,8 @@
 /**
- * examples/node/run-worker.sh, the startup-retry wrapper: the worker exits with code 3
- * while nothing listens at the REST URL, the wrapper retries with a doubling pause, and
- * once a proxy to the local server listens there, the worker starts and runs messages.
+ * examples/node/run-worker.sh, the startup-retry wrapper, run as the README says: the worker
+ * exits with code 3 while nothing listens at the REST URL, the wrapper retries with a
+ * doubling pause, and once a proxy to the local server listens there, the worker starts and
+ * runs messages.
  *
  *   SKIFF_EXAMPLES_WORK=... node --test tests/examples/node-retries-test.mjs
  *
@@ -14,7 +15,15 @@ import { connect, createServer } from "node:net";
 import { join } from "node:path";
 import process from "node:process";
 import { pathToFileURL } from "node:url";
-import { exampleDir, freePort, importSkiff, restEnv, start, waitFor } from "./_work.mjs";
+import {
+  exampleDir,
+  freePort,
+  importSkiff,
+  readmeCommands,
+  restEnv,
+  start,
+  waitFor,
+} from "./_work.mjs";
 
 const dir = exampleDir("node");
 const RETRY = /^Connection error encountered on startup\. Retrying in ([\d.]+) second\(s\)\.\.\.$/;
@@ -44,6 +53,15 @@ function startProxy() {
         },
       }))
   );
+}
+
+/** The arguments the README gives `bash run-worker.sh`. */
+function readmeArgs() {
+  const found = readmeCommands(dir).find(({ command }) =>
+    command.startsWith("bash run-worker.sh ")
+  );
+  assert.ok(found, "README.md gives no 'bash run-worker.sh' command");
+  return found.command.split(" ").slice(2);
 }
 
 function runWorker(args, env = {}) {
@@ -80,7 +98,7 @@ test("an exit code other than 3 ends the wrapper with that code, with no retry",
 });
 
 test("unreachable at startup: retried with a doubling pause until Redis is reachable", async () => {
-  wrapper = runWorker(["--queues", "reports"]);
+  wrapper = runWorker(readmeArgs());
   const retries = () => wrapper.lines.map((l) => RETRY.exec(l)?.[1]).filter(Boolean);
   await waitFor(() => retries().length >= 3, "three retries");
   proxy = await startProxy();

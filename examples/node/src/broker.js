@@ -14,7 +14,11 @@ export function required(name) {
   return value;
 }
 
-export const broker = new UpstashBroker({ redis: Redis.fromEnv({ enableTelemetry: false }) });
+export const broker = new UpstashBroker({
+  redis: Redis.fromEnv({ enableTelemetry: false }),
+  // Optional, as for the skiff command (worker.sh, the scheduler), which reads it too.
+  namespace: process.env.SKIFF_NAMESPACE,
+});
 broker.addMiddleware(
   new Push({
     url: required("SKIFF_PUSH_URL"),
