@@ -16,7 +16,11 @@ export type Loss =
   /** The error reached the broker (a network error after the client's own retries). */
   | "broker sees an error";
 
-/** Wraps `redis`: the first call of `script` that Redis runs (not a NOSCRIPT) loses its answer. */
+/**
+ * Wraps `redis`: the first call of `script` that Redis runs (not a NOSCRIPT) loses its answer,
+ * whether it went alone or in a pipeline (then the whole request is sent again, as
+ * `@upstash/redis` sends again a request whose response was lost).
+ */
 export function losing(
   redis: Redis,
   script: Script<unknown>,
@@ -24,9 +28,9 @@ export function losing(
   between: () => Promise<void> = async () => {},
 ): { client: UpstashBrokerClient; lost: () => number } {
   let lost = 0;
-  const intercept = async (mine: boolean, send: () => Promise<unknown>) => {
+  const intercept = async <T>(mine: boolean, send: () => Promise<T>, ran = (_: T) => true) => {
     const answer = await send();
-    if (lost > 0 || !mine) return answer;
+    if (lost > 0 || !mine || !ran(answer)) return answer;
     lost++;
     await between();
     if (loss === "broker sees an error") throw new TypeError("fetch failed");
@@ -37,7 +41,30 @@ export function losing(
       intercept(args[0] === await script.sha(), () => redis.evalsha(...args)),
     eval: (...args: Parameters<Redis["eval"]>) =>
       intercept(args[0] === script.source, () => redis.eval(...args)),
-    pipeline: () => redis.pipeline(),
+    pipeline: () => {
+      const pipeline = redis.pipeline();
+      const scripts: string[] = [];
+      const { evalsha, eval: evaluate, exec } = pipeline;
+      Object.assign(pipeline, {
+        evalsha: (...args: Parameters<typeof evalsha>) => {
+          scripts.push(args[0]);
+          return evalsha.apply(pipeline, args);
+        },
+        eval: (...args: Parameters<typeof evaluate>) => {
+          scripts.push(args[0]);
+          return evaluate.apply(pipeline, args);
+        },
+        exec: async (...args: Parameters<typeof exec>) => {
+          const sha = await script.sha();
+          const mine = scripts.some((first) => first === sha || first === script.source);
+          const noScript = (answers: unknown) =>
+            Array.isArray(answers) &&
+            answers.some((a) => String((a as { error?: unknown })?.error).includes("NOSCRIPT"));
+          return await intercept(mine, () => exec.apply(pipeline, args), (a) => !noScript(a));
+        },
+      });
+      return pipeline;
+    },
   };
   return { client: client as unknown as UpstashBrokerClient, lost: () => lost };
 }

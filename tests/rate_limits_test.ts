@@ -222,6 +222,38 @@ Deno.test("UpstashRateLimiterBackend: given the answer of each operation lost on
   }
 });
 
+Deno.test("ConcurrentRateLimiter on Upstash: given a 503 on the release, then the release is retried and the slot is free at once, not after its ttl", async () => {
+  const { token } = restEnv();
+  const server = await startLocalServer({ redis: testRedisUrl(), token, port: 0, log: () => {} });
+  const client = new Redis({ url: server.url, token, enableTelemetry: false });
+  // Loaded ahead, so that each operation is one request (no NOSCRIPT, then EVAL).
+  for (const script of SCRIPTS) await client.scriptLoad(script.source);
+  const namespace = unique("test-503").slice(0, 20);
+  const backend = new UpstashRateLimiterBackend({ redis: client, namespace });
+  let refused = 0;
+  try {
+    const mutex = new ConcurrentRateLimiter(backend, "m", { limit: 1, ttl: 15 * 60_000 });
+    await mutex.acquire(() => {
+      // The next request, the release, is answered 503 without running.
+      const draws = [0];
+      server.faults = {
+        errorRate: 0.5,
+        random: () => {
+          const draw = draws.shift() ?? 1;
+          if (draw === 0) refused++;
+          return draw;
+        },
+      };
+    });
+    assert.equal(refused, 1);
+    assert.equal(await mutex.acquire((acquired) => acquired, { raiseOnFailure: false }), true);
+  } finally {
+    server.faults = {};
+    await cleanup(redis, `${namespace}:`);
+    await server.close();
+  }
+});
+
 Deno.test("rate limiters: given bad settings, then the constructors throw std-style errors", () => {
   const backend = new MemoryRateLimiterBackend();
   assert.throws(() => new ConcurrentRateLimiter(backend, "m", { limit: 0 }), {

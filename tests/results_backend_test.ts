@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { Redis } from "@upstash/redis";
 import { actor } from "../src/actor.ts";
 import { MemoryBroker } from "../src/brokers/memory.ts";
+import { UpstashBroker } from "../src/brokers/upstash.ts";
+import { processMessage } from "../src/process.ts";
 import type { ResultBackend, ResultBackendOptions } from "../src/results/backend.ts";
 import { ResultFailure, ResultMissing, ResultTimeout } from "../src/results/errors.ts";
 import { MemoryResultBackend } from "../src/results/memory.ts";
@@ -287,6 +289,59 @@ Deno.test("UpstashResultBackend: given a group of 1000 read while its results la
   } finally {
     await cleanup(client, `${namespace}:`);
     await counter.close();
+    await server.close();
+  }
+});
+
+Deno.test("Results on an UpstashBroker: given a 503 on the write of a result or of a failure, then it is retried and stored before the ack, and nothing is logged", async () => {
+  const token = "results-503";
+  const server = await startLocalServer({ redis: testRedisUrl(), token, port: 0, log: () => {} });
+  const client = new Redis({ url: server.url, token, enableTelemetry: false });
+  const namespace = testPrefix("results-503").slice(0, -1);
+  const queue = "q";
+  const lines: string[] = [];
+  const keep = (line: unknown) => void lines.push(String(line));
+  const logger = { debug() {}, info() {}, warn: keep, error: keep };
+  const broker = new UpstashBroker({ redis: client, namespace, logger });
+  broker.addMiddleware(new Results({ storeResults: true }));
+  let refused = 0;
+  // The next request, the write of the result (or of the failure), is answered 503.
+  const refuseNext = () => {
+    const draws = [0];
+    server.faults = {
+      errorRate: 0.5,
+      random: () => {
+        const draw = draws.shift() ?? 1;
+        if (draw === 0) refused++;
+        return draw;
+      },
+    };
+  };
+  const echo = actor(`echo-${crypto.randomUUID()}`, (n: number) => {
+    refuseNext();
+    return n;
+  }, { broker, queue });
+  const doomed = actor(`doomed-${crypto.randomUUID()}`, (): number => {
+    refuseNext();
+    throw new RangeError("no");
+  }, { broker, queue, maxRetries: 0 });
+  try {
+    const sent = await echo.send(7);
+    const [claim] = await broker.claim(queue);
+    assert.equal((await processMessage(broker, queue, claim)).status, "acked");
+    assert.equal(refused, 1);
+    assert.equal(await sent.getResult(), 7);
+
+    const failing = await doomed.send();
+    const [again] = await broker.claim(queue);
+    assert.equal((await processMessage(broker, queue, again)).status, "dead");
+    assert.equal(refused, 2);
+    await assert.rejects(failing.getResult(), ResultFailure);
+    // The dead letter is logged; no hook failed.
+    assert.deepEqual(lines.filter((line) => !line.startsWith("Message ")), []);
+  } finally {
+    server.faults = {};
+    await cleanup(client, `${namespace}:`);
     await server.close();
   }
 });

@@ -196,6 +196,30 @@ Deno.test("UpstashBroker: given a send whose answer is lost, when a worker runs 
   }
 });
 
+Deno.test("UpstashBroker: given a group's send (its state and members in one pipelined request) whose answer is lost, when the members and the completion run before the client's retry arrives, then nothing runs twice", async () => {
+  const { namespace, queue, plain, runs } = hole("hole-group");
+  // Between the first run of the request and its retry: a worker runs the members, the
+  // last one completes the group and its callback runs.
+  const { client, lost } = losing(redis, WRITE, "client retries", () => plain.join(queue));
+  const sender = new UpstashBroker({ redis: client, namespace, logger: silentLogger });
+  const task = actor(`task-${crypto.randomUUID()}`, (s: string) => void runs.push(s), {
+    broker: sender,
+    queue,
+  });
+  try {
+    await group([task.message("a"), task.message("b")])
+      .addCompletionCallback(task.message("done"))
+      .run();
+    assert.equal(lost(), 1);
+    assert.deepEqual(runs.sort(), ["a", "b", "done"]);
+    assert.deepEqual(await plain.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
+    await plain.join(queue);
+    assert.deepEqual(runs.sort(), ["a", "b", "done"]);
+  } finally {
+    await cleanup(redis, `${namespace}:`);
+  }
+});
+
 Deno.test("UpstashBroker: given a send with a dedup key whose answer is lost, when the message runs and its window ends before the retry arrives, then the retry answers the same id and stores nothing", async () => {
   const { namespace, queue, plain, runs, task } = hole("hole-dedup");
   // Between the first run and its retry: a worker runs the message, the dedup key expires.

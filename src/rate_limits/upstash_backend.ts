@@ -15,6 +15,7 @@ import type {
   WindowSlotOptions,
 } from "./backend.ts";
 import { checkClock, checkName } from "./_checks.ts";
+import { retryTransient } from "../brokers/upstash/_retry.ts";
 import {
   ACQUIRE_CONCURRENT,
   ACQUIRE_FIXED_BUCKET,
@@ -116,21 +117,26 @@ export class UpstashRateLimiterBackend implements RateLimiterBackend {
   }
 
   /**
-   * Frees a concurrency slot: see {@linkcode RateLimiterBackend.releaseConcurrent}.
+   * Frees a concurrency slot: see {@linkcode RateLimiterBackend.releaseConcurrent}. A
+   * transient failure (5xx, network) is retried for up to 15 s: a release that failed would
+   * hold the slot until the hold's ttl (15 minutes by default), and a release is safe to
+   * repeat (a retry whose first run freed the slot answers `true`, and frees nothing else).
    *
    * @param key The limiter's key.
    * @param token The holder's token.
    * @param options When the hold expires.
    * @returns Whether the slot was freed (by this call, or by its first run).
-   * @throws {Error} What the client throws.
+   * @throws {Error} What the client throws, when it still fails.
    */
   async releaseConcurrent(
     key: string,
     token: string,
     options: ReleaseSlotOptions = {},
   ): Promise<boolean> {
-    const args = [token, this.#now(), options.expiresAt ?? 0];
-    return await RELEASE_CONCURRENT.run(this.#redis, [this.#key(key, "concurrent")], args) === 1;
+    const keys = [this.#key(key, "concurrent")];
+    const release = () =>
+      RELEASE_CONCURRENT.run(this.#redis, keys, [token, this.#now(), options.expiresAt ?? 0]);
+    return await retryTransient(release, { action: "release a concurrency slot" }) === 1;
   }
 
   /**

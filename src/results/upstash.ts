@@ -7,6 +7,7 @@
 import type { RedisCommands } from "../redis/client.ts";
 import { errorName } from "../_util.ts";
 import { NAMESPACE_PATTERN } from "../brokers/upstash/_keys.ts";
+import { retryTransient } from "../brokers/upstash/_retry.ts";
 import { ResultBackend, type ResultBackendOptions, type ResultEntry } from "./backend.ts";
 
 /** What the backend needs of a client: any `@upstash/redis` instance fits. */
@@ -75,13 +76,14 @@ export class UpstashResultBackend extends ResultBackend {
   }
 
   /**
-   * Stores values with `SET ... PX`: one command, or a pipeline of them.
+   * Stores values with `SET ... PX`: one command, or a pipeline of them. A transient
+   * failure (5xx, network) is retried for up to 15 s, the same commands again.
    *
    * @param entries The values.
    * @throws {Error} When Redis fails.
    */
   protected async write(entries: readonly ResultEntry[]): Promise<void> {
-    try {
+    const once = async () => {
       if (entries.length === 1) {
         const [{ id, value, ttl }] = entries;
         await this.#redis.set(this.key(id), value, { px: ttl });
@@ -90,6 +92,12 @@ export class UpstashResultBackend extends ResultBackend {
       const pipeline = this.#redis.pipeline();
       for (const { id, value, ttl } of entries) pipeline.set(this.key(id), value, { px: ttl });
       await pipeline.exec();
+    };
+    try {
+      // Results are written just before the ack or nack, while the lease is held: a 503 here
+      // would lose the result of a message that is then acked. A `SET` of the same value is
+      // safe to repeat, so transient failures are retried as the ack's are.
+      await retryTransient(once, { action: "store results" });
     } catch (error) {
       throw new Error(`Cannot store results: ${errorName(error)}`);
     }

@@ -1,7 +1,8 @@
 /**
- * Retries of the calls that end a lease (ack, nack, settle) after a transient failure;
- * private to skiff. Every retry sends the same call (its keys name the same call record),
- * so a retry whose first attempt did reach Redis answers what that attempt did.
+ * Retries of the calls that end a lease (ack, nack, settle), and of the result writes made
+ * just before them, after a transient failure; private to skiff. Every retry sends the same
+ * call (its keys name the same call record, or it is a plain `SET` of the same value), so a
+ * retry whose first attempt did reach Redis answers what that attempt did.
  */
 import { errorName } from "../../_util.ts";
 import type { Logger } from "../../broker.ts";
@@ -37,10 +38,10 @@ export function isTransient(error: unknown): boolean {
 export interface RetryOptions {
   /** What is attempted, for the log line: "acknowledge messages". */
   action: string;
-  /** The queue, for the log line. */
-  queue: string;
-  /** Where retries are logged (debug). */
-  logger: Logger;
+  /** The queue, for the log line, if the call is about one. */
+  queue?: string;
+  /** Where retries are logged (debug); none when absent. */
+  logger?: Logger;
   /** How long to keep trying, from the first attempt (default `LEASE_CALL_RETRY_MS`). */
   budgetMs?: number;
 }
@@ -63,9 +64,9 @@ export async function retryTransient<T>(
       const pause = Math.min(FIRST_PAUSE_MS * 2 ** (n - 1), MAX_PAUSE_MS) *
         (0.5 + Math.random() / 2);
       if (!isTransient(error) || Date.now() + pause > deadline) throw error;
-      logger.debug(
-        `Cannot ${action} of queue '${queue}' (attempt ${n}): ${errorName(error)}; ` +
-          `retrying the same call in ${Math.round(pause)} ms`,
+      logger?.debug(
+        `Cannot ${action}${queue === undefined ? "" : ` of queue '${queue}'`} (attempt ${n}): ` +
+          `${errorName(error)}; retrying the same call in ${Math.round(pause)} ms`,
         { queue, action, attempt: n, error },
       );
       await new Promise((resolve) => setTimeout(resolve, pause));
