@@ -59,7 +59,7 @@ export interface QueueSoakReport {
   dead: number;
   /** Acks seen by the workers: done, stale (refused), failed (an error). */
   acks: { acked: number; stale: number; failed: number };
-  /** Worker log lines: "another claim holds it now", "Cannot finish message", "Cannot claim". */
+  /** Worker log lines: "its lease ended", "Cannot finish message", "Cannot claim". */
   warnings: { stale: number; cannotFinish: number; cannotClaim: number };
   /** Whether the queue drained before the timeout. */
   drained: boolean;
@@ -118,7 +118,7 @@ function spawnWorker(
   const head: string[] = [];
   const count = (line: string) => {
     if (head.length < 5) head.push(line);
-    if (line.includes("another claim holds it now")) warnings.stale++;
+    if (line.includes("its lease ended")) warnings.stale++;
     if (line.includes("Cannot finish message")) warnings.cannotFinish++;
     if (line.includes("Cannot claim from queue")) warnings.cannotClaim++;
     if (line.includes("skiff worker: consuming")) ready(true);

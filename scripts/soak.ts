@@ -198,7 +198,7 @@ export function formatReport(report: SoakReport): string {
       ["queue: acks done/stale/failed", `${q.acks.acked}/${q.acks.stale}/${q.acks.failed}`, ""],
       [
         "queue: worker warnings",
-        `${q.warnings.stale} "another claim holds it", ${q.warnings.cannotFinish} "Cannot finish", ${q.warnings.cannotClaim} "Cannot claim"`,
+        `${q.warnings.stale} "its lease ended", ${q.warnings.cannotFinish} "Cannot finish", ${q.warnings.cannotClaim} "Cannot claim"`,
         "",
       ],
       ["queue: time to drain", q.drained ? `${q.seconds.toFixed(1)} s` : "did not drain", ""],

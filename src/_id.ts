@@ -3,6 +3,7 @@
  * created later in the same process sort later, even within one millisecond. Brokers
  * break score ties by id, which makes FIFO within a priority hold.
  */
+import { randomBytes } from "./_random.ts";
 
 let lastMs = -1;
 let counter = 0;
@@ -21,7 +22,7 @@ export function newId(): string {
     counter = 0;
   }
   lastMs = ms;
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  const bytes = randomBytes(16);
   // 48-bit big-endian milliseconds; Math.floor keeps it exact beyond 32 bits.
   for (let i = 5, rest = ms; i >= 0; i--, rest = Math.floor(rest / 256)) bytes[i] = rest % 256;
   bytes[6] = 0x70 | (counter >> 8); // version 7, then the counter's high 4 bits

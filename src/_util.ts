@@ -48,6 +48,22 @@ export function errorSummary(error: unknown): string {
   return `a thrown ${errorName(error)}`;
 }
 
+/**
+ * What a failed Redis request says, safe to log: `@upstash/redis` quotes the whole request
+ * in its messages (message bodies included), so only what precedes the quote is kept; a
+ * network failure (`fetch failed`) adds its cause's code and message (host and port,
+ * never a body).
+ */
+export function redisFailureText(error: unknown): string {
+  if (!(error instanceof Error)) return errorName(error);
+  const text = error.message.split(", command was:")[0].split("\n")[0].slice(0, 200);
+  const cause = error.name === "UpstashError" ? undefined : error.cause;
+  const why = cause instanceof Error
+    ? `${(cause as { code?: string }).code ?? cause.name}: ${cause.message.slice(0, 200)}`
+    : "";
+  return `${error.name}${text ? `: ${text}` : ""}${why ? ` (${why})` : ""}`;
+}
+
 /** Resolves after `ms` milliseconds, or at once when `signal` aborts; never rejects. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

@@ -122,7 +122,10 @@ export interface Heartbeat {
   hold(context: MessageContext): () => void;
 }
 
-/** How processing ended. `stale`: the ack or nack was refused, another claim owns it. */
+/**
+ * How processing ended. `stale`: the ack or nack was refused, as the lease had ended: it
+ * expired (and maybe another claim took the message), or the message was cancelled.
+ */
 export type ProcessStatus = "acked" | "retried" | "dead" | "skipped" | "released" | "stale";
 
 /** What {@linkcode processMessage} reports. */
@@ -344,7 +347,7 @@ async function ack(context: MessageContext, effects?: Effects): Promise<ProcessR
   }
   if (!done) {
     broker.logger.warn(
-      `Cannot ack message ${message.id}: another claim holds it now`,
+      `Cannot ack message ${message.id}: its lease ended (expired, cancelled, or claimed again)`,
       fields(context, "stale"),
     );
     return { id: message.id, status: "stale" };
@@ -415,7 +418,7 @@ async function nack(
   }
   if (!done) {
     broker.logger.warn(
-      `Cannot nack message ${message.id}: another claim holds it now`,
+      `Cannot nack message ${message.id}: its lease ended (expired, cancelled, or claimed again)`,
       fields(context, "stale"),
     );
     return { id: message.id, status: "stale", error };

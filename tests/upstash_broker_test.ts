@@ -546,3 +546,16 @@ Deno.test("UpstashBroker: given an ack refused by Redis itself, then it is not r
   );
   assert.equal(calls, 1);
 });
+
+Deno.test("UpstashBroker: given a host that refuses connections, then the error names the cause, never the token", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  const token = "a-token-that-must-not-be-logged";
+  const redis = new Redis({ url: `http://127.0.0.1:${port}`, token, retry: false });
+  const broker = new UpstashBroker({ redis, logger: silentLogger });
+  const error = await broker.stats("q").then(() => undefined, (e: unknown) => e);
+  assert(error instanceof Error);
+  assert.match(error.message, /^Cannot count messages of queue 'q': TypeError: .+ \(.*refused/i);
+  assert(!error.message.includes(token));
+});

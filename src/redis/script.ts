@@ -1,3 +1,4 @@
+import { randomBytes } from "../_random.ts";
 import type { RedisClient } from "./client.ts";
 
 /** What a script's arguments may be: Redis receives each as a string. */
@@ -87,7 +88,7 @@ export const CALL_TTL_MS = 60_000;
  * ```
  */
 export function newCallId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(12));
+  const bytes = randomBytes(12);
   return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_");
 }
 

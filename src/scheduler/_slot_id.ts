@@ -6,10 +6,11 @@
  *
  * @module
  */
+import { randomBytes } from "../_random.ts";
 
 /** A new message id for `slot` (milliseconds since the epoch, 0 to 2^48 - 1). */
 export function slotId(slot: number): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  const bytes = randomBytes(16);
   // 48-bit big-endian milliseconds; Math.floor keeps it exact beyond 32 bits.
   for (let i = 5, rest = slot; i >= 0; i--, rest = Math.floor(rest / 256)) bytes[i] = rest % 256;
   bytes[6] = 0x70 | (bytes[6] & 0x0f); // version 7

@@ -1,6 +1,6 @@
 /** How `UpstashBroker` runs its scripts and reads their answers; private to skiff. */
 import type { RedisCommands } from "../../redis/client.ts";
-import { errorName } from "../../_util.ts";
+import { redisFailureText } from "../../_util.ts";
 import type { Script, ScriptArg } from "../../redis/script.ts";
 
 /** The client methods the broker uses. */
@@ -49,10 +49,5 @@ export async function runPipelined<T>(
  * messages, message bodies included, so only what precedes the quote is kept.
  */
 export function redisError(action: string, queue: string, error: unknown): Error {
-  const text = error instanceof Error
-    ? error.message.split(", command was:")[0].split("\n")[0].slice(0, 200)
-    : "";
-  return new Error(
-    `Cannot ${action} of queue '${queue}': ${errorName(error)}${text ? `: ${text}` : ""}`,
-  );
+  return new Error(`Cannot ${action} of queue '${queue}': ${redisFailureText(error)}`);
 }
