@@ -13,7 +13,7 @@ import { emit } from "./middleware/_emit.ts";
 import { processMessage } from "./process.ts";
 import { actorNames, getActor } from "./registry.ts";
 
-/** Microtask turns a claim round waits for actors that need no I/O to finish. */
+/** Microtask turns without an actor settling after which a claim round goes on. */
 const SETTLE_TURNS = 8;
 
 /** Options of {@linkcode Worker}. */
@@ -310,11 +310,14 @@ export class Worker {
     );
     let pause = this.#pollMin;
     while (!signal.aborted) {
-      // Actors that finish without waiting on I/O settle within a few microtask turns: let
-      // them, so that the claim asks for their room too and leaves with their acks, in one
-      // request (at concurrency 8 on no-op actors: one request per 16 messages, was two
-      // per 8).
-      for (let turn = 0; turn < SETTLE_TURNS; turn++) await undefined;
+      // Actors that finish without waiting on I/O settle within a few microtask turns, and
+      // start the next ones: let them, until no actor has settled for a few turns, so that
+      // the claim asks for their room too and leaves with their acks, in one request.
+      for (let quiet = 0, settled = this.#settling; quiet < SETTLE_TURNS && this.running > 0;) {
+        await undefined;
+        quiet = this.#settling === settled ? quiet + 1 : 0;
+        settled = this.#settling;
+      }
       // A wake that came before this round is answered by it.
       this.#woken = false;
       // A message whose actor finished makes room for a claim at once: the claim leaves

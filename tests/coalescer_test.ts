@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Coalescer } from "../src/brokers/upstash/_batch.ts";
 
-const turns = async (n = 4) => {
+const turns = async (n = 32) => {
   for (let i = 0; i < n; i++) await undefined;
 };
 
@@ -44,4 +44,25 @@ Deno.test("Coalescer: a failed batch rejects its callers only", async () => {
   const failed = coalescer.add("q", [1]);
   await assert.rejects(failed, /503/);
   assert.deepEqual(await coalescer.add("q", [2]), [2]);
+});
+
+Deno.test("Coalescer: calls a few turns apart share a batch; flush() sends the pending one at once", async () => {
+  const runs: number[][] = [];
+  const coalescer = new Coalescer<number, number>((_key, items) => {
+    runs.push(items);
+    return Promise.resolve(items);
+  });
+  const first = coalescer.add("q", [1]);
+  await turns(3);
+  const second = coalescer.add("q", [2]);
+  assert.deepEqual(await Promise.all([first, second]), [[1], [2]]);
+  assert.deepEqual(runs, [[1, 2]]);
+  const third = coalescer.add("q", [3]);
+  coalescer.flush("q");
+  // Sent in this turn: a request made now by the caller goes out with it.
+  assert.deepEqual(runs, [[1, 2], [3]]);
+  assert.deepEqual(await third, [3]);
+  coalescer.flush("q");
+  await turns();
+  assert.deepEqual(runs.length, 2);
 });

@@ -401,6 +401,40 @@ Deno.test("cost: an idle Worker's round is one request whatever the number of qu
   }
 });
 
+Deno.test("cost: a Worker at its defaults drains no-op messages in one request per prefetch, its acks and next claim together", async () => {
+  const { server, redis } = await costServer();
+  const namespace = testPrefix("cost-drain").slice(0, -1);
+  const broker = new UpstashBroker({ redis, namespace, logger: silentLogger });
+  const queue = "drain";
+  let ran = 0;
+  const task = actor(`drain-${crypto.randomUUID()}`, () => void ran++, { broker, queue });
+  await broker.enqueue(Array.from({ length: 160 }, () => task.message()));
+  for (const script of UPSTASH_SCRIPTS) await redis.scriptLoad(script.source);
+  const original = globalThis.fetch;
+  let requests = 0;
+  globalThis.fetch = ((input: RequestInfo | URL, init?: RequestInit) => {
+    requests++;
+    return original(input, init);
+  }) as typeof fetch;
+  try {
+    const worker = new Worker(broker, { queues: [queue], pollMin: 60_000, pollMax: 60_000 });
+    assert.equal(worker.prefetch, 16);
+    await worker.start();
+    while (ran < 160) await new Promise((resolve) => setTimeout(resolve, 5));
+    const draining = requests;
+    await worker.stop();
+    // 160 messages, 16 per request: 10 claims, each but the first with the acks of the 16
+    // before it, then the last acks with a claim that finds nothing; one more when a round
+    // begins before the last actors settle. Before, one request per 8 messages (20 or more).
+    assert(draining >= 10 && draining <= 12, `${draining} requests`);
+    assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
+  } finally {
+    globalThis.fetch = original;
+    await cleanup(redis, `${namespace}:`);
+    await server.close();
+  }
+});
+
 /**
  * Redis commands with the broker option `throughput` (counts of finished messages per queue
  * and minute), each in one HTTP request: the transition's own, plus an `INCRBY` inside its

@@ -375,6 +375,8 @@ export class UpstashBroker extends Broker {
       if (flow.rate || flow.keyParallelism) keys.push(rateKey(this.namespace, queue));
       if (flow.keyParallelism) keys.push(...flowKeys(this.namespace, queue));
     }
+    // Acks of the queue waiting to be sent go first, in the same request.
+    this.#acks.flush(queue);
     return toClaims(await this.#run(CLAIM, "claim messages", queue, args, { keys }), leaseUntil);
   }
 

@@ -18,7 +18,15 @@ interface Batch<T, R> {
   waiters: Waiter<R>[];
   /** Whether its flush is queued. */
   scheduled: boolean;
+  /** Whether it was sent. */
+  sent: boolean;
 }
+
+/**
+ * Microtask turns without a new call after which a batch is sent: a message's processing
+ * takes about as many from its actor's end to its ack.
+ */
+const QUIET_TURNS = 8;
 
 /**
  * Collects items per key until the microtasks queued with the first item have run, then
@@ -50,8 +58,8 @@ export class Coalescer<T, R> {
   add(key: string, items: readonly T[]): Promise<R[]> {
     let batch = this.#pending.get(key);
     if (!batch) {
-      this.#pending.set(key, batch = { items: [], waiters: [], scheduled: false });
-      if ((this.#inFlight.get(key) ?? 0) < this.#limit) this.#schedule(key, batch);
+      this.#pending.set(key, batch = { items: [], waiters: [], scheduled: false, sent: false });
+      if ((this.#inFlight.get(key) ?? 0) < this.#limit) void this.#schedule(key, batch);
     }
     const from = batch.items.length;
     batch.items.push(...items);
@@ -61,15 +69,33 @@ export class Coalescer<T, R> {
     });
   }
 
-  #schedule(key: string, batch: Batch<T, R>): void {
+  /**
+   * Sends the key's pending batch now, if a place is free: a caller about to send a request
+   * of its own for the key (a claim of the same queue) takes the batch along, as
+   * `@upstash/redis` pipelines calls made together into one request.
+   */
+  flush(key: string): void {
+    const batch = this.#pending.get(key);
+    if (batch && (this.#inFlight.get(key) ?? 0) < this.#limit) void this.#flush(key);
+  }
+
+  async #schedule(key: string, batch: Batch<T, R>): Promise<void> {
     batch.scheduled = true;
-    // Two hops, so that calls queued right behind the first one still join.
-    queueMicrotask(() => queueMicrotask(() => this.#flush(key)));
+    // Wait while the batch still grows: calls of actors that finish a few microtask turns
+    // apart (a second wave of messages, started as the first finished) join it.
+    for (let size = 0, quiet = 0; quiet < QUIET_TURNS;) {
+      await undefined;
+      if (batch.sent) return;
+      quiet = batch.items.length === size ? quiet + 1 : 0;
+      size = batch.items.length;
+    }
+    void this.#flush(key);
   }
 
   async #flush(key: string): Promise<void> {
     const batch = this.#pending.get(key);
     if (!batch) return;
+    batch.sent = true;
     this.#pending.delete(key);
     this.#inFlight.set(key, (this.#inFlight.get(key) ?? 0) + 1);
     try {
@@ -88,7 +114,7 @@ export class Coalescer<T, R> {
       if (left === 0) this.#inFlight.delete(key);
       else this.#inFlight.set(key, left);
       const next = this.#pending.get(key);
-      if (next && !next.scheduled) this.#schedule(key, next);
+      if (next && !next.scheduled) void this.#schedule(key, next);
     }
   }
 }
