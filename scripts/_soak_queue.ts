@@ -53,7 +53,7 @@ export interface QueueSoakReport {
   ranTwiceAfter: { ackError: number; acked: number; stale: number; other: number };
   /** Messages in flight on the killed worker when it died (its prefetch bounds it). */
   inFlightOnKilled: number;
-  /** The killed worker's prefetch: twice its concurrency, the CLI's default. */
+  /** The killed worker's prefetch: the Worker's default for its concurrency. */
   killedPrefetch: number;
   /** Dead letters left in the queue. */
   dead: number;
@@ -288,7 +288,7 @@ export async function queueSoak(
     const events = (await clean.lrange<string>(eventsKey, 0, -1)).map((e) => e.split(" "));
     return {
       ...analyse(messages, failedSends, events, victim.tag),
-      killedPrefetch: 2 * options.concurrency,
+      killedPrefetch: Math.max(2 * options.concurrency, 64),
       sent: messages.length - failedSends.size,
       sendErrors: failedSends.size,
       dead: stats.dead,

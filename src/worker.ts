@@ -31,13 +31,17 @@ export interface WorkerOptions {
   concurrency?: number;
   /**
    * How many messages it holds unacked at most: claimed ahead, running, or finished with
-   * their ack on its way (default twice `concurrency`, as Dramatiq's prefetch, which
-   * RabbitMQ counts the same way; at least `concurrency`). A crash therefore runs again at
-   * most `prefetch` messages that already ran. Claims ahead overlap with running actors
-   * and acks, and their leases are kept by the heartbeat as well. An actor that finishes
-   * frees its slot of `concurrency` at once, and makes room for a claim that leaves with
-   * its ack, in the same request when the client pipelines (`@upstash/redis` does by
-   * default).
+   * their ack on its way, as RabbitMQ counts Dramatiq's prefetch (default twice
+   * `concurrency`, and at least 64; at least `concurrency`). A crash therefore runs again
+   * at most `prefetch` messages that already ran.
+   *
+   * The worker holds twice `concurrency` at first, and doubles that (up to `prefetch`)
+   * while its actors finish before the next claim's answer comes back, so that a round
+   * trip to Redis does not bound fast actors; while claimed messages wait for a slot, it
+   * holds fewer again, so that slow actors do not keep messages from other workers. An
+   * actor that finishes frees its slot of `concurrency` at once, and makes room for a
+   * claim that leaves with its ack, in the same request when the client pipelines
+   * (`@upstash/redis` does by default).
    */
   prefetch?: number;
   /**
@@ -142,6 +146,16 @@ export class Worker {
   #started = 0;
   /** Of those, how many finished their actor: their ack or nack is on its way. */
   #settling = 0;
+  /** How many it holds now, at most: from `#least` up to `prefetch`. */
+  #window: number;
+  /** The smallest window: twice `concurrency` (Dramatiq's prefetch), or `prefetch`. */
+  readonly #least: number;
+  /** Whether the last claim round got all it asked for. */
+  #full = false;
+  /** Whether a claim's answer of this round found every slot waiting for work. */
+  #starved = false;
+  /** Whether a claim's answer of this round found messages still waiting for a slot. */
+  #waited = false;
   /** Claimed ahead, not started yet, in the order they run. */
   #ahead: Ahead[] = [];
   /** The queues whose last claim found messages: claimed first, in order, next round. */
@@ -180,7 +194,7 @@ export class Worker {
       pollMin = 10,
       pollMax = 5_000,
     } = options;
-    const prefetch = options.prefetch ?? 2 * concurrency;
+    const prefetch = options.prefetch ?? Math.max(2 * concurrency, 64);
     if (!Array.isArray(queues) || queues.length === 0) {
       throw new TypeError("Cannot create worker: 'queues' must be a non-empty array");
     }
@@ -201,6 +215,8 @@ export class Worker {
     this.queues = [...queues];
     this.concurrency = concurrency;
     this.prefetch = Math.max(prefetch, concurrency);
+    this.#least = Math.min(this.prefetch, 2 * concurrency);
+    this.#window = this.#least;
     this.#leaseMs = leaseMs;
     this.#pollMin = pollMin;
     this.#pollMax = Math.max(pollMin, pollMax);
@@ -302,12 +318,6 @@ export class Worker {
 
   async #run(): Promise<void> {
     const { signal } = this.#stopping;
-    // Claims are worth a request only for a few messages at least: half the slots, or
-    // every free one when prefetch leaves no room ahead.
-    const least = Math.max(
-      1,
-      Math.min(Math.ceil(this.concurrency / 2), this.prefetch - this.concurrency),
-    );
     let pause = this.#pollMin;
     while (!signal.aborted) {
       // Actors that finish without waiting on I/O settle within a few microtask turns, and
@@ -322,15 +332,33 @@ export class Worker {
       this.#woken = false;
       // A message whose actor finished makes room for a claim at once: the claim leaves
       // with its ack (one request when the client pipelines), so the ack lands first.
-      const want = this.prefetch - this.running - this.#ahead.length;
+      const want = this.#window - this.running - this.#ahead.length;
+      // Claims are worth a request only for a few messages at least: half the slots, or
+      // every free one when the window leaves no room ahead.
+      const least = Math.max(
+        1,
+        Math.min(Math.ceil(this.concurrency / 2), this.#window - this.concurrency),
+      );
       if (want < least) {
         // Woken when an actor finishes.
         await this.#pause(this.#pollMax, true);
         continue;
       }
       const epoch = this.#epoch;
+      this.#starved = this.#waited = false;
       const claimed = await this.#claimRound(want);
       if (signal.aborted) break;
+      // Every actor done before the answer of a second full claim in a row came: the
+      // window bounds the rate, widen it (not on a first claim after a pause, whose
+      // actors had nothing to do before). Messages left waiting for a slot: it holds
+      // more than it runs, narrow it.
+      const full = claimed === want;
+      if (full && this.#full && this.#starved) {
+        this.#window = Math.min(this.prefetch, 2 * this.#window);
+      } else if (this.#waited) {
+        this.#window = Math.max(this.#least, this.#window - this.concurrency);
+      }
+      this.#full = full;
       if (claimed > 0) {
         pause = this.#pollMin;
         // Fewer than asked: the queues are drained, so let a few more arrive for the next
@@ -381,6 +409,8 @@ export class Worker {
     let claims: Claim[] = [];
     try {
       claims = await this.broker.claim(queue, { count, leaseMs: this.#leaseMs });
+      if (this.#ahead.length > 0) this.#waited = true;
+      else if (this.running === 0) this.#starved = true;
     } catch (error) {
       this.broker.logger.error(`Cannot claim from queue '${queue}': ${errorName(error)}`, {
         queue,

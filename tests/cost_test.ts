@@ -401,7 +401,7 @@ Deno.test("cost: an idle Worker's round is one request whatever the number of qu
   }
 });
 
-Deno.test("cost: a Worker at its defaults drains no-op messages in one request per prefetch, its acks and next claim together", async () => {
+Deno.test("cost: a Worker drains no-op messages in one request per prefetch, its acks and next claim together", async () => {
   const { server, redis } = await costServer();
   const namespace = testPrefix("cost-drain").slice(0, -1);
   const broker = new UpstashBroker({ redis, namespace, logger: silentLogger });
@@ -417,8 +417,12 @@ Deno.test("cost: a Worker at its defaults drains no-op messages in one request p
     return original(input, init);
   }) as typeof fetch;
   try {
-    const worker = new Worker(broker, { queues: [queue], pollMin: 60_000, pollMax: 60_000 });
-    assert.equal(worker.prefetch, 16);
+    const worker = new Worker(broker, {
+      queues: [queue],
+      prefetch: 16,
+      pollMin: 60_000,
+      pollMax: 60_000,
+    });
     await worker.start();
     while (ran < 160) await new Promise((resolve) => setTimeout(resolve, 5));
     const draining = requests;
@@ -427,6 +431,40 @@ Deno.test("cost: a Worker at its defaults drains no-op messages in one request p
     // before it, then the last acks with a claim that finds nothing; one more when a round
     // begins before the last actors settle. Before, one request per 8 messages (20 or more).
     assert(draining >= 10 && draining <= 12, `${draining} requests`);
+    assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
+  } finally {
+    globalThis.fetch = original;
+    await cleanup(redis, `${namespace}:`);
+    await server.close();
+  }
+});
+
+Deno.test("cost: a Worker at its defaults widens its claims on fast actors, up to prefetch", async () => {
+  const { server, redis } = await costServer();
+  const namespace = testPrefix("cost-widen").slice(0, -1);
+  const broker = new UpstashBroker({ redis, namespace, logger: silentLogger });
+  const queue = "widen";
+  let ran = 0;
+  const task = actor(`widen-${crypto.randomUUID()}`, () => void ran++, { broker, queue });
+  await broker.enqueue(Array.from({ length: 640 }, () => task.message()));
+  for (const script of UPSTASH_SCRIPTS) await redis.scriptLoad(script.source);
+  const original = globalThis.fetch;
+  let requests = 0;
+  globalThis.fetch = ((input: RequestInfo | URL, init?: RequestInit) => {
+    requests++;
+    return original(input, init);
+  }) as typeof fetch;
+  try {
+    const worker = new Worker(broker, { queues: [queue], pollMin: 60_000, pollMax: 60_000 });
+    assert.equal(worker.prefetch, 64);
+    await worker.start();
+    while (ran < 640) await new Promise((resolve) => setTimeout(resolve, 5));
+    const draining = requests;
+    await worker.stop();
+    // Claims of 16, 16, then 32, then 64 while every actor is done before the next answer:
+    // 12 claims for 640 messages, and the last acks; one more when a round begins before
+    // the last actors settle. With a window fixed at 16: 41 or more.
+    assert(draining >= 12 && draining <= 14, `${draining} requests`);
     assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
   } finally {
     globalThis.fetch = original;

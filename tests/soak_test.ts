@@ -99,7 +99,7 @@ Deno.test("soak targets: duplicates of the killed worker's messages pass up to i
   worse.schedule.lost = 1;
   assert.deepEqual(missedTargets(worse), [
     "queue: 1 messages ran twice that were not in flight on the killed worker",
-    "queue: 5 in-flight messages ran twice, more than the killed worker's concurrency 4",
+    "queue: 5 in-flight messages ran twice, more than the killed worker's prefetch 4",
     "push: 2 genuine pushes answered 401",
     "schedule: 1 slots lost",
   ]);

@@ -401,7 +401,8 @@ Deno.test("Worker: given invalid options, then the constructor throws", () => {
   assert.throws(() => new Worker(broker, { leaseMs: 1.5 }), RangeError);
   assert.throws(() => new Worker(broker, { prefetch: 0 }), RangeError);
   assert.equal(new Worker(broker, { concurrency: 4, prefetch: 2 }).prefetch, 4);
-  assert.equal(new Worker(broker, { concurrency: 4 }).prefetch, 8);
+  assert.equal(new Worker(broker, { concurrency: 4 }).prefetch, 64);
+  assert.equal(new Worker(broker, { concurrency: 40 }).prefetch, 80);
 });
 
 Deno.test("UpstashBroker: given held and stale leases, when extended together, then one request answers for each, and the extended lease holds", async () => {
@@ -478,5 +479,38 @@ Deno.test("Worker: given acks that have not landed, then actors keep running, an
   await worker.join();
   await worker.stop();
   assert.equal(started, 10);
+  assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
+});
+
+Deno.test("Worker: given actors slower than a claim, then it holds twice its concurrency, not its whole prefetch", async () => {
+  // Counts the messages held: claimed and not yet acked, nacked or handed back.
+  class Counting extends MemoryBroker {
+    held = 0;
+    peak = 0;
+    override async claim(queue: string, options?: ClaimOptions): Promise<Claim[]> {
+      const claims = await super.claim(queue, options);
+      this.peak = Math.max(this.peak, this.held += claims.length);
+      return claims;
+    }
+    override async ack(queue: string, leases: readonly Lease[]): Promise<boolean[]> {
+      const done = await super.ack(queue, leases);
+      this.held -= leases.length;
+      return done;
+    }
+  }
+  const broker = new Counting({ logger: silentLogger });
+  const queue = unique("q");
+  const task = actor(unique("t"), () => new Promise((resolve) => setTimeout(resolve, 5)), {
+    broker,
+    queue,
+  });
+  await broker.enqueue(Array.from({ length: 30 }, () => task.message()));
+  const worker = new Worker(broker, { queues: [queue], concurrency: 2, ...fast });
+  assert.equal(worker.prefetch, 64);
+  await worker.start();
+  await worker.join();
+  await worker.stop();
+  // Another worker could take the rest meanwhile: this one never held more than 4.
+  assert.equal(broker.peak, 4);
   assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
 });
