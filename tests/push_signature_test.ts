@@ -17,6 +17,21 @@ Deno.test("signPush: given a secret, then the header is t, k and v1 over the doc
   const k = createHash("sha256").update(SECRET).digest("hex").slice(0, 8);
   assert.equal(header, `t=${T},k=${k},v1=${mac}`);
   assert.equal(await keyId(SECRET), k);
+  // And with WebCrypto, what runtimes without node:crypto (Workers) sign with.
+  const enc = new TextEncoder();
+  const hex = (b: ArrayBuffer) =>
+    Array.from(new Uint8Array(b), (x) => x.toString(16).padStart(2, "0")).join("");
+  const hmac = await crypto.subtle.importKey(
+    "raw",
+    enc.encode(SECRET),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
+  const text = `${T}\nPOST\n/skiff/messages\n${
+    hex(await crypto.subtle.digest("SHA-256", enc.encode(request.body)))
+  }`;
+  assert.equal(hex(await crypto.subtle.sign("HMAC", hmac, enc.encode(text))), mac);
 });
 
 Deno.test("verifyPush: given a rotation, then signatures of either key verify", async () => {
