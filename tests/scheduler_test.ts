@@ -203,11 +203,12 @@ for (const kind of STORES) {
       let failures = 1;
       const flaky = new Proxy(broker, {
         get(target, property) {
-          if (property === "enqueue") {
-            return (messages: Message[]) =>
+          // The scheduler's send after the record: the second half of enqueue()
+          if (property === "enqueueEncoded") {
+            return (...args: Parameters<MemoryBroker["enqueueEncoded"]>) =>
               failures-- > 0
                 ? Promise.reject(new Error("Redis is down"))
-                : target.enqueue(messages);
+                : target.enqueueEncoded(...args);
           }
           const value = Reflect.get(target, property);
           return typeof value === "function" ? value.bind(target) : value;
