@@ -225,8 +225,10 @@ function plan(entries: readonly Entry[], at: number, context: TickContext): Step
     const broker = context.brokerFor(entry);
     if (!known) {
       // Read first: records almost always exist, and a read (1 command) is cheaper than a
-      // write that loses (2). A plan with nothing to fire or catch up needs no record.
-      if (plan.fire.length > 0 || entry.catchUp > 0) {
+      // write that loses (2). A plan with nothing to fire or catch up needs no record, but
+      // for a slot that just went past its grace: that read tells whether anyone handled
+      // it, else the next round records it skipped and reports it.
+      if (plan.fire.length > 0 || entry.catchUp > 0 || justLate(entry, newest, at)) {
         steps.push({ entry, broker, record, messages: [] });
       }
       continue;
@@ -240,6 +242,24 @@ function plan(entries: readonly Entry[], at: number, context: TickContext): Step
     steps.push({ entry, broker, record, plan, messages: [] });
   }
   return steps;
+}
+
+/** How long after its grace a late slot is still looked up, at most: platform crons come up to an hour late. */
+const LATE_LOOKUP_MS = 3_600_000;
+
+/**
+ * Whether a late newest slot is worth a read by an instance that has not read the record
+ * (so that a slot no tick handled is reported skipped, as later ticks report a late slot):
+ * while it is past its grace by at most an hour, and by at most a twelfth of the time since
+ * the slot before it. An instance that is new at every tick (an edge isolate) then reads a
+ * schedule's record for a late slot on a twelfth of its ticks at most; later than that, a
+ * tick reads nothing, as before.
+ */
+function justLate(entry: Entry, newest: number, at: number): boolean {
+  const late = at - newest - entry.grace;
+  if (late <= 0) return false;
+  const [before] = entry.slots.latest(newest - 1, 1);
+  return before !== undefined && late <= Math.min(LATE_LOOKUP_MS, (newest - before) / 12);
 }
 
 /** Marks the steps whose previous message is unfinished: one query per broker and queue. */
