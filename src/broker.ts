@@ -371,6 +371,17 @@ export interface EnqueueOptions {
   groups?: readonly GroupStart[];
   /** Pipeline plans to store; written before the messages, in the same request. */
   plans?: readonly PlanStart[];
+  /**
+   * An id of this call (1-200 of A-Z a-z 0-9 _.:@/-), for a caller that may make the same
+   * call again after an error (its answer lost after the write landed): made again with
+   * the same id, and
+   * the same records ({@linkcode Broker.enqueueEncoded}), stores nothing twice, even after
+   * a message it stored ran and was acked in between. `UpstashBroker` keeps the call's
+   * record 15 minutes (a call without an id: 60 s, for `@upstash/redis`'s own retries);
+   * `MemoryBroker` ignores it (nothing is lost in process). Without it, each call has a
+   * fresh id.
+   */
+  callId?: string;
 }
 
 /** A message ready to be written, as the base class hands it to `write()`. */
@@ -621,7 +632,8 @@ export abstract class Broker {
    * checks every message before writing any, writes them, then runs `afterEnqueue`.
    *
    * @param messages The messages, possibly for several queues.
-   * @param options Groups whose completion to track, written in the same request.
+   * @param options Groups whose completion to track, written in the same request; the
+   *   call's id, for a caller that may make it again (`EnqueueOptions.callId`).
    * @returns The messages as written (with `enqueuedAt` and `eta` set), in order. A message
    *   sent with a `dedupKey` already sent to its queue inside its window comes back with
    *   the first message's id and `deduplicated: true`; nothing was enqueued for it. So
@@ -631,13 +643,51 @@ export abstract class Broker {
    * @throws {TypeError} When a message cannot be encoded.
    */
   async enqueue(messages: readonly Message[], options: EnqueueOptions = {}): Promise<Message[]> {
-    const { messages: ready, records } = this.encodeMessages(
-      await this.emitBeforeEnqueue(messages),
+    return await this.enqueueEncoded(
+      this.encodeMessages(await this.emitBeforeEnqueue(messages)),
+      options,
     );
+  }
+
+  /**
+   * The second half of `enqueue()`: writes messages already through `beforeEnqueue` and
+   * {@linkcode Broker.encodeMessages}, then runs `afterEnqueue` for those stored. For a
+   * caller that keeps the records to make the same call again after an error, with the
+   * same `callId` (the scheduler sends a slot's message again so): the same records split
+   * into the same script calls, so each is recognised as made already.
+   *
+   * @param encoded What `encodeMessages()` answered.
+   * @param options Groups and plans to write in the same request, and the call's id.
+   * @returns The messages as written, as `enqueue()` answers them.
+   * @throws {TypeError} When `callId` is not 1-200 of A-Z a-z 0-9 _.:@/-.
+   * @throws {Error} When the broker's storage fails.
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { MemoryBroker } from "./brokers/memory.ts";
+   * import { Message } from "./message.ts";
+   *
+   * const broker = new MemoryBroker();
+   * const message = new Message({ queue: "q", actor: "a", args: [] });
+   * const encoded = broker.encodeMessages(await broker.emitBeforeEnqueue([message]));
+   * await broker.enqueueEncoded(encoded, { callId: "send-1" });
+   * await broker.enqueueEncoded(encoded, { callId: "send-1" });
+   * assert.equal((await broker.stats("q")).ready, 1);
+   * ```
+   */
+  async enqueueEncoded(
+    encoded: { messages: readonly Message[]; records: readonly EncodedMessage[] },
+    options: EnqueueOptions = {},
+  ): Promise<Message[]> {
+    const { messages: ready, records } = encoded;
+    const { callId } = options;
+    if (callId !== undefined && (typeof callId !== "string" || !NAME_PATTERN.test(callId))) {
+      throw new TypeError("Cannot send messages: 'callId' must be 1-200 of A-Z a-z 0-9 _.:@/-");
+    }
     const groups = options.groups ?? [];
     const plans = options.plans ?? [];
     const ids = records.length > 0 || groups.length > 0 || plans.length > 0
-      ? await this.write(records, groups, plans)
+      ? await this.write(records, groups, plans, callId)
       : undefined;
     const sent = ready.map((message, i) => {
       const id = ids?.[i];
@@ -823,6 +873,8 @@ export abstract class Broker {
    * @param groups Groups whose state to create first, in the same round trip; a group
    *   already created is left alone.
    * @param plans Pipeline plans to store first, in the same round trip.
+   * @param callId The caller's id of this call (`EnqueueOptions.callId`): a broker whose
+   *   writes a lost answer could repeat derives each script call's record from it.
    * @returns The id each record stands for, in order: its own, or the first message's when
    *   deduplicated (a broker without deduplication may return nothing).
    */
@@ -830,6 +882,7 @@ export abstract class Broker {
     records: readonly EncodedMessage[],
     groups?: readonly GroupStart[],
     plans?: readonly PlanStart[],
+    callId?: string,
   ): Promise<readonly string[] | void>;
 
   /**

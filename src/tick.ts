@@ -13,8 +13,9 @@ import "./composition/pipeline.ts";
 import "./composition/_effects.ts";
 import "./results/_lookup.ts";
 import { describe, errorName, NAME_PATTERN } from "./_util.ts";
+import { WorkerHeartbeat } from "./_heartbeat.ts";
 import type { Broker, Claim } from "./broker.ts";
-import { processMessage } from "./process.ts";
+import { type Heartbeat, processMessage } from "./process.ts";
 import { type Push, pushEnqueued } from "./push/push.ts";
 import { actorNames, getActor } from "./registry.ts";
 
@@ -159,6 +160,9 @@ export async function tick(broker: Broker, options: TickOptions = {}): Promise<T
     }
   }
   const queues = options.queues ? [...options.queues] : declaredQueues();
+  // One timer extends the leases of every message the tick runs at once, in one call per
+  // queue: not a timer per message. It stops when the last of them finishes.
+  const heartbeat = new WorkerHeartbeat(broker, leaseMs);
   let left = maxMessages;
   const pushes: Promise<unknown>[] = [];
   for (const queue of queues) {
@@ -182,7 +186,9 @@ export async function tick(broker: Broker, options: TickOptions = {}): Promise<T
         counts.pushed += claims.length;
         pushes.push(fanOut.push(queue, claims.map((c) => c.id)));
       } else if (!fanOut) {
-        await Promise.all(claims.map((claim) => runOne(broker, queue, claim, leaseMs, counts)));
+        await Promise.all(
+          claims.map((claim) => runOne(broker, queue, claim, { leaseMs, heartbeat }, counts)),
+        );
       }
       // A limited queue answers fewer than asked while more wait: claim again once these ran.
       if (claims.length < count && (!flow || fanOut || claims.length === 0)) break;
@@ -200,11 +206,11 @@ async function runOne(
   broker: Broker,
   queue: string,
   claim: Claim,
-  leaseMs: number,
+  lease: { leaseMs: number; heartbeat: Heartbeat },
   counts: QueueTickReport,
 ): Promise<void> {
   try {
-    const { status, enqueued } = await processMessage(broker, queue, claim, { leaseMs });
+    const { status, enqueued } = await processMessage(broker, queue, claim, lease);
     pushEnqueued(broker, enqueued);
     if (status === "acked" || status === "skipped") counts.processed++;
     else if (status === "retried" || status === "dead") counts.failed++;

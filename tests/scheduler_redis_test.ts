@@ -9,6 +9,7 @@ import { Redis } from "@upstash/redis";
 import { actor } from "../src/actor.ts";
 import { MemoryBroker } from "../src/brokers/memory.ts";
 import { UpstashBroker } from "../src/brokers/upstash.ts";
+import { WRITE } from "../src/brokers/upstash/write.ts";
 import { startLocalServer } from "../src/local/mod.ts";
 import { SCHEDULER_SCRIPTS } from "../src/scheduler/_scripts.ts";
 import { slotOfId } from "../src/scheduler/_slot_id.ts";
@@ -20,6 +21,7 @@ import { Scheduler, type SchedulerTickReport } from "../src/scheduler/scheduler.
 import { UpstashScheduleStore } from "../src/scheduler/upstash_store.ts";
 import { silentLogger } from "./broker_conformance.ts";
 import { cleanup, restClient, testPrefix, testRedisUrl } from "./_env.ts";
+import { losing } from "./_losing.ts";
 
 const redis = restClient();
 const MINUTE = 60_000;
@@ -228,16 +230,21 @@ async function slotsInQueue(namespace: string, queue: string): Promise<Map<numbe
   return counts;
 }
 
-/** `broker` with an `enqueue` that `fault` may replace for one call. */
+/** `broker` with an `enqueueEncoded` (the scheduler's send) that `fault` may replace for one call. */
 function faultyEnqueue(broker: UpstashBroker) {
-  const control: { fault?: (messages: Message[]) => Promise<Message[]> } = {};
+  type Encoded = Parameters<UpstashBroker["enqueueEncoded"]>[0];
+  type Options = Parameters<UpstashBroker["enqueueEncoded"]>[1];
+  const control: {
+    fault?: (messages: readonly Message[], send: () => Promise<Message[]>) => Promise<Message[]>;
+  } = {};
   const proxy = new Proxy(broker, {
     get(target, property) {
-      if (property === "enqueue") {
-        return (messages: Message[]) => {
+      if (property === "enqueueEncoded") {
+        return (encoded: Encoded, options: Options) => {
           const fault = control.fault;
           control.fault = undefined;
-          return fault ? fault(messages) : target.enqueue(messages);
+          const send = () => target.enqueueEncoded(encoded, options);
+          return fault ? fault(encoded.messages, send) : send();
         };
       }
       const value = Reflect.get(target, property);
@@ -297,8 +304,8 @@ Deno.test("scheduler (redis): given records on a client of their own and a send 
       .schedule("minutely", "* * * * *", task.message());
     await scheduler.tick(T0);
     // Given slot 1's message is stored, but the send answers an error
-    control.fault = async (messages) => {
-      await real.enqueue(messages);
+    control.fault = async (_messages, send) => {
+      await send();
       throw new Error("fetch failed");
     };
     await assert.rejects(scheduler.tick(T0 + MINUTE), /fetch failed/);
@@ -311,6 +318,33 @@ Deno.test("scheduler (redis): given records on a client of their own and a send 
       [[T0, 1], [T0 + MINUTE, 1]],
     );
     assert.equal((await real.stats(queue)).ready, 2);
+  }));
+
+Deno.test("scheduler (redis): given records on a client of their own and a send that lands but whose answer is lost, when its message runs and is acked before the next tick, then the next tick's send stores nothing again", () =>
+  withNamespace("send-lost-acked", async (namespace) => {
+    const queue = `q-${crypto.randomUUID().slice(0, 8)}`;
+    const runs: string[] = [];
+    const plain = new UpstashBroker({ redis, namespace, logger: silentLogger });
+    const task = actor(`task-${crypto.randomUUID()}`, function (this: MessageContext) {
+      runs.push(this.message.id);
+    }, { queue, broker: plain });
+    // Given the send's script call runs, a worker runs and acks its message, then the send's
+    // answer is lost for good (the scheduler sees an error)
+    const { client, lost } = losing(redis, WRITE, "broker sees an error", () => plain.join(queue));
+    const broker = new UpstashBroker({ redis: client, namespace, logger: silentLogger });
+    const store = new UpstashScheduleStore({ redis: restClient(), namespace });
+    const scheduler = new Scheduler({ broker, store, logger: silentLogger })
+      .schedule("minutely", "* * * * *", task.message());
+    await assert.rejects(scheduler.tick(T0), /fetch failed/);
+    assert.equal(lost(), 1);
+    assert.equal(runs.length, 1);
+    // When the scheduler ticks again, and sends the slot's message again
+    const report = await scheduler.tick(T0 + 500);
+    // Then the slot is reported fired once, and nothing is stored again: it ran once
+    assert.deepEqual(report.fired, [{ schedule: "minutely", slot: T0, id: runs[0] }]);
+    assert.deepEqual(await plain.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
+    await plain.join(queue);
+    assert.equal(runs.length, 1);
   }));
 
 Deno.test("scheduler (redis): given a tick that sends a slot and then fails, then the next tick reports that slot", () =>

@@ -172,6 +172,37 @@ for (const kind of STORES) {
     });
   });
 
+  Deno.test(`scheduler (${kind.name}): a first tick that comes late reports the slot skipped, once, as later ticks do`, async () => {
+    await kind.run(async (stores) => {
+      const broker = new MemoryBroker();
+      const { queue, task } = recorder(broker);
+      const store = stores();
+      const declare = (scheduler: Scheduler) =>
+        scheduler
+          .schedule("daily", "0 2 * * *", task.message("a"))
+          .schedule("daily-catch", "0 2 * * *", task.message("b"), { misfire: { catchUp: 1 } });
+      const day = Date.UTC(2026, 0, 5, 2);
+      // Given schedules never ticked before, when their first tick comes 40 minutes after the
+      // slot (Vercel Hobby fires a daily cron within the hour; the grace is 5 minutes)
+      const report = await declare(new Scheduler({ broker, store })).tick(day + 40 * MINUTE);
+      // Then nothing fires (no record: nothing to catch up) and both slots are reported skipped
+      assert.deepEqual(report, {
+        fired: [],
+        skipped: [
+          { schedule: "daily", slot: day, reason: "misfire" },
+          { schedule: "daily-catch", slot: day, reason: "misfire" },
+        ],
+      });
+      // And another instance's late tick finds them handled: nothing twice
+      const again = await declare(new Scheduler({ broker, store })).tick(day + 45 * MINUTE);
+      assert.deepEqual(again, { fired: [], skipped: [] });
+      assert.equal((await broker.stats(queue)).ready, 0);
+      // And the next day's slot, on time, fires
+      const next = await declare(new Scheduler({ broker, store })).tick(day + 86_400_000 + 2_000);
+      assert.deepEqual(next.fired.map((f) => f.schedule), ["daily", "daily-catch"]);
+    });
+  });
+
   Deno.test(`scheduler (${kind.name}): 'overlap: skip' skips slots while the previous run is unfinished`, async () => {
     await kind.run(async (stores) => {
       const broker = new MemoryBroker();
@@ -203,11 +234,12 @@ for (const kind of STORES) {
       let failures = 1;
       const flaky = new Proxy(broker, {
         get(target, property) {
-          if (property === "enqueue") {
-            return (messages: Message[]) =>
+          // The scheduler's send after the record: the second half of enqueue()
+          if (property === "enqueueEncoded") {
+            return (...args: Parameters<MemoryBroker["enqueueEncoded"]>) =>
               failures-- > 0
                 ? Promise.reject(new Error("Redis is down"))
-                : target.enqueue(messages);
+                : target.enqueueEncoded(...args);
           }
           const value = Reflect.get(target, property);
           return typeof value === "function" ? value.bind(target) : value;

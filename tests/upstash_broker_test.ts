@@ -196,6 +196,44 @@ Deno.test("UpstashBroker: given a send whose answer is lost, when a worker runs 
   }
 });
 
+Deno.test("UpstashBroker: given a send made with a callId whose answer reaches it as an error, when its messages run and are acked and the same call is made again, then nothing runs twice", async () => {
+  const { namespace, queue, plain, runs, task } = hole("hole-call-id");
+  const other = actor(`other-${crypto.randomUUID()}`, (s: string) => void runs.push(s), {
+    broker: plain,
+    queue: "r",
+  });
+  // Two queues: two script calls in one request; the message with a dedup key: a third.
+  // Between the request's run and its error: a worker runs and acks what it stored.
+  const { client, lost } = losing(redis, WRITE, "broker sees an error", async () => {
+    await plain.join(queue);
+    await plain.join("r");
+  });
+  const sender = new UpstashBroker({ redis: client, namespace, logger: silentLogger });
+  const callId = "send-1";
+  try {
+    const encoded = sender.encodeMessages([
+      task.message("a"),
+      other.message("b"),
+      task.messageWithOptions({ args: ["d"], dedupKey: "k" }),
+    ]);
+    await assert.rejects(sender.enqueueEncoded(encoded, { callId }), /fetch failed/);
+    assert.equal(lost(), 1);
+    assert.deepEqual(runs.sort(), ["a", "b"]);
+    // The caller makes the same call again, as the scheduler does at its next tick
+    const sent = await sender.enqueueEncoded(encoded, { callId });
+    assert.deepEqual(sent.map((m) => m.id), encoded.messages.map((m) => m.id));
+    await plain.join(queue);
+    await plain.join("r");
+    assert.deepEqual(runs.sort(), ["a", "b", "d"]);
+    // One call record per script call, derived from the id, kept longer than a retry's
+    for (const key of [`{q}:call:${callId}:0`, `{r}:call:${callId}:1`, `{q}:call:${callId}:c0`]) {
+      assert.ok((await redis.pttl(`${namespace}:${key}`)) > 60_000, key);
+    }
+  } finally {
+    await cleanup(redis, `${namespace}:`);
+  }
+});
+
 Deno.test("UpstashBroker: given a group's send (its state and members in one pipelined request) whose answer is lost, when the members and the completion run before the client's retry arrives, then nothing runs twice", async () => {
   const { namespace, queue, plain, runs } = hole("hole-group");
   // Between the first run of the request and its retry: a worker runs the members, the

@@ -154,6 +154,9 @@ export class UpstashBroker extends Broker {
    * @param records The encoded messages.
    * @param groups Groups whose state to create; a state that exists keeps its count.
    * @param plans Pipeline plans to store.
+   * @param callId The caller's id of this call: each script call's record is derived from
+   *   it (`<callId>:<n>` for the n-th WRITE, `<callId>:c<n>` for the n-th record with a
+   *   dedup key, a debounce or a throttle), so the same call made again stores nothing twice.
    * @returns The id each record stands for: its own, or the first one's when deduplicated.
    * @throws {Error} When Redis fails.
    */
@@ -161,6 +164,7 @@ export class UpstashBroker extends Broker {
     records: readonly EncodedMessage[],
     groups: readonly GroupStart[] = [],
     plans: readonly PlanStart[] = [],
+    callId?: string,
   ): Promise<readonly string[]> {
     const queues = new Set([
       ...records.map((r) => r.queue),
@@ -173,7 +177,7 @@ export class UpstashBroker extends Broker {
       r.dedupKey !== undefined || r.debounce !== undefined || r.throttle !== undefined;
     const plain = records.filter((r) => !special(r));
     const deduped = records.filter(special);
-    const requests = writeRequests(this.namespace, plain, now);
+    const requests = writeRequests(this.namespace, plain, now, callId);
     const starts = groups.length > 0 || plans.length > 0;
     if (requests.length === 0 && (deduped.length === 0 || starts)) requests.push([]);
     let prelude = starts ? this.#start(groups, plans) : undefined;
@@ -196,7 +200,7 @@ export class UpstashBroker extends Broker {
     // One script call per message with a dedup key, a debounce or a throttle: those of one
     // script in one request.
     const first = new Map<EncodedMessage, string>();
-    for (const [script, list] of this.#bySendScript(deduped)) {
+    for (const [script, list] of this.#bySendScript(deduped, callId)) {
       const runs = list.map(([, run]) => run);
       let answers: string[];
       try {
@@ -218,15 +222,17 @@ export class UpstashBroker extends Broker {
   /** The script call of each controlled record, grouped by script. */
   #bySendScript(
     records: readonly EncodedMessage[],
+    callId?: string,
   ): Map<Script<string>, [EncodedMessage, ScriptRun][]> {
     const now = this.#now();
     const groups = new Map<Script<string>, [EncodedMessage, ScriptRun][]>();
-    for (const record of records) {
+    for (const [n, record] of records.entries()) {
+      const id = callId === undefined ? undefined : `${callId}:c${n}`;
       const [script, run] = record.debounce
-        ? [WRITE_DEBOUNCE, debounceRun(this.namespace, record, now)]
+        ? [WRITE_DEBOUNCE, debounceRun(this.namespace, record, now, id)]
         : record.throttle
-        ? [WRITE_DEDUP, throttleRun(this.namespace, record, now)]
-        : [WRITE_DEDUP, dedupRun(this.namespace, record, now)];
+        ? [WRITE_DEDUP, throttleRun(this.namespace, record, now, id)]
+        : [WRITE_DEDUP, dedupRun(this.namespace, record, now, id)];
       const list = groups.get(script) ?? [];
       list.push([record, run]);
       groups.set(script, list);

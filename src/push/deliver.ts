@@ -11,8 +11,9 @@ import "../composition/pipeline.ts";
 import "../composition/_effects.ts";
 import "../results/_lookup.ts";
 import { errorName } from "../_util.ts";
+import { WorkerHeartbeat } from "../_heartbeat.ts";
 import type { Broker, Claim, UnclaimedState } from "../broker.ts";
-import { processMessage, type ProcessStatus } from "../process.ts";
+import { type Heartbeat, processMessage, type ProcessStatus } from "../process.ts";
 import { pushEnqueued } from "./push.ts";
 
 /**
@@ -117,6 +118,9 @@ export async function deliver(
   const results = new Map<string, DeliveryResult>();
   for (const { id, state } of unclaimed) results.set(id, { id, status: state });
 
+  // One timer extends the leases of every message of this delivery, in one call: not a timer
+  // per message. It stops when the last of them finishes.
+  const lease = { leaseMs, heartbeat: new WorkerHeartbeat(broker, leaseMs) };
   const waiting = [...claimed];
   const deferred: Claim[] = [];
   const limited = broker.queueOptions(queue) !== undefined;
@@ -126,14 +130,14 @@ export async function deliver(
         deferred.push(claim, ...waiting.splice(0));
         return;
       }
-      results.set(claim.id, await processOne(broker, queue, claim, leaseMs));
+      results.set(claim.id, await processOne(broker, queue, claim, lease));
     }
     // A slot of a limited queue freed: what waits for one runs here, as long as there is.
     if (!limited) return;
     while (broker.now() - start < budgetMs) {
       const [next] = await claimNext(broker, queue, leaseMs);
       if (!next) return;
-      await processOne(broker, queue, next, leaseMs);
+      await processOne(broker, queue, next, lease);
     }
     await handOver(broker, queue, leaseMs);
   };
@@ -182,10 +186,10 @@ async function processOne(
   broker: Broker,
   queue: string,
   claim: Claim,
-  leaseMs: number,
+  lease: { leaseMs: number; heartbeat: Heartbeat },
 ): Promise<DeliveryResult> {
   try {
-    const report = await processMessage(broker, queue, claim, { leaseMs });
+    const report = await processMessage(broker, queue, claim, lease);
     pushEnqueued(broker, report.enqueued);
     const failed = report.status === "retried" || report.status === "dead";
     return failed && report.error !== undefined

@@ -7,13 +7,14 @@
  * unfinished work to the next tick of the same scheduler, which does it first: a store call
  * whose answer never came (every retry failed) is made again with the same call id (the
  * store answers what the first run did, so a slot it won is sent, not lost); messages that
- * could not be sent are sent again with the same ids; and what the failed tick did fire is
- * reported by the next tick that succeeds. Private to skiff; see `docs/scheduling.md`,
+ * could not be sent are sent again as the same call (same encoded records, same call id:
+ * a send that landed is not stored twice, even after its message ran); and what the failed
+ * tick did fire is reported by the next tick that succeeds. Private to skiff; see `docs/scheduling.md`,
  * "Exactly once".
  *
  * @module
  */
-import type { Broker, Logger } from "../broker.ts";
+import type { Broker, EncodedMessage, Logger } from "../broker.ts";
 import type { Message } from "../message.ts";
 import type { Entry } from "./_declare.ts";
 import { planSlots, type SlotPlan } from "./_plan.ts";
@@ -40,8 +41,8 @@ export interface TickContext {
 export interface Unsettled {
   /** The store call of an earlier tick that failed, if any: made again first. */
   call?: UnsettledCall;
-  /** Slots won whose messages could not be sent: sent again, same ids. */
-  unsent?: Step[];
+  /** Sends that failed: made again first, as the same call. */
+  unsent?: Send[];
   /** What failed ticks did (fired, skipped): part of the next successful tick's report. */
   unreported?: SchedulerTickReport;
 }
@@ -52,6 +53,21 @@ export interface UnsettledCall {
   id: string;
   /** What it swapped, with the messages it would send. */
   steps: Step[];
+}
+
+/**
+ * One send of won slots' messages to a broker: made again, as it was, until it succeeds.
+ * The call id and the encoded records are kept so that a send that landed (its answer
+ * lost) is recognised by the broker and stores nothing twice, even after its messages ran
+ * and were acked: the same records split into the same script calls.
+ */
+export interface Send {
+  broker: Broker;
+  steps: Step[];
+  /** The id the broker derives each script call's record from. */
+  callId: string;
+  /** The messages through `beforeEnqueue`, encoded; set once encoding succeeded. */
+  encoded?: { messages: Message[]; records: EncodedMessage[] };
 }
 
 /** One schedule's part in a round of a tick. */
@@ -80,9 +96,10 @@ export async function fireDue(
   context: TickContext,
 ): Promise<SchedulerTickReport> {
   const { store, seen, unsettled } = context;
-  // Slots an earlier tick won but could not send: sent first, with the same message ids.
-  const done: Step[] = unsettled.unsent ?? [];
+  // Sends an earlier tick could not make: made again first, as the same calls.
+  const resend = unsettled.unsent ?? [];
   unsettled.unsent = undefined;
+  const done: Step[] = [];
   let failure: { error: unknown } | undefined;
   try {
     const earlier = unsettled.call;
@@ -110,7 +127,7 @@ export async function fireDue(
     failure = { error };
   }
   // What was won is sent even when a later step failed; what cannot be sent is kept.
-  const sent = await send(done, context);
+  const sent = await send(done, resend, context);
   failure ??= sent.failure;
   const report = reportOf(sent.steps);
   if (failure) {
@@ -208,8 +225,10 @@ function plan(entries: readonly Entry[], at: number, context: TickContext): Step
     const broker = context.brokerFor(entry);
     if (!known) {
       // Read first: records almost always exist, and a read (1 command) is cheaper than a
-      // write that loses (2). A plan with nothing to fire or catch up needs no record.
-      if (plan.fire.length > 0 || entry.catchUp > 0) {
+      // write that loses (2). A plan with nothing to fire or catch up needs no record, but
+      // for a slot that just went past its grace: that read tells whether anyone handled
+      // it, else the next round records it skipped and reports it.
+      if (plan.fire.length > 0 || entry.catchUp > 0 || justLate(entry, newest, at)) {
         steps.push({ entry, broker, record, messages: [] });
       }
       continue;
@@ -223,6 +242,24 @@ function plan(entries: readonly Entry[], at: number, context: TickContext): Step
     steps.push({ entry, broker, record, plan, messages: [] });
   }
   return steps;
+}
+
+/** How long after its grace a late slot is still looked up, at most: platform crons come up to an hour late. */
+const LATE_LOOKUP_MS = 3_600_000;
+
+/**
+ * Whether a late newest slot is worth a read by an instance that has not read the record
+ * (so that a slot no tick handled is reported skipped, as later ticks report a late slot):
+ * while it is past its grace by at most an hour, and by at most a twelfth of the time since
+ * the slot before it. An instance that is new at every tick (an edge isolate) then reads a
+ * schedule's record for a late slot on a twelfth of its ticks at most; later than that, a
+ * tick reads nothing, as before.
+ */
+function justLate(entry: Entry, newest: number, at: number): boolean {
+  const late = at - newest - entry.grace;
+  if (late <= 0) return false;
+  const [before] = entry.slots.latest(newest - 1, 1);
+  return before !== undefined && late <= Math.min(LATE_LOOKUP_MS, (newest - before) / 12);
 }
 
 /** Marks the steps whose previous message is unfinished: one query per broker and queue. */
@@ -294,13 +331,17 @@ async function stored(steps: readonly Step[]): Promise<void> {
 }
 
 /**
- * Sends what was won, per broker. The steps of a failed send are kept for the next tick,
- * which sends the same messages (same ids) again: the record has moved on, so no other
- * tick fires those slots, and an enqueue that did land before its error is not doubled
- * (a broker stores an id once while it holds it).
+ * Sends what was won, per broker, after the sends an earlier tick could not make. The sends
+ * that fail are kept for the next tick, which makes each again as the same call: the same
+ * encoded messages (same ids) under the same call id. The record has moved on, so no other
+ * tick fires those slots; an id still stored is left alone; and a send that did land before
+ * its error is recognised by its call id (a broker that may repeat a write keeps its call
+ * record, `EnqueueOptions.callId`), so a message that ran and was acked in between is not
+ * stored again.
  */
 async function send(
   steps: readonly Step[],
+  resend: readonly Send[],
   context: TickContext,
 ): Promise<{ steps: Step[]; failure?: { error: unknown } }> {
   const groups = new Map<Broker, Step[]>();
@@ -311,22 +352,33 @@ async function send(
     if (step.messages.length === 0 || step.carried) sent.push(step);
     else groups.set(step.broker, [...(groups.get(step.broker) ?? []), step]);
   }
+  const sends: Send[] = [
+    ...resend,
+    ...[...groups].map(([broker, group]) => ({ broker, steps: group, callId: newSendId() })),
+  ];
   let failure: { error: unknown } | undefined;
-  const unsent: Step[] = [];
-  await Promise.all([...groups].map(async ([broker, group]) => {
+  const unsent: Send[] = [];
+  await Promise.all(sends.map(async (call) => {
+    const { broker, steps: group } = call;
     try {
-      const answer = await broker.enqueue(group.flatMap((step) => step.messages));
+      call.encoded ??= broker.encodeMessages(
+        await broker.emitBeforeEnqueue(group.flatMap((step) => step.messages)),
+      );
+      const answer = await broker.enqueueEncoded(call.encoded, { callId: call.callId });
       let i = 0;
       for (const step of group) step.messages = step.messages.map(() => answer[i++]);
       sent.push(...group);
     } catch (error) {
       failure ??= { error };
-      unsent.push(...group);
+      unsent.push(call);
     }
   }));
   if (unsent.length > 0) {
     context.unsettled.unsent = [...(context.unsettled.unsent ?? []), ...unsent];
-    const slots = unsent.reduce((n, step) => n + step.messages.length, 0);
+    const slots = unsent.reduce(
+      (n, call) => n + call.steps.reduce((m, step) => m + step.messages.length, 0),
+      0,
+    );
     context.logger.warn(
       `Cannot send the messages of ${slots} slot(s) now; the next tick of this scheduler ` +
         "sends them again",
@@ -334,4 +386,9 @@ async function send(
     );
   }
   return { steps: sent, failure };
+}
+
+/** A send's call id: the broker derives its script calls' records from it. */
+function newSendId(): string {
+  return `schedule-${crypto.randomUUID()}`;
 }

@@ -9,7 +9,7 @@ import type {
 } from "../../broker.ts";
 import { bodyBytes, MAX_WRITE_BYTES } from "../_budget.ts";
 import { readyScore } from "../_score.ts";
-import { callKeys, delayedScore } from "./_keys.ts";
+import { CALLER_CALL_TTL_MS, callKeys, delayedScore } from "./_keys.ts";
 import type { ScriptRun } from "./_run.ts";
 
 /** The most messages one script run handles; larger batches take several runs. */
@@ -26,13 +26,17 @@ export const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
  * queue's messages, at most 1000 and `MAX_WRITE_BYTES` (a larger message gets a run of its
  * own); a request holds runs up to `MAX_REQUEST_BYTES` (a single larger message gets a
  * request of its own). Each run has a call record of its own, kept for every retry of the
- * request.
+ * request: a fresh one, or, given the caller's `callId`, `<callId>:<n>` for the n-th run
+ * (the same records split the same way, so each run of a call made again finds its own
+ * record), kept `CALLER_CALL_TTL_MS`.
  */
 export function writeRequests(
   namespace: string,
   records: readonly EncodedMessage[],
   now: number,
+  callId?: string,
 ): ScriptRun[][] {
+  const runs: ScriptRun[] = [];
   const requests: ScriptRun[][] = [];
   const open = new Map<string, { run: ScriptRun; bytes: number }>();
   let request: ScriptRun[] = [];
@@ -50,7 +54,9 @@ export function writeRequests(
       !current || current.run.args.length >= 4 * MAX_BATCH ||
       current.bytes + size > MAX_WRITE_BYTES
     ) {
-      current = { run: { keys: callKeys(namespace, r.queue), args: [] }, bytes: 0 };
+      const id = callId === undefined ? undefined : `${callId}:${runs.length}`;
+      current = { run: { keys: callKeys(namespace, r.queue, id), args: [] }, bytes: 0 };
+      runs.push(current.run);
       request.push(current.run);
       open.set(r.queue, current);
     }
@@ -62,6 +68,7 @@ export function writeRequests(
     bytes += size;
   }
   if (request.length > 0) requests.push(request);
+  if (callId !== undefined) { for (const run of runs) run.args.push(CALLER_CALL_TTL_MS); }
   return requests;
 }
 

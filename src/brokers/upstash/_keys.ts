@@ -45,10 +45,21 @@ export function callKey(namespace: string, queue: string, callId: string): strin
   return `${namespace}:{${queue}}:call:${callId}`;
 }
 
-/** A queue's keys followed by a fresh call record's: what every script that changes state takes. */
-export function callKeys(namespace: string, queue: string): string[] {
-  return [...queueKeys(namespace, queue), callKey(namespace, queue, newCallId())];
+/**
+ * A queue's keys followed by a call record's: what every script that changes state takes.
+ * The record is a fresh call's, or, given `callId`, the one a caller makes again with it.
+ */
+export function callKeys(namespace: string, queue: string, callId?: string): string[] {
+  return [...queueKeys(namespace, queue), callKey(namespace, queue, callId ?? newCallId())];
 }
+
+/**
+ * How long the call record of a write made with a caller's call id is kept (a write
+ * without one keeps it `CALL_TTL_MS`, 60 s): a caller that passes its own id makes the
+ * call again later than `@upstash/redis` retries a request (the scheduler, at its next
+ * tick), so the record outlives the ticks between.
+ */
+export const CALLER_CALL_TTL_MS = 15 * 60_000;
 
 /** The key of a running message's last progress report: a string with a TTL, under the queue's tag. */
 export function progressKey(namespace: string, queue: string, id: string): string {

@@ -6,10 +6,10 @@
  */
 import type { EncodedMessage } from "../../broker.ts";
 import { Script } from "../../redis/script.ts";
-import { callKeys } from "./_keys.ts";
+import { CALLER_CALL_TTL_MS, callKeys } from "./_keys.ts";
 import { luaCall, STORE } from "./_lua.ts";
 import type { ScriptRun } from "./_run.ts";
-import { dedupRun } from "./write.ts";
+import { dedupRun, keepCallRecord } from "./write.ts";
 
 /**
  * Stores one debounced send. The debounce key, `<namespace>:{<queue>}:debounce:<key>`, a
@@ -23,7 +23,8 @@ import { dedupRun } from "./write.ts";
  * it starts a new message (`SET NX`, `GET`, `SET PX`, `HSETNX`, `ZADD`).
  *
  * - KEYS: ready, timers, msg, dead, reason, call, debounce (see `_lua.ts`).
- * - ARGV: id, body, priority, now, delay, maxDelay.
+ * - ARGV: id, body, priority, now, delay, maxDelay; then, for a call made with a caller's
+ *   call id, how long to keep its record (ms).
  * - Returns: the id the send stands for: its own when stored, the waiting one's when not.
  *
  * @example
@@ -44,6 +45,7 @@ local id, body = ARGV[1], ARGV[2]
 local priority, now = tonumber(ARGV[3]), tonumber(ARGV[4])
 local delay, maxDelay = tonumber(ARGV[5]), tonumber(ARGV[6])
 local head = '{"v":1,"id":"' .. id .. '"'
+${keepCallRecord("ARGV[7]")}
 if string.sub(body, 1, #head) ~= head or not string.find(body, ',"eta":%d+}$') then
   return redis.error_reply("ERR skiff-write-debounce: the envelope has an unexpected shape")
 end
@@ -93,11 +95,13 @@ export function controlKey(
 }
 
 /**
- * The `WRITE_DEBOUNCE` call of one debounced record, with a fresh call record.
+ * The `WRITE_DEBOUNCE` call of one debounced record, with a fresh call record, or, given
+ * `callId`, the record of that call (kept `CALLER_CALL_TTL_MS`).
  *
  * @param namespace The broker's namespace.
  * @param record The encoded message, with `debounce`.
  * @param now The time, in milliseconds since the epoch.
+ * @param callId The caller's id of this script call, if any.
  * @returns Its keys and arguments.
  * @example
  * ```ts
@@ -108,14 +112,27 @@ export function controlKey(
  * assert.deepEqual(debounceRun("skiff", record, 5).args.slice(2), [0, 5, 10, 100]);
  * ```
  */
-export function debounceRun(namespace: string, record: EncodedMessage, now: number): ScriptRun {
+export function debounceRun(
+  namespace: string,
+  record: EncodedMessage,
+  now: number,
+  callId?: string,
+): ScriptRun {
   const { key, delay, maxDelay } = record.debounce!;
   return {
     keys: [
-      ...callKeys(namespace, record.queue),
+      ...callKeys(namespace, record.queue, callId),
       controlKey(namespace, record.queue, "debounce", key),
     ],
-    args: [record.id, record.body, record.priority, now, delay, maxDelay],
+    args: [
+      record.id,
+      record.body,
+      record.priority,
+      now,
+      delay,
+      maxDelay,
+      ...(callId === undefined ? [] : [CALLER_CALL_TTL_MS]),
+    ],
   };
 }
 
@@ -126,6 +143,7 @@ export function debounceRun(namespace: string, record: EncodedMessage, now: numb
  * @param namespace The broker's namespace.
  * @param record The encoded message, with `throttle`.
  * @param now The time, in milliseconds since the epoch.
+ * @param callId The caller's id of this script call, if any.
  * @returns Its keys and arguments.
  * @example
  * ```ts
@@ -135,9 +153,14 @@ export function debounceRun(namespace: string, record: EncodedMessage, now: numb
  * assert.equal(throttleRun("skiff", record, 5).keys[6], "skiff:{q}:throttle:k");
  * ```
  */
-export function throttleRun(namespace: string, record: EncodedMessage, now: number): ScriptRun {
+export function throttleRun(
+  namespace: string,
+  record: EncodedMessage,
+  now: number,
+  callId?: string,
+): ScriptRun {
   const { key, period } = record.throttle!;
-  const run = dedupRun(namespace, { ...record, dedupKey: key, dedupTtl: period }, now);
+  const run = dedupRun(namespace, { ...record, dedupKey: key, dedupTtl: period }, now, callId);
   run.keys[6] = controlKey(namespace, record.queue, "throttle", key);
   return run;
 }

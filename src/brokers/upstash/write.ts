@@ -6,9 +6,30 @@
 import type { EncodedMessage } from "../../broker.ts";
 import { Script } from "../../redis/script.ts";
 import { readyScore } from "../_score.ts";
-import { callKeys, delayedScore } from "./_keys.ts";
+import { CALLER_CALL_TTL_MS, callKeys, delayedScore } from "./_keys.ts";
 import { luaCall, STORE } from "./_lua.ts";
 import type { ScriptRun } from "./_run.ts";
+
+/**
+ * Lua that keeps the call record `keep` milliseconds instead of `CALL_TTL_MS` when `keep`
+ * is set: what a write made with a caller's call id passes (`CALLER_CALL_TTL_MS`). The same
+ * commands either way.
+ */
+export function keepCallRecord(keep: string): string {
+  return `
+local keep = ${keep}
+if keep then
+  remember = function(answer)
+    redis.call("SET", call, answer, "PX", keep)
+    return answer
+  end
+  once = function(answer)
+    if redis.call("SET", call, answer, "NX", "PX", keep) then return nil end
+    return redis.call("GET", call)
+  end
+end
+`;
+}
 
 /**
  * Stores new messages as ready or delayed; an id already stored, in any state, is left
@@ -19,7 +40,8 @@ import type { ScriptRun } from "./_run.ts";
  *
  * - KEYS: ready, timers, msg, dead, reason, call (see `_lua.ts`).
  * - ARGV: groups of four: id, `r` (ready) or `d` (delayed), score (ready score, or
- *   `eta * 512 + priority + 255`), body.
+ *   `eta * 512 + priority + 255`), body; then, for a call made with a caller's call id,
+ *   how long to keep its record (ms).
  * - Returns: how many were stored.
  *
  * @example
@@ -33,7 +55,8 @@ export const WRITE: Script<number> = /* @__PURE__ */ new Script(
     "skiff-write",
     STORE,
     `
-local n = #ARGV / 4
+${keepCallRecord("#ARGV % 4 == 1 and ARGV[#ARGV] or nil")}
+local n = math.floor(#ARGV / 4)
 local first = once(tostring(n))
 if first then return tonumber(first) end
 local list = {}
@@ -55,7 +78,8 @@ return stored
  * 4 when deduplicated (the record, the key, `GET` of the key, `SET` of the record).
  *
  * - KEYS: ready, timers, msg, dead, reason, call, dedup.
- * - ARGV: id, `r` or `d`, score, body (as `WRITE`), then the window in milliseconds.
+ * - ARGV: id, `r` or `d`, score, body (as `WRITE`), then the window in milliseconds; then,
+ *   for a call made with a caller's call id, how long to keep its record (ms).
  * - Returns: the id the send stands for: its own when stored, the first one's when not.
  *
  * @example
@@ -72,6 +96,7 @@ export const WRITE_DEDUP: Script<string> = /* @__PURE__ */ new Script(
     `
 local dedup = KEYS[7]
 if not dedup then return redis.error_reply("ERR skiff-write-dedup: no dedup key") end
+${keepCallRecord("ARGV[6]")}
 local first = once(ARGV[1])
 if first then return first end
 if not redis.call("SET", dedup, ARGV[1], "NX", "PX", ARGV[5]) then
@@ -103,11 +128,13 @@ export function dedupKey(namespace: string, queue: string, key: string): string 
 }
 
 /**
- * The `WRITE_DEDUP` call of one record that has a dedup key, with a fresh call record.
+ * The `WRITE_DEDUP` call of one record that has a dedup key, with a fresh call record, or,
+ * given `callId`, the record of that call (kept `CALLER_CALL_TTL_MS`).
  *
  * @param namespace The broker's namespace.
  * @param record The encoded message, with `dedupKey` and `dedupTtl`.
  * @param now The time, in milliseconds since the epoch.
+ * @param callId The caller's id of this script call, if any.
  * @returns Its keys and arguments.
  * @example
  * ```ts
@@ -119,16 +146,28 @@ export function dedupKey(namespace: string, queue: string, key: string): string 
  * assert.equal(run.args[4], 60_000);
  * ```
  */
-export function dedupRun(namespace: string, record: EncodedMessage, now: number): ScriptRun {
+export function dedupRun(
+  namespace: string,
+  record: EncodedMessage,
+  now: number,
+  callId?: string,
+): ScriptRun {
   const delayed = record.readyAt > now;
   const score = delayed
     ? delayedScore(record.priority, record.readyAt)
     : readyScore(record.priority, record.readyAt);
   return {
     keys: [
-      ...callKeys(namespace, record.queue),
+      ...callKeys(namespace, record.queue, callId),
       dedupKey(namespace, record.queue, record.dedupKey ?? ""),
     ],
-    args: [record.id, delayed ? "d" : "r", score, record.body, record.dedupTtl ?? 1],
+    args: [
+      record.id,
+      delayed ? "d" : "r",
+      score,
+      record.body,
+      record.dedupTtl ?? 1,
+      ...(callId === undefined ? [] : [CALLER_CALL_TTL_MS]),
+    ],
   };
 }
