@@ -187,10 +187,9 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
       replies = exec;
     }
     const fixed = replies.map((value, i) => prepared[i].reply?.(value) ?? value);
-    const names = commands.map((args) => args[0].toUpperCase());
     fixed.forEach((value, i) => {
       if (value instanceof RespError) {
-        log(`skiff local: ${path} ${names[i]}: ${errorCode(value.message)}`);
+        log(`skiff local: ${path} ${commands[i][0].toUpperCase()}: ${errorCode(value.message)}`);
       }
     });
     const base64 = String(req.headers["upstash-encoding"]).toLowerCase() === "base64";
