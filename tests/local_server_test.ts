@@ -97,6 +97,25 @@ Deno.test("local: arguments may be strings, numbers and booleans, nothing else",
     assert.deepEqual(await json(await call("/", ["EXISTS", `${prefix}c`])), { result: 0 });
   }));
 
+Deno.test("local: arguments in any UTF-8 reach Redis whole, with lengths in bytes", () =>
+  withServer("utf8", async ({ call, prefix }) => {
+    // Given accents, a 3-byte sign, a 4-byte emoji and a lone surrogate (sent as U+FFFD)
+    const values = ["héllo", "✓", "😀 x", "a\ud800b", "", "plain"];
+    // When each is set in one pipeline, then read back
+    const set = await json(
+      await call("/pipeline", values.map((v, i) => ["SET", `${prefix}${i}`, v])),
+    );
+    assert.deepEqual(set, values.map(() => ({ result: "OK" })));
+    const lengths = await json(
+      await call("/pipeline", values.map((_, i) => ["STRLEN", `${prefix}${i}`])),
+    );
+    // Then Redis holds exactly their UTF-8 bytes
+    const encoder = new TextEncoder();
+    assert.deepEqual(lengths, values.map((v) => ({ result: encoder.encode(v).length })));
+    assert.deepEqual(await json(await call("/", ["GET", `${prefix}2`])), { result: "😀 x" });
+    assert.deepEqual(await json(await call("/", ["GET", `${prefix}3`])), { result: "a\ufffdb" });
+  }));
+
 Deno.test("local: requests without the bearer token get 401 JSON", () =>
   withServer("auth", async ({ server, call }) => {
     for (
@@ -116,6 +135,23 @@ Deno.test("local: requests without the bearer token get 401 JSON", () =>
     const bad = new Redis({ url: server.url, token: "wrong", enableTelemetry: false });
     await assert.rejects(bad.ping(), /Unauthorized/);
     assert.equal((await call("/", ["PING"])).status, 200);
+    // Once the token was accepted, near misses are still refused, and the scheme's case is free.
+    for (
+      const authorization of [
+        `Bearer ${TOKEN}x`,
+        `Bearer ${TOKEN.slice(0, -1)}`,
+        `Bearer  ${TOKEN}`,
+      ]
+    ) {
+      const res = await fetch(server.url, {
+        method: "POST",
+        headers: { authorization },
+        body: '["PING"]',
+      });
+      assert.equal(res.status, 401);
+      await res.body?.cancel();
+    }
+    assert.equal((await call("/", ["PING"], { authorization: `bearer ${TOKEN}` })).status, 200);
   }));
 
 Deno.test("local: base64 encoding covers every string at every depth, never errors", () =>

@@ -20,7 +20,11 @@ export function replyJson(value: RespValue, base64: boolean): string {
   if (typeof value === "bigint") return value.toString();
   if (value instanceof RespError) return JSON.stringify(value.message);
   if (Array.isArray(value)) return `[${value.map((item) => replyJson(item, base64)).join(",")}]`;
-  const bytes = typeof value === "string" ? Buffer.from(value, "utf8") : Buffer.from(value);
+  // A status line is already text; bulk bytes are read through a view, not copied.
+  if (typeof value === "string" && !base64) return JSON.stringify(value);
+  const bytes = typeof value === "string"
+    ? Buffer.from(value, "utf8")
+    : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
   return JSON.stringify(base64 ? bytes.toString("base64") : bytes.toString("utf8"));
 }
 

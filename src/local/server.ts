@@ -98,7 +98,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   const scripts = new ScriptTable();
   const log = options.log ?? ((line: string) => console.error(line));
   const maxBody = options.maxBodyBytes ?? 10 * MiB;
-  const tokenDigest = digest(options.token);
+  const authorized = tokenCheck(options.token);
   // Requests in flight per socket, so that close() can end idle keep-alive sockets at
   // once and busy ones right after their response.
   const sockets = new Map<Socket, number>();
@@ -136,7 +136,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
       log(`skiff local: ${status} ${path}: ${logged}`);
       reply(res, status, { error: message });
     };
-    if (!authorized(req.headers.authorization, tokenDigest)) {
+    if (!authorized(req.headers.authorization)) {
       return fail(401, "Unauthorized");
     }
     if (body === undefined) {
@@ -187,10 +187,9 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
       replies = exec;
     }
     const fixed = replies.map((value, i) => prepared[i].reply?.(value) ?? value);
-    const names = commands.map((args) => args[0].toUpperCase());
     fixed.forEach((value, i) => {
       if (value instanceof RespError) {
-        log(`skiff local: ${path} ${names[i]}: ${errorCode(value.message)}`);
+        log(`skiff local: ${path} ${commands[i][0].toUpperCase()}: ${errorCode(value.message)}`);
       }
     });
     const base64 = String(req.headers["upstash-encoding"]).toLowerCase() === "base64";
@@ -217,8 +216,12 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   return Object.assign(state, { url: `http://${host}:${address.port}`, port: address.port });
 }
 
+const ROUTES = new Set(["/", "/pipeline", "/multi-exec"]);
+
 function pathOf(req: IncomingMessage): string {
-  return new URL(req.url ?? "/", "http://local").pathname;
+  // The routes clients use are their own pathname; anything else goes through URL parsing.
+  const url = req.url ?? "/";
+  return ROUTES.has(url) ? url : new URL(url, "http://local").pathname;
 }
 
 function errorCode(message: string): string {
@@ -229,9 +232,23 @@ function digest(text: string): Buffer {
   return createHash("sha256").update(text).digest();
 }
 
-function authorized(header: string | undefined, expected: Buffer): boolean {
-  const match = /^Bearer (.+)$/i.exec(header ?? "");
-  return match !== null && timingSafeEqual(digest(match[1]), expected);
+/**
+ * A check of `Authorization` headers against the token. The few header values accepted so
+ * far are remembered, so a client pays the SHA-256 and the constant-time comparison once,
+ * not on every request; a value never accepted is always checked in full.
+ */
+function tokenCheck(token: string): (header: string | undefined) => boolean {
+  const expected = digest(token);
+  const accepted = new Set<string>();
+  return (header) => {
+    if (header === undefined) return false;
+    if (accepted.has(header)) return true;
+    const match = /^Bearer (.+)$/i.exec(header);
+    if (match === null || !timingSafeEqual(digest(match[1]), expected)) return false;
+    // Only spellings of the scheme ("Bearer", "bearer", ...) differ, so a handful at most.
+    if (accepted.size < 8) accepted.add(header);
+    return true;
+  };
 }
 
 function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined> {
