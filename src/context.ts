@@ -14,6 +14,35 @@ const MAX_PROGRESS_BYTES = 1024;
 /** The least time between two progress writes of one message, in milliseconds. */
 const PROGRESS_INTERVAL_MS = 1_000;
 
+/** Why each aborted context aborted; private to skiff. */
+const abortReasons = new WeakMap<MessageContext, unknown>();
+/** Who hears a context's abort besides its signal: the actor's run; private to skiff. */
+const abortListeners = new WeakMap<MessageContext, (reason: unknown) => void>();
+
+/** Whether `context` aborted, and why; private to skiff. */
+export function abortOf(context: MessageContext): { reason: unknown } | undefined {
+  return abortReasons.has(context) ? { reason: abortReasons.get(context) } : undefined;
+}
+
+/**
+ * Calls `listener` once when `context` aborts, at once if it has; private to skiff:
+ * `processMessage()` races the actor with it, so that a context whose `signal` nobody
+ * reads never makes an `AbortController`.
+ *
+ * @returns What stops listening.
+ */
+export function whenAborted(
+  context: MessageContext,
+  listener: (reason: unknown) => void,
+): () => void {
+  if (abortReasons.has(context)) {
+    listener(abortReasons.get(context));
+    return () => {};
+  }
+  abortListeners.set(context, listener);
+  return () => abortListeners.delete(context);
+}
+
 /** What {@linkcode MessageContext} is made of; `processMessage()` builds it. */
 export interface MessageContextInit {
   /** The broker the message was claimed from. */
@@ -64,11 +93,9 @@ export class MessageContext {
   readonly actor: Actor | undefined;
   /** The attempt number: 1, then 2 on the first retry, and so on. */
   readonly attempt: number;
-  /** Aborts when the attempt must stop: time limit, lost lease, or worker shutdown. */
-  readonly signal: AbortSignal;
   /** The claim's lease: the message id and the fencing token. */
   readonly lease: Lease;
-  readonly #controller = new AbortController();
+  #controller?: AbortController;
   readonly #leaseMs: number;
   #progress = { value: "", at: -Infinity, write: undefined as Promise<void> | undefined };
 
@@ -83,9 +110,17 @@ export class MessageContext {
     this.message = init.message;
     this.actor = init.actor;
     this.attempt = init.message.retries + 1;
-    this.signal = this.#controller.signal;
     this.lease = init.lease;
     this.#leaseMs = init.leaseMs;
+  }
+
+  /** Aborts when the attempt must stop: time limit, lost lease, or worker shutdown. */
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (abortReasons.has(this)) this.#controller.abort(abortReasons.get(this));
+    }
+    return this.#controller.signal;
   }
 
   /**
@@ -94,7 +129,13 @@ export class MessageContext {
    * @param reason The signal's reason; an `AbortError` by default.
    */
   abort(reason?: unknown): void {
-    this.#controller.abort(reason);
+    if (abortReasons.has(this)) return;
+    const why = reason ?? new DOMException("This operation was aborted", "AbortError");
+    abortReasons.set(this, why);
+    this.#controller?.abort(why);
+    const listener = abortListeners.get(this);
+    abortListeners.delete(this);
+    listener?.(why);
   }
 
   /**

@@ -9,7 +9,7 @@ import { recordFailure } from "./_failures.ts";
 import { errorName, errorSummary } from "./_util.ts";
 import type { Actor } from "./actor.ts";
 import type { Broker, Claim, Effects, EnqueuedMessage, Lease, NackOutcome } from "./broker.ts";
-import { MessageContext } from "./context.ts";
+import { abortOf, MessageContext, whenAborted } from "./context.ts";
 import { Retry, SkipMessage } from "./errors.ts";
 import { Message } from "./message.ts";
 import { emit, isPromise } from "./middleware/_emit.ts";
@@ -299,18 +299,23 @@ function checkMessage(actor: Actor | undefined, message: Message): unknown[] {
   );
 }
 
-/** Runs the actor, failing as soon as the context's signal aborts. */
-function run(actor: Actor, context: MessageContext, args: unknown[]): Promise<unknown> {
-  const { signal } = context;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise((resolve, reject) => {
-    const abort = () => reject(signal.reason);
-    signal.addEventListener("abort", abort, { once: true });
-    Promise.resolve()
-      .then(() => actor.fn.apply(context, args as never[]))
-      .then(resolve, reject)
-      .finally(() => signal.removeEventListener("abort", abort));
+/**
+ * Runs the actor, failing as soon as its context aborts. A synchronous actor's value (or
+ * error) comes back without a promise or a listener in between.
+ */
+function run(actor: Actor, context: MessageContext, args: unknown[]): unknown {
+  const before = abortOf(context);
+  if (before) throw before.reason;
+  const value = actor.fn.apply(context, args as never[]);
+  // An actor may abort its own attempt: it fails with the reason, as a listener would.
+  const during = abortOf(context);
+  if (during) throw during.reason;
+  if (!isPromise(value)) return value;
+  let stop = () => {};
+  const aborted = new Promise<never>((_, reject) => {
+    stop = whenAborted(context, reject);
   });
+  return Promise.race([value, aborted]).finally(() => stop());
 }
 
 async function skipped(context: MessageContext, skip: SkipMessage): Promise<ProcessReport> {

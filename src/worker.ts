@@ -409,6 +409,9 @@ export class Worker {
     let claims: Claim[] = [];
     try {
       claims = await this.broker.claim(queue, { count, leaseMs: this.#leaseMs });
+      // The acks that travelled with the claim land in the same answer: let their
+      // messages finish first, so that their room is free for these.
+      for (let turn = 0; turn < SETTLE_TURNS; turn++) await undefined;
       if (this.#ahead.length > 0) this.#waited = true;
       else if (this.running === 0) this.#starved = true;
     } catch (error) {

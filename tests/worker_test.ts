@@ -5,6 +5,7 @@ import { MemoryBroker } from "../src/brokers/memory.ts";
 import { UpstashBroker } from "../src/brokers/upstash.ts";
 import type { MessageContext } from "../src/context.ts";
 import { Middleware } from "../src/middleware/middleware.ts";
+import { processMessage } from "../src/process.ts";
 import { Worker } from "../src/worker.ts";
 import { silentLogger } from "./broker_conformance.ts";
 import { cleanup, restClient, testPrefix } from "./_env.ts";
@@ -513,4 +514,39 @@ Deno.test("Worker: given actors slower than a claim, then it holds twice its con
   // Another worker could take the rest meanwhile: this one never held more than 4.
   assert.equal(broker.peak, 4);
   assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
+});
+
+Deno.test("processMessage: an actor that aborts its own attempt fails with the reason, and a signal read later says so", async () => {
+  const broker = new MemoryBroker({ logger: silentLogger });
+  const queue = unique("q");
+  let seen: unknown;
+  const created = { controllers: 0 };
+  const Original = globalThis.AbortController;
+  globalThis.AbortController = class extends Original {
+    constructor() {
+      super();
+      created.controllers++;
+    }
+  };
+  try {
+    const quiet = actor(unique("t"), () => {}, { broker, queue, maxRetries: 0 });
+    await quiet.send();
+    const [first] = await broker.claim(queue);
+    assert.equal((await processMessage(broker, queue, first)).status, "acked");
+    // Nobody read the signal: no AbortController was made for it.
+    assert.equal(created.controllers, 0);
+    const aborting = actor(unique("t"), function (this: MessageContext) {
+      this.abort(new Error("enough"));
+      seen = this.signal.reason;
+      return 1;
+    }, { broker, queue, maxRetries: 0 });
+    await aborting.send();
+    const [second] = await broker.claim(queue);
+    const report = await processMessage(broker, queue, second);
+    assert.equal(report.status, "dead");
+    assert.match(String(report.error), /enough/);
+    assert.match(String(seen), /enough/);
+  } finally {
+    globalThis.AbortController = Original;
+  }
 });
