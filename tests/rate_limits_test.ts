@@ -254,6 +254,52 @@ Deno.test("ConcurrentRateLimiter on Upstash: given a 503 on the release, then th
   }
 });
 
+Deno.test("rate limiters on Upstash: given a 503 on an acquire, then it is retried with the same id and admits once", async () => {
+  const { token } = restEnv();
+  const server = await startLocalServer({ redis: testRedisUrl(), token, port: 0, log: () => {} });
+  const client = new Redis({ url: server.url, token, enableTelemetry: false });
+  for (const script of SCRIPTS) await client.scriptLoad(script.source);
+  const namespace = unique("test-503a").slice(0, 20);
+  const backend = new UpstashRateLimiterBackend({ redis: client, namespace });
+  // The next request is answered 503 without running; the ones after it run.
+  let refused = 0;
+  const refuseNext = () => {
+    const draws = [0];
+    server.faults = {
+      errorRate: 0.5,
+      random: () => {
+        const draw = draws.shift() ?? 1;
+        if (draw === 0) refused++;
+        return draw;
+      },
+    };
+  };
+  try {
+    const limiters = [
+      new ConcurrentRateLimiter(backend, "c", { limit: 1 }),
+      new WindowRateLimiter(backend, "w", { limit: 1, window: 60_000 }),
+      new BucketRateLimiter(backend, "f", { limit: 1, bucket: 60_000 }),
+      new BucketRateLimiter(backend, "t", { limit: 1, bucket: 60_000, strategy: "token" }),
+    ];
+    for (const limiter of limiters) {
+      refuseNext();
+      let ran = 0;
+      await limiter.acquire(() => void ran++);
+      assert.equal(ran, 1);
+    }
+    assert.equal(refused, 4);
+    server.faults = {};
+    // Each admitted one request only: its limit of 1 is used (the mutex is free again).
+    for (const limiter of limiters.slice(1)) {
+      assert.equal(await limiter.acquire((acquired) => acquired, { raiseOnFailure: false }), false);
+    }
+  } finally {
+    server.faults = {};
+    await cleanup(redis, `${namespace}:`);
+    await server.close();
+  }
+});
+
 Deno.test("rate limiters: given bad settings, then the constructors throw std-style errors", () => {
   const backend = new MemoryRateLimiterBackend();
   assert.throws(() => new ConcurrentRateLimiter(backend, "m", { limit: 0 }), {

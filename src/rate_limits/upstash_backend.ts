@@ -102,7 +102,9 @@ export class UpstashRateLimiterBackend implements RateLimiterBackend {
   }
 
   /**
-   * Takes a concurrency slot: see {@linkcode RateLimiterBackend.acquireConcurrent}.
+   * Takes a concurrency slot: see {@linkcode RateLimiterBackend.acquireConcurrent}. A
+   * transient failure (5xx, network) is retried for up to 15 s with the same token, as
+   * every acquire here is: a retry whose first run took the slot finds it taken by itself.
    *
    * @param key The limiter's key.
    * @param options The token, the limit and the ttl.
@@ -113,7 +115,9 @@ export class UpstashRateLimiterBackend implements RateLimiterBackend {
     const { token, limit, ttl } = options;
     const now = this.#now();
     const args = [now, token, limit, ttl, now + ttl];
-    return await ACQUIRE_CONCURRENT.run(this.#redis, [this.#key(key, "concurrent")], args) === 1;
+    const keys = [this.#key(key, "concurrent")];
+    const acquire = () => ACQUIRE_CONCURRENT.run(this.#redis, keys, args);
+    return await retryTransient(acquire, { action: "take a concurrency slot" }) === 1;
   }
 
   /**
@@ -151,7 +155,9 @@ export class UpstashRateLimiterBackend implements RateLimiterBackend {
     const { id, limit, window } = options;
     const now = this.#now();
     const args = [now, id, limit, window, now - window];
-    return await ACQUIRE_WINDOW.run(this.#redis, [this.#key(key, "window")], args) === 1;
+    const keys = [this.#key(key, "window")];
+    const acquire = () => ACQUIRE_WINDOW.run(this.#redis, keys, args);
+    return await retryTransient(acquire, { action: "admit a request in a window" }) === 1;
   }
 
   /**
@@ -169,7 +175,8 @@ export class UpstashRateLimiterBackend implements RateLimiterBackend {
     // A set of ids (`fixed:`), not the counter older versions kept under `bucket:`.
     const keys = [this.#key(key, `fixed:${index}`)];
     const keep = (index + 2) * bucket - now;
-    return await ACQUIRE_FIXED_BUCKET.run(this.#redis, keys, [limit, keep, id]) === 1;
+    const acquire = () => ACQUIRE_FIXED_BUCKET.run(this.#redis, keys, [limit, keep, id]);
+    return await retryTransient(acquire, { action: "admit a request in a bucket" }) === 1;
   }
 
   /**
@@ -185,7 +192,8 @@ export class UpstashRateLimiterBackend implements RateLimiterBackend {
     const args = [this.#now(), limit * bucket, limit, bucket, TAKEN_TTL_MS];
     const tokens = this.#key(key, "tokens");
     const keys = [tokens, `${tokens}:taken:${id}`];
-    return await ACQUIRE_TOKEN_BUCKET.run(this.#redis, keys, args) === 1;
+    const acquire = () => ACQUIRE_TOKEN_BUCKET.run(this.#redis, keys, args);
+    return await retryTransient(acquire, { action: "take a token from a bucket" }) === 1;
   }
 
   /**
