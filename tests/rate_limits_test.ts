@@ -644,6 +644,31 @@ Deno.test("rate limiters: given an UpstashBroker, then limiters without a backen
   }
 });
 
+Deno.test("rate limiters: given a broker on Redis that is not an UpstashBroker, then its limiters use its Redis too, as Results does", async () => {
+  // A wrapper (tracing, say) that keeps the broker's client and namespace, as Results reads.
+  class Wrapped extends MemoryBroker {
+    readonly redis = redis;
+    readonly namespace = unique("test-rlw").slice(0, 20);
+  }
+  const broker = new Wrapped({ logger: silentLogger });
+  const key = unique("mutex");
+  try {
+    const mutex = new ConcurrentRateLimiter({ key, broker });
+    assert(mutex.backend instanceof UpstashRateLimiterBackend);
+    await mutex.acquire(async () => {
+      assert.equal(await redis.exists(`${broker.namespace}:rate:{${key}}:concurrent`), 1);
+    });
+    // A client that cannot run scripts is refused, not replaced by a mutex in memory.
+    class Unfit extends MemoryBroker {
+      readonly redis = {};
+      readonly namespace = "unfit";
+    }
+    assert.throws(() => new ConcurrentRateLimiter({ key, broker: new Unfit() }).backend, TypeError);
+  } finally {
+    await cleanup(redis, `${broker.namespace}:`);
+  }
+});
+
 Deno.test("rate limiters: given a bad broker or backend in the options form, then TypeError", () => {
   assert.throws(() => new ConcurrentRateLimiter({ key: "m", broker: {} as MemoryBroker }), {
     name: "TypeError",

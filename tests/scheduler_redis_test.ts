@@ -77,6 +77,25 @@ Deno.test("scheduler (redis): the broker's Redis keeps the records; instances of
     assert.ok((await redis.pttl(`${namespace}:{schedules}:slot:report`)) > 6 * 86_400_000);
   }));
 
+Deno.test("scheduler (redis): a broker on Redis that is not an UpstashBroker keeps the records in its Redis too, so regions fire a slot once", () =>
+  withNamespace("wrapped", async (namespace) => {
+    // A wrapper (tracing, say) keeping a client and a namespace, as Results reads them.
+    class Wrapped extends MemoryBroker {
+      readonly redis = restClient();
+      readonly namespace = namespace;
+    }
+    const queue = `q-${crypto.randomUUID().slice(0, 8)}`;
+    const task = actor(`task-${crypto.randomUUID()}`, () => {}, { queue });
+    const schedulers = [0, 1].map(() =>
+      new Scheduler({ broker: new Wrapped({ logger: silentLogger }) })
+        .schedule("report", "*/5 * * * *", task.message(), { overlap: "skip" })
+    );
+    const reports = await Promise.all(schedulers.map((scheduler) => scheduler.tick(T0)));
+    // One region fired; an in-memory store per broker would have fired in both.
+    assert.equal(reports.flatMap((r) => r.fired).length, 1);
+    assert.match(String(await redis.get(`${namespace}:{schedules}:slot:report`)), /^\d+\|/);
+  }));
+
 Deno.test("scheduler (redis): requests whose responses are lost, and retried, still fire each slot once", async () => {
   let n = 0;
   const server = await startLocalServer({

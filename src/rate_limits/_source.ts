@@ -5,12 +5,14 @@
  */
 import { describe } from "../_util.ts";
 import type { Broker } from "../broker.ts";
-import { UpstashBroker } from "../brokers/upstash.ts";
 import { getBroker } from "../global_broker.ts";
 import type { RateLimiterBackend } from "./backend.ts";
 import { checkBackend } from "./_checks.ts";
 import { MemoryRateLimiterBackend } from "./memory_backend.ts";
-import { UpstashRateLimiterBackend } from "./upstash_backend.ts";
+import {
+  UpstashRateLimiterBackend,
+  type UpstashRateLimiterBackendOptions,
+} from "./upstash_backend.ts";
 
 /** The first argument of the options form: the key, and where the state lives. */
 export interface SourceOptions {
@@ -49,17 +51,21 @@ export function readSource(first: unknown, key: unknown, context: string): Sourc
 }
 
 /**
- * The backend a broker implies: on its Redis and namespace for an `UpstashBroker`, else in
- * memory beside the broker; with the broker's clock.
+ * The backend a broker implies: on its Redis and namespace for a broker on Redis (one with
+ * a `redis` client and a `namespace`, as `UpstashBroker` and wrappers of it have, the rule
+ * `Results` follows), else in memory beside the broker; with the broker's clock.
+ *
+ * @throws {TypeError} When the broker's client cannot run scripts: pass `backend`.
  */
 export function backendOf(broker: Broker | undefined): RateLimiterBackend {
   const owner = broker ?? getBroker();
   let backend = BACKENDS.get(owner);
   if (!backend) {
-    backend = owner instanceof UpstashBroker
+    const { redis, namespace } = owner as Broker & { redis?: unknown; namespace?: unknown };
+    backend = typeof redis === "object" && redis !== null && typeof namespace === "string"
       ? new UpstashRateLimiterBackend({
-        redis: owner.redis,
-        namespace: owner.namespace,
+        redis: redis as UpstashRateLimiterBackendOptions["redis"],
+        namespace,
         now: owner.now,
       })
       : new MemoryRateLimiterBackend({ now: owner.now });

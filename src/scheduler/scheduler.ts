@@ -7,8 +7,8 @@
  */
 import { describe } from "../_util.ts";
 import type { Broker, Logger } from "../broker.ts";
+import type { RedisClient } from "../redis/client.ts";
 import { MemoryBroker } from "../brokers/memory.ts";
-import { UpstashBroker } from "../brokers/upstash.ts";
 import { getBroker } from "../global_broker.ts";
 import type { Message } from "../message.ts";
 import { getActor } from "../registry.ts";
@@ -268,7 +268,9 @@ export class Scheduler {
     let key: object | string;
     if (this.#store) {
       key = store = this.#store;
-    } else if (broker instanceof UpstashBroker) {
+    } else if (onRedis(broker)) {
+      // A broker on Redis (an `UpstashBroker`, or a wrapper keeping its client and
+      // namespace, the rule `Results` and the rate limiters follow): records beside it.
       store = new UpstashScheduleStore({
         redis: broker.redis,
         namespace: broker.namespace,
@@ -306,4 +308,12 @@ function millis(value: Date | number, context: string): number {
     );
   }
   return Math.floor(ms);
+}
+
+/** Whether a broker keeps a Redis client and a namespace, as `UpstashBroker` does. */
+function onRedis(
+  broker: Broker,
+): broker is Broker & { redis: RedisClient; namespace: string } {
+  const { redis, namespace } = broker as Broker & { redis?: unknown; namespace?: unknown };
+  return typeof redis === "object" && redis !== null && typeof namespace === "string";
 }
