@@ -47,7 +47,7 @@ Deno.test("cli: --help, -h and help <command> print each command's help to stdou
     [["--help"], /^skiff: run skiff actors[\s\S]*Commands:[\s\S]*worker[\s\S]*Exit codes:/],
     [["-h"], /^skiff: run skiff actors/],
     [["help"], /^skiff: run skiff actors/],
-    [["help", "worker"], /^skiff worker: [\s\S]*--queues[\s\S]*--concurrency/],
+    [["help", "worker"], /^skiff worker: [\s\S]*--queues[\s\S]*--concurrency[\s\S]*--prefetch/],
     [["worker", "--help"], /^skiff worker: [\s\S]*--shutdown-timeout/],
     [["worker", "app.ts", "-h"], /^skiff worker: /],
     [["scheduler", "--help"], /^skiff scheduler: [\s\S]*getScheduler\(\)/],
@@ -76,6 +76,10 @@ Deno.test("cli: unknown commands and bad arguments exit 2 with one line", async 
       "1.5",
     ], /^skiff worker: '--concurrency' must be an integer from 1 to 1024, received '1\.5'$/],
     [["worker", APP, "--concurrency", "0"], /'--concurrency' must be an integer/],
+    [
+      ["worker", APP, "--prefetch", "0"],
+      /^skiff worker: '--prefetch' must be an integer from 1 to 65536, received '0'$/,
+    ],
     [["worker", APP, "--shutdown-timeout=-1"], /'--shutdown-timeout' must be an integer/],
     [
       ["worker", APP, "--queues", "a{b}"],

@@ -76,6 +76,8 @@ Deno.test("cli worker: SIGTERM lets the message in flight finish, then exits 0",
     { ...fixtureEnv(), SKIFF_FIXTURE_PREFIX: prefix, SKIFF_FIXTURE_QUEUE: queue },
     "--shutdown-timeout",
     "10000",
+    "--prefetch",
+    "8",
   );
   const output = text(child.stdout);
   try {

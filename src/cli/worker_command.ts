@@ -34,6 +34,9 @@ export async function workerCommand(args: string[], io: Io): Promise<number> {
     );
   }
   const concurrency = integerOption("concurrency", values.concurrency, 1, 1024);
+  const prefetch = values.prefetch === undefined
+    ? undefined
+    : integerOption("prefetch", values.prefetch, 1, 65_536);
   const timeout = integerOption("shutdown-timeout", values["shutdown-timeout"], 0, 2_147_483_647);
   const wanted = values.queues === undefined ? undefined : queueList(values.queues);
   const format = values["log-format"];
@@ -77,7 +80,7 @@ export async function workerCommand(args: string[], io: Io): Promise<number> {
   if (logger) (chosen.broker as Broker & { logger: Logger }).logger = logger;
   let worker: Worker;
   try {
-    worker = new Worker(chosen.broker, { queues, concurrency });
+    worker = new Worker(chosen.broker, { queues, concurrency, ...prefetch && { prefetch } });
   } catch (error) {
     throw new CommandError(`Cannot start: ${firstLine(error)}`);
   }
@@ -123,6 +126,7 @@ function parse(args: string[]) {
       options: {
         queues: { type: "string" },
         concurrency: { type: "string", default: "8" },
+        prefetch: { type: "string" },
         "shutdown-timeout": { type: "string", default: "30000" },
         "metrics-port": { type: "string" },
         "metrics-host": { type: "string", default: "127.0.0.1" },
