@@ -129,3 +129,34 @@ async function send(conn: Deno.Conn, args: string[]): Promise<void> {
   await conn.write(new TextEncoder().encode(command));
   await conn.read(new Uint8Array(1_024));
 }
+
+/** The HTTP requests `fetch` sends while counted; see {@linkcode countRequests}. */
+export interface RequestCount {
+  /** Requests sent since the count began or was last reset. */
+  readonly value: number;
+  /** Starts again from 0. */
+  reset(): void;
+  /** Puts the original `fetch` back. */
+  restore(): void;
+}
+
+/**
+ * Counts the requests `fetch` sends (those whose URL starts with `prefix`, when given)
+ * until `restore()`: what an operation costs in round trips, beside its commands.
+ */
+export function countRequests(prefix?: string): RequestCount {
+  const original = globalThis.fetch;
+  let value = 0;
+  globalThis.fetch = ((input: RequestInfo | URL, init?: RequestInit) => {
+    const target = input instanceof Request ? input.url : String(input);
+    if (prefix === undefined || target.startsWith(prefix)) value++;
+    return original(input, init);
+  }) as typeof fetch;
+  return {
+    get value() {
+      return value;
+    },
+    reset: () => void (value = 0),
+    restore: () => void (globalThis.fetch = original),
+  };
+}

@@ -21,6 +21,7 @@ import { UpstashResultBackend } from "../src/results/upstash.ts";
 import { Worker } from "../src/worker.ts";
 import { silentLogger } from "./broker_conformance.ts";
 import { cleanup, costRedisUrl, testPrefix } from "./_env.ts";
+import { countRequests, type RequestCount } from "./_monitor.ts";
 
 /**
  * Redis commands per `UpstashBroker` operation (the EVALSHA or pipeline commands
@@ -370,12 +371,7 @@ Deno.test("cost: an idle Worker's round is one request whatever the number of qu
   const { server, redis } = await costServer();
   const namespace = testPrefix("cost-idle").slice(0, -1);
   const broker = new UpstashBroker({ redis, namespace, logger: silentLogger });
-  const original = globalThis.fetch;
-  let requests = 0;
-  globalThis.fetch = ((input: RequestInfo | URL, init?: RequestInit) => {
-    requests++;
-    return original(input, init);
-  }) as typeof fetch;
+  const requests = countRequests();
   try {
     for (const script of UPSTASH_SCRIPTS) await redis.scriptLoad(script.source);
     for (const [label, budget] of Object.entries(IDLE_ROUND_COST)) {
@@ -385,17 +381,17 @@ Deno.test("cost: an idle Worker's round is one request whatever the number of qu
       await worker.start();
       await worker.join();
       await redis.exec(["CONFIG", "RESETSTAT"]);
-      requests = 0;
+      requests.reset();
       await worker.join();
       const measured = {
-        requests,
+        requests: requests.value,
         commands: commandCount(await redis.exec<string>(["INFO", "commandstats"])),
       };
       await worker.stop();
       assert.deepEqual(measured, budget, label);
     }
   } finally {
-    globalThis.fetch = original;
+    requests.restore();
     await cleanup(redis, `${namespace}:`);
     await server.close();
   }
@@ -417,23 +413,18 @@ async function drainRequests(
   const task = actor(`drain-${crypto.randomUUID()}`, () => void ran++, { broker, queue });
   await broker.enqueue(Array.from({ length: count }, () => task.message()));
   for (const script of UPSTASH_SCRIPTS) await redis.scriptLoad(script.source);
-  const original = globalThis.fetch;
-  let requests = 0;
-  globalThis.fetch = ((input: RequestInfo | URL, init?: RequestInit) => {
-    requests++;
-    return original(input, init);
-  }) as typeof fetch;
+  const requests = countRequests();
   try {
     const polls = { pollMin: 60_000, pollMax: 60_000 };
     const worker = new Worker(broker, { queues: [queue], ...polls, ...prefetch && { prefetch } });
     await worker.start();
     while (ran < count) await new Promise((resolve) => setTimeout(resolve, 5));
-    const draining = requests;
+    const draining = requests.value;
     await worker.stop();
     assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
     return { requests: draining, prefetch: worker.prefetch };
   } finally {
-    globalThis.fetch = original;
+    requests.restore();
     await cleanup(redis, `${namespace}:`);
     await server.close();
   }
@@ -575,29 +566,25 @@ Deno.test("cost: a busy Worker's claims travel with its acks, one request per ro
   const queue = "busy";
   let ran = 0;
   const task = actor(`busy-${crypto.randomUUID()}`, () => void ran++, { broker, queue });
-  const original = globalThis.fetch;
-  let requests = 0;
+  let requests: RequestCount | undefined;
   try {
     for (const script of UPSTASH_SCRIPTS) await redis.scriptLoad(script.source);
     await broker.enqueue(
       Array.from({ length: BUSY_WORKER_REQUESTS.messages }, () => task.message()),
     );
-    globalThis.fetch = ((input: RequestInfo | URL, init?: RequestInit) => {
-      requests++;
-      return original(input, init);
-    }) as typeof fetch;
+    requests = countRequests();
     const worker = new Worker(broker, { queues: [queue] });
     await worker.start();
     await worker.join();
     await worker.stop();
-    globalThis.fetch = original;
+    requests.restore();
     assert.equal(ran, BUSY_WORKER_REQUESTS.messages);
     assert.ok(
-      requests <= BUSY_WORKER_REQUESTS.atMost,
-      `${requests} requests for ${ran} messages, at most ${BUSY_WORKER_REQUESTS.atMost}`,
+      requests.value <= BUSY_WORKER_REQUESTS.atMost,
+      `${requests.value} requests for ${ran} messages, at most ${BUSY_WORKER_REQUESTS.atMost}`,
     );
   } finally {
-    globalThis.fetch = original;
+    requests?.restore();
     await cleanup(redis, `${namespace}:`);
     await server.close();
   }

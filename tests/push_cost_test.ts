@@ -27,7 +27,7 @@ import { signPush } from "../src/push/signature.ts";
 import { tick } from "../src/tick.ts";
 import { silentLogger } from "./broker_conformance.ts";
 import { cleanup, testPrefix, testRedisUrl } from "./_env.ts";
-import { assertCosts, CommandCounter } from "./_monitor.ts";
+import { assertCosts, CommandCounter, countRequests } from "./_monitor.ts";
 
 /** The database index this file measures on; no other test uses it. */
 const DB = 14;
@@ -97,26 +97,20 @@ Deno.test("cost: a push deployment idles at zero commands; each push costs its d
   // As users get it: no replay store given, so the claim remembers each push's signature.
   const app = workerApp({ broker, signingKeys: [SECRET] });
   // REST requests to the local server, counted per operation.
-  const realFetch = globalThis.fetch;
-  let requests = 0;
-  globalThis.fetch = (input, init) => {
-    const target = input instanceof Request ? input.url : String(input);
-    if (target.startsWith(server.url)) requests++;
-    return realFetch(input, init);
-  };
+  const requests = countRequests(server.url);
   const requestsOf = new Map<Operation, number>();
   const queue = "cost";
   const task = actor(`task-${crypto.randomUUID()}`, () => {}, { broker, queue });
   const measured = new Map<Operation, Record<string, number>>();
   const measure = async <T>(operation: Operation, fn: () => Promise<T>): Promise<T> => {
     let result!: T;
-    const before = requests;
+    const before = requests.value;
     const counts = await counter.count(async () => {
       result = await fn();
       await push.flush();
     });
     measured.set(operation, counts);
-    requestsOf.set(operation, requests - before);
+    requestsOf.set(operation, requests.value - before);
     return result;
   };
 
@@ -181,7 +175,7 @@ Deno.test("cost: a push deployment idles at zero commands; each push costs its d
       PUSH_REQUESTS,
     );
   } finally {
-    globalThis.fetch = realFetch;
+    requests.restore();
     await counter.close();
     await cleanup(redis, `${namespace}:`);
     await server.close();
