@@ -8,6 +8,7 @@
 import type { Redis } from "@upstash/redis";
 import type { UpstashBrokerClient } from "../src/brokers/upstash.ts";
 import type { Script } from "../src/redis/script.ts";
+import type { LocalServer } from "../src/local/mod.ts";
 
 /** How an intercepted script call's answer is lost. */
 export type Loss =
@@ -67,4 +68,29 @@ export function losing(
     },
   };
   return { client: client as unknown as UpstashBrokerClient, lost: () => lost };
+}
+
+/**
+ * Makes a local server answer its next request 503 without running it (`next()`), and
+ * counts the requests so refused: a transient failure at the exact point, for the tests
+ * of what retries it.
+ */
+export function refusing(server: LocalServer): { next(): void; readonly refused: number } {
+  let refused = 0;
+  return {
+    next() {
+      const draws = [0];
+      server.faults = {
+        errorRate: 0.5,
+        random: () => {
+          const draw = draws.shift() ?? 1;
+          if (draw === 0) refused++;
+          return draw;
+        },
+      };
+    },
+    get refused() {
+      return refused;
+    },
+  };
 }

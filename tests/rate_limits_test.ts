@@ -21,6 +21,7 @@ import { UpstashRateLimiterBackend } from "../src/rate_limits/upstash_backend.ts
 import { WindowRateLimiter } from "../src/rate_limits/window.ts";
 import { Worker } from "../src/worker.ts";
 import { cleanup, restClient, restEnv, testRedisUrl } from "./_env.ts";
+import { refusing } from "./_losing.ts";
 import { silentLogger } from "./broker_conformance.ts";
 import { rateLimitsConformance } from "./rate_limits_conformance.ts";
 
@@ -222,7 +223,11 @@ Deno.test("UpstashRateLimiterBackend: given the answer of each operation lost on
   }
 });
 
-Deno.test("ConcurrentRateLimiter on Upstash: given a 503 on the release, then the release is retried and the slot is free at once, not after its ttl", async () => {
+/**
+ * A backend on its own local server, whose next request `faults.next()` answers 503
+ * without running it.
+ */
+async function refusingBackend() {
   const { token } = restEnv();
   const server = await startLocalServer({ redis: testRedisUrl(), token, port: 0, log: () => {} });
   const client = new Redis({ url: server.url, token, enableTelemetry: false });
@@ -230,50 +235,29 @@ Deno.test("ConcurrentRateLimiter on Upstash: given a 503 on the release, then th
   for (const script of SCRIPTS) await client.scriptLoad(script.source);
   const namespace = unique("test-503").slice(0, 20);
   const backend = new UpstashRateLimiterBackend({ redis: client, namespace });
-  let refused = 0;
-  try {
-    const mutex = new ConcurrentRateLimiter(backend, "m", { limit: 1, ttl: 15 * 60_000 });
-    await mutex.acquire(() => {
-      // The next request, the release, is answered 503 without running.
-      const draws = [0];
-      server.faults = {
-        errorRate: 0.5,
-        random: () => {
-          const draw = draws.shift() ?? 1;
-          if (draw === 0) refused++;
-          return draw;
-        },
-      };
-    });
-    assert.equal(refused, 1);
-    assert.equal(await mutex.acquire((acquired) => acquired, { raiseOnFailure: false }), true);
-  } finally {
+  const close = async () => {
     server.faults = {};
     await cleanup(redis, `${namespace}:`);
     await server.close();
+  };
+  return { backend, faults: refusing(server), close };
+}
+
+Deno.test("ConcurrentRateLimiter on Upstash: given a 503 on the release, then the release is retried and the slot is free at once, not after its ttl", async () => {
+  const { backend, faults, close } = await refusingBackend();
+  try {
+    const mutex = new ConcurrentRateLimiter(backend, "m", { limit: 1, ttl: 15 * 60_000 });
+    // The next request, the release, is answered 503 without running.
+    await mutex.acquire(() => faults.next());
+    assert.equal(faults.refused, 1);
+    assert.equal(await mutex.acquire((acquired) => acquired, { raiseOnFailure: false }), true);
+  } finally {
+    await close();
   }
 });
 
 Deno.test("rate limiters on Upstash: given a 503 on an acquire, then it is retried with the same id and admits once", async () => {
-  const { token } = restEnv();
-  const server = await startLocalServer({ redis: testRedisUrl(), token, port: 0, log: () => {} });
-  const client = new Redis({ url: server.url, token, enableTelemetry: false });
-  for (const script of SCRIPTS) await client.scriptLoad(script.source);
-  const namespace = unique("test-503a").slice(0, 20);
-  const backend = new UpstashRateLimiterBackend({ redis: client, namespace });
-  // The next request is answered 503 without running; the ones after it run.
-  let refused = 0;
-  const refuseNext = () => {
-    const draws = [0];
-    server.faults = {
-      errorRate: 0.5,
-      random: () => {
-        const draw = draws.shift() ?? 1;
-        if (draw === 0) refused++;
-        return draw;
-      },
-    };
-  };
+  const { backend, faults, close } = await refusingBackend();
   try {
     const limiters = [
       new ConcurrentRateLimiter(backend, "c", { limit: 1 }),
@@ -282,21 +266,19 @@ Deno.test("rate limiters on Upstash: given a 503 on an acquire, then it is retri
       new BucketRateLimiter(backend, "t", { limit: 1, bucket: 60_000, strategy: "token" }),
     ];
     for (const limiter of limiters) {
-      refuseNext();
+      // The acquire is answered 503 without running; its retry runs.
+      faults.next();
       let ran = 0;
       await limiter.acquire(() => void ran++);
       assert.equal(ran, 1);
     }
-    assert.equal(refused, 4);
-    server.faults = {};
+    assert.equal(faults.refused, 4);
     // Each admitted one request only: its limit of 1 is used (the mutex is free again).
     for (const limiter of limiters.slice(1)) {
       assert.equal(await limiter.acquire((acquired) => acquired, { raiseOnFailure: false }), false);
     }
   } finally {
-    server.faults = {};
-    await cleanup(redis, `${namespace}:`);
-    await server.close();
+    await close();
   }
 });
 

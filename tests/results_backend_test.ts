@@ -14,6 +14,7 @@ import "../src/results/_lookup.ts";
 import { startLocalServer } from "../src/local/mod.ts";
 import { silentLogger } from "./broker_conformance.ts";
 import { cleanup, restClient, restEnv, testPrefix, testRedisUrl } from "./_env.ts";
+import { refusing } from "./_losing.ts";
 import { CommandCounter } from "./_monitor.ts";
 
 const redis = restClient();
@@ -304,38 +305,27 @@ Deno.test("Results on an UpstashBroker: given a 503 on the write of a result or 
   const logger = { debug() {}, info() {}, warn: keep, error: keep };
   const broker = new UpstashBroker({ redis: client, namespace, logger });
   broker.addMiddleware(new Results({ storeResults: true }));
-  let refused = 0;
   // The next request, the write of the result (or of the failure), is answered 503.
-  const refuseNext = () => {
-    const draws = [0];
-    server.faults = {
-      errorRate: 0.5,
-      random: () => {
-        const draw = draws.shift() ?? 1;
-        if (draw === 0) refused++;
-        return draw;
-      },
-    };
-  };
+  const faults = refusing(server);
   const echo = actor(`echo-${crypto.randomUUID()}`, (n: number) => {
-    refuseNext();
+    faults.next();
     return n;
   }, { broker, queue });
   const doomed = actor(`doomed-${crypto.randomUUID()}`, (): number => {
-    refuseNext();
+    faults.next();
     throw new RangeError("no");
   }, { broker, queue, maxRetries: 0 });
   try {
     const sent = await echo.send(7);
     const [claim] = await broker.claim(queue);
     assert.equal((await processMessage(broker, queue, claim)).status, "acked");
-    assert.equal(refused, 1);
+    assert.equal(faults.refused, 1);
     assert.equal(await sent.getResult(), 7);
 
     const failing = await doomed.send();
     const [again] = await broker.claim(queue);
     assert.equal((await processMessage(broker, queue, again)).status, "dead");
-    assert.equal(refused, 2);
+    assert.equal(faults.refused, 2);
     await assert.rejects(failing.getResult(), ResultFailure);
     // The dead letter is logged; no hook failed.
     assert.deepEqual(lines.filter((line) => !line.startsWith("Message ")), []);
