@@ -5,6 +5,7 @@
  */
 import { describe } from "../_util.ts";
 import type { Broker } from "../broker.ts";
+import { redisOf } from "../brokers/_on_redis.ts";
 import { getBroker } from "../global_broker.ts";
 import type { RateLimiterBackend } from "./backend.ts";
 import { checkBackend } from "./_checks.ts";
@@ -51,9 +52,8 @@ export function readSource(first: unknown, key: unknown, context: string): Sourc
 }
 
 /**
- * The backend a broker implies: on its Redis and namespace for a broker on Redis (one with
- * a `redis` client and a `namespace`, as `UpstashBroker` and wrappers of it have, the rule
- * `Results` follows), else in memory beside the broker; with the broker's clock.
+ * The backend a broker implies: on its Redis and namespace for a broker on Redis
+ * (`redisOf`), else in memory beside the broker; with the broker's clock.
  *
  * @throws {TypeError} When the broker's client cannot run scripts: pass `backend`.
  */
@@ -61,11 +61,11 @@ export function backendOf(broker: Broker | undefined): RateLimiterBackend {
   const owner = broker ?? getBroker();
   let backend = BACKENDS.get(owner);
   if (!backend) {
-    const { redis, namespace } = owner as Broker & { redis?: unknown; namespace?: unknown };
-    backend = typeof redis === "object" && redis !== null && typeof namespace === "string"
+    const onRedis = redisOf(owner);
+    backend = onRedis
       ? new UpstashRateLimiterBackend({
-        redis: redis as UpstashRateLimiterBackendOptions["redis"],
-        namespace,
+        redis: onRedis.redis as UpstashRateLimiterBackendOptions["redis"],
+        namespace: onRedis.namespace,
         now: owner.now,
       })
       : new MemoryRateLimiterBackend({ now: owner.now });

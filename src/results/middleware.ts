@@ -8,6 +8,7 @@ import { describe, integerIn } from "../_util.ts";
 import { CANCELLED } from "../_cancelled.ts";
 import { DEFAULT_RESULT_TTL, RESULTS_OPTIONS } from "../actor.ts";
 import type { Broker, NackOutcome } from "../broker.ts";
+import { redisOf } from "../brokers/_on_redis.ts";
 import type { Message } from "../message.ts";
 import type { MessageContext } from "../context.ts";
 import type { Continuation, PlanRef } from "../continuation.ts";
@@ -139,7 +140,7 @@ export class Results extends Middleware {
     if (this.backend) return this.backend;
     let derived = DERIVED.get(broker);
     if (!derived) {
-      const redis = redisOf(broker);
+      const redis = resultClientOf(broker);
       derived = redis
         ? new UpstashResultBackend({ redis: redis.client, namespace: redis.namespace })
         : new MemoryResultBackend();
@@ -268,18 +269,16 @@ export class Results extends Middleware {
 const DERIVED = new WeakMap<Broker, ResultBackend>();
 
 /**
- * The Redis client and namespace of a broker on Redis (an `UpstashBroker`), read by shape:
- * importing `UpstashBroker` here would close an import cycle through `Message`.
+ * The result client and namespace of a broker on Redis (`redisOf`).
  *
  * @throws {TypeError} When its client lacks `set` or `mget`.
  */
-function redisOf(
+function resultClientOf(
   broker: Broker,
 ): { client: UpstashResultClient; namespace: string } | undefined {
-  const { redis, namespace } = broker as Broker & { redis?: unknown; namespace?: unknown };
-  if (typeof redis !== "object" || redis === null || typeof namespace !== "string") {
-    return undefined;
-  }
+  const onRedis = redisOf(broker);
+  if (!onRedis) return undefined;
+  const { redis, namespace } = onRedis;
   const client = redis as Partial<UpstashResultClient>;
   if (typeof client.set !== "function" || typeof client.mget !== "function") {
     throw new TypeError(

@@ -9,6 +9,7 @@ import { describe } from "../_util.ts";
 import type { Broker, Logger } from "../broker.ts";
 import type { RedisClient } from "../redis/client.ts";
 import { MemoryBroker } from "../brokers/memory.ts";
+import { redisOf } from "../brokers/_on_redis.ts";
 import { getBroker } from "../global_broker.ts";
 import type { Message } from "../message.ts";
 import { getActor } from "../registry.ts";
@@ -266,17 +267,17 @@ export class Scheduler {
   } {
     let store: ScheduleStore;
     let key: object | string;
+    const onRedis = redisOf(broker);
     if (this.#store) {
       key = store = this.#store;
-    } else if (onRedis(broker)) {
-      // A broker on Redis (an `UpstashBroker`, or a wrapper keeping its client and
-      // namespace, the rule `Results` and the rate limiters follow): records beside it.
+    } else if (onRedis) {
+      // A broker on Redis (`redisOf`): the records beside it.
       store = new UpstashScheduleStore({
-        redis: broker.redis,
-        namespace: broker.namespace,
+        redis: onRedis.redis as RedisClient,
+        namespace: onRedis.namespace,
         now: broker.now,
       });
-      key = `upstash:${broker.namespace}`;
+      key = `upstash:${onRedis.namespace}`;
     } else {
       // Beside the broker, as in Redis: schedulers on one broker share their records.
       let memory = MEMORY_STORES.get(broker);
@@ -308,12 +309,4 @@ function millis(value: Date | number, context: string): number {
     );
   }
   return Math.floor(ms);
-}
-
-/** Whether a broker keeps a Redis client and a namespace, as `UpstashBroker` does. */
-function onRedis(
-  broker: Broker,
-): broker is Broker & { redis: RedisClient; namespace: string } {
-  const { redis, namespace } = broker as Broker & { redis?: unknown; namespace?: unknown };
-  return typeof redis === "object" && redis !== null && typeof namespace === "string";
 }
