@@ -5,6 +5,7 @@
  * @module
  */
 import type { RedisClient } from "../redis/client.ts";
+import type { Script, ScriptArg } from "../redis/script.ts";
 import type {
   BarrierCreateOptions,
   BarrierState,
@@ -116,8 +117,7 @@ export class UpstashRateLimiterBackend implements RateLimiterBackend {
     const now = this.#now();
     const args = [now, token, limit, ttl, now + ttl];
     const keys = [this.#key(key, "concurrent")];
-    const acquire = () => ACQUIRE_CONCURRENT.run(this.#redis, keys, args);
-    return await retryTransient(acquire, { action: "take a concurrency slot" }) === 1;
+    return await this.#answersYes(ACQUIRE_CONCURRENT, keys, args, "take a concurrency slot");
   }
 
   /**
@@ -138,9 +138,8 @@ export class UpstashRateLimiterBackend implements RateLimiterBackend {
     options: ReleaseSlotOptions = {},
   ): Promise<boolean> {
     const keys = [this.#key(key, "concurrent")];
-    const release = () =>
-      RELEASE_CONCURRENT.run(this.#redis, keys, [token, this.#now(), options.expiresAt ?? 0]);
-    return await retryTransient(release, { action: "release a concurrency slot" }) === 1;
+    const args = [token, this.#now(), options.expiresAt ?? 0];
+    return await this.#answersYes(RELEASE_CONCURRENT, keys, args, "release a concurrency slot");
   }
 
   /**
@@ -156,8 +155,7 @@ export class UpstashRateLimiterBackend implements RateLimiterBackend {
     const now = this.#now();
     const args = [now, id, limit, window, now - window];
     const keys = [this.#key(key, "window")];
-    const acquire = () => ACQUIRE_WINDOW.run(this.#redis, keys, args);
-    return await retryTransient(acquire, { action: "admit a request in a window" }) === 1;
+    return await this.#answersYes(ACQUIRE_WINDOW, keys, args, "admit a request in a window");
   }
 
   /**
@@ -175,8 +173,8 @@ export class UpstashRateLimiterBackend implements RateLimiterBackend {
     // A set of ids (`fixed:`), not the counter older versions kept under `bucket:`.
     const keys = [this.#key(key, `fixed:${index}`)];
     const keep = (index + 2) * bucket - now;
-    const acquire = () => ACQUIRE_FIXED_BUCKET.run(this.#redis, keys, [limit, keep, id]);
-    return await retryTransient(acquire, { action: "admit a request in a bucket" }) === 1;
+    const args = [limit, keep, id];
+    return await this.#answersYes(ACQUIRE_FIXED_BUCKET, keys, args, "admit a request in a bucket");
   }
 
   /**
@@ -192,8 +190,20 @@ export class UpstashRateLimiterBackend implements RateLimiterBackend {
     const args = [this.#now(), limit * bucket, limit, bucket, TAKEN_TTL_MS];
     const tokens = this.#key(key, "tokens");
     const keys = [tokens, `${tokens}:taken:${id}`];
-    const acquire = () => ACQUIRE_TOKEN_BUCKET.run(this.#redis, keys, args);
-    return await retryTransient(acquire, { action: "take a token from a bucket" }) === 1;
+    return await this.#answersYes(ACQUIRE_TOKEN_BUCKET, keys, args, "take a token from a bucket");
+  }
+
+  /**
+   * Runs a slot script and reads its yes (1) or no: a transient failure (5xx, network) is
+   * sent again, the same call, for up to 15 s; each such script is safe to repeat.
+   */
+  async #answersYes(
+    script: Script<number>,
+    keys: string[],
+    args: ScriptArg[],
+    action: string,
+  ): Promise<boolean> {
+    return await retryTransient(() => script.run(this.#redis, keys, args), { action }) === 1;
   }
 
   /**
