@@ -64,6 +64,36 @@ export function redisFailureText(error: unknown): string {
   return `${error.name}${text ? `: ${text}` : ""}${why ? ` (${why})` : ""}`;
 }
 
+/**
+ * Waits microtask turns while `probe()` keeps changing: returns once it stayed the same for
+ * `turns` turns in a row, or as soon as `done()` holds. Work that needs no I/O (actors that
+ * end, acks that join a batch) moves on microtasks alone: this lets it finish first.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { settled } from "./_util.ts";
+ *
+ * let n = 0;
+ * const count = async () => { for (let i = 0; i < 5; i++) { await undefined; n++; } };
+ * void count();
+ * await settled(() => n, 2);
+ * assert.equal(n, 5);
+ * ```
+ */
+export async function settled(
+  probe: () => unknown,
+  turns: number,
+  done: () => boolean = () => false,
+): Promise<void> {
+  for (let quiet = 0, last = probe(); quiet < turns && !done();) {
+    await undefined;
+    const now = probe();
+    quiet = now === last ? quiet + 1 : 0;
+    last = now;
+  }
+}
+
 /** Resolves after `ms` milliseconds, or at once when `signal` aborts; never rejects. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

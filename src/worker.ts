@@ -6,7 +6,7 @@
  * @module
  */
 import { type Held, WorkerHeartbeat } from "./_heartbeat.ts";
-import { errorName, MAX_TIMER_MS, NAME_PATTERN, sleep } from "./_util.ts";
+import { errorName, MAX_TIMER_MS, NAME_PATTERN, settled, sleep } from "./_util.ts";
 import type { Broker, Claim, JoinFailFast } from "./broker.ts";
 import { JoinTimeout, Retry } from "./errors.ts";
 import { emit } from "./middleware/_emit.ts";
@@ -323,11 +323,7 @@ export class Worker {
       // Actors that finish without waiting on I/O settle within a few microtask turns, and
       // start the next ones: let them, until no actor has settled for a few turns, so that
       // the claim asks for their room too and leaves with their acks, in one request.
-      for (let quiet = 0, settled = this.#settling; quiet < SETTLE_TURNS && this.running > 0;) {
-        await undefined;
-        quiet = this.#settling === settled ? quiet + 1 : 0;
-        settled = this.#settling;
-      }
+      await settled(() => this.#settling, SETTLE_TURNS, () => this.running === 0);
       // A wake that came before this round is answered by it.
       this.#woken = false;
       // A message whose actor finished makes room for a claim at once: the claim leaves
@@ -411,7 +407,7 @@ export class Worker {
       claims = await this.broker.claim(queue, { count, leaseMs: this.#leaseMs });
       // The acks that travelled with the claim land in the same answer: let their
       // messages finish first, so that their room is free for these.
-      for (let turn = 0; turn < SETTLE_TURNS; turn++) await undefined;
+      await settled(() => this.#started, SETTLE_TURNS);
       if (this.#ahead.length > 0) this.#waited = true;
       else if (this.running === 0) this.#starved = true;
     } catch (error) {

@@ -5,6 +5,7 @@
  * commands, the call record included; ten single acks 40), and each caller gets its own
  * answers back.
  */
+import { settled } from "../../_util.ts";
 
 interface Waiter<R> {
   from: number;
@@ -83,13 +84,8 @@ export class Coalescer<T, R> {
     batch.scheduled = true;
     // Wait while the batch still grows: calls of actors that finish a few microtask turns
     // apart (a second wave of messages, started as the first finished) join it.
-    for (let size = 0, quiet = 0; quiet < QUIET_TURNS;) {
-      await undefined;
-      if (batch.sent) return;
-      quiet = batch.items.length === size ? quiet + 1 : 0;
-      size = batch.items.length;
-    }
-    void this.#flush(key);
+    await settled(() => batch.items.length, QUIET_TURNS, () => batch.sent);
+    if (!batch.sent) void this.#flush(key);
   }
 
   async #flush(key: string): Promise<void> {
