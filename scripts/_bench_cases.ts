@@ -209,10 +209,10 @@ export class SkiffCases {
   }
 
   /**
-   * Send → actor start, paced at `rate`, through the push endpoint: `workerApp` served over
-   * HTTP in this process, the sender's broker with the `Push` middleware.
+   * A push endpoint (`workerApp` served over HTTP in this process) and a sender's broker
+   * with the `Push` middleware, on one namespace; `close()` stops the server and drops it.
    */
-  async latencyPush(n: number, rate: number): Promise<Sample> {
+  async #pushed(): Promise<{ sender: UpstashBroker; push: Push; close: () => Promise<void> }> {
     const namespace = unique("bench");
     const endpoint = new UpstashBroker({ redis: this.#redis, namespace, logger: silent });
     const app = workerApp({ broker: endpoint, signingKeys: [SECRET] });
@@ -220,6 +220,19 @@ export class SkiffCases {
     const sender = new UpstashBroker({ redis: this.#redis, namespace, logger: silent });
     const push = new Push({ url: `${server.url}/messages`, signingKey: SECRET });
     sender.addMiddleware(push);
+    const close = async () => {
+      await server.close();
+      await this.#drop(endpoint);
+    };
+    return { sender, push, close };
+  }
+
+  /**
+   * Send → actor start, paced at `rate`, through the push endpoint: `workerApp` served over
+   * HTTP in this process, the sender's broker with the `Push` middleware.
+   */
+  async latencyPush(n: number, rate: number): Promise<Sample> {
+    const { sender, push, close } = await this.#pushed();
     const queue = unique("q");
     const seen: number[] = [];
     const task = actor(unique("bench.latency"), (sent: number) => {
@@ -230,8 +243,7 @@ export class SkiffCases {
       await until(() => seen.length, n);
       await push.flush();
     });
-    await server.close();
-    await this.#drop(endpoint);
+    await close();
     return latency(sample, seen);
   }
 
@@ -240,13 +252,7 @@ export class SkiffCases {
    * the push endpoint: time from the first send to the last actor start.
    */
   async pushBurst(n: number): Promise<Sample> {
-    const namespace = unique("bench");
-    const endpoint = new UpstashBroker({ redis: this.#redis, namespace, logger: silent });
-    const app = workerApp({ broker: endpoint, signingKeys: [SECRET] });
-    const server = await serve((request) => app.fetch(request));
-    const sender = new UpstashBroker({ redis: this.#redis, namespace, logger: silent });
-    const push = new Push({ url: `${server.url}/messages`, signingKey: SECRET });
-    sender.addMiddleware(push);
+    const { sender, push, close } = await this.#pushed();
     const queue = unique("q");
     const name = unique("bench.noop");
     let ran = 0;
@@ -262,8 +268,7 @@ export class SkiffCases {
       await push.flush();
       return ended;
     });
-    await server.close();
-    await this.#drop(endpoint);
+    await close();
     return sample;
   }
 
