@@ -188,6 +188,7 @@ async function faulty(name: string) {
     token,
     port: 0,
     log: (line) => line.includes("dropped") && dropped.push(line),
+    faults: { dropRate: 0 }, // served on node:http, which can drop responses
   });
   const redis = new Redis({ url: server.url, token, enableTelemetry: false });
   /** The next request runs, then loses its answer; the client's retry gets through. */

@@ -425,6 +425,18 @@ Deno.test("local: fault mode drops a response after the command ran; the client'
     assert.equal(await redis.incr(`${prefix}n`), 2);
     server.faults = {};
     assert.equal(await redis.get(`${prefix}n`), 2);
+  }, { faults: { dropRate: 0 } }));
+
+Deno.test("local: a server started without a dropRate refuses one later, with the reason", () =>
+  withServer("nodrop", async ({ server, redis, prefix }) => {
+    assert.throws(
+      () => server.faults = { dropRate: 0.5 },
+      (error) =>
+        error instanceof TypeError &&
+        /Cannot drop responses: start the server with 'faults\.dropRate'/.test(error.message),
+    );
+    server.faults = { errorRate: 0 };
+    assert.equal(await redis.incr(`${prefix}n`), 1);
   }));
 
 Deno.test("local: fault mode adds latency", () =>

@@ -468,6 +468,7 @@ Deno.test("scheduler (redis): given a slot whose swap fails on one instance, the
     token: "isolates",
     port: 0,
     log: () => {},
+    faults: { dropRate: 0 }, // served on node:http, which can drop responses
   });
   const client = () =>
     new Redis({

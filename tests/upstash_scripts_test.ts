@@ -249,6 +249,7 @@ Deno.test("upstash scripts: given lost responses, when the client retries, then 
     token: TOKEN,
     port: 0,
     log: (line) => logs.push(line),
+    faults: { dropRate: 0 }, // served on node:http, which can drop responses
   });
   const client = new Redis({ url: server.url, token: TOKEN, enableTelemetry: false });
   const namespace = testPrefix("faults").slice(0, -1);

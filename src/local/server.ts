@@ -19,7 +19,11 @@ export interface FaultOptions {
   latencyMs?: number;
   /** Share of requests (0 to 1) answered 503 without running. */
   errorRate?: number;
-  /** Share of requests (0 to 1) that run, then lose their response (the socket drops). */
+  /**
+   * Share of requests (0 to 1) that run, then lose their response (the socket drops). Only
+   * `node:http` can drop a socket, so a server that may drop responses must be started with
+   * a `dropRate` (0 allowed); without one it runs on Deno's or Bun's own HTTP server.
+   */
   dropRate?: number;
   /** The source of randomness for the shares; `Math.random` by default. */
   random?: () => number;
@@ -51,9 +55,36 @@ export interface LocalServer {
   readonly url: string;
   /** The port it listens on. */
   readonly port: number;
-  /** Faults in force; change them while the server runs. */
+  /**
+   * Faults in force; change them while the server runs. A `dropRate` above 0 needs a server
+   * started with one (see {@linkcode FaultOptions.dropRate}).
+   */
   faults: FaultOptions;
   /** Stops accepting, lets requests in flight finish, then closes the Redis connections. */
+  close(): Promise<void>;
+}
+
+/** A request as both HTTP front ends hand it over. */
+interface Incoming {
+  method: string;
+  path: string;
+  authorization: string | undefined;
+  encoding: string | undefined;
+  /** Undefined when over the size limit. */
+  body: Uint8Array | undefined;
+}
+
+/** An answer, or `DROP` to lose it after the command ran. */
+type Answer = { status: number; json: string } | typeof DROP;
+
+const DROP = Symbol("drop");
+
+/** A listening HTTP front end. */
+interface Listening {
+  port: number;
+  address: string;
+  /** Whether it can drop a response's connection. */
+  drops: boolean;
   close(): Promise<void>;
 }
 
@@ -63,7 +94,8 @@ const MiB = 1024 * 1024;
 
 /**
  * Starts an Upstash REST server in front of a redis-server, after checking that Redis
- * answers.
+ * answers. It runs on the runtime's own HTTP server under Deno and Bun, on `node:http`
+ * under Node and whenever `faults.dropRate` is set.
  *
  * @example Start one on a free port
  * ```ts ignore
@@ -99,52 +131,22 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   const log = options.log ?? ((line: string) => console.error(line));
   const maxBody = options.maxBodyBytes ?? 10 * MiB;
   const authorized = tokenCheck(options.token);
-  // Requests in flight per socket, so that close() can end idle keep-alive sockets at
-  // once and busy ones right after their response.
-  const sockets = new Map<Socket, number>();
-  let closing = false;
+  let faults: FaultOptions = { ...options.faults };
 
-  const state: LocalServer = {
-    url: "",
-    port: 0,
-    faults: { ...options.faults },
-    close,
-  };
-
-  const server = createServer((req, res) => {
-    const socket = req.socket;
-    sockets.set(socket, (sockets.get(socket) ?? 0) + 1);
-    handle(req, res).catch((error) => {
-      log(`skiff local: 500 ${pathOf(req)}: ${error instanceof Error ? error.name : "error"}`);
-      reply(res, 500, { error: "ERR internal error of the local server" });
-    }).finally(() => {
-      const left = (sockets.get(socket) ?? 1) - 1;
-      sockets.set(socket, left);
-      if (closing && left === 0) socket.destroy();
-    });
-  });
-  server.on("connection", (socket: Socket) => {
-    sockets.set(socket, 0);
-    socket.on("close", () => sockets.delete(socket));
-  });
-
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const body = await readBody(req, maxBody);
-    const path = pathOf(req);
+  async function answer(incoming: Incoming): Promise<Answer> {
+    const { path, body } = incoming;
     // Redis's own error texts may quote user data, so only their first word is logged.
-    const fail = (status: number, message: string, logged = message) => {
+    const fail = (status: number, message: string, logged = message): Answer => {
       log(`skiff local: ${status} ${path}: ${logged}`);
-      reply(res, status, { error: message });
+      return { status, json: JSON.stringify({ error: message }) };
     };
-    if (!authorized(req.headers.authorization)) {
-      return fail(401, "Unauthorized");
-    }
+    if (!authorized(incoming.authorization)) return fail(401, "Unauthorized");
     if (body === undefined) {
       return fail(400, `ERR max request size exceeded, limit is ${maxBody} bytes`);
     }
     let commands: string[][];
     try {
-      commands = parseRequest(req.method ?? "GET", path, body);
+      commands = parseRequest(incoming.method, path, body);
     } catch (error) {
       if (error instanceof BadRequest) return fail(400, error.message);
       throw error;
@@ -154,7 +156,6 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
       if (refused) return fail(400, refused);
     }
 
-    const faults = state.faults;
     const random = faults.random ?? Math.random;
     if (faults.latencyMs) await new Promise((r) => setTimeout(r, faults.latencyMs));
     if (faults.errorRate && random() < faults.errorRate) {
@@ -174,8 +175,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     }
     if (faults.dropRate && random() < faults.dropRate) {
       log(`skiff local: dropped the response of ${path} (fault mode)`);
-      req.socket.destroy();
-      return;
+      return DROP;
     }
 
     if (transaction) {
@@ -192,35 +192,202 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
         log(`skiff local: ${path} ${commands[i][0].toUpperCase()}: ${errorCode(value.message)}`);
       }
     });
-    const base64 = String(req.headers["upstash-encoding"]).toLowerCase() === "base64";
+    const base64 = incoming.encoding?.toLowerCase() === "base64";
     if (path === "/pipeline" || transaction) {
-      return replyRaw(res, 200, `[${fixed.map((v) => itemJson(v, base64)).join(",")}]`);
+      return { status: 200, json: `[${fixed.map((v) => itemJson(v, base64)).join(",")}]` };
     }
-    replyRaw(res, fixed[0] instanceof RespError ? 400 : 200, itemJson(fixed[0], base64));
+    return {
+      status: fixed[0] instanceof RespError ? 400 : 200,
+      json: itemJson(fixed[0], base64),
+    };
   }
 
-  async function close(): Promise<void> {
-    closing = true;
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const [socket, busy] of sockets) if (busy === 0) socket.destroy();
-    await closed;
+  const safely = (incoming: Incoming): Promise<Answer> =>
+    answer(incoming).catch((error) => {
+      const name = error instanceof Error ? error.name : "error";
+      log(`skiff local: 500 ${incoming.path}: ${name}`);
+      return {
+        status: 500,
+        json: JSON.stringify({ error: "ERR internal error of the local server" }),
+      };
+    });
+  const listen = options.faults?.dropRate === undefined ? listenNative : undefined;
+  const address = { port: options.port ?? 8079, hostname: options.hostname ?? "127.0.0.1" };
+  let http: Listening;
+  try {
+    http = await (listen?.(safely, address, maxBody) ?? listenNode(safely, address, maxBody));
+  } catch (error) {
     pool.close();
+    throw error;
   }
+  const host = http.address.includes(":") ? `[${http.address}]` : http.address;
+  return {
+    url: `http://${host}:${http.port}`,
+    port: http.port,
+    get faults() {
+      return faults;
+    },
+    set faults(next: FaultOptions) {
+      if (next.dropRate && !http.drops) {
+        throw new TypeError(
+          "Cannot drop responses: start the server with 'faults.dropRate' (0 allowed) to serve on node:http, which can drop a connection",
+        );
+      }
+      faults = next;
+    },
+    async close() {
+      await http.close();
+      pool.close();
+    },
+  };
+}
 
+/** Where to listen. */
+interface Address {
+  port: number;
+  hostname: string;
+}
+
+const JSON_TYPE = "application/json";
+const UTF8 = new TextDecoder();
+
+/** Deno's or Bun's own HTTP server, when the runtime has one: about half `node:http`'s cost there. */
+function listenNative(
+  answer: (incoming: Incoming) => Promise<Answer>,
+  address: Address,
+  maxBody: number,
+): Promise<Listening> | undefined {
+  const runtime = globalThis as unknown as {
+    Deno?: {
+      serve(
+        options: Address & { onListen(addr: { port: number; hostname: string }): void },
+        handler: (request: Request) => Promise<Response>,
+      ): { addr: { port: number; hostname: string }; shutdown(): Promise<void> };
+    };
+    Bun?: {
+      serve(options: Address & { fetch(request: Request): Promise<Response> }): {
+        port: number;
+        hostname: string;
+        stop(closeActive?: boolean): Promise<void> | void;
+      };
+    };
+  };
+  const handler = async (request: Request): Promise<Response> => {
+    let body;
+    try {
+      body = await readLimited(request.body, maxBody);
+    } catch {
+      // The client went away mid-body: nobody reads this answer.
+      return new Response(null, { status: 400 });
+    }
+    const answered = await answer({
+      method: request.method,
+      path: pathOf(request.url.slice(request.url.indexOf("/", 8))),
+      authorization: request.headers.get("authorization") ?? undefined,
+      encoding: request.headers.get("upstash-encoding") ?? undefined,
+      body,
+    });
+    if (answered === DROP) {
+      // Not reached: a server that may drop is started on node:http.
+      throw new Error("Cannot drop a response on this HTTP server");
+    }
+    return new Response(answered.json, {
+      status: answered.status,
+      headers: { "content-type": JSON_TYPE, "upstash-sync-token": randomUUID() },
+    });
+  };
+  if (runtime.Deno?.serve) {
+    const serveDeno = runtime.Deno.serve;
+    return new Promise((resolve, reject) => {
+      try {
+        const server = serveDeno({
+          ...address,
+          onListen: ({ port, hostname }) =>
+            resolve({
+              port,
+              address: hostname,
+              drops: false,
+              close: () => server.shutdown(),
+            }),
+        }, handler);
+      } catch (error) {
+        reject(error);
+      }
+    });
+  }
+  if (runtime.Bun?.serve) {
+    const server = runtime.Bun.serve({ ...address, fetch: handler });
+    return Promise.resolve({
+      port: server.port,
+      address: server.hostname,
+      drops: false,
+      close: async () => await server.stop(false),
+    });
+  }
+  return undefined;
+}
+
+/** `node:http`, which can drop a response's socket: under Node, and for the drop fault. */
+async function listenNode(
+  answer: (incoming: Incoming) => Promise<Answer>,
+  address: Address,
+  maxBody: number,
+): Promise<Listening> {
+  // Requests in flight per socket, so that close() can end idle keep-alive sockets at
+  // once and busy ones right after their response.
+  const sockets = new Map<Socket, number>();
+  let closing = false;
+  const server = createServer(async (req, res) => {
+    const socket = req.socket;
+    sockets.set(socket, (sockets.get(socket) ?? 0) + 1);
+    try {
+      const answered = await answer({
+        method: req.method ?? "GET",
+        path: pathOf(req.url ?? "/"),
+        authorization: req.headers.authorization,
+        encoding: header(req.headers["upstash-encoding"]),
+        body: await readBody(req, maxBody),
+      });
+      if (answered === DROP) socket.destroy();
+      else reply(res, answered.status, answered.json);
+    } catch {
+      // The client went away mid-body: nobody reads this answer.
+      socket.destroy();
+    }
+    const left = (sockets.get(socket) ?? 1) - 1;
+    sockets.set(socket, left);
+    if (closing && left === 0) socket.destroy();
+  });
+  server.on("connection", (socket: Socket) => {
+    sockets.set(socket, 0);
+    socket.on("close", () => sockets.delete(socket));
+  });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(options.port ?? 8079, options.hostname ?? "127.0.0.1", () => resolve());
+    server.listen(address.port, address.hostname, () => resolve());
   });
-  const address = server.address() as AddressInfo;
-  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
-  return Object.assign(state, { url: `http://${host}:${address.port}`, port: address.port });
+  const { port, address: bound } = server.address() as AddressInfo;
+  return {
+    port,
+    address: bound,
+    drops: true,
+    close() {
+      closing = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const [socket, busy] of sockets) if (busy === 0) socket.destroy();
+      return closed;
+    },
+  };
+}
+
+function header(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
 }
 
 const ROUTES = new Set(["/", "/pipeline", "/multi-exec"]);
 
-function pathOf(req: IncomingMessage): string {
+function pathOf(url: string): string {
   // The routes clients use are their own pathname; anything else goes through URL parsing.
-  const url = req.url ?? "/";
   return ROUTES.has(url) ? url : new URL(url, "http://local").pathname;
 }
 
@@ -251,7 +418,7 @@ function tokenCheck(token: string): (header: string | undefined) => boolean {
   };
 }
 
-function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined> {
+function readBody(req: IncomingMessage, max: number): Promise<Uint8Array | undefined> {
   // The whole body is read even when too large, so the answer reaches the client
   // instead of a dropped socket (which the client would retry six times).
   return new Promise((resolve, reject) => {
@@ -267,14 +434,38 @@ function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined
   });
 }
 
-function parseRequest(method: string, path: string, body: Buffer): string[][] {
+/** A fetch body whole, or undefined when over `max` bytes (read to its end all the same). */
+async function readLimited(
+  body: ReadableStream<Uint8Array> | null,
+  max: number,
+): Promise<Uint8Array | undefined> {
+  if (body === null) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.byteLength;
+    if (size <= max) chunks.push(chunk);
+    else chunks.length = 0;
+  }
+  if (size > max) return undefined;
+  if (chunks.length === 1) return chunks[0];
+  const whole = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    whole.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return whole;
+}
+
+function parseRequest(method: string, path: string, body: Uint8Array): string[][] {
   if (path === "/" || path === "/pipeline" || path === "/multi-exec") {
     if (method !== "POST") {
       throw new BadRequest(`ERR ${path} accepts POST only, received ${method}`);
     }
     let json: unknown;
     try {
-      json = JSON.parse(body.toString("utf8"));
+      json = JSON.parse(UTF8.decode(body));
     } catch {
       throw new BadRequest("ERR the request body must be JSON");
     }
@@ -292,7 +483,7 @@ function parseRequest(method: string, path: string, body: Buffer): string[][] {
       throw new BadRequest("ERR the path is not valid percent-encoding");
     }
   });
-  if (body.length > 0) args.push(body.toString("utf8"));
+  if (body.length > 0) args.push(UTF8.decode(body));
   return [command(args, "the path")];
 }
 
@@ -311,15 +502,8 @@ function command(value: unknown, where: string): string[] {
   });
 }
 
-function reply(res: ServerResponse, status: number, body: unknown): void {
-  replyRaw(res, status, JSON.stringify(body));
-}
-
-function replyRaw(res: ServerResponse, status: number, json: string): void {
+function reply(res: ServerResponse, status: number, json: string): void {
   if (res.headersSent) return;
-  res.writeHead(status, {
-    "content-type": "application/json",
-    "upstash-sync-token": randomUUID(),
-  });
+  res.writeHead(status, { "content-type": JSON_TYPE, "upstash-sync-token": randomUUID() });
   res.end(json);
 }
