@@ -162,10 +162,12 @@ async function rememberOnce(replay: ReplayStore, key: string, ttlMs: number): Pr
   if (!first) throw new Refusal(401, "Cannot accept push: this signature was used already");
 }
 
+const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true });
+
 /** Parses a JSON body, refusing anything that is not JSON with a 400. */
 export function parseJson(body: Uint8Array): unknown {
   try {
-    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body));
+    return JSON.parse(STRICT_UTF8.decode(body));
   } catch {
     throw new Refusal(400, "Cannot accept push: the body must be valid JSON");
   }

@@ -24,9 +24,9 @@ export function platformWaitUntil(c: Context): WaitUntil | undefined {
  * them when the response is sent.
  */
 export function keepPushesAlive(c: Context, broker: Broker): void {
-  const waitUntil = platformWaitUntil(c);
+  const pushes = broker.middleware.filter((middleware) => middleware instanceof Push);
+  // Looked up only when needed: off Cloudflare, Hono's getter throws (an Error per request).
+  const waitUntil = pushes.length === 0 ? undefined : platformWaitUntil(c);
   if (!waitUntil) return;
-  for (const middleware of broker.middleware) {
-    if (middleware instanceof Push) waitUntil(middleware.flush());
-  }
+  for (const push of pushes) waitUntil(push.flush());
 }

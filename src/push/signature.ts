@@ -91,11 +91,13 @@ const encoder = new TextEncoder();
 const keys = new Map<string, Promise<Key>>();
 const MAX_CACHED_KEYS = 32;
 
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
+
 function hex(bytes: ArrayBuffer | Uint8Array): string {
-  return Array.from(
-    bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes),
-    (b) => b.toString(16).padStart(2, "0"),
-  ).join("");
+  const view = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+  let text = "";
+  for (let i = 0; i < view.length; i++) text += HEX[view[i]];
+  return text;
 }
 
 function checkSecret(secret: unknown, what: string): asserts secret is string {
