@@ -22,9 +22,10 @@ export interface Sample {
   commands: number;
   /** HTTP requests per message (skiff only). */
   requests: number;
-  /** CPU ms of this process (and of redis-server) per 1,000 messages. */
+  /** CPU ms per 1,000 messages of this process, of redis-server and of `skiff local`. */
   cpu: number;
   redisCpu: number;
+  localCpu: number;
 }
 
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
@@ -46,6 +47,7 @@ async function measure(
   const requests = services.requests.rest + services.requests.other;
   const cpu = cpuUsage();
   const redisCpu = services.redisCpuMs();
+  const localCpu = services.localCpuMs();
   const start = performance.now();
   const ended = await fn();
   const ms = (typeof ended === "number" ? ended : performance.now()) - start;
@@ -56,6 +58,7 @@ async function measure(
     requests: (services.requests.rest + services.requests.other - requests) / n,
     cpu: (used.user + used.system) / 1000 / n * 1000,
     redisCpu: (services.redisCpuMs() - redisCpu) / n * 1000,
+    localCpu: (services.localCpuMs() - localCpu) / n * 1000,
   };
 }
 
@@ -100,7 +103,7 @@ async function concurrently(n: number, concurrency: number, fn: () => Promise<un
   }));
 }
 
-/** skiff through `skiff local`, in this process. */
+/** skiff through `skiff local`, a process of its own. */
 export class SkiffCases {
   readonly #services: BenchServices;
   readonly #redis: Redis;

@@ -1,30 +1,34 @@
 /**
- * What the benchmark runs on: a private redis-server on a free port (never 6379), the local
- * Upstash REST server in front of it in this process, a TCP client for `INFO`, and
- * counters of the HTTP requests this process sends. Written against `node:` APIs so that
- * Deno and Bun run it alike. Private to `scripts/bench.ts`.
+ * What the benchmark runs on: a private redis-server on a free port (never 6379), `skiff
+ * local` in front of it as a process of its own (as a developer runs it, and as Upstash is
+ * a service of its own), a TCP client for `INFO`, and counters of the HTTP requests this
+ * process sends. Written against `node:` APIs so that Deno and Bun run it alike. Private
+ * to `scripts/bench.ts`.
  *
  * @module
  */
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
+import { Buffer } from "node:buffer";
+import process from "node:process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type LocalServer, startLocalServer } from "../src/local/mod.ts";
 
 /** The running services. */
 export interface BenchServices {
   /** The private redis-server's port. */
   port: number;
-  /** The local Upstash REST server in front of it. */
-  local: LocalServer;
+  /** `skiff local` in front of it: its base URL. */
+  local: { url: string };
   /** Its REST token. */
   token: string;
   /** Redis commands run since the last call (every command but INFO and CONFIG). */
   commands(): Promise<number>;
   /** CPU milliseconds redis-server used so far (user + system), or NaN off Linux. */
   redisCpuMs(): number;
+  /** The same for `skiff local`. */
+  localCpuMs(): number;
   /** HTTP requests sent by this process so far, to the REST server and to `other`. */
   requests: { rest: number; other: number };
   /** Stops everything. */
@@ -126,14 +130,61 @@ async function connect(port: number): Promise<Socket> {
   }
 }
 
+/** CPU milliseconds a process used so far (user + system), from /proc; NaN off Linux. */
+function cpuMsOf(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    // utime and stime, fields 14 and 15 of stat (12 and 13 after the name).
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return NaN;
+  }
+}
+
+/** A child process and a promise of its exit. */
+function start(command: string[], options: { env?: Record<string, string> } = {}) {
+  const child = spawn(command[0], command.slice(1), {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...options.env },
+  });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  return { child, exited };
+}
+
+/** The first match of `pattern` in a child's output, or its output when it exits first. */
+function waitFor(child: ChildProcess, pattern: RegExp, what: string): Promise<RegExpMatchArray> {
+  return new Promise((resolve, reject) => {
+    let output = "";
+    let found = false;
+    const read = (chunk: Buffer) => {
+      // Read to the end all the same, so that a full pipe never blocks the child.
+      if (found) return;
+      output += chunk.toString("utf8");
+      const match = output.match(pattern);
+      if (match) {
+        found = true;
+        resolve(match);
+      }
+    };
+    child.stdout!.on("data", read);
+    child.stderr!.on("data", read);
+    child.once(
+      "exit",
+      (code) => reject(new Error(`Cannot start ${what} (exit ${code}):\n${output}`)),
+    );
+  });
+}
+
 /**
- * Starts a redis-server in a temporary directory on a free port, the local server in front
- * of it, and counts this process's HTTP requests (by wrapping the global `fetch`).
+ * Starts a redis-server in a temporary directory on a free port, `skiff local` in front of
+ * it (`cli`: the command that runs the `skiff` CLI on this runtime), and counts this
+ * process's HTTP requests (by wrapping the global `fetch`).
  */
-export async function startBenchServices(): Promise<BenchServices> {
+export async function startBenchServices(cli: string[]): Promise<BenchServices> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "skiff-bench-"));
-  const child = spawn("redis-server", [
+  const redis = start([
+    "redis-server",
     "--port",
     String(port),
     "--bind",
@@ -144,29 +195,29 @@ export async function startBenchServices(): Promise<BenchServices> {
     "no",
     "--dir",
     dir,
-  ], { stdio: "ignore" });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  ]);
   const resp = new Resp(await connect(port));
   const token = "bench-token-0123456789";
-  const local = await startLocalServer({
-    redis: `redis://127.0.0.1:${port}`,
-    token,
-    port: 0,
-    poolSize: 16,
-    log: () => {},
+  const local = start([...cli, "local", "--redis", `redis://127.0.0.1:${port}`, "--port", "0"], {
+    env: { SKIFF_LOCAL_TOKEN: token },
   });
+  const [, url] = await waitFor(local.child, /listening on (\S+)/, "skiff local");
   const requests = { rest: 0, other: 0 };
   const original = globalThis.fetch;
   globalThis.fetch = ((input: RequestInfo | URL, init?: RequestInit) => {
-    const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
-    if (url.startsWith(local.url)) requests.rest++;
+    const target = typeof input === "string"
+      ? input
+      : input instanceof URL
+      ? input.href
+      : input.url;
+    if (target.startsWith(url)) requests.rest++;
     else requests.other++;
     return original(input, init);
   }) as typeof fetch;
   await resp.send("CONFIG", "RESETSTAT");
   return {
     port,
-    local,
+    local: { url },
     token,
     requests,
     async commands() {
@@ -174,21 +225,15 @@ export async function startBenchServices(): Promise<BenchServices> {
       await resp.send("CONFIG", "RESETSTAT");
       return count;
     },
-    redisCpuMs() {
-      try {
-        const fields = readFileSync(`/proc/${child.pid}/stat`, "utf8").split(") ")[1].split(" ");
-        // utime and stime, fields 14 and 15 of stat (12 and 13 after the name).
-        return (Number(fields[11]) + Number(fields[12])) * 10;
-      } catch {
-        return NaN;
-      }
-    },
+    redisCpuMs: () => cpuMsOf(redis.child.pid),
+    localCpuMs: () => cpuMsOf(local.child.pid),
     async close() {
       globalThis.fetch = original;
-      await local.close();
+      local.child.kill("SIGTERM");
+      await local.exited;
       resp.close();
-      child.kill("SIGTERM");
-      await exited;
+      redis.child.kill("SIGTERM");
+      await redis.exited;
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -16,7 +16,8 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
-import { argv, exit, versions } from "node:process";
+import { argv, execPath, exit, versions } from "node:process";
+import { fileURLToPath } from "node:url";
 import { BullCases, type Sample, SkiffCases } from "./_bench_cases.ts";
 import { startBenchServices } from "./_bench_services.ts";
 
@@ -89,6 +90,7 @@ function mid(samples: Sample[]): Sample {
     requests: field("requests"),
     cpu: field("cpu"),
     redisCpu: field("redisCpu"),
+    localCpu: field("localCpu"),
   };
 }
 
@@ -122,7 +124,7 @@ function redisVersion(): string {
 async function main(): Promise<void> {
   const options = parse(argv.slice(2).filter((a) => a !== "--"));
   const { messages: n, rounds, latency, rate: pace } = options;
-  const services = await startBenchServices();
+  const services = await startBenchServices(skiffCli());
   const skiff = new SkiffCases(services);
   const bull = new BullCases(services);
   const cases = {
@@ -242,9 +244,15 @@ async function main(): Promise<void> {
       "",
     ],
     [
-      "CPU ms per 1,000 processed (c=50): this process / redis-server",
-      `${ms(m.c50.skiff.cpu)} / ${ms(m.c50.skiff.redisCpu)}`,
-      `${ms(m.c50.bull.cpu)} / ${ms(m.c50.bull.redisCpu)}`,
+      "CPU ms per 1,000 processed (c=50): this process / skiff local / redis-server",
+      `${ms(m.c50.skiff.cpu)} / ${ms(m.c50.skiff.localCpu)} / ${ms(m.c50.skiff.redisCpu)}`,
+      `${ms(m.c50.bull.cpu)} / - / ${ms(m.c50.bull.redisCpu)}`,
+      "",
+    ],
+    [
+      `CPU ms per 1,000 sent and started, push endpoint, ${pace}/s: this process / skiff local / redis-server`,
+      `${ms(m.push.skiff.cpu)} / ${ms(m.push.skiff.localCpu)} / ${ms(m.push.skiff.redisCpu)}`,
+      `${ms(m.push.bull.cpu)} / - / ${ms(m.push.bull.redisCpu)}`,
       "",
     ],
     [
@@ -266,10 +274,22 @@ async function main(): Promise<void> {
     "",
     `Machine: ${cpus().length} cores, ${
       cpus()[0]?.model ?? "unknown CPU"
-    }; ${runtime()}; redis-server ${redisVersion()}; skiff through skiff local (in process), BullMQ ${bullVersion()} over TCP.`,
+    }; ${runtime()}; redis-server ${redisVersion()}; skiff through skiff local (a process of its own, on this runtime), BullMQ ${bullVersion()} over TCP.`,
   ];
   console.log(out.join("\n"));
   if (options.quick) console.log("bench: quick run complete");
+}
+
+/**
+ * The command that runs the `skiff` CLI on this runtime: from the sources on Deno and Bun,
+ * the bundle next to this one on Node (`npm run bench:node` builds both).
+ */
+function skiffCli(): string[] {
+  const here = import.meta.url;
+  if (here.endsWith(".mjs")) return [execPath, fileURLToPath(new URL("./skiff-cli.mjs", here))];
+  const cli = fileURLToPath(new URL("../src/cli/main.ts", here));
+  const deno = (globalThis as { Deno?: { execPath(): string } }).Deno;
+  return deno ? [deno.execPath(), "run", "--allow-all", cli] : [execPath, cli];
 }
 
 function bullVersion(): string {
