@@ -1,6 +1,6 @@
 /**
- * Signed pushes: the `Skiff-Signature` header, made and checked with WebCrypto, or with
- * `node:crypto` where the runtime has it built in.
+ * Signed pushes: the `Skiff-Signature` header, made and checked synchronously on every
+ * runtime (`./_sha256.ts`).
  *
  * `Skiff-Signature: t=<unix ms>,k=<key id>,v1=<hex HMAC-SHA256>`, where the MAC covers
  * `t + "\n" + METHOD + "\n" + path + "\n" + hex(SHA-256(body))` and the key id is the first
@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { HmacSha256, sha256 } from "./_sha256.ts";
 
 /** The name of the header that carries a push's signature. */
 export const SIGNATURE_HEADER = "Skiff-Signature";
@@ -63,41 +64,26 @@ export type VerifyResult =
 
 interface Key {
   id: string;
-  raw: Uint8Array;
-  hmac: CryptoKey;
+  hmac: HmacSha256;
 }
-
-/** The part of `node:crypto` used: synchronous SHA-256 and HMAC-SHA256. */
-interface NodeCrypto {
-  createHash(algorithm: "sha256"): { update(data: Uint8Array): { digest(): Uint8Array } };
-  createHmac(algorithm: "sha256", key: Uint8Array): {
-    update(data: Uint8Array): { digest(): Uint8Array };
-  };
-}
-
-/**
- * `node:crypto` where the runtime has it built in (Node 20.16+, Bun, Deno; Cloudflare
- * Workers with `nodejs_compat`), read without an import so that bundles for the edge need
- * nothing: hashing there is synchronous, where WebCrypto's two calls per signature each
- * went through Node's thread pool (a millisecond or more per push under load).
- */
-const nodeCrypto = (globalThis as {
-  process?: { getBuiltinModule?: (id: string) => unknown };
-}).process?.getBuiltinModule?.("node:crypto") as NodeCrypto | undefined;
 
 const encoder = new TextEncoder();
-// Secrets are few (a current key and one being rotated); the cache saves an importKey
-// and a digest per request without holding an unbounded set of them.
-const keys = new Map<string, Promise<Key>>();
+// Secrets are few (a current key and one being rotated); the cache saves a key's id and
+// HMAC pads per request without holding an unbounded set of them.
+const keys = new Map<string, Key>();
 const MAX_CACHED_KEYS = 32;
 
 const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
 
-function hex(bytes: ArrayBuffer | Uint8Array): string {
-  const view = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+function hex(view: Uint8Array): string {
   let text = "";
   for (let i = 0; i < view.length; i++) text += HEX[view[i]];
   return text;
+}
+
+/** `fn`'s value as a promise, or a rejection with what it threw: the API stays async. */
+function settle<T>(fn: () => T): Promise<T> {
+  return new Promise((resolve) => resolve(fn()));
 }
 
 function checkSecret(secret: unknown, what: string): asserts secret is string {
@@ -108,39 +94,21 @@ function checkSecret(secret: unknown, what: string): asserts secret is string {
   }
 }
 
-function loadKey(secret: string): Promise<Key> {
+function loadKey(secret: string): Key {
   let key = keys.get(secret);
   if (!key) {
-    key = (async () => {
-      const raw = encoder.encode(secret);
-      const [digest, hmac] = await Promise.all([
-        crypto.subtle.digest("SHA-256", raw),
-        crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, [
-          "sign",
-        ]),
-      ]);
-      return { id: hex(digest).slice(0, 8), raw, hmac };
-    })();
+    const raw = encoder.encode(secret);
+    key = { id: hex(sha256(raw)).slice(0, 8), hmac: new HmacSha256(raw) };
     if (keys.size >= MAX_CACHED_KEYS) keys.delete(keys.keys().next().value!);
     keys.set(secret, key);
   }
   return key;
 }
 
-async function mac(key: Key, time: number, request: SignedRequest): Promise<Uint8Array> {
+function mac(key: Key, time: number, request: SignedRequest): Uint8Array {
   const body = typeof request.body === "string" ? encoder.encode(request.body) : request.body;
-  const bodyHash = hex(
-    nodeCrypto
-      ? nodeCrypto.createHash("sha256").update(body).digest()
-      : await crypto.subtle.digest("SHA-256", body as Uint8Array<ArrayBuffer>),
-  );
-  const text = encoder.encode(
-    `${time}\n${request.method.toUpperCase()}\n${request.path}\n${bodyHash}`,
-  );
-  if (nodeCrypto) {
-    return new Uint8Array(nodeCrypto.createHmac("sha256", key.raw).update(text).digest());
-  }
-  return new Uint8Array(await crypto.subtle.sign("HMAC", key.hmac, text));
+  const text = `${time}\n${request.method.toUpperCase()}\n${request.path}\n${hex(sha256(body))}`;
+  return key.hmac.sign(encoder.encode(text));
 }
 
 /** Compares two byte arrays in time that depends on their length only. */
@@ -166,9 +134,11 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
  * @returns Eight lowercase hex digits.
  * @throws {TypeError} When the secret is not a string of at least 16 characters.
  */
-export async function keyId(secret: string): Promise<string> {
-  checkSecret(secret, "derive a key id");
-  return (await loadKey(secret)).id;
+export function keyId(secret: string): Promise<string> {
+  return settle(() => {
+    checkSecret(secret, "derive a key id");
+    return loadKey(secret).id;
+  });
 }
 
 /**
@@ -189,11 +159,13 @@ export async function keyId(secret: string): Promise<string> {
  * @returns `t=<ms>,k=<key id>,v1=<hex HMAC-SHA256>`.
  * @throws {TypeError} When the secret is not a string of at least 16 characters.
  */
-export async function signPush(secret: string, options: SignOptions): Promise<string> {
-  checkSecret(secret, "sign push");
-  const time = Math.floor(options.now ?? Date.now());
-  const key = await loadKey(secret);
-  return `t=${time},k=${key.id},v1=${hex(await mac(key, time, options))}`;
+export function signPush(secret: string, options: SignOptions): Promise<string> {
+  return settle(() => {
+    checkSecret(secret, "sign push");
+    const time = Math.floor(options.now ?? Date.now());
+    const key = loadKey(secret);
+    return `t=${time},k=${key.id},v1=${hex(mac(key, time, options))}`;
+  });
 }
 
 const FIELD = /^(t|k|v1)=(.*)$/;
@@ -250,10 +222,14 @@ function failure(reason: SignatureFailure): VerifyResult {
  *   from the request.
  * @throws {TypeError} When a secret is not a string of at least 16 characters.
  */
-export async function verifyPush(
+export function verifyPush(
   header: string | null | undefined,
   options: VerifyOptions,
 ): Promise<VerifyResult> {
+  return settle(() => verify(header, options));
+}
+
+function verify(header: string | null | undefined, options: VerifyOptions): VerifyResult {
   for (const secret of options.secrets) checkSecret(secret, "verify push");
   if (header === null || header === undefined || header === "") return failure("missing");
   const fields = header.length > 200 ? undefined : parse(header);
@@ -263,10 +239,10 @@ export async function verifyPush(
   const given = fromHex(fields.v1);
   let known = false;
   for (const secret of options.secrets) {
-    const key = await loadKey(secret);
+    const key = loadKey(secret);
     if (key.id !== fields.k) continue;
     known = true;
-    if (equalBytes(await mac(key, fields.t, options), given)) {
+    if (equalBytes(mac(key, fields.t, options), given)) {
       return { ok: true, mac: fields.v1, time: fields.t, keyId: key.id };
     }
   }
