@@ -8,7 +8,7 @@
  * @module
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { Buffer } from "node:buffer";
+import type { Buffer } from "node:buffer";
 import process from "node:process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, Socket } from "node:net";
