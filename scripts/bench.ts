@@ -282,11 +282,12 @@ async function main(): Promise<void> {
 
 /**
  * The command that runs the `skiff` CLI on this runtime: from the sources on Deno and Bun,
- * the bundle next to this one on Node (`npm run bench:node` builds both).
+ * the npm bin (`dist/cli.js`) on Node, where `npm run bench:node` built `dist/` and bundled
+ * this file into `.tmp/`.
  */
 function skiffCli(): string[] {
   const here = import.meta.url;
-  if (here.endsWith(".mjs")) return [execPath, fileURLToPath(new URL("./skiff-cli.mjs", here))];
+  if (here.endsWith(".mjs")) return [execPath, fileURLToPath(new URL("../dist/cli.js", here))];
   const cli = fileURLToPath(new URL("../src/cli/main.ts", here));
   const deno = (globalThis as { Deno?: { execPath(): string } }).Deno;
   return deno ? [deno.execPath(), "run", "--allow-all", cli] : [execPath, cli];
