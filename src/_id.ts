@@ -4,6 +4,7 @@
  * break score ties by id, which makes FIFO within a priority hold.
  */
 import { randomBytes } from "./_random.ts";
+import { hex } from "./_util.ts";
 
 let lastMs = -1;
 let counter = 0;
@@ -28,8 +29,11 @@ export function newId(): string {
   bytes[6] = 0x70 | (counter >> 8); // version 7, then the counter's high 4 bits
   bytes[7] = counter & 0xff;
   bytes[8] = 0x80 | (bytes[8] & 0x3f); // RFC variant
-  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${
-    hex.slice(20)
-  }`;
+  return uuidText(bytes);
+}
+
+/** 16 bytes in the UUID form `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`. */
+export function uuidText(bytes: Uint8Array): string {
+  const h = hex(bytes);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { hex } from "../_util.ts";
 import { HmacSha256, sha256 } from "./_sha256.ts";
 
 /** The name of the header that carries a push's signature. */
@@ -72,14 +73,6 @@ const encoder = new TextEncoder();
 // HMAC pads per request without holding an unbounded set of them.
 const keys = new Map<string, Key>();
 const MAX_CACHED_KEYS = 32;
-
-const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
-
-function hex(view: Uint8Array): string {
-  let text = "";
-  for (let i = 0; i < view.length; i++) text += HEX[view[i]];
-  return text;
-}
 
 /** `fn`'s value as a promise, or a rejection with what it threw: the API stays async. */
 function settle<T>(fn: () => T): Promise<T> {

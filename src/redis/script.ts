@@ -1,4 +1,5 @@
 import { randomBytes } from "../_random.ts";
+import { hex } from "../_util.ts";
 import type { RedisClient } from "./client.ts";
 
 /** What a script's arguments may be: Redis receives each as a string. */
@@ -89,8 +90,17 @@ export const CALL_TTL_MS = 60_000;
  */
 export function newCallId(): string {
   const bytes = randomBytes(12);
-  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_");
+  let id = "";
+  // base64url, 3 bytes to 4 characters; 12 bytes need no padding.
+  for (let i = 0; i < 12; i += 3) {
+    const n = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
+    id += BASE64URL[n >> 18] + BASE64URL[(n >> 12) & 63] + BASE64URL[(n >> 6) & 63] +
+      BASE64URL[n & 63];
+  }
+  return id;
 }
+
+const BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 /**
  * Lua for scripts that are safe to repeat with the same outcome: a **call record**, one
@@ -128,5 +138,5 @@ end
 
 async function sha1Hex(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+  return hex(new Uint8Array(digest));
 }

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { uuidText } from "../_id.ts";
 import { randomBytes } from "../_random.ts";
 
 /** A new message id for `slot` (milliseconds since the epoch, 0 to 2^48 - 1). */
@@ -15,10 +16,7 @@ export function slotId(slot: number): string {
   for (let i = 5, rest = slot; i >= 0; i--, rest = Math.floor(rest / 256)) bytes[i] = rest % 256;
   bytes[6] = 0x70 | (bytes[6] & 0x0f); // version 7
   bytes[8] = 0x80 | (bytes[8] & 0x3f); // RFC variant
-  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${
-    hex.slice(20)
-  }`;
+  return uuidText(bytes);
 }
 
 /** The slot of an id made by {@linkcode slotId} (the time of any UUIDv7); `undefined` if none. */
