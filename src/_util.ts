@@ -94,7 +94,7 @@ export async function settled(
   }
 }
 
-const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
+const HEX = /* @__PURE__ */ Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
 
 /** Bytes as lowercase hex, two digits each. */
 export function hex(bytes: Uint8Array): string {

@@ -9,7 +9,7 @@
  */
 
 // Int32 throughout: words read from a Int32Array above 2^31 would be doubles to V8.
-const K = new Int32Array([
+const K = /* @__PURE__ */ new Int32Array([
   0x428a2f98,
   0x71374491,
   0xb5c0fbcf,
@@ -76,7 +76,7 @@ const K = new Int32Array([
   0xc67178f2,
 ]);
 
-const INITIAL = new Int32Array([
+const INITIAL = /* @__PURE__ */ new Int32Array([
   0x6a09e667,
   0xbb67ae85,
   0x3c6ef372,
@@ -88,7 +88,7 @@ const INITIAL = new Int32Array([
 ]);
 
 const BLOCK = 64;
-const w = new Int32Array(64);
+const w = /* @__PURE__ */ new Int32Array(64);
 
 /** Mixes the 64-byte block of `bytes` at `at` into `state`. */
 function compress(state: Int32Array, bytes: Uint8Array, at: number): void {
