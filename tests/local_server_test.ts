@@ -439,6 +439,15 @@ Deno.test("local: a server started without a dropRate refuses one later, with th
     assert.equal(await redis.incr(`${prefix}n`), 1);
   }));
 
+Deno.test("local: a dropRate changed in place on a server that cannot drop answers 500 and says why", () =>
+  withServer("nodropinplace", async ({ server, call, prefix, logs }) => {
+    server.faults.dropRate = 1;
+    const res = await call("/", ["INCR", `${prefix}n`]);
+    assert.equal(res.status, 500);
+    assert.match((await json(res) as { error: string }).error, /cannot drop a response/);
+    assert.ok(logs.some((line) => line.includes("cannot drop a response")));
+  }));
+
 Deno.test("local: fault mode adds latency", () =>
   withServer("latency", async ({ server, call }) => {
     server.faults = { latencyMs: 60 };

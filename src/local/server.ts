@@ -132,6 +132,8 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   const maxBody = options.maxBodyBytes ?? 10 * MiB;
   const authorized = tokenCheck(options.token);
   let faults: FaultOptions = { ...options.faults };
+  // Whether the HTTP server can drop a connection; known once it listens.
+  let canDrop = false;
 
   async function answer(incoming: Incoming): Promise<Answer> {
     const { path, body } = incoming;
@@ -174,6 +176,13 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
       return fail(503, "ERR the local server cannot reach Redis");
     }
     if (faults.dropRate && random() < faults.dropRate) {
+      if (!canDrop) {
+        // `faults.dropRate` changed in place on a server started without one.
+        return fail(
+          500,
+          "ERR this server cannot drop a response: start it with 'faults.dropRate' (0 allowed)",
+        );
+      }
       log(`skiff local: dropped the response of ${path} (fault mode)`);
       return DROP;
     }
@@ -211,6 +220,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
         json: JSON.stringify({ error: "ERR internal error of the local server" }),
       };
     });
+  // Only node:http can drop a connection: a server that may drop responses runs on it.
   const listen = options.faults?.dropRate === undefined ? listenNative : undefined;
   const address = { port: options.port ?? 8079, hostname: options.hostname ?? "127.0.0.1" };
   let http: Listening;
@@ -220,6 +230,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     pool.close();
     throw error;
   }
+  canDrop = http.drops;
   const host = http.address.includes(":") ? `[${http.address}]` : http.address;
   return {
     url: `http://${host}:${http.port}`,
@@ -228,7 +239,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
       return faults;
     },
     set faults(next: FaultOptions) {
-      if (next.dropRate && !http.drops) {
+      if (next.dropRate && !canDrop) {
         throw new TypeError(
           "Cannot drop responses: start the server with 'faults.dropRate' (0 allowed) to serve on node:http, which can drop a connection",
         );
@@ -291,12 +302,10 @@ function listenNative(
       encoding: request.headers.get("upstash-encoding") ?? undefined,
       body,
     });
-    if (answered === DROP) {
-      // Not reached: a server that may drop is started on node:http.
-      throw new Error("Cannot drop a response on this HTTP server");
-    }
-    return new Response(answered.json, {
-      status: answered.status,
+    // DROP is not answered here: a server that may drop runs on node:http.
+    const { status, json } = answered as Exclude<Answer, typeof DROP>;
+    return new Response(json, {
+      status,
       headers: { "content-type": JSON_TYPE, "upstash-sync-token": randomUUID() },
     });
   };
