@@ -3,7 +3,8 @@
  * worker finish messages concurrently and each acks its own: calls that arrive before the
  * pending microtasks run out share one script call per queue (a batch of 10 acks costs 5
  * commands, the call record included; ten single acks 40), and each caller gets its own
- * answers back.
+ * answers back. A quiet batch may linger a few milliseconds for a request of its key (a
+ * claim of the queue) to take it along.
  */
 import { settled } from "../../_util.ts";
 
@@ -21,6 +22,8 @@ interface Batch<T, R> {
   scheduled: boolean;
   /** Whether it was sent. */
   sent: boolean;
+  /** Its linger timer, while it waits for a request of its key to ride along with. */
+  linger?: ReturnType<typeof setTimeout>;
 }
 
 /**
@@ -43,16 +46,23 @@ const QUIET_TURNS = 8;
 export class Coalescer<T, R> {
   readonly #run: (key: string, items: T[]) => Promise<R[]>;
   readonly #limit: number;
+  readonly #lingerMs: number;
   readonly #pending = new Map<string, Batch<T, R>>();
   readonly #inFlight = new Map<string, number>();
 
   /**
    * @param run Runs one batch: one answer per item, in order.
-   * @param limit How many batches of one key may be in flight at once.
+   * @param options `limit`: how many batches of one key may be in flight at once (2).
+   *   `lingerMs`: how long a quiet batch still waits for a request of its key to take it
+   *   along ({@linkcode flush}) before it goes alone (0: it goes at once).
    */
-  constructor(run: (key: string, items: T[]) => Promise<R[]>, limit = 2) {
+  constructor(
+    run: (key: string, items: T[]) => Promise<R[]>,
+    options: { limit?: number; lingerMs?: number } = {},
+  ) {
     this.#run = run;
-    this.#limit = limit;
+    this.#limit = options.limit ?? 2;
+    this.#lingerMs = options.lingerMs ?? 0;
   }
 
   /** Adds items to the key's pending batch; resolves with their answers, in order. */
@@ -85,12 +95,15 @@ export class Coalescer<T, R> {
     // Wait while the batch still grows: calls of actors that finish a few microtask turns
     // apart (a second wave of messages, started as the first finished) join it.
     await settled(() => batch.items.length, QUIET_TURNS, () => batch.sent);
-    if (!batch.sent) void this.#flush(key);
+    if (batch.sent) return;
+    if (this.#lingerMs > 0) batch.linger = setTimeout(() => this.#flush(key), this.#lingerMs);
+    else void this.#flush(key);
   }
 
   async #flush(key: string): Promise<void> {
     const batch = this.#pending.get(key);
     if (!batch) return;
+    clearTimeout(batch.linger);
     batch.sent = true;
     this.#pending.delete(key);
     this.#inFlight.set(key, (this.#inFlight.get(key) ?? 0) + 1);
