@@ -589,3 +589,39 @@ Deno.test("cost: a busy Worker's claims travel with its acks, one request per ro
     await server.close();
   }
 });
+
+Deno.test("cost: an ack waits for its queue's next claimById and rides in its request; alone, it still goes", async () => {
+  const { server, redis } = await costServer();
+  const namespace = testPrefix("cost-linger").slice(0, -1);
+  const broker = new UpstashBroker({ redis, namespace, logger: silentLogger });
+  const queue = "linger";
+  const task = actor(`linger-${crypto.randomUUID()}`, () => {}, { broker, queue });
+  const [a, b, c] = [task.message(), task.message(), task.message()];
+  await broker.enqueue([a, b, c]);
+  // Loaded in Redis, their SHAs computed (a process's first use of a script computes its SHA
+  // first, and its call misses the request of calls made with it).
+  for (const script of UPSTASH_SCRIPTS) await redis.scriptLoad(script.source);
+  await Promise.all(UPSTASH_SCRIPTS.map((script) => script.sha()));
+  const requests = countRequests(server.url);
+  try {
+    const first = await broker.claimById(queue, [a.id]);
+    requests.reset();
+    // A push endpoint's pattern: the first message's ack, then the next push's claim a
+    // moment later: 50 microtask turns, past the batch's quiet wait (8), within its linger.
+    const acked = broker.ack(queue, first.claimed);
+    for (let turn = 0; turn < 50; turn++) await undefined;
+    const second = await broker.claimById(queue, [b.id]);
+    assert.deepEqual(await acked, [true]);
+    assert.equal(second.claimed.length, 1);
+    assert.equal(requests.value, 1, "the ack and the claim in one request");
+    // No claim after it: the ack goes alone, once it has waited.
+    requests.reset();
+    assert.deepEqual(await broker.ack(queue, second.claimed), [true]);
+    assert.equal(requests.value, 1);
+    assert.deepEqual(await broker.stats(queue), { ready: 1, delayed: 0, leased: 0, dead: 0 });
+  } finally {
+    requests.restore();
+    await cleanup(redis, `${namespace}:`);
+    await server.close();
+  }
+});
