@@ -5,6 +5,7 @@
  * @module
  */
 import { createServer, type IncomingMessage, type Server } from "node:http";
+import { concatBytes } from "../_util.ts";
 
 /** The largest request body read, in bytes: the dashboard's forms are tiny. */
 const MAX_BODY = 64 * 1024;
@@ -69,12 +70,7 @@ async function toRequest(req: IncomingMessage, host: string): Promise<Request> {
       if (size > MAX_BODY) throw new RangeError("request body too large");
       chunks.push(chunk as Uint8Array);
     }
-    body = new Uint8Array(size);
-    let at = 0;
-    for (const chunk of chunks) {
-      body.set(chunk, at);
-      at += chunk.length;
-    }
+    body = concatBytes(chunks, size);
   }
   return new Request(url, { method: req.method, headers, body });
 }

@@ -1,5 +1,6 @@
 /** Checks on an incoming push before any work: size, type, signature; private to skiff. */
 import type { Context } from "hono";
+import { concatBytes } from "../_util.ts";
 import { bearerMatches } from "../push/cron_secret.ts";
 import { QSTASH_SIGNATURE_HEADER, type QstashKeys, verifyQstash } from "../push/qstash.ts";
 import type { ReplayStore } from "../push/replay.ts";
@@ -57,13 +58,7 @@ export async function readBody(
   if (!(allowEmpty && size === 0) && !isJson(c)) {
     throw new Refusal(415, "Cannot accept push: the content type must be application/json");
   }
-  const body = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return body;
+  return concatBytes(chunks, size);
 }
 
 /** The credentials a route accepts; at least one is set. */

@@ -11,6 +11,7 @@ import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import { ConnectionPool } from "./connection.ts";
 import { refusal, ScriptTable } from "./commands.ts";
 import { itemJson } from "./json.ts";
+import { concatBytes } from "../_util.ts";
 import { RespError, type RespValue } from "./resp.ts";
 
 /** Faults to inject for reliability tests; all off unless set. */
@@ -461,14 +462,7 @@ async function readLimited(
     else chunks.length = 0;
   }
   if (size > max) return undefined;
-  if (chunks.length === 1) return chunks[0];
-  const whole = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    whole.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return whole;
+  return chunks.length === 1 ? chunks[0] : concatBytes(chunks, size);
 }
 
 function parseRequest(method: string, path: string, body: Uint8Array): string[][] {
