@@ -10,10 +10,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import type { Buffer } from "node:buffer";
 import process from "node:process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer, Socket } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
+import { Socket } from "node:net";
+import { startPrivateRedis } from "./_redis_server.ts";
 
 /** The running services. */
 export interface BenchServices {
@@ -33,21 +32,6 @@ export interface BenchServices {
   requests: { rest: number; other: number };
   /** Stops everything. */
   close(): Promise<void>;
-}
-
-/** A free TCP port on 127.0.0.1, never 6379. */
-export async function freePort(): Promise<number> {
-  for (;;) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const server = createServer();
-      server.once("error", reject);
-      server.listen(0, "127.0.0.1", () => {
-        const { port } = server.address() as { port: number };
-        server.close(() => resolve(port));
-      });
-    });
-    if (port !== 6379) return port;
-  }
 }
 
 /** A tiny RESP client, one request at a time: enough for INFO and CONFIG RESETSTAT. */
@@ -111,23 +95,15 @@ export function commandCount(info: string): number {
   return total;
 }
 
-async function connect(port: number): Promise<Socket> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    try {
-      return await new Promise<Socket>((resolve, reject) => {
-        const socket = new Socket();
-        socket.once("error", reject);
-        socket.connect(port, "127.0.0.1", () => {
-          socket.removeListener("error", reject);
-          resolve(socket);
-        });
-      });
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
+function connect(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = new Socket();
+    socket.once("error", reject);
+    socket.connect(port, "127.0.0.1", () => {
+      socket.removeListener("error", reject);
+      resolve(socket);
+    });
+  });
 }
 
 /** CPU milliseconds a process used so far (user + system), from /proc; NaN off Linux. */
@@ -139,16 +115,6 @@ function cpuMsOf(pid: number | undefined): number {
   } catch {
     return NaN;
   }
-}
-
-/** A child process and a promise of its exit. */
-function start(command: string[], options: { env?: Record<string, string> } = {}) {
-  const child = spawn(command[0], command.slice(1), {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, ...options.env },
-  });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  return { child, exited };
 }
 
 /** The first match of `pattern` in a child's output, or its output when it exits first. */
@@ -176,32 +142,20 @@ function waitFor(child: ChildProcess, pattern: RegExp, what: string): Promise<Re
 }
 
 /**
- * Starts a redis-server in a temporary directory on a free port, `skiff local` in front of
+ * Starts a private redis-server (`./_redis_server.ts`), `skiff local` in front of
  * it (`cli`: the command that runs the `skiff` CLI on this runtime), and counts this
  * process's HTTP requests (by wrapping the global `fetch`).
  */
 export async function startBenchServices(cli: string[]): Promise<BenchServices> {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), "skiff-bench-"));
-  const redis = start([
-    "redis-server",
-    "--port",
-    String(port),
-    "--bind",
-    "127.0.0.1",
-    "--save",
-    "",
-    "--appendonly",
-    "no",
-    "--dir",
-    dir,
-  ]);
-  const resp = new Resp(await connect(port));
+  const redis = await startPrivateRedis("skiff-bench-");
+  const resp = new Resp(await connect(redis.port));
   const token = "bench-token-0123456789";
-  const local = start([...cli, "local", "--redis", `redis://127.0.0.1:${port}`, "--port", "0"], {
-    env: { SKIFF_LOCAL_TOKEN: token },
+  const local = spawn(cli[0], [...cli.slice(1), "local", "--redis", redis.url, "--port", "0"], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, SKIFF_LOCAL_TOKEN: token },
   });
-  const [, url] = await waitFor(local.child, /listening on (\S+)/, "skiff local");
+  const localExited = new Promise<void>((resolve) => local.once("exit", () => resolve()));
+  const [, url] = await waitFor(local, /listening on (\S+)/, "skiff local");
   const requests = { rest: 0, other: 0 };
   const original = globalThis.fetch;
   globalThis.fetch = ((input: RequestInfo | URL, init?: RequestInit) => {
@@ -216,7 +170,7 @@ export async function startBenchServices(cli: string[]): Promise<BenchServices> 
   }) as typeof fetch;
   await resp.send("CONFIG", "RESETSTAT");
   return {
-    port,
+    port: redis.port,
     local: { url },
     token,
     requests,
@@ -225,16 +179,14 @@ export async function startBenchServices(cli: string[]): Promise<BenchServices> 
       await resp.send("CONFIG", "RESETSTAT");
       return count;
     },
-    redisCpuMs: () => cpuMsOf(redis.child.pid),
-    localCpuMs: () => cpuMsOf(local.child.pid),
+    redisCpuMs: () => cpuMsOf(redis.pid),
+    localCpuMs: () => cpuMsOf(local.pid),
     async close() {
       globalThis.fetch = original;
-      local.child.kill("SIGTERM");
-      await local.exited;
+      local.kill("SIGTERM");
+      await localExited;
       resp.close();
-      redis.child.kill("SIGTERM");
-      await redis.exited;
-      rmSync(dir, { recursive: true, force: true });
+      await redis.stop();
     },
   };
 }
