@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { actor } from "../src/actor.ts";
-import type { Lease, LeaseOptions, Logger } from "../src/broker.ts";
+import type { Logger } from "../src/broker.ts";
 import { MemoryBroker } from "../src/brokers/memory.ts";
 import { scheduledHandler } from "../src/cloudflare/mod.ts";
 import { cronTick } from "../src/deno/mod.ts";
@@ -9,6 +9,7 @@ import { deliver } from "../src/push/deliver.ts";
 import { Push } from "../src/push/push.ts";
 import { tick } from "../src/tick.ts";
 import { silentLogger } from "./broker_conformance.ts";
+import { countingIntervals, leaseWatch } from "./_heartbeat.ts";
 
 const SECRET = "tick-secret-0123456789ab";
 const unique = (prefix: string) => `${prefix}-${crypto.randomUUID()}`;
@@ -58,57 +59,25 @@ Deno.test("tick: given more than maxMessages, then it stops there and says so; c
 
 /**
  * A broker whose messages, `n` at once, run until one heartbeat extends all their leases
- * in one call (or until a lease is extended alone, as a timer per message does), and the
- * intervals started meanwhile.
+ * in one call (or until a lease is extended alone, as a timer per message does).
  */
 function heartbeatWatch(n: number) {
-  const extendCalls: number[] = [];
-  const beat = Promise.withResolvers<void>();
-  class Watched extends MemoryBroker {
-    override async extendLeases(
-      q: string,
-      leases: readonly Lease[],
-      options?: LeaseOptions,
-    ): Promise<boolean[]> {
-      extendCalls.push(leases.length);
-      if (leases.length === n) beat.resolve();
-      return await super.extendLeases(q, leases, options);
-    }
-    override async extendLease(q: string, lease: Lease, options?: LeaseOptions): Promise<boolean> {
-      extendCalls.push(1);
-      beat.resolve();
-      return await super.extendLease(q, lease, options);
-    }
-  }
-  const broker = new Watched({ logger: silentLogger });
+  const { broker, extendCalls, extended } = leaseWatch(n);
   const queue = unique("q");
   let started = 0;
   const all = Promise.withResolvers<void>();
   const task = actor(unique("t"), async () => {
     if (++started === n) all.resolve();
     await all.promise;
-    await beat.promise;
+    await extended;
   }, { broker, queue });
-  const counted = async <T>(run: () => Promise<T>): Promise<{ answer: T; intervals: number }> => {
-    const realSetInterval = globalThis.setInterval;
-    let intervals = 0;
-    globalThis.setInterval = ((...args: Parameters<typeof setInterval>) => {
-      intervals++;
-      return realSetInterval(...args);
-    }) as typeof setInterval;
-    try {
-      return { answer: await run(), intervals };
-    } finally {
-      globalThis.setInterval = realSetInterval;
-    }
-  };
-  return { broker, queue, task, extendCalls, counted };
+  return { broker, queue, task, extendCalls };
 }
 
 Deno.test("tick: given 10 messages run at once, then one heartbeat extends all their leases in one call, with one timer", async () => {
-  const { broker, queue, task, extendCalls, counted } = heartbeatWatch(10);
+  const { broker, queue, task, extendCalls } = heartbeatWatch(10);
   await broker.enqueue(Array.from({ length: 10 }, () => task.message()));
-  const { answer, intervals } = await counted(() =>
+  const { answer, intervals } = await countingIntervals(() =>
     tick(broker, { queues: [queue], concurrency: 10, leaseMs: 30 })
   );
   assert.equal(answer.queues[queue].processed, 10);
@@ -118,9 +87,9 @@ Deno.test("tick: given 10 messages run at once, then one heartbeat extends all t
 });
 
 Deno.test("deliver (the push endpoint): given 10 messages pushed at once, then one heartbeat extends all their leases in one call, with one timer", async () => {
-  const { broker, queue, task, extendCalls, counted } = heartbeatWatch(10);
+  const { broker, queue, task, extendCalls } = heartbeatWatch(10);
   const sent = await broker.enqueue(Array.from({ length: 10 }, () => task.message()));
-  const { answer, intervals } = await counted(() =>
+  const { answer, intervals } = await countingIntervals(() =>
     deliver(broker, queue, sent.map((m) => m.id), { concurrency: 10, leaseMs: 30 })
   );
   assert.deepEqual(answer.map((r) => r.status), Array(10).fill("acked"));

@@ -9,6 +9,7 @@ import { processMessage } from "../src/process.ts";
 import { Worker } from "../src/worker.ts";
 import { silentLogger } from "./broker_conformance.ts";
 import { cleanup, restClient, testPrefix } from "./_env.ts";
+import { countingIntervals, leaseWatch } from "./_heartbeat.ts";
 
 const unique = (prefix: string) => `${prefix}-${crypto.randomUUID()}`;
 const fast = { pollMin: 1, pollMax: 5 };
@@ -134,30 +135,15 @@ Deno.test("Worker: given a long actor, then the heartbeat keeps its lease", asyn
 });
 
 Deno.test("Worker: given 50 messages at once, then one heartbeat extends every lease in one call, with no timer or abort listener per message", async () => {
-  const extendCalls: number[] = [];
-  const sawAll = Promise.withResolvers<void>();
-  class Watched extends MemoryBroker {
-    override async extendLeases(
-      q: string,
-      leases: readonly Lease[],
-      options?: LeaseOptions,
-    ): Promise<boolean[]> {
-      extendCalls.push(leases.length);
-      if (leases.length === 50) sawAll.resolve();
-      return await super.extendLeases(q, leases, options);
-    }
-  }
-  const broker = new Watched({ logger: silentLogger });
+  const { broker, extendCalls, extended } = leaseWatch(50);
   const queue = unique("q");
-  const task = actor(unique("t"), () => sawAll.promise, { broker, queue });
+  const task = actor(unique("t"), () => extended, { broker, queue });
   await broker.enqueue(Array.from({ length: 50 }, () => task.message()));
 
   // Count live "abort" listeners per signal, and intervals, while the worker runs.
   const live = new Map<EventTarget, number>();
   let peak = 0;
-  let intervals = 0;
   const { addEventListener, removeEventListener } = EventTarget.prototype;
-  const realSetInterval = globalThis.setInterval;
   EventTarget.prototype.addEventListener = function (this: EventTarget, ...args) {
     if (this instanceof AbortSignal && args[0] === "abort") {
       live.set(this, (live.get(this) ?? 0) + 1);
@@ -171,19 +157,17 @@ Deno.test("Worker: given 50 messages at once, then one heartbeat extends every l
     }
     return removeEventListener.apply(this, args);
   };
-  globalThis.setInterval = ((...args: Parameters<typeof setInterval>) => {
-    intervals++;
-    return realSetInterval(...args);
-  }) as typeof setInterval;
   const worker = new Worker(broker, { queues: [queue], concurrency: 50, leaseMs: 30, ...fast });
+  let intervals: number;
   try {
-    await worker.start();
-    await worker.join();
-    await worker.stop();
+    ({ intervals } = await countingIntervals(async () => {
+      await worker.start();
+      await worker.join();
+      await worker.stop();
+    }));
   } finally {
     EventTarget.prototype.addEventListener = addEventListener;
     EventTarget.prototype.removeEventListener = removeEventListener;
-    globalThis.setInterval = realSetInterval;
   }
   assert.ok(extendCalls.includes(50), `heartbeat calls: ${extendCalls.join()}`);
   assert.equal(intervals, 1);
