@@ -9,6 +9,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as esbuild from "esbuild";
+import { WORKERD_RESOLVE } from "../_workerd.mjs";
 import { Miniflare } from "miniflare";
 import { collectLines } from "./_work.mjs";
 
@@ -33,8 +34,7 @@ export async function startWorker(dir, bindings, out) {
     bundle: true,
     format: "esm",
     target: "es2022",
-    platform: "browser",
-    conditions: ["workerd", "worker", "browser"],
+    ...WORKERD_RESOLVE,
     external: ["cloudflare:*", "node:*"],
     logLevel: "warning",
   });

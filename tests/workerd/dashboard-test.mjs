@@ -14,6 +14,7 @@ import { fileURLToPath } from "node:url";
 import process from "node:process";
 import { Redis } from "@upstash/redis";
 import * as esbuild from "esbuild";
+import { WORKERD_RESOLVE } from "../_workerd.mjs";
 import { Miniflare } from "miniflare";
 
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));
@@ -55,8 +56,7 @@ before(async () => {
     ...common,
     entryPoints: [here("dashboard.ts")],
     outfile: scriptPath,
-    platform: "browser",
-    conditions: ["workerd", "worker", "browser"],
+    ...WORKERD_RESOLVE,
   });
   await esbuild.build({
     ...common,

@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import process from "node:process";
 import { Redis } from "@upstash/redis";
 import * as esbuild from "esbuild";
+import { WORKERD_RESOLVE } from "../../_workerd.mjs";
 import { Miniflare } from "miniflare";
 import { randomPrefix, smokeKeys, upstashEnv } from "../smoke.mjs";
 
@@ -35,8 +36,7 @@ before(async () => {
     bundle: true,
     format: "esm",
     target: "es2022",
-    platform: "browser",
-    conditions: ["workerd", "worker", "browser"],
+    ...WORKERD_RESOLVE,
     // No comments in the bundle: `deno test --doc` would run the dependencies' examples.
     minifyWhitespace: true,
     legalComments: "none",
