@@ -39,7 +39,10 @@ interface Element {
   querySelector(selector: string): Element | null;
 }
 interface Page {
-  on(event: "response", listener: (response: HttpResponse) => void): void;
+  waitForResponse(
+    predicate: (response: HttpResponse) => boolean,
+    options: { timeout: number },
+  ): Promise<HttpResponse>;
   goto(url: string): Promise<HttpResponse | null>;
   authenticate(credentials: { username: string; password: string } | null): Promise<void>;
   $$eval<T>(selector: string, fn: (elements: Element[]) => T): Promise<T>;
@@ -126,11 +129,12 @@ export const scheduler = new Scheduler().schedule("nightly-${suffix}", "30 2 * *
     assert.equal(plain.status, 401);
     await plain.body?.cancel();
     const page = await browser.newPage();
-    const statuses: number[] = [];
-    page.on("response", (response) => statuses.push(response.status()));
+    // Puppeteer emits a response once Chromium's network service has sent its raw headers too,
+    // which can come after the navigation has already failed: wait for it.
+    const challenge = page.waitForResponse(() => true, { timeout: 30_000 });
     // Chromium, given no credentials to answer the challenge with, ends the navigation.
     await assert.rejects(page.goto(`${base}/`), /ERR_INVALID_AUTH_CREDENTIALS/);
-    assert.deepEqual(statuses, [401]);
+    assert.equal((await challenge).status(), 401);
     const post = await fetch(`${base}/requeue`, { method: "POST", body: new URLSearchParams() });
     assert.equal(post.status, 401);
     await post.body?.cancel();
