@@ -9,7 +9,8 @@ import { Queue, Worker as BullWorker } from "bullmq";
 import { cpuUsage } from "node:process";
 import { actor, Message, Push, UpstashBroker, Worker } from "../mod.ts";
 import { workerApp } from "../src/hono/mod.ts";
-import { serve as serveOverNodeHttp } from "../src/cli/_serve.ts";
+import { serve as serveOnNode } from "@hono/node-server";
+import { createRedis, nodeFetch } from "../src/node/mod.ts";
 import type { BenchServices } from "./_bench_services.ts";
 
 /** One measurement. */
@@ -103,6 +104,9 @@ async function concurrently(n: number, concurrency: number, fn: () => Promise<un
   }));
 }
 
+/** Whether this runs on Node (not Deno or Bun, which have a `process` too). */
+const ON_NODE = !("Deno" in globalThis) && !("Bun" in globalThis);
+
 /** skiff through `skiff local`, a process of its own. */
 export class SkiffCases {
   readonly #services: BenchServices;
@@ -110,11 +114,10 @@ export class SkiffCases {
 
   constructor(services: BenchServices) {
     this.#services = services;
-    this.#redis = new Redis({
-      url: services.local.url,
-      token: services.token,
-      enableTelemetry: false,
-    });
+    // On Node, skiff/node's client, as docs/node.md advises; Deno's and Bun's fetch are cheap.
+    this.#redis = ON_NODE
+      ? createRedis({ url: services.local.url, token: services.token })
+      : new Redis({ url: services.local.url, token: services.token, enableTelemetry: false });
   }
 
   #broker(): UpstashBroker {
@@ -221,7 +224,11 @@ export class SkiffCases {
     const app = workerApp({ broker: endpoint, signingKeys: [SECRET] });
     const server = await serve((request) => app.fetch(request));
     const sender = new UpstashBroker({ redis: this.#redis, namespace, logger: silent });
-    const push = new Push({ url: `${server.url}/messages`, signingKey: SECRET });
+    const push = new Push({
+      url: `${server.url}/messages`,
+      signingKey: SECRET,
+      ...(ON_NODE ? { fetch: nodeFetch } : {}),
+    });
     sender.addMiddleware(push);
     const close = async () => {
       await server.close();
@@ -308,7 +315,7 @@ function latency(sample: Sample, seen: number[]): Sample {
   return { ...sample, value: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) };
 }
 
-/** An HTTP server for a fetch handler: the runtime's own on Deno and Bun, `node:http` on Node. */
+/** An HTTP server for a fetch handler: the runtime's own on Deno and Bun, `@hono/node-server` on Node. */
 async function serve(
   handler: (request: Request) => Response | Promise<Response>,
 ): Promise<{ url: string; close(): Promise<void> }> {
@@ -335,7 +342,15 @@ async function serve(
     const server = g.Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: handler });
     return { url: `http://127.0.0.1:${server.port}`, close: async () => await server.stop(true) };
   }
-  return await serveOverNodeHttp(handler, { host: "127.0.0.1", port: 0 });
+  // Node: @hono/node-server, as Node apps serve workerApp (examples/node).
+  return await new Promise((resolve) => {
+    const server = serveOnNode({ fetch: handler, hostname: "127.0.0.1", port: 0 }, (info) => {
+      resolve({
+        url: `http://127.0.0.1:${info.port}`,
+        close: () => new Promise<void>((done) => server.close(() => done())),
+      });
+    });
+  });
 }
 
 /** BullMQ over TCP on the same Redis. */

@@ -9,6 +9,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import type { Buffer } from "node:buffer";
+import diagnostics from "node:diagnostics_channel";
 import process from "node:process";
 import { readFileSync } from "node:fs";
 import { Socket } from "node:net";
@@ -144,7 +145,8 @@ function waitFor(child: ChildProcess, pattern: RegExp, what: string): Promise<Re
 /**
  * Starts a private redis-server (`./_redis_server.ts`), `skiff local` in front of
  * it (`cli`: the command that runs the `skiff` CLI on this runtime), and counts this
- * process's HTTP requests (by wrapping the global `fetch`).
+ * process's HTTP requests: those of the global `fetch` (wrapped) and those of `node:http`
+ * (its `http.client.request.start` diagnostics channel, which `skiff/node` sends through).
  */
 export async function startBenchServices(cli: string[]): Promise<BenchServices> {
   const redis = await startPrivateRedis("skiff-bench-");
@@ -168,6 +170,13 @@ export async function startBenchServices(cli: string[]): Promise<BenchServices> 
     else requests.other++;
     return original(input, init);
   }) as typeof fetch;
+  const host = new URL(url).host;
+  const onHttp = (message: unknown) => {
+    const request = (message as { request: { getHeader(name: string): unknown } }).request;
+    if (request.getHeader("host") === host) requests.rest++;
+    else requests.other++;
+  };
+  diagnostics.subscribe("http.client.request.start", onHttp);
   await resp.send("CONFIG", "RESETSTAT");
   return {
     port: redis.port,
@@ -183,6 +192,7 @@ export async function startBenchServices(cli: string[]): Promise<BenchServices> 
     localCpuMs: () => cpuMsOf(local.pid),
     async close() {
       globalThis.fetch = original;
+      diagnostics.unsubscribe("http.client.request.start", onHttp);
       local.kill("SIGTERM");
       await localExited;
       resp.close();

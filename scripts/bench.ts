@@ -7,6 +7,7 @@
  *   deno task bench                  # 10,000 messages, 3 rounds
  *   deno task bench --quick          # small counts, 1 round: checks that it runs
  *   deno task bench --messages 20000 --rounds 5 --latency 2000
+ *   deno task bench --only push,burst   # some cases: enqueue send c50 defaults push burst pull idle
  *   bun scripts/bench.ts             # the same under Bun
  *
  * Needs `redis-server` on the PATH; it never touches a Redis it did not start.
@@ -29,9 +30,15 @@ interface Options {
   idleMs: number;
   steadyMs: number;
   quick: boolean;
+  /** The cases to run; all when empty. */
+  only: Set<string>;
 }
 
-const USAGE = "Usage: bench [--quick] [--messages N] [--rounds N] [--latency N] [--rate N]";
+const CASES = ["enqueue", "send", "c50", "defaults", "push", "burst", "pull", "idle"];
+const USAGE =
+  `Usage: bench [--quick] [--messages N] [--rounds N] [--latency N] [--rate N] [--only ${
+    CASES.join(",")
+  }]`;
 
 function parse(args: string[]): Options {
   const options: Options = {
@@ -42,6 +49,7 @@ function parse(args: string[]): Options {
     idleMs: 10_000,
     steadyMs: 20_000,
     quick: false,
+    only: new Set(),
   };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
@@ -54,6 +62,15 @@ function parse(args: string[]): Options {
         steadyMs: 500,
         quick: true,
       });
+      continue;
+    }
+    if (arg === "--only") {
+      options.only = new Set((args[++i] ?? "").split(","));
+      const unknown = [...options.only].filter((name) => !CASES.includes(name));
+      if (unknown.length || !options.only.size) {
+        console.error(`Cannot run the benchmark: no case named '${unknown[0] ?? ""}'. ${USAGE}`);
+        exit(2);
+      }
       continue;
     }
     const key = {
@@ -124,6 +141,7 @@ function redisVersion(): string {
 async function main(): Promise<void> {
   const options = parse(argv.slice(2).filter((a) => a !== "--"));
   const { messages: n, rounds, latency, rate: pace } = options;
+  const runs = (name: string) => !options.only.size || options.only.has(name);
   const services = await startBenchServices(skiffCli());
   const skiff = new SkiffCases(services);
   const bull = new BullCases(services);
@@ -155,7 +173,7 @@ async function main(): Promise<void> {
         ["burst", () => skiff.pushBurst(n), () => bull.burst(n, 50)],
         ["pull", () => skiff.latencyPull(latency, pace), () => bull.latency(latency, pace, 50)],
       ];
-      for (const [name, a, b] of pairs) {
+      for (const [name, a, b] of pairs.filter(([name]) => runs(name))) {
         const first = round % 2 === 0;
         const x = await (first ? a : b)();
         const y = await (first ? b : a)();
@@ -164,7 +182,7 @@ async function main(): Promise<void> {
       }
       console.error(`round ${round + 1} of ${rounds} done`);
     }
-    idle = await skiff.idleRequests(options.idleMs, options.steadyMs);
+    if (runs("idle")) idle = await skiff.idleRequests(options.idleMs, options.steadyMs);
   } finally {
     await services.close();
   }
@@ -270,7 +288,8 @@ async function main(): Promise<void> {
     "",
     line(rows[0]),
     "|---|--:|--:|--:|",
-    ...rows.slice(1).map(line),
+    // A row that needs a case left out by --only shows NaN: it goes.
+    ...rows.slice(1).filter((row) => !row.join("").includes("NaN")).map(line),
     "",
     `Machine: ${cpus().length} cores, ${
       cpus()[0]?.model ?? "unknown CPU"

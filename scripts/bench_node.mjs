@@ -16,6 +16,7 @@ import { build } from "esbuild";
 const DIST = {
   "../mod.ts": "../dist/mod.js",
   "../src/hono/mod.ts": "../dist/src/hono/mod.js",
+  "../src/node/mod.ts": "../dist/src/node/mod.js",
 };
 
 const built = spawnSync(execPath, ["scripts/build.mjs"], { stdio: "inherit" });
@@ -32,7 +33,7 @@ await build({
   plugins: [{
     name: "skiff-from-dist",
     setup(esbuild) {
-      esbuild.onResolve({ filter: /^\.\.\/(mod\.ts|src\/hono\/mod\.ts)$/ }, ({ path }) => ({
+      esbuild.onResolve({ filter: /^\.\.\/(mod\.ts|src\/(hono|node)\/mod\.ts)$/ }, ({ path }) => ({
         // Relative to .tmp/bench.mjs, which sits one level down as scripts/ does.
         path: DIST[path],
         external: true,

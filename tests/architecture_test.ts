@@ -19,7 +19,7 @@ export const LAYERS: readonly (readonly [number, RegExp])[] = [
   ],
   [3, /^src\/(results|composition|rate_limits)\//],
   [4, /^src\/(push|scheduler|metrics|otel)\/|^src\/tick\.ts$/],
-  [5, /^src\/(hono|cloudflare|deno|cli|local|dashboard)\//],
+  [5, /^src\/(hono|cloudflare|deno|node|cli|local|dashboard)\//],
   [6, /^mod\.ts$/],
 ];
 

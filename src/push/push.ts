@@ -247,7 +247,9 @@ export class Push extends Middleware {
         }),
       );
       status = response.status;
-      await response.body?.cancel();
+      // Read to the end: a body cancelled before it arrived closes the connection (undici),
+      // and a new one per push costs both sides more than the push itself.
+      await response.arrayBuffer();
     } catch (error) {
       this.#log(
         `Cannot push ${ids.length} message(s) of queue '${queue}': ${errorName(error)}`,

@@ -1,0 +1,74 @@
+/**
+ * One HTTP exchange over `node:http` or `node:https` on kept-alive sockets: what
+ * `skiff/node`'s Redis client and `nodeFetch` send with. Private to skiff.
+ */
+import { Agent as HttpAgent, type IncomingHttpHeaders, request as httpRequest } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+
+/** What came back: the status, the headers and the whole body. */
+export interface HttpAnswer {
+  status: number;
+  statusText: string;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/** A request to send; `body` goes as is, with its length. */
+export interface HttpCall {
+  url: URL;
+  method: string;
+  headers: Record<string, string>;
+  body?: string | Uint8Array;
+  signal?: AbortSignal | null;
+}
+
+let agents: { http: HttpAgent; https: HttpsAgent } | undefined;
+
+/**
+ * Sends one request on a kept-alive socket (Nagle off) and reads the answer to its end, so
+ * that the socket goes back to the pool. Rejects when no answer came (refused, reset,
+ * aborted); an answer of any status resolves.
+ */
+export function httpSend(call: HttpCall): Promise<HttpAnswer> {
+  agents ??= {
+    http: new HttpAgent({ keepAlive: true, noDelay: true }),
+    https: new HttpsAgent({ keepAlive: true, noDelay: true }),
+  };
+  const { url, body } = call;
+  const secure = url.protocol === "https:";
+  if (!secure && url.protocol !== "http:") {
+    return Promise.reject(
+      new TypeError(`Cannot send to ${url.protocol}//: only http:// and https:// are supported`),
+    );
+  }
+  const headers: Record<string, string | number> = { ...call.headers };
+  if (body !== undefined) {
+    headers["content-length"] = typeof body === "string" ? Buffer.byteLength(body) : body.length;
+  }
+  return new Promise((resolve, reject) => {
+    const request = (secure ? httpsRequest : httpRequest)({
+      agent: secure ? agents!.https : agents!.http,
+      protocol: url.protocol,
+      hostname: url.hostname.replace(/^\[|\]$/g, ""),
+      port: url.port,
+      path: url.pathname + url.search,
+      method: call.method,
+      headers,
+      signal: call.signal ?? undefined,
+    }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on("data", (chunk: Buffer) => chunks.push(chunk));
+      response.on("error", reject);
+      response.on("end", () => {
+        resolve({
+          status: response.statusCode ?? 0,
+          statusText: response.statusMessage ?? "",
+          headers: response.headers,
+          body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks),
+        });
+      });
+    });
+    request.on("error", reject);
+    request.end(body);
+  });
+}

@@ -1,0 +1,243 @@
+/**
+ * `skiff/node` under Node, from the BUILT package: its Redis client against the local
+ * server (the same answers and the same requests as `@upstash/redis`, a lost answer sent
+ * again without a second effect, errors that name no payload or token), and `nodeFetch`
+ * carrying a `Push` to a `workerApp` served by `@hono/node-server`. Build first:
+ *
+ *   node scripts/build.mjs && node --test tests/runtime/node/
+ *
+ * @module
+ */
+import { after, test } from "node:test";
+import assert from "node:assert/strict";
+import diagnostics from "node:diagnostics_channel";
+import { execFile } from "node:child_process";
+import { createServer } from "node:http";
+import process from "node:process";
+import { promisify } from "node:util";
+import { serve } from "@hono/node-server";
+import { Redis } from "@upstash/redis";
+// @ts-types="../../../mod.ts"
+import { actor, Message, Push, UpstashBroker } from "skiff";
+// @ts-types="../../../src/hono/mod.ts"
+import { workerApp } from "skiff/hono";
+// @ts-types="../../../src/local/mod.ts"
+import { startLocalServer } from "skiff/local";
+// @ts-types="../../../src/node/mod.ts"
+import { createRedis, nodeFetch, redisFromEnv } from "skiff/node";
+import { cleanup, randomPrefix, upstashEnv } from "../smoke.mjs";
+
+const env = upstashEnv(process.env);
+const prefix = randomPrefix("node-http");
+const plain = new Redis({ ...env, enableTelemetry: false });
+const silent = { debug() {}, info() {}, warn() {}, error() {} };
+after(async () => {
+  await cleanup(plain, prefix);
+  const keys = await plain.keys(`${prefix}*`);
+  if (keys.length) await plain.del(...keys);
+});
+
+/** Counts this process's HTTP requests while `fn` runs: fetch's and node:http's. */
+async function requestsDuring(fn) {
+  let count = 0;
+  const onHttp = () => count++;
+  const original = globalThis.fetch;
+  globalThis.fetch = (input, init) => (count++, original(input, init));
+  diagnostics.subscribe("http.client.request.start", onHttp);
+  try {
+    await fn();
+  } finally {
+    globalThis.fetch = original;
+    diagnostics.unsubscribe("http.client.request.start", onHttp);
+  }
+  return count;
+}
+
+test("createRedis answers SET, GET, pipelines and scripts as @upstash/redis does", async () => {
+  const redis = redisFromEnv();
+  const key = `${prefix}value`;
+  await redis.set(key, { hello: "wörld", n: 42 }, { ex: 60 });
+  assert.deepEqual(await redis.get(key), { hello: "wörld", n: 42 });
+  assert.deepEqual(await redis.get(key), await plain.get(key));
+  const pipeline = redis.pipeline();
+  pipeline.incr(`${prefix}count`).get(`${prefix}missing`).eval("return KEYS[1]", [key], []);
+  assert.deepEqual(await pipeline.exec(), [1, null, key]);
+  const failing = redis.pipeline().incr(key).get(`${prefix}count`);
+  const answers = await failing.exec({ keepErrors: true });
+  assert.match(answers[0].error, /not an integer/);
+  assert.equal(answers[1].result, 1);
+});
+
+test("an error answer names the failure, never the command's data or the token", async () => {
+  const key = `${prefix}secret`;
+  await plain.set(key, "card-4242-4242");
+  await assert.rejects(
+    createRedis(env).eval("return redis.call('INCR', KEYS[1])", [key], ["card-4242-4242"]),
+    (error) => {
+      assert.equal(error.name, "UpstashError");
+      assert.match(error.message, /not an integer/);
+      assert.doesNotMatch(error.message, /card-4242/);
+      return true;
+    },
+  );
+  const wrong = createRedis({ url: env.url, token: "not-the-token-7f3a" });
+  await assert.rejects(wrong.get(key), (error) => {
+    assert.match(error.message, /unauthori[sz]ed/i);
+    assert.doesNotMatch(error.message, /not-the-token-7f3a/);
+    return true;
+  });
+  assert.throws(
+    () => createRedis({ url: "ftp://example.com", token: "t" }),
+    /https:\/\/ or http:\/\//,
+  );
+  assert.throws(() => redisFromEnv({}), /UPSTASH_REDIS_REST_URL is not set/);
+});
+
+test("a broker on createRedis sends in as many requests as on @upstash/redis", async () => {
+  const counts = [];
+  for (const redis of [plain, createRedis(env)]) {
+    const broker = new UpstashBroker({ redis, namespace: `${prefix}cost`, logger: silent });
+    const task = actor(`cost-${counts.length}`, () => {}, { broker, queue: "cost" });
+    await task.send(); // scripts known, sockets open
+    counts.push(
+      await requestsDuring(() => Promise.all(Array.from({ length: 20 }, () => task.send()))),
+    );
+  }
+  assert.ok(counts[1] <= 2, `20 sends at once took ${counts[1]} requests`);
+  assert.equal(counts[1], counts[0]);
+});
+
+test("given an enqueue whose answer is lost, the client sends it again and the message is stored once", async () => {
+  const redisUrl = process.env.SKIFF_TEST_REDIS_URL;
+  assert.ok(redisUrl, "SKIFF_TEST_REDIS_URL is not set: run scripts/test.sh");
+  const token = "node-http-fault-token";
+  const dropped = [];
+  const server = await startLocalServer({
+    redis: redisUrl,
+    token,
+    port: 0,
+    log: (line) => line.includes("dropped") && dropped.push(line),
+    faults: { dropRate: 0 },
+  });
+  try {
+    const redis = createRedis({ url: server.url, token });
+    const broker = new UpstashBroker({ redis, namespace: `${prefix}lost`, logger: silent });
+    await broker.stats("q"); // the scripts are known: the lost answer is a real run's
+    const draws = [0];
+    server.faults = { dropRate: 0.5, random: () => draws.shift() ?? 1 };
+    const [sent] = await broker.enqueue([new Message({ queue: "q", actor: "a", args: [1] })]);
+    server.faults = {};
+    assert.equal(dropped.length, 1);
+    assert.deepEqual(await broker.stats("q"), { ready: 1, delayed: 0, leased: 0, dead: 0 });
+    const claims = await broker.claim("q", { count: 5 });
+    assert.deepEqual(claims.map((claim) => claim.id), [sent.id]);
+    assert.deepEqual(await broker.ack("q", claims), [true]);
+  } finally {
+    await server.close();
+  }
+});
+
+test("a Push over nodeFetch reaches a workerApp on @hono/node-server, which runs the message once", async () => {
+  const namespace = `${prefix}push`;
+  const signingKey = "node-http-signing-key-0123456789abcdef";
+  const endpoint = new UpstashBroker({ redis: createRedis(env), namespace, logger: silent });
+  const app = workerApp({ broker: endpoint, signingKeys: [signingKey] });
+  const { server, url } = await new Promise((resolve) => {
+    const server = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }, (info) => {
+      resolve({ server, url: `http://127.0.0.1:${info.port}` });
+    });
+  });
+  try {
+    const sender = new UpstashBroker({ redis: createRedis(env), namespace, logger: silent });
+    const statuses = [];
+    const fetch = async (request) => {
+      const response = await nodeFetch(request);
+      statuses.push(response.status);
+      return response;
+    };
+    const push = new Push({ url: `${url}/messages`, signingKey, fetch });
+    sender.addMiddleware(push);
+    const ran = [];
+    const task = actor("node-http-greet", (name) => void ran.push(name), {
+      broker: sender,
+      queue: "greetings",
+    });
+    await task.send("ann");
+    await push.flush();
+    assert.deepEqual(statuses, [200]);
+    assert.deepEqual(ran, ["ann"]);
+    assert.deepEqual(await endpoint.stats("greetings"), {
+      ready: 0,
+      delayed: 0,
+      leased: 0,
+      dead: 0,
+    });
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
+test("nodeFetch sends a Request or a URL and init, and returns 3xx and 204 as they are", async () => {
+  const seen = [];
+  const server = createServer((req, res) => {
+    let body = "";
+    req.on("data", (chunk) => body += chunk);
+    req.on("end", () => {
+      seen.push({ method: req.method, url: req.url, type: req.headers["content-type"], body });
+      if (req.url === "/moved") return res.writeHead(307, { location: "/elsewhere" }).end();
+      if (req.url === "/empty") return res.writeHead(204).end();
+      res.writeHead(201, { "content-type": "application/json", "x-twice": ["a", "b"] });
+      res.end(JSON.stringify({ got: body }));
+    });
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const base = `http://127.0.0.1:${server.address().port}`;
+  try {
+    const created = await nodeFetch(`${base}/items?x=1`, {
+      method: "POST",
+      headers: { "content-type": "text/plain" },
+      body: "héllo",
+    });
+    assert.equal(created.status, 201);
+    assert.equal(created.headers.get("x-twice"), "a, b");
+    assert.deepEqual(await created.json(), { got: "héllo" });
+    const fromRequest = await nodeFetch(
+      new Request(`${base}/req`, { method: "PUT", body: new Uint8Array([104, 105]) }),
+    );
+    assert.deepEqual(await fromRequest.json(), { got: "hi" });
+    const moved = await nodeFetch(`${base}/moved`);
+    assert.equal(moved.status, 307);
+    assert.equal(moved.headers.get("location"), "/elsewhere");
+    const empty = await nodeFetch(`${base}/empty`, { method: "DELETE" });
+    assert.equal(empty.status, 204);
+    assert.equal(empty.body, null);
+    assert.deepEqual(seen.map((s) => [s.method, s.url, s.body]), [
+      ["POST", "/items?x=1", "héllo"],
+      ["PUT", "/req", "hi"],
+      ["GET", "/moved", ""],
+      ["DELETE", "/empty", ""],
+    ]);
+    await assert.rejects(
+      nodeFetch(base, { method: "POST", body: new Blob(["x"]) }),
+      /must be a string or bytes/,
+    );
+    await assert.rejects(nodeFetch("ftp://example.com/"), /only http:\/\/ and https:\/\//);
+    const aborted = new AbortController();
+    aborted.abort();
+    await assert.rejects(nodeFetch(base, { signal: aborted.signal }), { name: "AbortError" });
+  } finally {
+    server.close();
+  }
+});
+
+test("a script that used createRedis ends on its own: idle sockets keep no process alive", async () => {
+  const script = `import { createRedis } from "skiff/node";
+const redis = createRedis({ url: process.env.UPSTASH_REDIS_REST_URL, token: process.env.UPSTASH_REDIS_REST_TOKEN });
+console.log(await redis.ping());`;
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    ["--input-type=module", "-e", script],
+    { timeout: 30_000, env: process.env },
+  );
+  assert.equal(stdout.trim(), "PONG");
+});
