@@ -105,17 +105,24 @@ async function concurrently(n: number, concurrency: number, fn: () => Promise<un
 }
 
 /** Whether this runs on Node (not Deno or Bun, which have a `process` too). */
-const ON_NODE = !("Deno" in globalThis) && !("Bun" in globalThis);
+export const ON_NODE = !("Deno" in globalThis) && !("Bun" in globalThis);
 
 /** skiff through `skiff local`, a process of its own. */
 export class SkiffCases {
   readonly #services: BenchServices;
   readonly #redis: Redis;
 
-  constructor(services: BenchServices) {
+  readonly #nodeHttp: boolean;
+
+  /**
+   * @param services The servers to measure against.
+   * @param options `nodeHttp`: send with `skiff/node` (its Redis client, `nodeFetch` for
+   * pushes), as docs/runtimes.md advises on Node.
+   */
+  constructor(services: BenchServices, options: { nodeHttp: boolean }) {
     this.#services = services;
-    // On Node, skiff/node's client, as docs/node.md advises; Deno's and Bun's fetch are cheap.
-    this.#redis = ON_NODE
+    this.#nodeHttp = options.nodeHttp;
+    this.#redis = options.nodeHttp
       ? createRedis({ url: services.local.url, token: services.token })
       : new Redis({ url: services.local.url, token: services.token, enableTelemetry: false });
   }
@@ -227,7 +234,7 @@ export class SkiffCases {
     const push = new Push({
       url: `${server.url}/messages`,
       signingKey: SECRET,
-      ...(ON_NODE ? { fetch: nodeFetch } : {}),
+      ...(this.#nodeHttp ? { fetch: nodeFetch } : {}),
     });
     sender.addMiddleware(push);
     const close = async () => {

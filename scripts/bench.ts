@@ -8,6 +8,8 @@
  *   deno task bench --quick          # small counts, 1 round: checks that it runs
  *   deno task bench --messages 20000 --rounds 5 --latency 2000
  *   deno task bench --only push,burst   # some cases: enqueue send c50 defaults push burst pull idle
+ *   npm run bench:node -- --fetch       # on Node, @upstash/redis's fetch instead of skiff/node
+ *   deno task bench --node-http         # on Deno or Bun, skiff/node instead of their fetch
  *   bun scripts/bench.ts             # the same under Bun
  *
  * Needs `redis-server` on the PATH; it never touches a Redis it did not start.
@@ -19,7 +21,7 @@ import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { argv, execPath, exit, versions } from "node:process";
 import { fileURLToPath } from "node:url";
-import { BullCases, type Sample, SkiffCases } from "./_bench_cases.ts";
+import { BullCases, ON_NODE, type Sample, SkiffCases } from "./_bench_cases.ts";
 import { startBenchServices } from "./_bench_services.ts";
 
 interface Options {
@@ -32,13 +34,18 @@ interface Options {
   quick: boolean;
   /** The cases to run; all when empty. */
   only: Set<string>;
+  /**
+   * Send with `skiff/node` (`node:http`) rather than `fetch` (`@upstash/redis`'s client):
+   * by default on Node only, as docs/runtimes.md advises; `--fetch` and `--node-http` choose.
+   */
+  nodeHttp: boolean;
 }
 
 const CASES = ["enqueue", "send", "c50", "defaults", "push", "burst", "pull", "idle"];
 const USAGE =
   `Usage: bench [--quick] [--messages N] [--rounds N] [--latency N] [--rate N] [--only ${
     CASES.join(",")
-  }]`;
+  }] [--fetch | --node-http]`;
 
 function parse(args: string[]): Options {
   const options: Options = {
@@ -50,6 +57,7 @@ function parse(args: string[]): Options {
     steadyMs: 20_000,
     quick: false,
     only: new Set(),
+    nodeHttp: ON_NODE,
   };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
@@ -62,6 +70,10 @@ function parse(args: string[]): Options {
         steadyMs: 500,
         quick: true,
       });
+      continue;
+    }
+    if (arg === "--fetch" || arg === "--node-http") {
+      options.nodeHttp = arg === "--node-http";
       continue;
     }
     if (arg === "--only") {
@@ -143,7 +155,8 @@ async function main(): Promise<void> {
   const { messages: n, rounds, latency, rate: pace } = options;
   const runs = (name: string) => !options.only.size || options.only.has(name);
   const services = await startBenchServices(skiffCli());
-  const skiff = new SkiffCases(services);
+  const { nodeHttp } = options;
+  const skiff = new SkiffCases(services, { nodeHttp });
   const bull = new BullCases(services);
   const cases = {
     enqueue: { skiff: [] as Sample[], bull: [] as Sample[] },
@@ -293,7 +306,9 @@ async function main(): Promise<void> {
     "",
     `Machine: ${cpus().length} cores, ${
       cpus()[0]?.model ?? "unknown CPU"
-    }; ${runtime()}; redis-server ${redisVersion()}; skiff through skiff local (a process of its own, on this runtime), BullMQ ${bullVersion()} over TCP.`,
+    }; ${runtime()}; redis-server ${redisVersion()}; skiff through skiff local (a process of its own, on this runtime)${
+      nodeHttp ? ", sending with skiff/node" : ""
+    }, BullMQ ${bullVersion()} over TCP.`,
   ];
   console.log(out.join("\n"));
   if (options.quick) console.log("bench: quick run complete");
