@@ -57,9 +57,33 @@ async function quickRun(runtime: string, command: string, args: string[]): Promi
     assert.ok(labels.some((l) => l.includes(label)), `the row '${label}' is printed`);
   }
   assert.equal(rows.length, 14, stdout);
+  // Node sends with skiff/node, as docs/runtimes.md advises there; Deno and Bun with fetch.
+  assert.equal(stdout.includes("sending with skiff/node"), runtime === "Node", stdout);
   for (const row of rows) {
     const skiff = row.split(" | ")[1];
     assert.match(skiff, /\d/, `a figure in '${row}'`);
     assert.doesNotMatch(row, /NaN|undefined/, row);
   }
 }
+
+Deno.test("bench --only runs the cases named and prints their rows; --node-http says so; an unknown case is refused", async () => {
+  const run = (...args: string[]) =>
+    new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", "scripts/bench.ts", "--quick", ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+  const output = await run("--only", "push", "--node-http");
+  const stdout = new TextDecoder().decode(output.stdout);
+  assert.equal(output.code, 0, stdout + new TextDecoder().decode(output.stderr));
+  const labels = stdout.split("\n").filter((line) =>
+    line.startsWith("| ") && !line.startsWith("|  |")
+  )
+    .map((row) => row.split(" | ")[0]);
+  assert.equal(labels.length, 3, stdout);
+  for (const label of labels) assert.match(label, /push endpoint/);
+  assert.match(stdout, /sending with skiff\/node/);
+  const refused = await run("--only", "push,c60");
+  assert.equal(refused.code, 2);
+  assert.match(new TextDecoder().decode(refused.stderr), /no case named 'c60'/);
+});
