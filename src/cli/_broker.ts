@@ -94,7 +94,7 @@ export function chooseBroker(): ChosenBroker {
   let broker: UpstashBroker;
   try {
     broker = new UpstashBroker({
-      // On Node, skiff/node's client: undici's fetch costs about four times node:http's CPU.
+      // On Node, skiff/node's client: undici's fetch costs more CPU per request than node:http.
       redis: onNode()
         ? createRedis({ url: rawUrl, token })
         : new Redis({ url: rawUrl, token, enableTelemetry: false }),

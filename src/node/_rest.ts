@@ -1,7 +1,7 @@
 /**
  * The Upstash REST protocol as an `@upstash/redis` `Requester` over `node:http`: on Node, a
- * request through `fetch` (undici) costs about four times the CPU of the same request
- * through `node:http`, and a queue sends one or two per message. Private to skiff.
+ * request through `fetch` (undici) costs more CPU than through `node:http`, and a queue
+ * sends one or two per message. Private to skiff.
  */
 import type { Requester, UpstashRequest, UpstashResponse } from "@upstash/redis";
 import { type HttpAnswer, httpSend } from "./_http.ts";

@@ -1,8 +1,9 @@
 /**
- * `skiff/node`: HTTP for long-running Node servers. Node's `fetch` (undici) spends about
- * four times the CPU of `node:http` on each request, and a queue sends one or two per
+ * `skiff/node`: HTTP for long-running Node servers. Node's `fetch` (undici) spends more CPU
+ * on a request than `node:http` (it streams every body), and a queue sends one or two per
  * message: this module's Redis client and `nodeFetch` send over `node:http` and
- * `node:https` on kept-alive sockets instead. Everything else in skiff is unchanged.
+ * `node:https` on kept-alive sockets instead (docs/runtimes.md has the benchmark's
+ * figures). Everything else in skiff is unchanged.
  *
  * ```ts ignore
  * import { UpstashBroker, Push } from "skiff";
@@ -44,10 +45,10 @@ class NodeRedis extends Redis {
 /**
  * Creates an `@upstash/redis` client that speaks the Upstash REST protocol over
  * `node:http`/`node:https` with kept-alive sockets: the same commands and answers as
- * `new Redis({ url, token })`, about a quarter of the CPU per request on Node. A request that
- * got no answer is sent again (5 times by default, backing off), as `@upstash/redis` does.
- * It runs on Node, and on Deno and Bun through their `node:` modules (where their own
- * `fetch` is as cheap); it does not stream (`subscribe`).
+ * `new Redis({ url, token })`, for less CPU per request on Node. A request that got no
+ * answer is sent again (5 times by default, backing off), as `@upstash/redis` does. It runs
+ * on Node, and on Deno and Bun through their `node:` modules (where their own `fetch` costs
+ * less); it does not stream (`subscribe`).
  *
  * @example
  * ```ts ignore
