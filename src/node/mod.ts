@@ -37,8 +37,8 @@ class NodeRedis extends Redis {
   constructor(options: CreateRedisOptions) {
     super(restRequester(options));
     // The same automatic pipelining a `new Redis({ url, token })` gets on Node: commands
-    // issued in one tick go in one request.
-    return this.autoPipeline();
+    // issued in one tick go in one request (a client without it sends them one by one).
+    return typeof this.autoPipeline === "function" ? this.autoPipeline() : this;
   }
 }
 
