@@ -39,11 +39,19 @@ export async function readBody(
     new Refusal(413, `Cannot accept push: the body must be at most ${maxBytes} bytes`);
   const declared = c.req.header("content-length");
   if (declared !== undefined && Number(declared) > maxBytes) throw tooLarge();
-  const stream = c.req.raw.body;
   const chunks: Uint8Array[] = [];
   let size = 0;
-  if (stream) {
-    const reader = stream.getReader();
+  if (declared !== undefined && /^\d+$/.test(declared)) {
+    // A declared length within the limit bounds what the server reads: one read, no stream
+    // (`@hono/node-server` then reads the socket without making a web stream at all).
+    if (declared !== "0") {
+      const bytes = new Uint8Array(await c.req.raw.arrayBuffer());
+      if (bytes.byteLength > maxBytes) throw tooLarge();
+      chunks.push(bytes);
+      size = bytes.byteLength;
+    }
+  } else if (c.req.raw.body) {
+    const reader = c.req.raw.body.getReader();
     while (true) {
       const { done, value } = await reader.read();
       if (done) break;
