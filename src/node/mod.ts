@@ -16,6 +16,7 @@
  * @module
  */
 import { Redis } from "@upstash/redis";
+import { TAKES_URL_AND_INIT } from "../push/push.ts";
 import { restCredentials, type RestEnv } from "../redis/from_env.ts";
 import { httpSend } from "./_http.ts";
 import { restRequester } from "./_rest.ts";
@@ -148,3 +149,6 @@ export async function nodeFetch(
     headers: out,
   });
 }
+
+// `Push` calls it with the URL and init, building no `Request` first.
+Object.defineProperty(nodeFetch, TAKES_URL_AND_INIT, { value: true });

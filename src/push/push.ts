@@ -26,7 +26,10 @@ export interface PushOptions {
    * `flush()` waits for them (`workerApp()` hands them to its request's `waitUntil`).
    */
   waitUntil?: (promise: Promise<unknown>) => void;
-  /** The `fetch` to push with (default the global one). */
+  /**
+   * The `fetch` to push with, called with a `Request` (default the global `fetch`, called
+   * with the URL and init). `nodeFetch` from `skiff/node` is called with the URL and init too.
+   */
   fetch?: (request: Request) => Promise<Response>;
   /** The most ids per request; more are split (default 100, the endpoint's default). */
   maxIds?: number;
@@ -77,12 +80,22 @@ export interface PushReport {
  * assert.equal((await requests[0].json()).ids.length, 2);
  * ```
  */
+/**
+ * Marks a `fetch` that takes the URL and init, as the global one does: `Push` then builds no
+ * `Request` for it (under Node that is a web stream per push). Set by `skiff/node` on
+ * `nodeFetch`; private to skiff.
+ */
+export const TAKES_URL_AND_INIT: unique symbol = Symbol.for("skiff.fetch.takesUrlAndInit");
+
+/** How a push is sent: the URL and init, as the global `fetch` takes them. */
+type Send = (url: URL, init: RequestInit) => Promise<Response>;
+
 export class Push extends Middleware {
   /** Where pushes go. */
   readonly url: URL;
   readonly #secret: string;
   readonly #waitUntil?: WaitUntil;
-  readonly #fetch: (request: Request) => Promise<Response>;
+  readonly #transport: Send;
   readonly #maxIds: number;
   readonly #queues?: ReadonlySet<string>;
   readonly #timeoutMs: number;
@@ -133,7 +146,12 @@ export class Push extends Middleware {
     this.url = url;
     this.#secret = options.signingKey;
     this.#waitUntil = options.waitUntil;
-    this.#fetch = options.fetch ?? ((request) => fetch(request));
+    const given = options.fetch;
+    this.#transport = given === undefined
+      ? (url, init) => fetch(url, init)
+      : TAKES_URL_AND_INIT in given
+      ? given as unknown as Send
+      : (url, init) => given(new Request(url, init));
     this.#maxIds = maxIds;
     this.#timeoutMs = timeoutMs;
     this.#logger = options.logger;
@@ -238,14 +256,12 @@ export class Push extends Middleware {
         path: this.url.pathname,
         body,
       });
-      const response = await this.#fetch(
-        new Request(this.url, {
-          method: "POST",
-          headers: { "content-type": "application/json", [SIGNATURE_HEADER]: signature },
-          body,
-          signal: AbortSignal.timeout(this.#timeoutMs),
-        }),
-      );
+      const response = await this.#transport(this.url, {
+        method: "POST",
+        headers: { "content-type": "application/json", [SIGNATURE_HEADER]: signature },
+        body,
+        signal: AbortSignal.timeout(this.#timeoutMs),
+      });
       status = response.status;
       // Read to the end: a body cancelled before it arrived closes the connection (undici),
       // and a new one per push costs both sides more than the push itself.

@@ -149,13 +149,14 @@ test("a Push over nodeFetch reaches a workerApp on @hono/node-server, which runs
   });
   try {
     const sender = new UpstashBroker({ redis: createRedis(env), namespace, logger: silent });
+    // nodeFetch as it is (Push calls it with the URL and init): its answers, seen on node:http.
     const statuses = [];
-    const fetch = async (request) => {
-      const response = await nodeFetch(request);
-      statuses.push(response.status);
-      return response;
-    };
-    const push = new Push({ url: `${url}/messages`, signingKey, fetch });
+    const host = new URL(url).host;
+    const onResponse = ({ request, response }) =>
+      request.getHeader("host") === host && statuses.push(response.statusCode);
+    diagnostics.subscribe("http.client.response.finish", onResponse);
+    after(() => diagnostics.unsubscribe("http.client.response.finish", onResponse));
+    const push = new Push({ url: `${url}/messages`, signingKey, fetch: nodeFetch });
     sender.addMiddleware(push);
     const ran = [];
     const task = actor("node-http-greet", (name) => void ran.push(name), {
