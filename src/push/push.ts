@@ -41,6 +41,16 @@ export interface PushOptions {
   logger?: Logger;
 }
 
+/**
+ * Marks a `fetch` that takes the URL and init, as the global one does: `Push` then builds no
+ * `Request` for it (under Node that is a web stream per push). Set by `skiff/node` on
+ * `nodeFetch`; private to skiff.
+ */
+export const TAKES_URL_AND_INIT: unique symbol = Symbol.for("skiff.fetch.takesUrlAndInit");
+
+/** How a push is sent: the URL and init, as the global `fetch` takes them. */
+type Send = (url: URL, init: RequestInit) => Promise<Response>;
+
 /** What one push request came to. */
 export interface PushReport {
   /** The queue. */
@@ -80,16 +90,6 @@ export interface PushReport {
  * assert.equal((await requests[0].json()).ids.length, 2);
  * ```
  */
-/**
- * Marks a `fetch` that takes the URL and init, as the global one does: `Push` then builds no
- * `Request` for it (under Node that is a web stream per push). Set by `skiff/node` on
- * `nodeFetch`; private to skiff.
- */
-export const TAKES_URL_AND_INIT: unique symbol = Symbol.for("skiff.fetch.takesUrlAndInit");
-
-/** How a push is sent: the URL and init, as the global `fetch` takes them. */
-type Send = (url: URL, init: RequestInit) => Promise<Response>;
-
 export class Push extends Middleware {
   /** Where pushes go. */
   readonly url: URL;
