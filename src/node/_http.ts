@@ -26,8 +26,9 @@ let agents: { http: HttpAgent; https: HttpsAgent } | undefined;
 
 /**
  * Sends one request on a kept-alive socket (Nagle off) and reads the answer to its end, so
- * that the socket goes back to the pool. Rejects when no answer came (refused, reset,
- * aborted); an answer of any status resolves.
+ * that the socket goes back to the pool. A request whose reused socket turns out closed by
+ * the server is sent once more on a new one, as Node's documentation advises. Rejects when no
+ * answer came (refused, reset, aborted); an answer of any status resolves.
  */
 export function httpSend(call: HttpCall): Promise<HttpAnswer> {
   agents ??= {
@@ -45,30 +46,41 @@ export function httpSend(call: HttpCall): Promise<HttpAnswer> {
   if (body !== undefined) {
     headers["content-length"] = typeof body === "string" ? Buffer.byteLength(body) : body.length;
   }
-  return new Promise((resolve, reject) => {
-    const request = (secure ? httpsRequest : httpRequest)({
-      agent: secure ? agents!.https : agents!.http,
-      protocol: url.protocol,
-      hostname: url.hostname.replace(/^\[|\]$/g, ""),
-      port: url.port,
-      path: url.pathname + url.search,
-      method: call.method,
-      headers,
-      signal: call.signal ?? undefined,
-    }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on("data", (chunk: Buffer) => chunks.push(chunk));
-      response.on("error", reject);
-      response.on("end", () => {
-        resolve({
-          status: response.statusCode ?? 0,
-          statusText: response.statusMessage ?? "",
-          headers: response.headers,
-          body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks),
+  const options = {
+    agent: secure ? agents.https : agents.http,
+    protocol: url.protocol,
+    hostname: url.hostname.replace(/^\[|\]$/g, ""),
+    port: url.port,
+    path: url.pathname + url.search,
+    method: call.method,
+    headers,
+    signal: call.signal ?? undefined,
+  };
+  const send = secure ? httpsRequest : httpRequest;
+  const once = (retry: boolean): Promise<HttpAnswer> =>
+    new Promise((resolve, reject) => {
+      const request = send(options, (response) => {
+        const chunks: Buffer[] = [];
+        response.on("data", (chunk: Buffer) => chunks.push(chunk));
+        response.on("error", reject);
+        response.on("end", () => {
+          resolve({
+            status: response.statusCode ?? 0,
+            statusText: response.statusMessage ?? "",
+            headers: response.headers,
+            body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks),
+          });
         });
       });
+      request.on("error", (error: Error & { code?: string }) => {
+        // A kept-alive socket the server closed as this request went out: no answer came,
+        // so the server did not take it; once more on a socket of its own.
+        const stale = request.reusedSocket && !call.signal?.aborted &&
+          (error.code === "ECONNRESET" || error.code === "EPIPE");
+        if (retry && stale) once(false).then(resolve, reject);
+        else reject(error);
+      });
+      request.end(body);
     });
-    request.on("error", reject);
-    request.end(body);
-  });
+  return once(true);
 }

@@ -231,6 +231,31 @@ test("nodeFetch sends a Request or a URL and init, and returns 3xx and 204 as th
   }
 });
 
+test("given a kept-alive socket the server closed, nodeFetch sends once more on a new one", async () => {
+  // The server answers the first request of each connection and drops the second unanswered,
+  // as a server does whose keep-alive timeout ends as the request goes out.
+  const seen = [];
+  let connections = 0;
+  const server = createServer((req, res) => {
+    const socket = req.socket;
+    socket.served = (socket.served ?? 0) + 1;
+    seen.push([socket.id, socket.served]);
+    if (socket.served === 2) return socket.destroy();
+    res.end("ok");
+  });
+  server.on("connection", (socket) => socket.id = ++connections);
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const url = `http://127.0.0.1:${server.address().port}/`;
+  try {
+    assert.equal(await (await nodeFetch(url, { method: "POST", body: "1" })).text(), "ok");
+    assert.equal(await (await nodeFetch(url, { method: "POST", body: "2" })).text(), "ok");
+    assert.deepEqual(seen, [[1, 1], [1, 2], [2, 1]]);
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
+});
+
 test("a script that used createRedis ends on its own: idle sockets keep no process alive", async () => {
   const script = `import { createRedis } from "skiff/node";
 const redis = createRedis({ url: process.env.UPSTASH_REDIS_REST_URL, token: process.env.UPSTASH_REDIS_REST_TOKEN });
