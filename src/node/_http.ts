@@ -73,8 +73,9 @@ export function httpSend(call: HttpCall): Promise<HttpAnswer> {
         });
       });
       request.on("error", (error: Error & { code?: string }) => {
-        // A kept-alive socket the server closed as this request went out: no answer came,
-        // so the server did not take it; once more on a socket of its own.
+        // A kept-alive socket the server closed as this request went out (its idle timeout,
+        // almost always: it had not read the request); once more on a socket of its own. What
+        // skiff sends is safe to repeat: scripts by call id, pushes by their signature.
         const stale = request.reusedSocket && !call.signal?.aborted &&
           (error.code === "ECONNRESET" || error.code === "EPIPE");
         if (retry && stale) once(false).then(resolve, reject);
