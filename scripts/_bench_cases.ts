@@ -11,6 +11,7 @@ import { actor, Message, Push, UpstashBroker, Worker } from "../mod.ts";
 import { workerApp } from "../src/hono/mod.ts";
 import { serve as serveOnNode } from "@hono/node-server";
 import { createRedis, nodeFetch } from "../src/node/mod.ts";
+import { onNode } from "../src/_util.ts";
 import type { BenchServices } from "./_bench_services.ts";
 
 /** One measurement. */
@@ -104,8 +105,8 @@ async function concurrently(n: number, concurrency: number, fn: () => Promise<un
   }));
 }
 
-/** Whether this runs on Node (not Deno or Bun, which have a `process` too). */
-export const ON_NODE = !("Deno" in globalThis) && !("Bun" in globalThis);
+/** Whether this runs on Node itself. */
+export const ON_NODE = onNode();
 
 /** skiff through `skiff local`, a process of its own. */
 export class SkiffCases {

@@ -114,6 +114,13 @@ export function concatBytes(chunks: readonly Uint8Array[], size: number): Uint8A
   return whole;
 }
 
+/** Whether this is Node itself: Deno and Bun have a `process.versions.node` too. */
+export function onNode(): boolean {
+  const { process } = globalThis as { process?: { versions?: { node?: unknown } } };
+  return typeof process?.versions?.node === "string" && !("Deno" in globalThis) &&
+    !("Bun" in globalThis);
+}
+
 /** Resolves after `ms` milliseconds, or at once when `signal` aborts; never rejects. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

@@ -10,6 +10,7 @@ import type { Broker } from "../broker.ts";
 import { MemoryBroker } from "../brokers/memory.ts";
 import { UpstashBroker } from "../brokers/upstash.ts";
 import { getBroker, hasBroker } from "../global_broker.ts";
+import { onNode } from "../_util.ts";
 import { ENV_TOKEN, ENV_URL } from "../redis/from_env.ts";
 import { createRedis } from "../node/mod.ts";
 import { CommandError, EXIT, firstLine } from "./_io.ts";
@@ -118,12 +119,6 @@ export function chooseBroker(): ChosenBroker {
       }
     },
   };
-}
-
-/** Whether this is Node itself (Deno and Bun have a `process.versions.node` too). */
-function onNode(): boolean {
-  return typeof process.versions?.node === "string" && !("Deno" in globalThis) &&
-    !("Bun" in globalThis);
 }
 
 /** One PING to the REST endpoint, telling refused credentials from a failed connection. */

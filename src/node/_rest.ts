@@ -3,7 +3,7 @@
  * request through `fetch` (undici) costs more CPU than through `node:http`, and a queue
  * sends one or two per message. Private to skiff.
  */
-import type { Requester, UpstashRequest, UpstashResponse } from "@upstash/redis";
+import { errors, type Requester, type UpstashRequest, type UpstashResponse } from "@upstash/redis";
 import { type HttpAnswer, httpSend } from "./_http.ts";
 
 /** Options of {@linkcode restRequester}. */
@@ -14,11 +14,6 @@ export interface RestRequesterOptions {
   token: string;
   /** Tries again after a request that got no answer (default 5, as `@upstash/redis`). */
   retries?: number;
-}
-
-/** An error the REST endpoint answered; named as `@upstash/redis` names its own. */
-class UpstashError extends Error {
-  override name = "UpstashError";
 }
 
 /**
@@ -76,11 +71,11 @@ export function restRequester(options: RestRequesterOptions): Requester {
       try {
         parsed = JSON.parse(answer.body.toString());
       } catch {
-        throw new UpstashError(`the REST endpoint answered HTTP ${answer.status}, not JSON`);
+        throw new errors.UpstashError(`the REST endpoint answered HTTP ${answer.status}, not JSON`);
       }
       if (answer.status < 200 || answer.status >= 300) {
         const error = (parsed as { error?: unknown } | null)?.error;
-        throw new UpstashError(typeof error === "string" ? error : `HTTP ${answer.status}`);
+        throw new errors.UpstashError(typeof error === "string" ? error : `HTTP ${answer.status}`);
       }
       return parsed;
     },
