@@ -119,10 +119,16 @@ export async function nodeFetch(
   init?: RequestInit,
 ): Promise<Response> {
   const request = input instanceof Request ? input : undefined;
-  const url = new URL(request ? request.url : input as URL | string);
+  const url = input instanceof URL ? input : new URL(request ? request.url : input as string);
   const method = (init?.method ?? request?.method ?? "GET").toUpperCase();
   const headers: Record<string, string> = {};
-  new Headers(init?.headers ?? request?.headers).forEach((value, name) => headers[name] = value);
+  const fields = init?.headers ?? request?.headers;
+  if (fields instanceof Headers || Array.isArray(fields)) {
+    new Headers(fields).forEach((value, name) => headers[name] = value);
+  } else if (fields) {
+    // A plain record, as `Push` passes: no `Headers` to build per request.
+    for (const [name, value] of Object.entries(fields)) headers[name.toLowerCase()] = value;
+  }
   let body: string | Uint8Array | undefined;
   const given = init?.body ?? undefined;
   if (typeof given === "string" || given instanceof Uint8Array) body = given;
