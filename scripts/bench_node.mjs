@@ -1,15 +1,16 @@
 /**
  * `npm run bench:node`: the benchmark under Node against `dist/`, what npm users install.
- * Builds `dist/`, bundles `scripts/bench.ts` with esbuild, skiff's entry points left as
- * imports of `dist/` (the harness, `node:http` plumbing included, is bundled from source),
- * then runs it with the arguments given; `skiff local` runs as `dist/cli.js`.
+ * Builds `dist/` (unless `SKIFF_BUILT=1` says this run already did), bundles
+ * `scripts/bench.ts` with esbuild, skiff's entry points left as imports of `dist/` (the
+ * harness, `node:http` plumbing included, is bundled from source), then runs it with the
+ * arguments given; `skiff local` runs as `dist/cli.js`.
  *
  *   npm run bench:node -- --quick
  *
  * @module
  */
 import { spawnSync } from "node:child_process";
-import { argv, execPath, exit } from "node:process";
+import { argv, env, execPath, exit } from "node:process";
 import { build } from "esbuild";
 
 /** skiff's entry points the benchmark imports, and their builds. */
@@ -19,8 +20,11 @@ const DIST = {
   "../src/node/mod.ts": "../dist/src/node/mod.js",
 };
 
-const built = spawnSync(execPath, ["scripts/build.mjs"], { stdio: "inherit" });
-if (built.status !== 0) exit(built.status ?? 1);
+// scripts/test.sh builds dist/ once for the whole run and sets SKIFF_BUILT=1.
+if (env.SKIFF_BUILT !== "1") {
+  const built = spawnSync(execPath, ["scripts/build.mjs"], { stdio: "inherit" });
+  if (built.status !== 0) exit(built.status ?? 1);
+}
 
 await build({
   entryPoints: ["scripts/bench.ts"],

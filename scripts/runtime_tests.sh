@@ -11,7 +11,7 @@
 # local server (or Upstash) in UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN.
 #
 #   scripts/runtime_tests.sh                 # all: build, node, bun, workerd, types, package, examples, browser
-#   scripts/runtime_tests.sh node types      # some (the build always runs)
+#   scripts/runtime_tests.sh node types      # some (the build always runs, unless SKIFF_BUILT=1)
 #
 # Exits 1 when any suite fails, after running the others, and names the failed ones.
 set -uo pipefail
@@ -71,7 +71,12 @@ check_types() {
   return $status
 }
 
-step build node scripts/build.mjs
+# scripts/test.sh builds dist/ once, before every stage, and says so with SKIFF_BUILT=1.
+if [[ ${SKIFF_BUILT:-} == 1 ]]; then
+  echo "== runtime_tests: build: dist/ already built by this run"
+else
+  step build node scripts/build.mjs
+fi
 if [[ ${#failed[@]} -gt 0 ]]; then
   echo "runtime_tests: the build failed; no suite ran" >&2
   exit 1

@@ -27,6 +27,10 @@ run_stage() {
   if "$@" 2>&1 | tee "$logs/$name.log"; then :; else failed+=("$name"); fi
 }
 
+# One build of dist/ for the whole run: the Node benchmark check in the Deno stage and the
+# runtime suites both use it (SKIFF_BUILT=1 tells them it is done).
+run_stage build node scripts/build.mjs
+if [ ${#failed[@]} -eq 0 ]; then export SKIFF_BUILT=1; fi
 run_stage deno "$DENO" task ok
 run_stage runtimes bash scripts/runtime_tests.sh
 

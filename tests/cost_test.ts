@@ -32,6 +32,7 @@ export const UPSTASH_BROKER_COST = {
   "send (1 message)": 4,
   "send (1 delayed message)": 4,
   "send (batch of 10)": 5,
+  "send (10 concurrent sends of one queue)": 5,
   "send with a dedup key (stored)": 5,
   "send with a dedup key (deduplicated)": 5,
   "claim (1 ready)": 6,
@@ -106,6 +107,14 @@ Deno.test("cost: each UpstashBroker operation issues its documented number of Re
       "send (batch of 10)",
       () => broker.enqueue(Array.from({ length: 10 }, () => task.message())),
     );
+    // Concurrent sends of one queue share one WRITE, as a batch does (a queue of their own).
+    const other = actor(`other-${crypto.randomUUID()}`, () => {}, { broker, queue: "cost-2" });
+    const concurrent = await measure(
+      "send (10 concurrent sends of one queue)",
+      () => Promise.all(Array.from({ length: 10 }, () => other.send())),
+    );
+    assert.equal(new Set(concurrent.map((m) => m.id)).size, 10);
+    assert.equal((await broker.stats("cost-2")).ready, 10);
     const first = await measure("claim (1 ready)", claimOne);
     const ten = await measure("claim (10 ready)", () => broker.claim(queue, { count: 10 }));
     assert.equal(ten.length, 10);

@@ -196,6 +196,45 @@ Deno.test("UpstashBroker: given a send whose answer is lost, when a worker runs 
   }
 });
 
+Deno.test("UpstashBroker: given concurrent sends of one queue (one shared WRITE) whose answer is lost, when a worker runs and acks them before the client's retry arrives, then each runs once", async () => {
+  const { namespace, queue, plain, runs, task } = hole("hole-concurrent");
+  const { client, lost } = losing(redis, WRITE, "client retries", () => plain.join(queue));
+  const sender = new UpstashBroker({ redis: client, namespace, logger: silentLogger });
+  try {
+    const send = (s: string) => sender.enqueue([task.message(s)]).then(([m]) => m);
+    const messages = await Promise.all(["a", "b", "c"].map(send));
+    assert.equal(lost(), 1);
+    assert.equal(new Set(messages.map((m) => m.id)).size, 3);
+    assert.deepEqual(runs.sort(), ["a", "b", "c"]);
+    assert.deepEqual(await plain.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
+    await plain.join(queue);
+    assert.deepEqual(runs.sort(), ["a", "b", "c"]);
+  } finally {
+    await cleanup(redis, `${namespace}:`);
+  }
+});
+
+Deno.test("UpstashBroker: given concurrent sends of one queue whose shared WRITE fails, then each send rejects with the failure, naming the queue and none of the payloads", async () => {
+  const { namespace, queue, plain, runs, task } = hole("hole-concurrent-error");
+  const { client } = losing(redis, WRITE, "broker sees an error");
+  const sender = new UpstashBroker({ redis: client, namespace, logger: silentLogger });
+  try {
+    const send = (s: string) => sender.enqueue([task.message(s)]);
+    const results = await Promise.allSettled(["secret-a", "secret-b"].map(send));
+    for (const result of results) {
+      assert.equal(result.status, "rejected");
+      const { message } = (result as PromiseRejectedResult).reason as Error;
+      assert.match(message, /send messages.*'q'.*fetch failed/s);
+      assert.doesNotMatch(message, /secret/);
+    }
+    // The request had run: both are stored once, as a lost answer leaves them.
+    await plain.join(queue);
+    assert.deepEqual(runs.sort(), ["secret-a", "secret-b"]);
+  } finally {
+    await cleanup(redis, `${namespace}:`);
+  }
+});
+
 Deno.test("UpstashBroker: given a send made with a callId whose answer reaches it as an error, when its messages run and are acked and the same call is made again, then nothing runs twice", async () => {
   const { namespace, queue, plain, runs, task } = hole("hole-call-id");
   const other = actor(`other-${crypto.randomUUID()}`, (s: string) => void runs.push(s), {

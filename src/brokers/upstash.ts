@@ -102,6 +102,13 @@ export interface UpstashBrokerOptions extends BrokerOptions {
 const ACK_LINGER_MS = 3;
 
 /**
+ * How many shared `WRITE` calls of one queue's sends may travel at once; sends made while
+ * that many are in flight gather into the next. More than the acks' 2: a request that
+ * hangs holds up only the sends that went in it, not the next ones.
+ */
+const SEND_BATCHES_IN_FLIGHT = 8;
+
+/**
  * Keeps queues in Redis: `<namespace>:{<queue>}:ready` and four other keys per queue,
  * changed by Lua scripts, each one round trip and safe to repeat with the same outcome:
  * every call that changes state carries a call id of its own, and a retry of it (the
@@ -136,6 +143,19 @@ export class UpstashBroker extends Broker {
   );
 
   /**
+   * Plain sends of one queue made together (concurrent `send()`s: no dedup key, debounce,
+   * throttle, group, plan or call id) share one `WRITE`: 3 to 5 commands for them all,
+   * where each alone costs 3, and one script call for Redis and the REST server to run.
+   * Up to {@linkcode SEND_BATCHES_IN_FLIGHT} such calls of a queue travel at once.
+   */
+  readonly #sends = new Coalescer<EncodedMessage, never>(async (_queue, records) => {
+    for (const runs of writeRequests(this.namespace, records, this.#now())) {
+      await this.#runWrites(runs);
+    }
+    return [];
+  }, { limit: SEND_BATCHES_IN_FLIGHT });
+
+  /**
    * Creates an UpstashBroker; it sends nothing to Redis until used.
    *
    * @param options The client, the namespace, and what every broker takes.
@@ -157,7 +177,8 @@ export class UpstashBroker extends Broker {
 
   /**
    * Stores messages as ready or delayed: one request (a pipeline when several queues),
-   * more only for batches over 4 MiB. The state of tracked groups goes first, in the
+   * more only for batches over 4 MiB. Plain messages of one queue sent without a call id
+   * share a `WRITE` with the other sends of that queue made at the same time. The state of tracked groups goes first, in the
    * first request: `HSETNX left`, `HSET` of its templates, `PEXPIRE` (3 commands each).
    * Messages with a dedup key go in one more request, one `WRITE_DEDUP` each (a send of
    * one such message is that one script call alone). A pipeline's plan goes first too:
@@ -189,20 +210,27 @@ export class UpstashBroker extends Broker {
       r.dedupKey !== undefined || r.debounce !== undefined || r.throttle !== undefined;
     const plain = records.filter((r) => !special(r));
     const deduped = records.filter(special);
-    const requests = writeRequests(this.namespace, plain, now, callId);
     const starts = groups.length > 0 || plans.length > 0;
-    if (requests.length === 0 && (deduped.length === 0 || starts)) requests.push([]);
-    let prelude = starts ? this.#start(groups, plans) : undefined;
     const fail = (error: unknown) =>
       redisError(
         "send messages",
         records[0]?.queue ?? groups[0]?.home ?? plans[0]?.home ?? "",
         error,
       );
+    if (callId === undefined && !starts && deduped.length === 0 && queues.size === 1) {
+      try {
+        await this.#sends.add(records[0].queue, records);
+      } catch (error) {
+        throw fail(error);
+      }
+      return records.map((r) => r.id);
+    }
+    const requests = writeRequests(this.namespace, plain, now, callId);
+    if (requests.length === 0 && (deduped.length === 0 || starts)) requests.push([]);
+    let prelude = starts ? this.#start(groups, plans) : undefined;
     for (const runs of requests) {
       try {
-        if (runs.length === 1 && !prelude) await WRITE.run(this.redis, runs[0].keys, runs[0].args);
-        else await runPipelined(this.redis, WRITE, runs, prelude);
+        await this.#runWrites(runs, prelude);
       } catch (error) {
         throw fail(error);
       }
@@ -229,6 +257,15 @@ export class UpstashBroker extends Broker {
       });
     }
     return records.map((r) => first.get(r) ?? r.id);
+  }
+
+  /** One request of `WRITE` runs, after the prelude's commands when there is one. */
+  async #runWrites(
+    runs: readonly ScriptRun[],
+    prelude?: (pipeline: ReturnType<PipelineClient["pipeline"]>) => void,
+  ): Promise<void> {
+    if (runs.length === 1 && !prelude) await WRITE.run(this.redis, runs[0].keys, runs[0].args);
+    else await runPipelined(this.redis, WRITE, runs, prelude);
   }
 
   /** The script call of each controlled record, grouped by script. */
