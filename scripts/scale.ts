@@ -143,7 +143,12 @@ export async function runScale(options: ScaleOptions = {}): Promise<ScaleRow[]> 
       ["CONFIG", "SET", "slowlog-log-slower-than", "0"],
       ["CONFIG", "SET", "slowlog-max-len", "1000000"],
     ]);
-    broker = new UpstashBroker({ redis: client, namespace: "scale", logger: quiet });
+    // A clock that never gives the same millisecond twice: messages enqueued in the same
+    // millisecond share a ready score and are claimed in id order, which let a member
+    // pipeline's next step overtake another member's current one and cross a stage's end.
+    let last = 0;
+    const now = () => (last = Math.max(Date.now(), last + 1));
+    broker = new UpstashBroker({ redis: client, namespace: "scale", logger: quiet, now });
 
     // 1. A claim of many large bodies.
     const bodies = n(200);
