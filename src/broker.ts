@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { announceEnqueued } from "./_continued.ts";
 import { hasFailure, takeFailure } from "./_failures.ts";
 import { isNonNegative, MAX_TIMER_MS, NAME_PATTERN, sleep } from "./_util.ts";
 import { lastMinutes } from "./brokers/_throughput.ts";
@@ -442,6 +443,8 @@ export interface CancelStored {
   outcomes: CancelOutcome[];
   /** The bodies of the messages cancelled or stopped, by id. */
   bodies: Map<string, string>;
+  /** The messages the cancel enqueued: the failure callbacks of its members' groups. */
+  enqueued?: EnqueuedMessage[];
 }
 
 /** How many messages `flush()` removed, by state. */
@@ -1209,7 +1212,7 @@ export abstract class Broker {
       );
     }
     if (ids.length === 0) return [];
-    const { outcomes, bodies } = await this.cancelStored(queue, ids);
+    const { outcomes, bodies, enqueued } = await this.cancelStored(queue, ids);
     for (const body of bodies.values()) {
       let message: Message;
       try {
@@ -1219,6 +1222,8 @@ export abstract class Broker {
       }
       await emit(this, "afterCancel", [this, message], { reverse: true });
     }
+    // The groups' failure callbacks: `Push` pushes them, as it pushes what an ack enqueued.
+    announceEnqueued(this, enqueued);
     return outcomes;
   }
 

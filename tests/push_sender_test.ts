@@ -258,4 +258,41 @@ for (
       await done();
     }
   });
+
+  Deno.test(`Push (${label}): given a group member cancelled, then the group's failure callback runs by push through the endpoint`, async () => {
+    const { broker, done } = (makeBroker as () => { broker: Broker; done: () => unknown })();
+    const app = workerApp({ broker, signingKeys: [SECRET] });
+    const pushed: string[][] = [];
+    const push = new Push({
+      url: "https://worker.example/messages",
+      signingKey: SECRET,
+      fetch: async (request) => {
+        pushed.push((await request.clone().json()).ids);
+        return await app.fetch(request);
+      },
+    });
+    broker.addMiddleware(push);
+    try {
+      const queue = unique("q");
+      const work = actor(unique("work"), () => {}, { broker, queue });
+      const failures: unknown[] = [];
+      const failed = actor(unique("failed"), (_data?: unknown, error?: { type: string }) => {
+        failures.push(error?.type);
+      }, { broker, queue });
+      // Members an hour away: nothing is pushed until the cancel.
+      const later = () => work.messageWithOptions({ args: [], delay: 3_600_000 });
+      const members = [later(), later()];
+      await group(members).addFailureCallback(failed.message()).run();
+      await push.flush();
+      assert.deepEqual(pushed, []);
+      assert.deepEqual(await broker.cancel(queue, [members[0].id]), ["cancelled"]);
+      await push.flush();
+      // No tick and no worker: the failure callback arrived by push and ran.
+      assert.deepEqual(failures, ["Cancelled"]);
+      assert.equal(pushed.flat().length, 1);
+      assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 1, leased: 0, dead: 0 });
+    } finally {
+      await done();
+    }
+  });
 }

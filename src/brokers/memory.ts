@@ -803,6 +803,7 @@ export class MemoryBroker extends Broker {
     this.#expireDead(q, now);
     const bodies = new Map<string, string>();
     const found = new Map<string, CancelOutcome>();
+    const enqueued: EnqueuedMessage[] = [];
     for (const id of new Set(ids)) {
       const entry = q.entries.get(id);
       if (!entry || entry.state === "dead") {
@@ -813,9 +814,9 @@ export class MemoryBroker extends Broker {
       this.#unlink(q, entry);
       bodies.set(id, entry.body);
       const report = cancelReport(entry.body);
-      if (report) this.#report(report, false, now, id);
+      if (report) enqueued.push(...this.#report(report, false, now, id).enqueued);
     }
-    return Promise.resolve({ outcomes: ids.map((id) => found.get(id)!), bodies });
+    return Promise.resolve({ outcomes: ids.map((id) => found.get(id)!), bodies, enqueued });
   }
 
   /**

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { announceEnqueued, CONTINUED } from "../_continued.ts";
 import { describe, errorName, NAME_PATTERN } from "../_util.ts";
 import type { Broker, EnqueuedMessage, Logger } from "../broker.ts";
 import type { LogFields } from "../logger.ts";
@@ -182,6 +183,11 @@ export class Push extends Middleware {
     for (const { id, queue, delayed } of enqueued) if (!delayed) this.#queue(broker, queue, id);
   }
 
+  /** What the broker's own transitions enqueued (a cancel's failure callbacks): pushed. */
+  [CONTINUED](broker: Broker, enqueued: readonly EnqueuedMessage[]): void {
+    this.continued(broker, enqueued);
+  }
+
   #queue(broker: Broker, queue: string, id: string): void {
     this.#logger ??= broker.logger;
     if (this.#queues && !this.#queues.has(queue)) return;
@@ -300,8 +306,5 @@ export function pushEnqueued(
   broker: Broker,
   enqueued: readonly EnqueuedMessage[] | undefined,
 ): void {
-  if (!enqueued?.length) return;
-  for (const middleware of broker.middleware) {
-    if (middleware instanceof Push) middleware.continued(broker, enqueued);
-  }
+  announceEnqueued(broker, enqueued);
 }

@@ -62,11 +62,12 @@ const OUTCOMES: Record<string, CancelOutcome> = {
 };
 
 /**
- * What a CANCEL call that was done answered: the outcome of each id, the bodies removed.
+ * What a CANCEL call that was done answered: the outcome of each id, the bodies removed,
+ * and the failure callbacks it enqueued.
  *
  * @param ids The ids asked for, in order.
- * @param answer `["done", { id: code }, { id: body } | null, written]`.
- * @returns The outcomes, in order, and the bodies.
+ * @param answer `["done", { id: code }, { id: body } | null, [[queue, id, "r"|"d"]...]]`.
+ * @returns The outcomes, in order, the bodies, and what was enqueued.
  */
 export function toCancelled(ids: readonly string[], answer: unknown[]): CancelStored {
   const codes = (answer[1] ?? {}) as Record<string, string>;
@@ -75,5 +76,12 @@ export function toCancelled(ids: readonly string[], answer: unknown[]): CancelSt
   for (const [id, body] of Object.entries(removed)) {
     bodies.set(id, typeof body === "string" ? body : JSON.stringify(body));
   }
-  return { outcomes: ids.map((id) => OUTCOMES[codes[id]] ?? "missing"), bodies };
+  // Lua encodes an empty table as {}.
+  const written = Array.isArray(answer[3]) ? answer[3] as string[][] : [];
+  const enqueued = written.map(([queue, id, set]) => ({
+    id: String(id),
+    queue: String(queue),
+    delayed: set === "d",
+  }));
+  return { outcomes: ids.map((id) => OUTCOMES[codes[id]] ?? "missing"), bodies, enqueued };
 }
