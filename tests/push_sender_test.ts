@@ -214,6 +214,25 @@ Deno.test("Push: given bad options, then TypeError or RangeError without the sec
   assert.throws(() => push.push("bad queue{", ["x"]), TypeError);
 });
 
+/**
+ * A `Push` on `broker` whose pushes reach `workerApp()` on the same broker in this process:
+ * what runs arrived by push alone. `pushed` holds each push's ids.
+ */
+function pushingTo(broker: Broker): { push: Push; pushed: string[][] } {
+  const app = workerApp({ broker, signingKeys: [SECRET] });
+  const pushed: string[][] = [];
+  const push = new Push({
+    url: "https://worker.example/messages",
+    signingKey: SECRET,
+    fetch: async (request) => {
+      pushed.push((await request.clone().json()).ids);
+      return await app.fetch(request);
+    },
+  });
+  broker.addMiddleware(push);
+  return { push, pushed };
+}
+
 for (
   const [label, makeBroker] of [
     [
@@ -230,17 +249,7 @@ for (
 ) {
   Deno.test(`Push (${label}): given a pipeline with a group, then every step continues by push through the endpoint`, async () => {
     const { broker, done } = (makeBroker as () => { broker: Broker; done: () => unknown })();
-    const app = workerApp({ broker, signingKeys: [SECRET] });
-    const pushed: string[][] = [];
-    const push = new Push({
-      url: "https://worker.example/messages",
-      signingKey: SECRET,
-      fetch: async (request) => {
-        pushed.push((await request.clone().json()).ids);
-        return await app.fetch(request);
-      },
-    });
-    broker.addMiddleware(push);
+    const { push, pushed } = pushingTo(broker);
     try {
       const queue = unique("q");
       const double = actor(unique("double"), (n: number) => n * 2, { broker, queue });
@@ -261,17 +270,7 @@ for (
 
   Deno.test(`Push (${label}): given a group member cancelled, then the group's failure callback runs by push through the endpoint`, async () => {
     const { broker, done } = (makeBroker as () => { broker: Broker; done: () => unknown })();
-    const app = workerApp({ broker, signingKeys: [SECRET] });
-    const pushed: string[][] = [];
-    const push = new Push({
-      url: "https://worker.example/messages",
-      signingKey: SECRET,
-      fetch: async (request) => {
-        pushed.push((await request.clone().json()).ids);
-        return await app.fetch(request);
-      },
-    });
-    broker.addMiddleware(push);
+    const { push, pushed } = pushingTo(broker);
     try {
       const queue = unique("q");
       const work = actor(unique("work"), () => {}, { broker, queue });
