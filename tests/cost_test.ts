@@ -599,35 +599,61 @@ Deno.test("cost: a busy Worker's claims travel with its acks, one request per ro
   }
 });
 
-Deno.test("cost: an ack waits for its queue's next claimById and rides in its request; alone, it still goes", async () => {
+Deno.test("cost: while claims come close together an ack waits for its queue's next claimById and rides in its request; alone, or after a pause, it goes at once", async () => {
   const { server, redis } = await costServer();
   const namespace = testPrefix("cost-linger").slice(0, -1);
-  const broker = new UpstashBroker({ redis, namespace, logger: silentLogger });
+  let time = 1_700_000_000_000;
+  const broker = new UpstashBroker({ redis, namespace, logger: silentLogger, now: () => time });
   const queue = "linger";
   const task = actor(`linger-${crypto.randomUUID()}`, () => {}, { broker, queue });
-  const [a, b, c] = [task.message(), task.message(), task.message()];
-  await broker.enqueue([a, b, c]);
+  const [a, b, c, d] = [task.message(), task.message(), task.message(), task.message()];
+  await broker.enqueue([a, b, c, d]);
   // Loaded in Redis, their SHAs computed (a process's first use of a script computes its SHA
   // first, and its call misses the request of calls made with it).
   for (const script of UPSTASH_SCRIPTS) await redis.scriptLoad(script.source);
   await Promise.all(UPSTASH_SCRIPTS.map((script) => script.sha()));
   const requests = countRequests(server.url);
+  const turns = async (n: number) => {
+    for (let turn = 0; turn < n; turn++) await undefined;
+  };
   try {
+    // The first claim after a while: its ack does not wait (no claim is known to follow).
     const first = await broker.claimById(queue, [a.id]);
     requests.reset();
-    // A push endpoint's pattern: the first message's ack, then the next push's claim a
-    // moment later: 50 microtask turns, past the batch's quiet wait (8), within its linger.
-    const acked = broker.ack(queue, first.claimed);
-    for (let turn = 0; turn < 50; turn++) await undefined;
+    const alone = broker.ack(queue, first.claimed);
+    await turns(50);
+    assert.equal(requests.value, 1, "sent after the batch's quiet turns, without lingering");
+    assert.deepEqual(await alone, [true]);
+    // A push endpoint under load: claims a millisecond apart (ten make the stream dense),
+    // an ack, then the next push's claim 50 microtask turns later, past the batch's quiet
+    // wait (8), within its linger: one request for both.
+    for (let i = 0; i < 10; i++) {
+      time += 1;
+      await broker.claimById(queue, [`missing-${i}`]);
+    }
+    time += 1;
     const second = await broker.claimById(queue, [b.id]);
+    requests.reset();
+    const acked = broker.ack(queue, second.claimed);
+    await turns(50);
+    assert.equal(requests.value, 0, "the ack waits for the next claim");
+    const third = await broker.claimById(queue, [c.id]);
     assert.deepEqual(await acked, [true]);
-    assert.equal(second.claimed.length, 1);
+    assert.equal(third.claimed.length, 1);
     assert.equal(requests.value, 1, "the ack and the claim in one request");
     // No claim after it: the ack goes alone, once it has waited.
     requests.reset();
-    assert.deepEqual(await broker.ack(queue, second.claimed), [true]);
+    assert.deepEqual(await broker.ack(queue, third.claimed), [true]);
     assert.equal(requests.value, 1);
-    assert.deepEqual(await broker.stats(queue), { ready: 1, delayed: 0, leased: 0, dead: 0 });
+    // A pause of more than a second after the last claim: the ack goes at once again.
+    const fourth = await broker.claimById(queue, [d.id]);
+    time += 1_001;
+    requests.reset();
+    const late = broker.ack(queue, fourth.claimed);
+    await turns(50);
+    assert.equal(requests.value, 1, "sent without lingering");
+    assert.deepEqual(await late, [true]);
+    assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
   } finally {
     requests.restore();
     await cleanup(redis, `${namespace}:`);

@@ -95,11 +95,21 @@ export interface UpstashBrokerOptions extends BrokerOptions {
 }
 
 /**
- * How long a quiet batch of acks waits for its queue's next claim (milliseconds): a push
- * endpoint at 500 pushes a second sends 2.9 HTTP requests per message instead of 3.8, for up
- * to this much later an answer to each push that has none after it.
+ * How long a quiet batch of acks waits for its queue's next claim (milliseconds), while the
+ * queue's claims come this close together on average: a push endpoint at 500 pushes a second
+ * sends 2.9 HTTP requests per message instead of 3.8. Claims further apart (sparse traffic,
+ * the first pushes after a pause) would not come in time: their acks go at once.
  */
 const ACK_LINGER_MS = 3;
+
+/**
+ * The longest time between two claims that counts in their average (milliseconds): a pause
+ * weighs as much as this, so that a few close claims after it make the stream dense again.
+ */
+const CLAIM_GAP_CAP_MS = 4 * ACK_LINGER_MS;
+
+/** How long after a queue's last claim its acks may still linger (milliseconds). */
+const LINGER_AFTER_CLAIM_MS = 1_000;
 
 /**
  * How many shared `WRITE` calls of one queue's sends may travel at once; sends made while
@@ -133,14 +143,18 @@ export class UpstashBroker extends Broker {
   /** The client, for parts that share the broker's Redis (push replay protection, say). */
   readonly redis: UpstashBrokerClient;
   /**
-   * Acks of one turn of the event loop, one script call per queue. A quiet batch lingers
-   * {@linkcode ACK_LINGER_MS} for the queue's next claim to take it along in one request (a
-   * push endpoint's next push, a worker's next round) before it goes alone.
+   * Acks of one turn of the event loop, one script call per queue. While the queue's claims
+   * come close together, a quiet batch lingers {@linkcode ACK_LINGER_MS} for the next one to
+   * take it along in one request (a push endpoint's next push, a worker's next round) before
+   * it goes alone.
    */
   readonly #acks = new Coalescer<Lease, boolean>(
     (queue, leases) => this.#leases(ACK, "acknowledge messages", queue, leases, true),
-    { lingerMs: ACK_LINGER_MS },
+    { lingerMs: (queue) => this.#dense(queue) ? ACK_LINGER_MS : 0 },
   );
+
+  /** Each queue's last claim, and the moving average of the time between its claims. */
+  readonly #claims = new Map<string, { last: number; gap: number }>();
 
   /**
    * Plain sends of one queue made together (concurrent `send()`s: no dedup key, debounce,
@@ -257,6 +271,32 @@ export class UpstashBroker extends Broker {
       });
     }
     return records.map((r) => first.get(r) ?? r.id);
+  }
+
+  /**
+   * Notes a claim of the queue, for {@linkcode UpstashBroker.#dense}: the time since the
+   * last one (at most {@linkcode CLAIM_GAP_CAP_MS}) joins the average with weight 1/4, so
+   * one late claim in a steady stream does not stop the acks from waiting.
+   */
+  #claimed(queue: string, now: number): void {
+    const claims = this.#claims.get(queue);
+    if (!claims) {
+      this.#claims.set(queue, { last: now, gap: CLAIM_GAP_CAP_MS });
+      return;
+    }
+    const gap = Math.min(Math.max(now - claims.last, 0), CLAIM_GAP_CAP_MS);
+    claims.gap = 0.75 * claims.gap + 0.25 * gap;
+    claims.last = now;
+  }
+
+  /**
+   * Whether the queue's claims come close enough together for an ack to wait for the next
+   * one: on average within {@linkcode ACK_LINGER_MS} of each other, the last one recent.
+   */
+  #dense(queue: string): boolean {
+    const claims = this.#claims.get(queue);
+    return claims !== undefined && claims.gap <= ACK_LINGER_MS &&
+      this.#now() - claims.last <= LINGER_AFTER_CLAIM_MS;
   }
 
   /** One request of `WRITE` runs, after the prelude's commands when there is one. */
@@ -431,6 +471,7 @@ export class UpstashBroker extends Broker {
       if (flow.keyParallelism) keys.push(...flowKeys(this.namespace, queue));
     }
     // Acks of the queue waiting to be sent go first, in the same request.
+    this.#claimed(queue, now);
     this.#acks.flush(queue);
     return toClaims(await this.#run(CLAIM, "claim messages", queue, args, { keys }), leaseUntil);
   }
@@ -477,6 +518,7 @@ export class UpstashBroker extends Broker {
       onceTtl = Math.max(1, Math.ceil(once.ttlMs));
     }
     // The queue's waiting acks ride in this request.
+    this.#claimed(queue, now);
     this.#acks.flush(queue);
     while (rest.length > 0) {
       const args = [

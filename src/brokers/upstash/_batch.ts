@@ -46,7 +46,7 @@ const QUIET_TURNS = 8;
 export class Coalescer<T, R> {
   readonly #run: (key: string, items: T[]) => Promise<R[]>;
   readonly #limit: number;
-  readonly #lingerMs: number;
+  readonly #lingerMs: (key: string) => number;
   readonly #pending = new Map<string, Batch<T, R>>();
   readonly #inFlight = new Map<string, number>();
 
@@ -54,15 +54,17 @@ export class Coalescer<T, R> {
    * @param run Runs one batch: one answer per item, in order.
    * @param options `limit`: how many batches of one key may be in flight at once (2).
    *   `lingerMs`: how long a quiet batch still waits for a request of its key to take it
-   *   along ({@linkcode flush}) before it goes alone (0: it goes at once).
+   *   along ({@linkcode flush}) before it goes alone (0: it goes at once), or a function of
+   *   the key that answers it when the batch is ready.
    */
   constructor(
     run: (key: string, items: T[]) => Promise<R[]>,
-    options: { limit?: number; lingerMs?: number } = {},
+    options: { limit?: number; lingerMs?: number | ((key: string) => number) } = {},
   ) {
     this.#run = run;
     this.#limit = options.limit ?? 2;
-    this.#lingerMs = options.lingerMs ?? 0;
+    const linger = options.lingerMs ?? 0;
+    this.#lingerMs = typeof linger === "function" ? linger : () => linger;
   }
 
   /** Adds items to the key's pending batch; resolves with their answers, in order. */
@@ -96,7 +98,8 @@ export class Coalescer<T, R> {
     // apart (a second wave of messages, started as the first finished) join it.
     await settled(() => batch.items.length, QUIET_TURNS, () => batch.sent);
     if (batch.sent) return;
-    if (this.#lingerMs > 0) batch.linger = setTimeout(() => this.#flush(key), this.#lingerMs);
+    const linger = this.#lingerMs(key);
+    if (linger > 0) batch.linger = setTimeout(() => this.#flush(key), linger);
     else void this.#flush(key);
   }
 
