@@ -1,20 +1,27 @@
 /**
  * How a broker tells its middleware of messages that one of its own transitions enqueued,
  * which `afterEnqueue` never sees (the failure callbacks of a cancelled member's group): a
- * middleware with a method under {@linkcode CONTINUED} hears of them, and `Push` pushes
- * them. Private to skiff.
+ * middleware registered with {@linkcode hearEnqueued} hears of them, and `Push` pushes
+ * them. A registry, not a method, so that a bundle without `Push` keeps none of it. Private
+ * to skiff.
  *
  * @module
  */
 import type { Broker, EnqueuedMessage } from "./broker.ts";
+import type { Middleware } from "./middleware/middleware.ts";
 
-/** The key of a middleware's method that hears of messages a transition enqueued. */
-export const CONTINUED: unique symbol = Symbol("skiff.continued");
+type Hear = (broker: Broker, enqueued: readonly EnqueuedMessage[]) => void;
 
-/** A middleware that hears of messages a transition enqueued. */
-export interface Continued {
-  /** Called with what a transition enqueued; must not throw. */
-  [CONTINUED](broker: Broker, enqueued: readonly EnqueuedMessage[]): void;
+const hearers = new WeakMap<Middleware, Hear>();
+
+/**
+ * Registers what a middleware does with the messages a transition enqueued.
+ *
+ * @param middleware The middleware.
+ * @param hear Called with them; must not throw.
+ */
+export function hearEnqueued(middleware: Middleware, hear: Hear): void {
+  hearers.set(middleware, hear);
 }
 
 /**
@@ -29,7 +36,5 @@ export function announceEnqueued(
   enqueued: readonly EnqueuedMessage[] | undefined,
 ): void {
   if (!enqueued?.length) return;
-  for (const middleware of broker.middleware) {
-    (middleware as Partial<Continued>)[CONTINUED]?.(broker, enqueued);
-  }
+  for (const middleware of broker.middleware) hearers.get(middleware)?.(broker, enqueued);
 }

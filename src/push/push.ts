@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { announceEnqueued, CONTINUED } from "../_continued.ts";
+import { announceEnqueued, hearEnqueued } from "../_continued.ts";
 import { describe, errorName, NAME_PATTERN } from "../_util.ts";
 import type { Broker, EnqueuedMessage, Logger } from "../broker.ts";
 import type { LogFields } from "../logger.ts";
@@ -156,6 +156,8 @@ export class Push extends Middleware {
     this.#maxIds = maxIds;
     this.#timeoutMs = timeoutMs;
     this.#logger = options.logger;
+    // What the broker's own transitions enqueue (a cancel's failure callbacks) is pushed too.
+    hearEnqueued(this, (broker, enqueued) => this.continued(broker, enqueued));
   }
 
   /**
@@ -181,11 +183,6 @@ export class Push extends Middleware {
    */
   continued(broker: Broker, enqueued: readonly EnqueuedMessage[]): void {
     for (const { id, queue, delayed } of enqueued) if (!delayed) this.#queue(broker, queue, id);
-  }
-
-  /** What the broker's own transitions enqueued (a cancel's failure callbacks): pushed. */
-  [CONTINUED](broker: Broker, enqueued: readonly EnqueuedMessage[]): void {
-    this.continued(broker, enqueued);
   }
 
   #queue(broker: Broker, queue: string, id: string): void {
