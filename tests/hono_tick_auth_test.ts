@@ -167,6 +167,35 @@ Deno.test("workerApp: a QStash-signed tick is accepted once, with the current or
   }
 });
 
+Deno.test("workerApp: with qstash.origin, a QStash token made for another origin at the same path is refused; without it, accepted", async () => {
+  // As behind a proxy: QStash calls https://app.example.com, the request arrives at 127.0.0.1.
+  const pinned = serve({
+    broker: new MemoryBroker({ logger: silentLogger }),
+    qstash: { currentSigningKey: CURRENT, origin: "https://APP.example.com" },
+  });
+  const open = serve({
+    broker: new MemoryBroker({ logger: silentLogger }),
+    qstash: { currentSigningKey: CURRENT },
+  });
+  const tickWith = async (base: string, origin: string) =>
+    await call(`${base}/tick`, {
+      method: "POST",
+      headers: { "upstash-signature": await qstashToken({ url: `${origin}/skiff/tick` }) },
+    });
+  try {
+    assert.equal((await tickWith(pinned.base, "https://app.example.com")).status, 200);
+    const refused = await tickWith(pinned.base, "https://other-app.example");
+    assert.equal(refused.status, 401);
+    assert.match(refused.body.error, /was made for another origin/);
+    assert.doesNotMatch(refused.body.error, /other-app/);
+    // Without an origin only the path is compared: another app's token passes.
+    assert.equal((await tickWith(open.base, "https://other-app.example")).status, 200);
+  } finally {
+    await pinned.close();
+    await open.close();
+  }
+});
+
 Deno.test("workerApp: QStash as the transport of pushes: a signed POST /messages runs the message once", async () => {
   const broker = new MemoryBroker({ logger: silentLogger });
   const runs: number[] = [];
@@ -238,6 +267,15 @@ Deno.test("workerApp: a cronSecret shorter than 16 characters or malformed qstas
     () => workerApp({ qstash: { currentSigningKey: "" } }),
     /'qstash' must be \{ currentSigningKey, nextSigningKey\? \}/,
   );
+  for (
+    const origin of ["https://app.example.com/skiff", "ftp://app.example.com", "app.example.com", 1]
+  ) {
+    assert.throws(
+      () => workerApp({ qstash: { currentSigningKey: CURRENT, origin: origin as string } }),
+      /'qstash.origin' must be an http\(s\) origin such as https:\/\/app.example.com/,
+      String(origin),
+    );
+  }
 });
 
 Deno.test("cost: every refused credential, on /tick (GET and POST) and /messages, costs no Redis command; a bearer tick costs one fewer than a signed one", async () => {

@@ -56,10 +56,10 @@ export function checkCronSecret(secret: unknown, what: string): string | undefin
 }
 
 /**
- * Checks QStash keys: `undefined` (none) or `{ currentSigningKey, nextSigningKey? }` of
- * non-empty strings.
+ * Checks QStash keys: `undefined` (none) or `{ currentSigningKey, nextSigningKey?, origin? }`
+ * with non-empty key strings and an http(s) origin without a path.
  *
- * @throws {TypeError} When they are not; the message quotes neither.
+ * @throws {TypeError} When they are not; the message quotes no key.
  */
 export function checkQstash(keys: unknown, what: string): QstashKeys | undefined {
   if (keys === undefined) return undefined;
@@ -73,7 +73,25 @@ export function checkQstash(keys: unknown, what: string): QstashKeys | undefined
       `${what}: 'qstash' must be { currentSigningKey, nextSigningKey? } with non-empty strings`,
     );
   }
-  return { currentSigningKey: k!.currentSigningKey!, nextSigningKey: k!.nextSigningKey };
+  const origin = k!.origin === undefined ? undefined : originOf(k!.origin);
+  if (origin === null) {
+    throw new TypeError(
+      `${what}: 'qstash.origin' must be an http(s) origin such as https://app.example.com`,
+    );
+  }
+  return {
+    currentSigningKey: k!.currentSigningKey!,
+    nextSigningKey: k!.nextSigningKey,
+    ...(origin === undefined ? {} : { origin }),
+  };
+}
+
+/** An http(s) origin in its normal form, or `null` when `value` is not one alone. */
+function originOf(value: unknown): string | null {
+  if (typeof value !== "string" || !URL.canParse(value)) return null;
+  const url = new URL(value);
+  const bare = url.pathname === "/" && !url.search && !url.hash && !url.username;
+  return /^https?:$/.test(url.protocol) && bare ? url.origin : null;
 }
 
 /**

@@ -124,6 +124,7 @@ export async function authenticate(
     const result = await verifyQstash(upstash, {
       keys: credentials.qstash,
       url: c.req.url,
+      origin: credentials.qstash.origin,
       body,
       now,
     });

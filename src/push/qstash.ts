@@ -16,6 +16,13 @@ export interface QstashKeys {
   currentSigningKey: string;
   /** The key it signs with after a rotation. */
   nextSigningKey?: string;
+  /**
+   * The origin QStash calls, as `https://app.example.com`: when set, a token must have been
+   * made for a URL of that origin. Without it only the path and query are compared, since
+   * platforms and proxies rewrite the host a request arrives with; then a token made for
+   * another app of the same QStash account, at the same path, is accepted.
+   */
+  origin?: string;
 }
 
 /** Options of {@linkcode verifyQstash}. */
@@ -24,6 +31,8 @@ export interface VerifyQstashOptions {
   keys: QstashKeys;
   /** The URL the request was received at; its path and query must be the token's `sub`'s. */
   url: string;
+  /** The origin the token's `sub` must have (`https://app.example.com`), if any. */
+  origin?: string;
   /** The exact body bytes. */
   body: Uint8Array;
   /** The verifier's clock, in milliseconds since the epoch. */
@@ -90,19 +99,23 @@ async function signedBy(
   return await crypto.subtle.verify("HMAC", hmac, mac, data);
 }
 
-function pathOf(url: string): string | undefined {
+function parse(url: string): URL | undefined {
   try {
-    const parsed = new URL(url);
-    return parsed.pathname + parsed.search;
+    return new URL(url);
   } catch {
     return undefined;
   }
 }
 
+function pathOf(url: URL | undefined): string | undefined {
+  return url && url.pathname + url.search;
+}
+
 /**
  * Checks an `Upstash-Signature` JWT: its HS256 MAC under the current or the next key, the
- * issuer, the time window, the body hash, and that it was made for this URL. The URL's host
- * is not compared, since platforms and proxies rewrite it; the path and query are.
+ * issuer, the time window, the body hash, and that it was made for this URL: its path and
+ * query, and its origin when `origin` is given (platforms and proxies rewrite the host a
+ * request arrives with, so the received URL's is never compared).
  *
  * @example
  * ```ts
@@ -152,9 +165,12 @@ export async function verifyQstash(
   if (typeof claims.nbf === "number" && claims.nbf * 1000 - tolerance > now) {
     return refuse("is not valid yet");
   }
-  const sub = typeof claims.sub === "string" ? pathOf(claims.sub) : undefined;
-  if (sub === undefined || sub !== pathOf(options.url)) {
+  const sub = typeof claims.sub === "string" ? parse(claims.sub) : undefined;
+  if (sub === undefined || pathOf(sub) !== pathOf(parse(options.url))) {
     return refuse("was made for another URL");
+  }
+  if (options.origin !== undefined && sub.origin !== options.origin) {
+    return refuse("was made for another origin");
   }
   const digest = new Uint8Array(
     await crypto.subtle.digest("SHA-256", new Uint8Array(options.body)),
