@@ -1,10 +1,10 @@
 /**
  * skiff against BullMQ on one private redis-server, in one run: skiff through `skiff local`
- * (the Upstash REST protocol, served in this process), BullMQ over TCP. Rounds interleave
+ * (the Upstash REST protocol, a process of its own), BullMQ over TCP. Rounds interleave
  * the two (the order alternates) and every figure is a median over rounds. Prints a
  * markdown table and the machine.
  *
- *   deno task bench                  # 10,000 messages, 3 rounds
+ *   deno task bench                  # 30,000 messages per case, 3 rounds
  *   deno task bench --quick          # small counts, 1 round: checks that it runs
  *   deno task bench --messages 20000 --rounds 5 --latency 2000
  *   deno task bench --only push,burst   # some cases: enqueue send c50 defaults push burst pull idle
@@ -49,7 +49,7 @@ const USAGE =
 
 function parse(args: string[]): Options {
   const options: Options = {
-    messages: 10_000,
+    messages: 30_000,
     rounds: 3,
     latency: 2_000,
     rate: 500,
