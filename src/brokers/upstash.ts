@@ -113,8 +113,8 @@ const LINGER_AFTER_CLAIM_MS = 1_000;
 
 /**
  * How many shared `WRITE` calls of one queue's sends may travel at once; sends made while
- * that many are in flight gather into the next. More than the acks' 2: a request that
- * hangs holds up only the sends that went in it, not the next ones.
+ * that many are in flight gather into the next. More than the acks' 2, so that a request
+ * that hangs holds up only the sends that went in it (until this many hang).
  */
 const SEND_BATCHES_IN_FLIGHT = 8;
 
@@ -192,8 +192,9 @@ export class UpstashBroker extends Broker {
   /**
    * Stores messages as ready or delayed: one request (a pipeline when several queues),
    * more only for batches over 4 MiB. Plain messages of one queue sent without a call id
-   * share a `WRITE` with the other sends of that queue made at the same time. The state of tracked groups goes first, in the
-   * first request: `HSETNX left`, `HSET` of its templates, `PEXPIRE` (3 commands each).
+   * share a `WRITE` with the other sends of that queue made at the same time. The state of
+   * tracked groups goes first, in the first request: `HSETNX left`, `HSET` of its
+   * templates, `PEXPIRE` (3 commands each).
    * Messages with a dedup key go in one more request, one `WRITE_DEDUP` each (a send of
    * one such message is that one script call alone). A pipeline's plan goes first too:
    * `HSET` of its steps (one per 1000) and `PEXPIRE`.

@@ -169,7 +169,7 @@ export async function verifyQstash(
   if (sub === undefined || pathOf(sub) !== pathOf(parse(options.url))) {
     return refuse("was made for another URL");
   }
-  if (options.origin !== undefined && sub.origin !== options.origin) {
+  if (options.origin !== undefined && sub.origin !== parse(options.origin)?.origin) {
     return refuse("was made for another origin");
   }
   const digest = new Uint8Array(
