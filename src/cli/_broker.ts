@@ -95,8 +95,10 @@ export function chooseBroker(): ChosenBroker {
   let broker: UpstashBroker;
   try {
     broker = new UpstashBroker({
-      // On Node, skiff/node's client: undici's fetch costs more CPU per request than node:http.
-      redis: onNode()
+      // On Node, skiff/node's client: undici's fetch costs more CPU per request than
+      // node:http. Not when Node is told to send through the environment's proxy: its fetch
+      // honours HTTP(S)_PROXY then (NODE_USE_ENV_PROXY, Node 24), skiff/node's sockets do not.
+      redis: onNode() && !usesEnvProxy()
         ? createRedis({ url: rawUrl, token })
         : new Redis({ url: rawUrl, token, enableTelemetry: false }),
       namespace,
@@ -220,4 +222,10 @@ export function failedHost(error: unknown): string | undefined {
 
 function redactUrls(text: string): string {
   return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)(?:[^@/\s]*@)?([^/\s?#)]*)[^\s)]*/gi, "$1$2");
+}
+
+/** Whether Node is told to send `fetch` through `HTTP(S)_PROXY` (`NODE_USE_ENV_PROXY`). */
+function usesEnvProxy(): boolean {
+  const value = process.env.NODE_USE_ENV_PROXY;
+  return value !== undefined && value !== "" && value !== "0";
 }

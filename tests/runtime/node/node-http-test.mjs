@@ -267,3 +267,22 @@ console.log(await redis.ping());`;
   );
   assert.equal(stdout.trim(), "PONG");
 });
+
+test("npx skiff uses skiff/node's sockets on Node, and fetch when NODE_USE_ENV_PROXY asks Node's fetch to honour a proxy", async () => {
+  // NODE_DEBUG=http logs node:http's agent (its createConnection), which fetch does not use.
+  const stats = async (extra) => {
+    const { stdout, stderr } = await promisify(execFile)(
+      process.execPath,
+      ["dist/cli.js", "stats", "--queues", `${prefix}-proxy`],
+      {
+        timeout: 30_000,
+        env: { ...process.env, SKIFF_NAMESPACE: prefix, NODE_DEBUG: "http", ...extra },
+      },
+    );
+    assert.match(stdout, new RegExp(`${prefix}-proxy`));
+    return /createConnection/.test(stderr);
+  };
+  assert.equal(await stats({}), true, "node:http's agent connected");
+  assert.equal(await stats({ NODE_USE_ENV_PROXY: "1" }), false, "fetch, not node:http");
+  assert.equal(await stats({ NODE_USE_ENV_PROXY: "0" }), true);
+});
