@@ -220,11 +220,8 @@ export class UpstashBroker extends Broker {
       ...plans.map((p) => p.home),
     ]);
     for (const queue of queues) this.#keys("send messages", queue);
-    const now = this.#now();
     const special = (r: EncodedMessage) =>
       r.dedupKey !== undefined || r.debounce !== undefined || r.throttle !== undefined;
-    const plain = records.filter((r) => !special(r));
-    const deduped = records.filter(special);
     const starts = groups.length > 0 || plans.length > 0;
     const fail = (error: unknown) =>
       redisError(
@@ -232,7 +229,7 @@ export class UpstashBroker extends Broker {
         records[0]?.queue ?? groups[0]?.home ?? plans[0]?.home ?? "",
         error,
       );
-    if (callId === undefined && !starts && deduped.length === 0 && queues.size === 1) {
+    if (callId === undefined && !starts && queues.size === 1 && !records.some(special)) {
       try {
         await this.#sends.add(records[0].queue, records);
       } catch (error) {
@@ -240,6 +237,9 @@ export class UpstashBroker extends Broker {
       }
       return records.map((r) => r.id);
     }
+    const now = this.#now();
+    const plain = records.filter((r) => !special(r));
+    const deduped = records.filter(special);
     const requests = writeRequests(this.namespace, plain, now, callId);
     if (requests.length === 0 && (deduped.length === 0 || starts)) requests.push([]);
     let prelude = starts ? this.#start(groups, plans) : undefined;

@@ -4,6 +4,7 @@
  * sends one or two per message. Private to skiff.
  */
 import { errors, type Requester, type UpstashRequest, type UpstashResponse } from "@upstash/redis";
+import { sleep } from "../_util.ts";
 import { type HttpAnswer, httpSend } from "./_http.ts";
 
 /** Options of {@linkcode restRequester}. */
@@ -62,7 +63,7 @@ export function restRequester(options: RestRequesterOptions): Requester {
           break;
         } catch (error) {
           if (attempt >= retries || req.signal?.aborted) throw error;
-          await new Promise((resolve) => setTimeout(resolve, Math.exp(attempt) * 50));
+          await sleep(Math.exp(attempt) * 50, req.signal);
         }
       }
       const token = answer.headers["upstash-sync-token"];
