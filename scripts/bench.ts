@@ -4,7 +4,7 @@
  * the two (the order alternates) and every figure is a median over rounds. Prints a
  * markdown table and the machine.
  *
- *   deno task bench                  # 30,000 messages per case, 3 rounds
+ *   deno task bench                  # 30,000 messages per case, 5 rounds
  *   deno task bench --quick          # small counts, 1 round: checks that it runs
  *   deno task bench --messages 20000 --rounds 5 --latency 2000
  *   deno task bench --only push,burst   # some cases: enqueue send c50 defaults push burst pull idle
@@ -50,7 +50,7 @@ const USAGE =
 function parse(args: string[]): Options {
   const options: Options = {
     messages: 30_000,
-    rounds: 3,
+    rounds: 5,
     latency: 2_000,
     rate: 500,
     idleMs: 10_000,
