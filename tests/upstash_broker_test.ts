@@ -165,7 +165,8 @@ function recordingLogger(): { logger: Logger; lines: string[] } {
 
 /**
  * What each hole test starts from: a namespace of its own, queue `q`, a broker on the plain
- * client, and an actor on it that records its runs.
+ * client, and an actor on it that records its runs; `ranOnce(expected)` asserts the runs,
+ * an empty queue, and that a worker finds nothing more to run.
  */
 function hole(name: string) {
   const namespace = testPrefix(name).slice(0, -1);
@@ -176,28 +177,31 @@ function hole(name: string) {
     broker: plain,
     queue,
   });
-  return { namespace, queue, plain, runs, task };
+  const ranOnce = async (expected: string[]) => {
+    assert.deepEqual(runs.sort(), expected);
+    assert.deepEqual(await plain.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
+    await plain.join(queue);
+    assert.deepEqual(runs.sort(), expected);
+  };
+  return { namespace, queue, plain, runs, task, ranOnce };
 }
 
 Deno.test("UpstashBroker: given a send whose answer is lost, when a worker runs and acks the message before the client's retry arrives, then it runs once and nothing is ready", async () => {
-  const { namespace, queue, plain, runs, task } = hole("hole-write");
+  const { namespace, queue, plain, task, ranOnce } = hole("hole-write");
   // Between the first run of WRITE and its retry: a worker claims, runs and acks it.
   const { client, lost } = losing(redis, WRITE, "client retries", () => plain.join(queue));
   const sender = new UpstashBroker({ redis: client, namespace, logger: silentLogger });
   try {
     await sender.enqueue([task.message("once")]);
     assert.equal(lost(), 1);
-    assert.deepEqual(runs, ["once"]);
-    assert.deepEqual(await plain.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
-    await plain.join(queue);
-    assert.deepEqual(runs, ["once"]);
+    await ranOnce(["once"]);
   } finally {
     await cleanup(redis, `${namespace}:`);
   }
 });
 
 Deno.test("UpstashBroker: given concurrent sends of one queue (one shared WRITE) whose answer is lost, when a worker runs and acks them before the client's retry arrives, then each runs once", async () => {
-  const { namespace, queue, plain, runs, task } = hole("hole-concurrent");
+  const { namespace, queue, plain, task, ranOnce } = hole("hole-concurrent");
   const { client, lost } = losing(redis, WRITE, "client retries", () => plain.join(queue));
   const sender = new UpstashBroker({ redis: client, namespace, logger: silentLogger });
   try {
@@ -205,10 +209,7 @@ Deno.test("UpstashBroker: given concurrent sends of one queue (one shared WRITE)
     const messages = await Promise.all(["a", "b", "c"].map(send));
     assert.equal(lost(), 1);
     assert.equal(new Set(messages.map((m) => m.id)).size, 3);
-    assert.deepEqual(runs.sort(), ["a", "b", "c"]);
-    assert.deepEqual(await plain.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
-    await plain.join(queue);
-    assert.deepEqual(runs.sort(), ["a", "b", "c"]);
+    await ranOnce(["a", "b", "c"]);
   } finally {
     await cleanup(redis, `${namespace}:`);
   }
@@ -274,7 +275,7 @@ Deno.test("UpstashBroker: given a send made with a callId whose answer reaches i
 });
 
 Deno.test("UpstashBroker: given a group's send (its state and members in one pipelined request) whose answer is lost, when the members and the completion run before the client's retry arrives, then nothing runs twice", async () => {
-  const { namespace, queue, plain, runs } = hole("hole-group");
+  const { namespace, queue, plain, runs, ranOnce } = hole("hole-group");
   // Between the first run of the request and its retry: a worker runs the members, the
   // last one completes the group and its callback runs.
   const { client, lost } = losing(redis, WRITE, "client retries", () => plain.join(queue));
@@ -288,10 +289,7 @@ Deno.test("UpstashBroker: given a group's send (its state and members in one pip
       .addCompletionCallback(task.message("done"))
       .run();
     assert.equal(lost(), 1);
-    assert.deepEqual(runs.sort(), ["a", "b", "done"]);
-    assert.deepEqual(await plain.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
-    await plain.join(queue);
-    assert.deepEqual(runs.sort(), ["a", "b", "done"]);
+    await ranOnce(["a", "b", "done"]);
   } finally {
     await cleanup(redis, `${namespace}:`);
   }
