@@ -10,7 +10,8 @@ import { cpuUsage } from "node:process";
 import { actor, Message, Push, UpstashBroker, Worker } from "../mod.ts";
 import { workerApp } from "../src/hono/mod.ts";
 import { serve as serveOnNode } from "@hono/node-server";
-import { createRedis, nodeFetch } from "../src/node/mod.ts";
+import { createRedis as createNodeRedis, nodeFetch } from "../src/node/mod.ts";
+import { createRedis as createDenoRedis, denoFetch } from "../src/deno/mod.ts";
 import { onNode } from "../src/_util.ts";
 import type { BenchServices } from "./_bench_services.ts";
 
@@ -105,6 +106,9 @@ async function concurrently(n: number, concurrency: number, fn: () => Promise<un
   }));
 }
 
+/** What skiff sends its HTTP requests with: `fetch`, `skiff/node` or `skiff/deno`. */
+export type HttpClient = "fetch" | "node" | "deno";
+
 /** Whether this runs on Node itself. */
 export const ON_NODE = onNode();
 
@@ -113,19 +117,23 @@ export class SkiffCases {
   readonly #services: BenchServices;
   readonly #redis: Redis;
 
-  readonly #nodeHttp: boolean;
+  readonly #client: HttpClient;
 
   /**
    * @param services The servers to measure against.
-   * @param options `nodeHttp`: send with `skiff/node` (its Redis client, `nodeFetch` for
-   * pushes), as docs/runtimes.md advises on Node.
+   * @param options `client`: send with `fetch` (`@upstash/redis`'s client and the global
+   * `fetch` for pushes), or with `skiff/node` or `skiff/deno` (their Redis client and
+   * `nodeFetch` or `denoFetch`), as docs/runtimes.md advises on Node and Deno.
    */
-  constructor(services: BenchServices, options: { nodeHttp: boolean }) {
+  constructor(services: BenchServices, options: { client: HttpClient }) {
     this.#services = services;
-    this.#nodeHttp = options.nodeHttp;
-    this.#redis = options.nodeHttp
-      ? createRedis({ url: services.local.url, token: services.token })
-      : new Redis({ url: services.local.url, token: services.token, enableTelemetry: false });
+    this.#client = options.client;
+    const credentials = { url: services.local.url, token: services.token };
+    this.#redis = options.client === "node"
+      ? createNodeRedis(credentials)
+      : options.client === "deno"
+      ? createDenoRedis(credentials)
+      : new Redis({ ...credentials, enableTelemetry: false });
   }
 
   #broker(): UpstashBroker {
@@ -235,7 +243,11 @@ export class SkiffCases {
     const push = new Push({
       url: `${server.url}/messages`,
       signingKey: SECRET,
-      ...(this.#nodeHttp ? { fetch: nodeFetch } : {}),
+      ...(this.#client === "node"
+        ? { fetch: nodeFetch }
+        : this.#client === "deno"
+        ? { fetch: denoFetch }
+        : {}),
     });
     sender.addMiddleware(push);
     const close = async () => {

@@ -15,6 +15,9 @@ import { readFileSync } from "node:fs";
 import { Socket } from "node:net";
 import { startPrivateRedis } from "./_redis_server.ts";
 
+/** The channel `skiff/deno`'s HTTP client tells of each request on (`src/deno/_http.ts`). */
+const DENO_REQUEST_START = "skiff.deno.http.request.start";
+
 /** The running services. */
 export interface BenchServices {
   /** The private redis-server's port. */
@@ -145,8 +148,9 @@ function waitFor(child: ChildProcess, pattern: RegExp, what: string): Promise<Re
 /**
  * Starts a private redis-server (`./_redis_server.ts`), `skiff local` in front of
  * it (`cli`: the command that runs the `skiff` CLI on this runtime), and counts this
- * process's HTTP requests: those of the global `fetch` (wrapped) and those of `node:http`
- * (its `http.client.request.start` diagnostics channel, which `skiff/node` sends through).
+ * process's HTTP requests: those of the global `fetch` (wrapped), those of `node:http`
+ * (its `http.client.request.start` diagnostics channel, which `skiff/node` sends through)
+ * and those of `skiff/deno` (its own channel).
  */
 export async function startBenchServices(cli: string[]): Promise<BenchServices> {
   const redis = await startPrivateRedis("skiff-bench-");
@@ -177,6 +181,11 @@ export async function startBenchServices(cli: string[]): Promise<BenchServices> 
     else requests.other++;
   };
   diagnostics.subscribe("http.client.request.start", onHttp);
+  const onDeno = (message: unknown) => {
+    if ((message as { url: URL }).url.host === host) requests.rest++;
+    else requests.other++;
+  };
+  diagnostics.subscribe(DENO_REQUEST_START, onDeno);
   await resp.send("CONFIG", "RESETSTAT");
   return {
     port: redis.port,
@@ -193,6 +202,7 @@ export async function startBenchServices(cli: string[]): Promise<BenchServices> 
     async close() {
       globalThis.fetch = original;
       diagnostics.unsubscribe("http.client.request.start", onHttp);
+      diagnostics.unsubscribe(DENO_REQUEST_START, onDeno);
       local.kill("SIGTERM");
       await localExited;
       resp.close();

@@ -9,7 +9,8 @@
  *   deno task bench --messages 20000 --rounds 5 --latency 2000
  *   deno task bench --only push,burst   # some cases: enqueue send c50 defaults push burst pull idle
  *   npm run bench:node -- --fetch       # on Node, @upstash/redis's fetch instead of skiff/node
- *   deno task bench --node-http         # on Deno or Bun, skiff/node instead of their fetch
+ *   deno task bench --fetch             # on Deno, @upstash/redis's fetch instead of skiff/deno
+ *   deno task bench --node-http         # on Deno or Bun, skiff/node instead
  *   bun scripts/bench.ts             # the same under Bun
  *
  * Needs `redis-server` on the PATH; it never touches a Redis it did not start.
@@ -21,8 +22,11 @@ import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { argv, execPath, exit, versions } from "node:process";
 import { fileURLToPath } from "node:url";
-import { BullCases, ON_NODE, type Sample, SkiffCases } from "./_bench_cases.ts";
+import { BullCases, type HttpClient, ON_NODE, type Sample, SkiffCases } from "./_bench_cases.ts";
 import { startBenchServices } from "./_bench_services.ts";
+
+/** Whether this runs on Deno. */
+const ON_DENO = "Deno" in globalThis;
 
 interface Options {
   messages: number;
@@ -35,17 +39,18 @@ interface Options {
   /** The cases to run; all when empty. */
   only: Set<string>;
   /**
-   * Send with `skiff/node` (`node:http`) rather than `fetch` (`@upstash/redis`'s client):
-   * by default on Node only, as docs/runtimes.md advises; `--fetch` and `--node-http` choose.
+   * What to send with: `skiff/node` (`node:http`) on Node and `skiff/deno` (its sockets) on
+   * Deno by default, as docs/runtimes.md advises, `fetch` (`@upstash/redis`'s client) on
+   * Bun; `--fetch`, `--node-http` and `--deno-http` choose.
    */
-  nodeHttp: boolean;
+  client: HttpClient;
 }
 
 const CASES = ["enqueue", "send", "c50", "defaults", "push", "burst", "pull", "idle"];
 const USAGE =
   `Usage: bench [--quick] [--messages N] [--rounds N] [--latency N] [--rate N] [--only ${
     CASES.join(",")
-  }] [--fetch | --node-http]`;
+  }] [--fetch | --node-http | --deno-http]`;
 
 function parse(args: string[]): Options {
   const options: Options = {
@@ -57,7 +62,7 @@ function parse(args: string[]): Options {
     steadyMs: 20_000,
     quick: false,
     only: new Set(),
-    nodeHttp: ON_NODE,
+    client: ON_NODE ? "node" : ON_DENO ? "deno" : "fetch",
   };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
@@ -72,8 +77,12 @@ function parse(args: string[]): Options {
       });
       continue;
     }
-    if (arg === "--fetch" || arg === "--node-http") {
-      options.nodeHttp = arg === "--node-http";
+    if (arg === "--fetch" || arg === "--node-http" || arg === "--deno-http") {
+      if (arg === "--deno-http" && !ON_DENO) {
+        console.error("Cannot run the benchmark: --deno-http runs on Deno only");
+        exit(2);
+      }
+      options.client = arg === "--fetch" ? "fetch" : arg === "--node-http" ? "node" : "deno";
       continue;
     }
     if (arg === "--only") {
@@ -155,8 +164,8 @@ async function main(): Promise<void> {
   const { messages: n, rounds, latency, rate: pace } = options;
   const runs = (name: string) => !options.only.size || options.only.has(name);
   const services = await startBenchServices(skiffCli());
-  const { nodeHttp } = options;
-  const skiff = new SkiffCases(services, { nodeHttp });
+  const { client } = options;
+  const skiff = new SkiffCases(services, { client });
   const bull = new BullCases(services);
   const cases = {
     enqueue: { skiff: [] as Sample[], bull: [] as Sample[] },
@@ -310,7 +319,7 @@ async function main(): Promise<void> {
     `Machine: ${cpus().length} cores, ${
       cpus()[0]?.model ?? "unknown CPU"
     }; ${runtime()}; redis-server ${redisVersion()}; skiff through skiff local (a process of its own, on this runtime)${
-      nodeHttp ? ", sending with skiff/node" : ""
+      client === "fetch" ? "" : `, sending with skiff/${client}`
     }, BullMQ ${bullVersion()} over TCP.`,
   ];
   console.log(out.join("\n"));

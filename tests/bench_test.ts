@@ -57,8 +57,14 @@ async function quickRun(runtime: string, command: string, args: string[]): Promi
     assert.ok(labels.some((l) => l.includes(label)), `the row '${label}' is printed`);
   }
   assert.equal(rows.length, 14, stdout);
-  // Node sends with skiff/node, as docs/runtimes.md advises there; Deno and Bun with fetch.
-  assert.equal(stdout.includes("sending with skiff/node"), runtime === "Node", stdout);
+  // Node sends with skiff/node and Deno with skiff/deno, as docs/runtimes.md advises there;
+  // Bun with fetch.
+  const client = { Node: "skiff/node", Deno: "skiff/deno" }[runtime];
+  const sending = stdout.match(/sending with (skiff\/\w+)/)?.[1];
+  assert.equal(sending, client, stdout);
+  // Every HTTP request is counted, whichever client sent it: the push row counts some.
+  const requests = rows.find((row) => row.startsWith("| HTTP requests per message"))!;
+  assert.match(requests.split(" | ")[1], /\/ [1-9][\d.]* *$/, requests);
   for (const row of rows) {
     const skiff = row.split(" | ")[1];
     assert.match(skiff, /\d/, `a figure in '${row}'`);
@@ -66,7 +72,7 @@ async function quickRun(runtime: string, command: string, args: string[]): Promi
   }
 }
 
-Deno.test("bench --only runs the cases named and prints their rows; --node-http says so; an unknown case is refused", async () => {
+Deno.test("bench --only runs the cases named and prints their rows; --node-http says so; --deno-http off Deno and an unknown case are refused", async () => {
   const run = (...args: string[]) =>
     new Deno.Command(Deno.execPath(), {
       args: ["run", "--allow-all", "scripts/bench.ts", "--quick", ...args],
@@ -86,4 +92,11 @@ Deno.test("bench --only runs the cases named and prints their rows; --node-http 
   const refused = await run("--only", "push,c60");
   assert.equal(refused.code, 2);
   assert.match(new TextDecoder().decode(refused.stderr), /no case named 'c60'/);
+  const offDeno = await new Deno.Command("npm", {
+    args: ["run", "--silent", "bench:bun", "--", "--quick", "--deno-http"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(offDeno.code, 2);
+  assert.match(new TextDecoder().decode(offDeno.stderr), /--deno-http runs on Deno only/);
 });

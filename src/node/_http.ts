@@ -2,25 +2,9 @@
  * One HTTP exchange over `node:http` or `node:https` on kept-alive sockets: what
  * `skiff/node`'s Redis client and `nodeFetch` send with. Private to skiff.
  */
-import { Agent as HttpAgent, type IncomingHttpHeaders, request as httpRequest } from "node:http";
+import { Agent as HttpAgent, request as httpRequest } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
-
-/** What came back: the status, the headers and the whole body. */
-export interface HttpAnswer {
-  status: number;
-  statusText: string;
-  headers: IncomingHttpHeaders;
-  body: Buffer;
-}
-
-/** A request to send; `body` goes as is, with its length. */
-export interface HttpCall {
-  url: URL;
-  method: string;
-  headers: Record<string, string>;
-  body?: string | Uint8Array;
-  signal?: AbortSignal | null;
-}
+import type { HttpAnswer, HttpCall } from "../_http.ts";
 
 let agents: { http: HttpAgent; https: HttpsAgent } | undefined;
 

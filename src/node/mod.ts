@@ -15,33 +15,13 @@
  *
  * @module
  */
-import { Redis } from "@upstash/redis";
-import { TAKES_URL_AND_INIT } from "../push/push.ts";
+import type { Redis } from "@upstash/redis";
+import { type FetchLike, fetchOver } from "../_http.ts";
 import { restCredentials, type RestEnv } from "../redis/from_env.ts";
+import { type CreateRedisOptions, RestRedis } from "../redis/_rest.ts";
 import { httpSend } from "./_http.ts";
-import { restRequester } from "./_rest.ts";
 
-export type { RestEnv };
-
-/** Options of {@linkcode createRedis}. */
-export interface CreateRedisOptions {
-  /** The REST endpoint: Upstash's `https://…`, or `skiff local`'s `http://127.0.0.1:8079`. */
-  url: string;
-  /** The REST token. */
-  token: string;
-  /** Tries again after a request that got no answer (default 5, as `@upstash/redis`). */
-  retries?: number;
-}
-
-/** `@upstash/redis`'s client on a requester of skiff's, batching as the client does by default. */
-class NodeRedis extends Redis {
-  constructor(options: CreateRedisOptions) {
-    super(restRequester(options));
-    // The same automatic pipelining a `new Redis({ url, token })` gets on Node: commands
-    // issued in one tick go in one request (a client without it sends them one by one).
-    return typeof this.autoPipeline === "function" ? this.autoPipeline() : this;
-  }
-}
+export type { CreateRedisOptions, FetchLike, RestEnv };
 
 /**
  * Creates an `@upstash/redis` client that speaks the Upstash REST protocol over
@@ -66,10 +46,7 @@ class NodeRedis extends Redis {
  * @throws {TypeError} When the URL is not http(s) or the token is empty.
  */
 export function createRedis(options: CreateRedisOptions): Redis {
-  if (typeof options?.url !== "string" || typeof options.token !== "string" || !options.token) {
-    throw new TypeError("Cannot create Redis client: 'url' and 'token' must be non-empty strings");
-  }
-  return new NodeRedis(options);
+  return new RestRedis(options, httpSend);
 }
 
 /**
@@ -114,47 +91,4 @@ export function redisFromEnv(env?: RestEnv): Redis {
  * @returns The answer.
  * @throws {TypeError} For a body that is not a string, bytes or a `Request`'s.
  */
-export async function nodeFetch(
-  input: Request | URL | string,
-  init?: RequestInit,
-): Promise<Response> {
-  const request = input instanceof Request ? input : undefined;
-  const url = input instanceof URL ? input : new URL(request ? request.url : input as string);
-  const method = (init?.method ?? request?.method ?? "GET").toUpperCase();
-  const headers: Record<string, string> = {};
-  const fields = init?.headers ?? request?.headers;
-  if (fields instanceof Headers || Array.isArray(fields)) {
-    new Headers(fields).forEach((value, name) => headers[name] = value);
-  } else if (fields) {
-    // A plain record, as `Push` passes: no `Headers` to build per request.
-    for (const [name, value] of Object.entries(fields)) headers[name.toLowerCase()] = value;
-  }
-  let body: string | Uint8Array | undefined;
-  const given = init?.body ?? undefined;
-  if (typeof given === "string" || given instanceof Uint8Array) body = given;
-  else if (given instanceof ArrayBuffer) body = new Uint8Array(given);
-  else if (given !== undefined && given !== null) {
-    throw new TypeError("Cannot send with nodeFetch: the body must be a string or bytes");
-  } else if (request?.body) body = new Uint8Array(await request.arrayBuffer());
-  const answer = await httpSend({
-    url,
-    method,
-    headers,
-    body,
-    signal: init?.signal ?? request?.signal,
-  });
-  const out = new Headers();
-  for (const [name, value] of Object.entries(answer.headers)) {
-    if (value === undefined) continue;
-    for (const one of Array.isArray(value) ? value : [value]) out.append(name, one);
-  }
-  const empty = answer.status === 204 || answer.status === 304 || method === "HEAD";
-  return new Response(empty ? null : answer.body as Uint8Array<ArrayBuffer>, {
-    status: answer.status,
-    statusText: answer.statusText,
-    headers: out,
-  });
-}
-
-// `Push` calls it with the URL and init, building no `Request` first.
-Object.defineProperty(nodeFetch, TAKES_URL_AND_INIT, { value: true });
+export const nodeFetch: FetchLike = fetchOver(httpSend, "nodeFetch");

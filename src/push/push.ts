@@ -253,6 +253,13 @@ export class Push extends Middleware {
   async #post(queue: string, ids: string[]): Promise<PushReport> {
     const body = JSON.stringify({ queue, ids });
     let status = 0;
+    // A timer cleared once the answer is read, not `AbortSignal.timeout`: its timer and the
+    // request it aborts would live for the whole timeout after every push.
+    const abort = new AbortController();
+    const timer = setTimeout(
+      () => abort.abort(new DOMException("The push timed out", "TimeoutError")),
+      this.#timeoutMs,
+    );
     try {
       const signature = await signPush(this.#secret, {
         method: "POST",
@@ -263,7 +270,7 @@ export class Push extends Middleware {
         method: "POST",
         headers: { "content-type": "application/json", [SIGNATURE_HEADER]: signature },
         body,
-        signal: AbortSignal.timeout(this.#timeoutMs),
+        signal: abort.signal,
       });
       status = response.status;
       // Read to the end: a body cancelled before it arrived closes the connection (undici),
@@ -275,6 +282,8 @@ export class Push extends Middleware {
         { queue, count: ids.length, error },
       );
       return { queue, ids, status };
+    } finally {
+      clearTimeout(timer);
     }
     if (status >= 300 || status < 200) {
       this.#log(

@@ -1,21 +1,30 @@
 /**
- * The Upstash REST protocol as an `@upstash/redis` `Requester` over `node:http`: on Node, a
- * request through `fetch` (undici) costs more CPU than through `node:http`, and a queue
- * sends one or two per message. Private to skiff.
+ * The Upstash REST protocol as an `@upstash/redis` `Requester` over a runtime's own HTTP
+ * client (`skiff/node`'s `node:http`, `skiff/deno`'s sockets): a request through the
+ * runtime's `fetch` costs more CPU there, and a queue sends one or two per message. Private
+ * to skiff.
  */
-import { errors, type Requester, type UpstashRequest, type UpstashResponse } from "@upstash/redis";
+import {
+  errors,
+  Redis,
+  type Requester,
+  type UpstashRequest,
+  type UpstashResponse,
+} from "@upstash/redis";
+import type { HttpAnswer, HttpSend } from "../_http.ts";
 import { sleep } from "../_util.ts";
-import { type HttpAnswer, httpSend } from "./_http.ts";
 
-/** Options of {@linkcode restRequester}. */
-export interface RestRequesterOptions {
-  /** The REST endpoint, `https://…` or `http://…`. */
+/** Options of `createRedis` (`skiff/node`, `skiff/deno`). */
+export interface CreateRedisOptions {
+  /** The REST endpoint: Upstash's `https://…`, or `skiff local`'s `http://127.0.0.1:8079`. */
   url: string;
   /** The REST token. */
   token: string;
   /** Tries again after a request that got no answer (default 5, as `@upstash/redis`). */
   retries?: number;
 }
+
+const UTF8 = new TextDecoder();
 
 /**
  * A `Requester` for `new Redis(requester)`: POSTs each command or pipeline as JSON and
@@ -25,7 +34,7 @@ export interface RestRequesterOptions {
  *
  * @throws {TypeError} When the URL is not http(s).
  */
-export function restRequester(options: RestRequesterOptions): Requester {
+export function restRequester(options: CreateRedisOptions, send: HttpSend): Requester {
   const base = new URL(options.url);
   if (base.protocol !== "https:" && base.protocol !== "http:") {
     throw new TypeError(
@@ -41,7 +50,7 @@ export function restRequester(options: RestRequesterOptions): Requester {
     upstashSyncToken: "",
     async request<T>(req: UpstashRequest): Promise<UpstashResponse<T>> {
       if (req.isStreaming) {
-        throw new TypeError("Cannot stream with skiff/node's Redis client: use @upstash/redis");
+        throw new TypeError("Cannot stream with skiff's Redis client: use @upstash/redis");
       }
       const headers: Record<string, string> = {
         ...req.headers,
@@ -59,7 +68,7 @@ export function restRequester(options: RestRequesterOptions): Requester {
       let answer: HttpAnswer;
       for (let attempt = 0;; attempt++) {
         try {
-          answer = await httpSend({ url, method: "POST", headers, body, signal: req.signal });
+          answer = await send({ url, method: "POST", headers, body, signal: req.signal });
           break;
         } catch (error) {
           if (attempt >= retries || req.signal?.aborted) throw error;
@@ -70,7 +79,7 @@ export function restRequester(options: RestRequesterOptions): Requester {
       if (typeof token === "string") requester.upstashSyncToken = token;
       let parsed: UpstashResponse<T>;
       try {
-        parsed = JSON.parse(answer.body.toString());
+        parsed = JSON.parse(UTF8.decode(answer.body));
       } catch {
         throw new errors.UpstashError(`the REST endpoint answered HTTP ${answer.status}, not JSON`);
       }
@@ -82,4 +91,24 @@ export function restRequester(options: RestRequesterOptions): Requester {
     },
   };
   return requester;
+}
+
+/**
+ * `@upstash/redis`'s client on {@linkcode restRequester}, batching as the client does by
+ * default.
+ *
+ * @throws {TypeError} When the URL is not http(s) or the token is empty.
+ */
+export class RestRedis extends Redis {
+  constructor(options: CreateRedisOptions, send: HttpSend) {
+    if (typeof options?.url !== "string" || typeof options.token !== "string" || !options.token) {
+      throw new TypeError(
+        "Cannot create Redis client: 'url' and 'token' must be non-empty strings",
+      );
+    }
+    super(restRequester(options, send));
+    // The same automatic pipelining a `new Redis({ url, token })` gets: commands issued in
+    // one tick go in one request (a client without it sends them one by one).
+    return typeof this.autoPipeline === "function" ? this.autoPipeline() : this;
+  }
 }
