@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import diagnostics from "node:diagnostics_channel";
 import { actor } from "../src/actor.ts";
 import { UpstashBroker } from "../src/brokers/upstash.ts";
+import { chooseBroker } from "../src/cli/_broker.ts";
 import { createRedis, denoFetch } from "../src/deno/mod.ts";
 import { closeIdle, requestStart, tls } from "../src/deno/_http.ts";
 import { workerApp } from "../src/hono/mod.ts";
@@ -431,3 +432,37 @@ console.log(await redis.ping());`;
   assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
   assert.equal(new TextDecoder().decode(output.stdout).trim(), "PONG");
 });
+
+withPool(
+  "the CLI's broker sends with skiff/deno on Deno, and with fetch when a proxy is set",
+  async () => {
+    const { url, token } = restEnv();
+    const names = ["UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN", "HTTPS_PROXY"];
+    const before = names.map((name) => Deno.env.get(name));
+    const through = async (proxy?: string) => {
+      Deno.env.set("UPSTASH_REDIS_REST_URL", url);
+      Deno.env.set("UPSTASH_REDIS_REST_TOKEN", token);
+      if (proxy) Deno.env.set("HTTPS_PROXY", proxy);
+      else Deno.env.delete("HTTPS_PROXY");
+      const { broker } = chooseBroker();
+      let sockets = 0;
+      const onRequest = () => sockets++;
+      diagnostics.subscribe(requestStart.name, onRequest);
+      try {
+        await broker.stats("cli-client");
+      } finally {
+        diagnostics.unsubscribe(requestStart.name, onRequest);
+      }
+      return sockets;
+    };
+    try {
+      assert.ok((await through()) >= 1, "skiff/deno's sockets sent the stats");
+      // The proxy is not reached: the local server is on 127.0.0.1, which Deno sends to directly.
+      assert.equal(await through("http://127.0.0.1:9"), 0, "fetch sent them");
+    } finally {
+      names.forEach((name, i) =>
+        before[i] === undefined ? Deno.env.delete(name) : Deno.env.set(name, before[i]!)
+      );
+    }
+  },
+);

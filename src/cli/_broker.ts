@@ -12,7 +12,8 @@ import { UpstashBroker } from "../brokers/upstash.ts";
 import { getBroker, hasBroker } from "../global_broker.ts";
 import { onNode } from "../_util.ts";
 import { ENV_TOKEN, ENV_URL } from "../redis/from_env.ts";
-import { createRedis } from "../node/mod.ts";
+import { createRedis as createDenoRedis } from "../deno/mod.ts";
+import { createRedis as createNodeRedis } from "../node/mod.ts";
 import { CommandError, EXIT, firstLine } from "./_io.ts";
 
 /** The variable that sets the key prefix of a broker made from the environment. */
@@ -95,12 +96,7 @@ export function chooseBroker(): ChosenBroker {
   let broker: UpstashBroker;
   try {
     broker = new UpstashBroker({
-      // On Node, skiff/node's client: undici's fetch costs more CPU per request than
-      // node:http. Not when Node is told to send through the environment's proxy: its fetch
-      // honours HTTP(S)_PROXY then (NODE_USE_ENV_PROXY, Node 24), skiff/node's sockets do not.
-      redis: onNode() && !usesEnvProxy()
-        ? createRedis({ url: rawUrl, token })
-        : new Redis({ url: rawUrl, token, enableTelemetry: false }),
+      redis: restClient(rawUrl, token),
       namespace,
       throughput: counting === "1",
     });
@@ -225,7 +221,21 @@ function redactUrls(text: string): string {
 }
 
 /** Whether Node is told to send `fetch` through `HTTP(S)_PROXY` (`NODE_USE_ENV_PROXY`). */
-function usesEnvProxy(): boolean {
-  const value = process.env.NODE_USE_ENV_PROXY;
-  return value !== undefined && value !== "" && value !== "0";
+/**
+ * The Redis client of the CLI: on Node skiff/node's, on Deno skiff/deno's (each runtime's
+ * `fetch` costs more CPU per request than its sockets), `@upstash/redis`'s elsewhere. Not
+ * where requests must go through the environment's proxy, which the runtime's `fetch`
+ * honours and skiff's sockets do not: on Deno when `HTTP(S)_PROXY` or `ALL_PROXY` is set,
+ * on Node when `NODE_USE_ENV_PROXY` asks its fetch to (Node 24).
+ */
+function restClient(url: string, token: string): Redis {
+  const set = (name: string) => {
+    const value = process.env[name] ?? process.env[name.toLowerCase()];
+    return value !== undefined && value !== "" && value !== "0";
+  };
+  if (onNode() && !set("NODE_USE_ENV_PROXY")) return createNodeRedis({ url, token });
+  if ("Deno" in globalThis && !["HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY"].some(set)) {
+    return createDenoRedis({ url, token });
+  }
+  return new Redis({ url, token, enableTelemetry: false });
 }
