@@ -2,7 +2,12 @@
  * What `skiff/node` and `skiff/deno` share of their HTTP clients: one exchange's shape, and
  * a `fetch` made of it for `Push`. Private to skiff.
  */
-import { TAKES_URL_AND_INIT } from "./push/push.ts";
+/**
+ * Marks a `fetch` that takes the URL and init, as the global one does: `Push` then builds no
+ * `Request` for it (under Node that is a web stream per push). Set by {@linkcode fetchOver}
+ * on `nodeFetch` and `denoFetch`.
+ */
+export const TAKES_URL_AND_INIT: unique symbol = Symbol.for("skiff.fetch.takesUrlAndInit");
 
 /** A request to send; `body` goes as is, with its length. */
 export interface HttpCall {

@@ -11,6 +11,7 @@ import { describe, errorName, NAME_PATTERN } from "../_util.ts";
 import type { Broker, EnqueuedMessage, Logger } from "../broker.ts";
 import type { LogFields } from "../logger.ts";
 import type { Message } from "../message.ts";
+import { TAKES_URL_AND_INIT } from "../_http.ts";
 import { Middleware } from "../middleware/middleware.ts";
 import { MIN_SECRET_LENGTH, SIGNATURE_HEADER, signPush } from "./signature.ts";
 import { vercelWaitUntil, type WaitUntil } from "./_wait_until.ts";
@@ -41,13 +42,6 @@ export interface PushOptions {
   /** Where to log failed pushes (default: the broker's logger, else `console`). */
   logger?: Logger;
 }
-
-/**
- * Marks a `fetch` that takes the URL and init, as the global one does: `Push` then builds no
- * `Request` for it (under Node that is a web stream per push). Set by `skiff/node` on
- * `nodeFetch`; private to skiff.
- */
-export const TAKES_URL_AND_INIT: unique symbol = Symbol.for("skiff.fetch.takesUrlAndInit");
 
 /** How a push is sent: the URL and init, as the global `fetch` takes them. */
 type Send = (url: URL, init: RequestInit) => Promise<Response>;
