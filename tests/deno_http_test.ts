@@ -263,7 +263,7 @@ function rawServer(reply: (request: { head: string; body: string; connection: nu
 }
 
 withPool(
-  "denoFetch sends a Request or a URL and init, reads chunked and closed answers, and returns 3xx and 204 as they are",
+  "denoFetch sends a Request or a URL and init, reads chunked, interim and closed answers, and returns 3xx and 204 as they are",
   async () => {
     const server = rawServer(({ head }) => {
       const path = head.split(" ")[1];
@@ -273,6 +273,9 @@ withPool(
       if (path === "/empty") return "HTTP/1.1 204 No Content\r\n\r\n";
       if (path === "/chunked") {
         return "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n4\r\nhél\r\n3;x=1\r\nlo!\r\n0\r\ntrailer: t\r\n\r\n";
+      }
+      if (path === "/hinted") {
+        return "HTTP/1.1 103 Early Hints\r\nlink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nhi";
       }
       if (path === "/closed") return "HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nuntil the end";
       const body = JSON.stringify({ got: head.split("\r\n")[0] });
@@ -302,6 +305,10 @@ withPool(
       assert.equal(empty.status, 204);
       assert.equal(empty.body, null);
       assert.equal(await (await denoFetch(`${server.url}/chunked`)).text(), "héllo!");
+      const hinted = await denoFetch(`${server.url}/hinted`);
+      assert.equal(hinted.status, 200);
+      assert.equal(hinted.headers.get("link"), null);
+      assert.equal(await hinted.text(), "hi");
       assert.equal(await (await denoFetch(`${server.url}/closed`)).text(), "until the end");
       const [first, ...rest] = server.seen;
       assert.match(first.head, /^POST \/items\?x=1 HTTP\/1\.1\r\nhost: 127\.0\.0\.1:\d+\r\n/);
@@ -312,6 +319,7 @@ withPool(
         ["GET /moved", ""],
         ["DELETE /empty", ""],
         ["GET /chunked", ""],
+        ["GET /hinted", ""],
         ["GET /closed", ""],
       ]);
       // Kept alive: one connection for all of them (the last closes it).

@@ -259,6 +259,53 @@ async function exchange(
     throw new NoAnswer(error);
   }
   const reader = new Reader(connection);
+  let head = await readHead(reader);
+  // An interim answer (103 Early Hints, say) precedes the final one.
+  while (head.code >= 100 && head.code < 200 && head.code !== 101) head = await readHead(reader);
+  const { code, version, statusText, headers } = head;
+  const single = (name: string) => {
+    const value = headers[name];
+    return Array.isArray(value) ? value.join(", ") : value;
+  };
+  const connectionHeader = single("connection")?.toLowerCase() ?? "";
+  let keep = version === "1"
+    ? !connectionHeader.includes("close")
+    : connectionHeader.includes("keep-alive");
+  let body: Uint8Array;
+  const length = single("content-length");
+  if (method === "HEAD" || code === 204 || code === 304 || code === 101) {
+    body = new Uint8Array(0);
+    if (code === 101) keep = false;
+  } else if (single("transfer-encoding")?.toLowerCase().includes("chunked")) {
+    body = await chunked(reader);
+  } else if (length !== undefined) {
+    if (!/^\d+$/.test(length)) {
+      throw new Error("Cannot read answer: its Content-Length is not a number");
+    }
+    const n = Number(length);
+    while (reader.available < n) {
+      if (!(await reader.fill())) {
+        throw new Error("Cannot read answer: the connection closed within its body");
+      }
+    }
+    body = reader.take(n);
+  } else {
+    while (await reader.fill());
+    body = reader.take(reader.available);
+    keep = false;
+  }
+  // Bytes past the answer were not asked for: the connection is not reused.
+  if (reader.available > 0) keep = false;
+  return { answer: { status: code, statusText, headers, body }, keep };
+}
+
+/** Reads one head: the status line and the headers (names in lower case). */
+async function readHead(reader: Reader): Promise<{
+  code: number;
+  version: string;
+  statusText: string;
+  headers: Record<string, string | string[]>;
+}> {
   let headLength: number;
   while ((headLength = reader.find(false)) < 0) {
     if (reader.available > MAX_HEAD_BYTES) {
@@ -282,40 +329,7 @@ async function exchange(
     const known = headers[name];
     headers[name] = known === undefined ? value : [known, value].flat();
   }
-  const code = Number(status[2]);
-  const single = (name: string) => {
-    const value = headers[name];
-    return Array.isArray(value) ? value.join(", ") : value;
-  };
-  const connectionHeader = single("connection")?.toLowerCase() ?? "";
-  let keep = status[1] === "1"
-    ? !connectionHeader.includes("close")
-    : connectionHeader.includes("keep-alive");
-  let body: Uint8Array;
-  const length = single("content-length");
-  if (method === "HEAD" || code === 204 || code === 304 || (code >= 100 && code < 200)) {
-    body = new Uint8Array(0);
-  } else if (single("transfer-encoding")?.toLowerCase().includes("chunked")) {
-    body = await chunked(reader);
-  } else if (length !== undefined) {
-    if (!/^\d+$/.test(length)) {
-      throw new Error("Cannot read answer: its Content-Length is not a number");
-    }
-    const n = Number(length);
-    while (reader.available < n) {
-      if (!(await reader.fill())) {
-        throw new Error("Cannot read answer: the connection closed within its body");
-      }
-    }
-    body = reader.take(n);
-  } else {
-    while (await reader.fill());
-    body = reader.take(reader.available);
-    keep = false;
-  }
-  // Bytes past the answer were not asked for: the connection is not reused.
-  if (reader.available > 0) keep = false;
-  return { answer: { status: code, statusText: status[3] ?? "", headers, body }, keep };
+  return { code: Number(status[2]), version: status[1], statusText: status[3] ?? "", headers };
 }
 
 /** Reads a chunked body to its last chunk and trailers. */
