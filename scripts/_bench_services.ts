@@ -15,8 +15,8 @@ import { readFileSync } from "node:fs";
 import { Socket } from "node:net";
 import { startPrivateRedis } from "./_redis_server.ts";
 
-/** The channel `skiff/deno`'s HTTP client tells of each request on (`src/deno/_http.ts`). */
-const DENO_REQUEST_START = "skiff.deno.http.request.start";
+/** The channel skiff's own HTTP client (`skiff/deno`, `skiff/node`) tells of each request on. */
+const SKIFF_REQUEST_START = "skiff.http.request.start";
 
 /** The running services. */
 export interface BenchServices {
@@ -149,8 +149,8 @@ function waitFor(child: ChildProcess, pattern: RegExp, what: string): Promise<Re
  * Starts a private redis-server (`./_redis_server.ts`), `skiff local` in front of
  * it (`cli`: the command that runs the `skiff` CLI on this runtime), and counts this
  * process's HTTP requests: those of the global `fetch` (wrapped), those of `node:http`
- * (its `http.client.request.start` diagnostics channel, which `skiff/node` sends through)
- * and those of `skiff/deno` (its own channel).
+ * (its `http.client.request.start` diagnostics channel) and those of `skiff/node` and
+ * `skiff/deno` (their own channel).
  */
 export async function startBenchServices(cli: string[]): Promise<BenchServices> {
   const redis = await startPrivateRedis("skiff-bench-");
@@ -181,11 +181,11 @@ export async function startBenchServices(cli: string[]): Promise<BenchServices> 
     else requests.other++;
   };
   diagnostics.subscribe("http.client.request.start", onHttp);
-  const onDeno = (message: unknown) => {
+  const onSkiff = (message: unknown) => {
     if ((message as { url: URL }).url.host === host) requests.rest++;
     else requests.other++;
   };
-  diagnostics.subscribe(DENO_REQUEST_START, onDeno);
+  diagnostics.subscribe(SKIFF_REQUEST_START, onSkiff);
   await resp.send("CONFIG", "RESETSTAT");
   return {
     port: redis.port,
@@ -202,7 +202,7 @@ export async function startBenchServices(cli: string[]): Promise<BenchServices> 
     async close() {
       globalThis.fetch = original;
       diagnostics.unsubscribe("http.client.request.start", onHttp);
-      diagnostics.unsubscribe(DENO_REQUEST_START, onDeno);
+      diagnostics.unsubscribe(SKIFF_REQUEST_START, onSkiff);
       local.kill("SIGTERM");
       await localExited;
       resp.close();

@@ -1,71 +1,106 @@
 /**
- * One HTTP exchange over `node:http` or `node:https` on kept-alive sockets: what
- * `skiff/node`'s Redis client and `nodeFetch` send with. Private to skiff.
+ * `skiff/node`'s HTTP client: HTTP/1.1 (`../_http1.ts`) over `node:net` and `node:tls`
+ * sockets, Nagle off; a socket at rest holds no process open. Private to skiff.
  */
-import { Agent as HttpAgent, request as httpRequest } from "node:http";
-import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
-import type { HttpAnswer, HttpCall } from "../_http.ts";
+import { connect as connectTcp, isIP, type Socket } from "node:net";
+import { connect as connectTls } from "node:tls";
+import { type Connection, http1Client } from "../_http1.ts";
 
-let agents: { http: HttpAgent; https: HttpsAgent } | undefined;
+/** A socket as a {@linkcode Connection}: what its `data` events bring waits for `read()`. */
+class SocketConnection implements Connection {
+  readonly #socket: Socket;
+  readonly #chunks: Uint8Array[] = [];
+  #ended = false;
+  #error: unknown;
+  #wake?: () => void;
 
-/**
- * Sends one request on a kept-alive socket (Nagle off) and reads the answer to its end, so
- * that the socket goes back to the pool. A request whose reused socket turns out closed by
- * the server is sent once more on a new one, as Node's documentation advises. Rejects when no
- * answer came (refused, reset, aborted); an answer of any status resolves.
- */
-export function httpSend(call: HttpCall): Promise<HttpAnswer> {
-  agents ??= {
-    http: new HttpAgent({ keepAlive: true, noDelay: true }),
-    https: new HttpsAgent({ keepAlive: true, noDelay: true }),
-  };
-  const { url, body } = call;
-  const secure = url.protocol === "https:";
-  if (!secure && url.protocol !== "http:") {
-    return Promise.reject(
-      new TypeError(`Cannot send to ${url.protocol}//: only http:// and https:// are supported`),
-    );
-  }
-  const headers: Record<string, string | number> = { ...call.headers };
-  if (body !== undefined) {
-    headers["content-length"] = typeof body === "string" ? Buffer.byteLength(body) : body.length;
-  }
-  const options = {
-    agent: secure ? agents.https : agents.http,
-    protocol: url.protocol,
-    hostname: url.hostname.replace(/^\[|\]$/g, ""),
-    port: url.port,
-    path: url.pathname + url.search,
-    method: call.method,
-    headers,
-    signal: call.signal ?? undefined,
-  };
-  const send = secure ? httpsRequest : httpRequest;
-  const once = (retry: boolean): Promise<HttpAnswer> =>
-    new Promise((resolve, reject) => {
-      const request = send(options, (response) => {
-        const chunks: Buffer[] = [];
-        response.on("data", (chunk: Buffer) => chunks.push(chunk));
-        response.on("error", reject);
-        response.on("end", () => {
-          resolve({
-            status: response.statusCode ?? 0,
-            statusText: response.statusMessage ?? "",
-            headers: response.headers,
-            body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks),
-          });
-        });
-      });
-      request.on("error", (error: Error & { code?: string }) => {
-        // A kept-alive socket the server closed as this request went out (its idle timeout,
-        // almost always: it had not read the request); once more on a socket of its own. What
-        // skiff sends is safe to repeat: scripts by call id, pushes by their signature.
-        const stale = request.reusedSocket && !call.signal?.aborted &&
-          (error.code === "ECONNRESET" || error.code === "EPIPE");
-        if (retry && stale) once(false).then(resolve, reject);
-        else reject(error);
-      });
-      request.end(body);
+  constructor(socket: Socket) {
+    this.#socket = socket;
+    const wake = () => {
+      const resume = this.#wake;
+      this.#wake = undefined;
+      resume?.();
+    };
+    socket.on("data", (chunk: Uint8Array) => {
+      this.#chunks.push(chunk);
+      wake();
     });
-  return once(true);
+    socket.on("end", () => {
+      this.#ended = true;
+      wake();
+    });
+    socket.on("close", () => {
+      this.#ended = true;
+      wake();
+    });
+    socket.on("error", (error) => {
+      this.#error ??= error;
+      this.#ended = true;
+      wake();
+    });
+  }
+
+  /** Closed by the peer, or holding bytes nobody asked for: not to be reused. */
+  get ended(): boolean {
+    return this.#ended || this.#chunks.length > 0;
+  }
+
+  async read(buffer: Uint8Array): Promise<number | null> {
+    while (this.#chunks.length === 0 && !this.#ended) {
+      await new Promise<void>((resolve) => this.#wake = resolve);
+    }
+    const chunk = this.#chunks[0];
+    if (!chunk) {
+      if (this.#error !== undefined) throw this.#error;
+      return null;
+    }
+    const n = Math.min(chunk.length, buffer.length);
+    buffer.set(n === chunk.length ? chunk : chunk.subarray(0, n));
+    if (n === chunk.length) this.#chunks.shift();
+    else this.#chunks[0] = chunk.subarray(n);
+    return n;
+  }
+
+  write(bytes: Uint8Array): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.#socket.write(bytes, (error) => error ? reject(error) : resolve(bytes.length));
+    });
+  }
+
+  close(): void {
+    this.#ended = true;
+    this.#socket.destroy();
+    const resume = this.#wake;
+    this.#wake = undefined;
+    resume?.();
+  }
+
+  unref(): void {
+    this.#socket.unref();
+  }
+
+  ref(): void {
+    this.#socket.ref();
+  }
 }
+
+/** Sends one request and reads its whole answer; `closeIdle()` closes the pooled sockets. */
+export const { send: httpSend, closeIdle } = http1Client((secure, host, port, caCerts) =>
+  new Promise((resolve, reject) => {
+    const socket = secure
+      ? connectTls({
+        host,
+        port,
+        ...(isIP(host) ? {} : { servername: host }),
+        ...(caCerts ? { ca: caCerts } : {}),
+      })
+      : connectTcp({ host, port });
+    socket.setNoDelay(true);
+    const failed = (error: Error) => reject(error);
+    socket.once("error", failed);
+    socket.once(secure ? "secureConnect" : "connect", () => {
+      socket.off("error", failed);
+      resolve(new SocketConnection(socket));
+    });
+  })
+);

@@ -1,9 +1,9 @@
 /**
- * `skiff/node`: HTTP for long-running Node servers. Node's `fetch` (undici) spends more CPU
- * on a request than `node:http` (it streams every body), and a queue sends one or two per
- * message: this module's Redis client and `nodeFetch` send over `node:http` and
- * `node:https` on kept-alive sockets instead (docs/runtimes.md has the benchmark's
- * figures). Everything else in skiff is unchanged.
+ * `skiff/node`: HTTP for long-running Node servers. Node's `fetch` (undici) and `node:http`
+ * spend several times the CPU of the request itself (streams, events, header objects), and
+ * a queue sends one or two per message: this module's Redis client and `nodeFetch` speak
+ * HTTP/1.1 over `node:net` and `node:tls` sockets, kept alive, instead (docs/runtimes.md
+ * has the benchmark's figures). Everything else in skiff is unchanged.
  *
  * ```ts ignore
  * import { UpstashBroker, Push } from "skiff";
@@ -24,12 +24,12 @@ import { httpSend } from "./_http.ts";
 export type { CreateRedisOptions, FetchLike, RestEnv };
 
 /**
- * Creates an `@upstash/redis` client that speaks the Upstash REST protocol over
- * `node:http`/`node:https` with kept-alive sockets: the same commands and answers as
+ * Creates an `@upstash/redis` client that speaks the Upstash REST protocol, HTTP/1.1 over
+ * `node:net`/`node:tls` sockets kept alive: the same commands and answers as
  * `new Redis({ url, token })`, for less CPU per request on Node. A request that got no
  * answer is sent again (5 times by default, backing off), as `@upstash/redis` does. It runs
- * on Node, and on Deno and Bun through their `node:` modules (where their own `fetch` costs
- * less); it does not stream (`subscribe`).
+ * on Node, and on Deno and Bun through their `node:` modules (on Deno, `skiff/deno`'s client
+ * costs less; on Bun, its own `fetch`); it does not stream (`subscribe`).
  *
  * @example
  * ```ts ignore
@@ -72,7 +72,7 @@ export function redisFromEnv(env?: RestEnv): Redis {
 }
 
 /**
- * `fetch` over `node:http`/`node:https` with kept-alive sockets, for what skiff sends from
+ * `fetch` over `node:net`/`node:tls` sockets kept alive (HTTP/1.1), for what skiff sends from
  * Node: give it to `Push` (`new Push({ url, signingKey, fetch: nodeFetch })`). It takes a
  * `Request` or a URL and init like `fetch`, reads the whole answer before resolving, and
  * does not follow redirects (a 3xx comes back as it is). Bodies: a string, bytes, or a

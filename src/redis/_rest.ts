@@ -1,6 +1,6 @@
 /**
  * The Upstash REST protocol as an `@upstash/redis` `Requester` over a runtime's own HTTP
- * client (`skiff/node`'s `node:http`, `skiff/deno`'s sockets): a request through the
+ * client (`skiff/node`'s and `skiff/deno`'s HTTP/1.1 over sockets): a request through the
  * runtime's `fetch` costs more CPU there, and a queue sends one or two per message. Private
  * to skiff.
  */

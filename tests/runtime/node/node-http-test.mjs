@@ -37,18 +37,23 @@ after(async () => {
   if (keys.length) await plain.del(...keys);
 });
 
-/** Counts this process's HTTP requests while `fn` runs: fetch's and node:http's. */
+/** The channel skiff's own HTTP client tells of each request on. */
+const SKIFF_REQUEST_START = "skiff.http.request.start";
+
+/** Counts this process's HTTP requests while `fn` runs: fetch's, node:http's and skiff/node's. */
 async function requestsDuring(fn) {
   let count = 0;
   const onHttp = () => count++;
   const original = globalThis.fetch;
   globalThis.fetch = (input, init) => (count++, original(input, init));
   diagnostics.subscribe("http.client.request.start", onHttp);
+  diagnostics.subscribe(SKIFF_REQUEST_START, onHttp);
   try {
     await fn();
   } finally {
     globalThis.fetch = original;
     diagnostics.unsubscribe("http.client.request.start", onHttp);
+    diagnostics.unsubscribe(SKIFF_REQUEST_START, onHttp);
   }
   return count;
 }
@@ -142,20 +147,20 @@ test("a Push over nodeFetch reaches a workerApp on @hono/node-server, which runs
   const signingKey = "node-http-signing-key-0123456789abcdef";
   const endpoint = new UpstashBroker({ redis: createRedis(env), namespace, logger: silent });
   const app = workerApp({ broker: endpoint, signingKeys: [signingKey] });
+  // nodeFetch as it is (Push calls it with the URL and init): the answers the app gave it.
+  const statuses = [];
   const { server, url } = await new Promise((resolve) => {
-    const server = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }, (info) => {
+    const fetch = async (request) => {
+      const response = await app.fetch(request);
+      statuses.push(response.status);
+      return response;
+    };
+    const server = serve({ fetch, hostname: "127.0.0.1", port: 0 }, (info) => {
       resolve({ server, url: `http://127.0.0.1:${info.port}` });
     });
   });
   try {
     const sender = new UpstashBroker({ redis: createRedis(env), namespace, logger: silent });
-    // nodeFetch as it is (Push calls it with the URL and init): its answers, seen on node:http.
-    const statuses = [];
-    const host = new URL(url).host;
-    const onResponse = ({ request, response }) =>
-      request.getHeader("host") === host && statuses.push(response.statusCode);
-    diagnostics.subscribe("http.client.response.finish", onResponse);
-    after(() => diagnostics.unsubscribe("http.client.response.finish", onResponse));
     const push = new Push({ url: `${url}/messages`, signingKey, fetch: nodeFetch });
     sender.addMiddleware(push);
     const ran = [];
@@ -269,20 +274,60 @@ console.log(await redis.ping());`;
 });
 
 test("npx skiff uses skiff/node's sockets on Node, and fetch when NODE_USE_ENV_PROXY asks Node's fetch to honour a proxy", async () => {
-  // NODE_DEBUG=http logs node:http's agent (its createConnection), which fetch does not use.
+  // A preloaded module tells of each request on skiff's own channel; fetch's are not on it.
+  const tell = "data:text/javascript," + encodeURIComponent(
+    `import d from "node:diagnostics_channel";
+d.subscribe("${SKIFF_REQUEST_START}", () => process.stderr.write("skiff-socket\\n"));`,
+  );
   const stats = async (extra) => {
     const { stdout, stderr } = await promisify(execFile)(
       process.execPath,
-      ["dist/cli.js", "stats", "--queues", `${prefix}-proxy`],
-      {
-        timeout: 30_000,
-        env: { ...process.env, SKIFF_NAMESPACE: prefix, NODE_DEBUG: "http", ...extra },
-      },
+      ["--import", tell, "dist/cli.js", "stats", "--queues", `${prefix}-proxy`],
+      { timeout: 30_000, env: { ...process.env, SKIFF_NAMESPACE: prefix, ...extra } },
     );
     assert.match(stdout, new RegExp(`${prefix}-proxy`));
-    return /createConnection/.test(stderr);
+    return /skiff-socket/.test(stderr);
   };
-  assert.equal(await stats({}), true, "node:http's agent connected");
-  assert.equal(await stats({ NODE_USE_ENV_PROXY: "1" }), false, "fetch, not node:http");
+  assert.equal(await stats({}), true, "skiff/node's sockets sent");
+  assert.equal(await stats({ NODE_USE_ENV_PROXY: "1" }), false, "fetch, not skiff/node's sockets");
   assert.equal(await stats({ NODE_USE_ENV_PROXY: "0" }), true);
+});
+
+test("nodeFetch speaks HTTPS, checking the server's certificate against Node's CAs", async () => {
+  // A process of its own, which trusts the fixture's self-signed certificate through
+  // NODE_EXTRA_CA_CERTS as a user's would trust their CA; the same request without it fails.
+  const script = `import { createServer } from "node:https";
+import { readFileSync } from "node:fs";
+import { nodeFetch } from "skiff/node";
+const server = createServer({
+  key: readFileSync("tests/fixtures/tls_key.pem"),
+  cert: readFileSync("tests/fixtures/tls_cert.pem"),
+}, (req, res) => {
+  let body = "";
+  req.on("data", (chunk) => body += chunk);
+  req.on("end", () => res.end(JSON.stringify({ method: req.method, body })));
+});
+await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+try {
+  const answer = await nodeFetch("https://localhost:" + server.address().port + "/", {
+    method: "POST",
+    body: "sécure",
+  });
+  console.log(await answer.text());
+} catch (error) {
+  console.log("refused: " + error.code);
+} finally {
+  server.close();
+  server.closeAllConnections();
+}`;
+  const run = async (env) =>
+    (await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script], {
+      timeout: 30_000,
+      env: { ...process.env, ...env },
+    })).stdout.trim();
+  assert.equal(
+    await run({ NODE_EXTRA_CA_CERTS: "tests/fixtures/tls_cert.pem" }),
+    JSON.stringify({ method: "POST", body: "sécure" }),
+  );
+  assert.match(await run({}), /^refused: (DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN)/);
 });
