@@ -13,7 +13,7 @@ import { actor } from "../src/actor.ts";
 import { UpstashBroker } from "../src/brokers/upstash.ts";
 import { chooseBroker } from "../src/cli/_broker.ts";
 import { createRedis, denoFetch } from "../src/deno/mod.ts";
-import { requestStart, tls } from "../src/_http1.ts";
+import { requestStart, tls } from "../src/_socket_http.ts";
 import { closeIdle } from "../src/deno/_http.ts";
 import { workerApp } from "../src/hono/mod.ts";
 import { startLocalServer } from "../src/local/mod.ts";

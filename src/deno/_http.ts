@@ -1,8 +1,8 @@
 /**
- * `skiff/deno`'s HTTP client: HTTP/1.1 (`../_http1.ts`) over `Deno.connect` and
+ * `skiff/deno`'s HTTP client: HTTP/1.1 (`../_socket_http.ts`) over `Deno.connect` and
  * `Deno.connectTls`, Nagle off. Private to skiff.
  */
-import { http1Client } from "../_http1.ts";
+import { http1Client } from "../_socket_http.ts";
 
 interface DenoConnection {
   read(buffer: Uint8Array): Promise<number | null>;

@@ -1,10 +1,10 @@
 /**
- * `skiff/node`'s HTTP client: HTTP/1.1 (`../_http1.ts`) over `node:net` and `node:tls`
+ * `skiff/node`'s HTTP client: HTTP/1.1 (`../_socket_http.ts`) over `node:net` and `node:tls`
  * sockets, Nagle off; a socket at rest holds no process open. Private to skiff.
  */
 import { connect as connectTcp, isIP, type Socket } from "node:net";
 import { connect as connectTls } from "node:tls";
-import { type Connection, http1Client } from "../_http1.ts";
+import { type Connection, http1Client } from "../_socket_http.ts";
 
 /** A socket as a {@linkcode Connection}: what its `data` events bring waits for `read()`. */
 class SocketConnection implements Connection {

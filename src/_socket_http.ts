@@ -1,9 +1,8 @@
 /**
  * HTTP/1.1 on kept-alive connections, over whatever socket a runtime opens: what
  * `skiff/deno` (`Deno.connect`) and `skiff/node` (`node:net`) send with. A runtime's
- * `fetch` spends four to five times the CPU of this on a small request (it builds a
- * `Request`, a `Response` and their streams), `node:http` about five times. Private to
- * skiff.
+ * `fetch`, and `node:http`, spend several times the CPU of this on a small request (they
+ * build requests, answers, header objects and streams). Private to skiff.
  */
 import { channel } from "node:diagnostics_channel";
 import type { HttpAnswer, HttpCall, HttpSend } from "./_http.ts";
