@@ -6,6 +6,7 @@
  */
 import { channel } from "node:diagnostics_channel";
 import type { HttpAnswer, HttpCall, HttpSend } from "./_http.ts";
+import { concatBytes } from "./_util.ts";
 
 /** A socket, as the client reads and writes it. */
 export interface Connection {
@@ -189,10 +190,7 @@ function encode(call: HttpCall, host: string): Uint8Array {
 }
 
 function join(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
+  return concatBytes([a, b], a.length + b.length);
 }
 
 /** Bytes read from a connection, consumed from the front. */
@@ -383,11 +381,5 @@ async function chunked(reader: Reader): Promise<Uint8Array> {
     total += size;
   }
   while ((await line()) !== "");
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
+  return concatBytes(parts, total);
 }

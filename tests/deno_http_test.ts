@@ -16,10 +16,11 @@ import { createRedis, denoFetch } from "../src/deno/mod.ts";
 import { requestStart, tls } from "../src/_socket_http.ts";
 import { closeIdle } from "../src/deno/_http.ts";
 import { workerApp } from "../src/hono/mod.ts";
-import { startLocalServer } from "../src/local/mod.ts";
+import * as local from "../src/local/mod.ts";
 import { Message } from "../src/message.ts";
 import { Push } from "../src/push/push.ts";
-import { restClient, restEnv, testRedisUrl } from "./_env.ts";
+import { restClient, restEnv } from "./_env.ts";
+import { checkLostEnqueue } from "./runtime/smoke.mjs";
 
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
 const prefix = () => `deno-http-${crypto.randomUUID()}:`;
@@ -106,33 +107,8 @@ withPool("a broker on createRedis sends in as many requests as on @upstash/redis
 
 withPool(
   "given an enqueue whose answer is lost, the client sends it again and the message is stored once",
-  async () => {
-    const token = "deno-http-fault-token";
-    const dropped: string[] = [];
-    const server = await startLocalServer({
-      redis: testRedisUrl(),
-      token,
-      port: 0,
-      log: (line) => void (line.includes("dropped") && dropped.push(line)),
-      faults: { dropRate: 0 },
-    });
-    try {
-      const redis = createRedis({ url: server.url, token });
-      const broker = new UpstashBroker({ redis, namespace: prefix(), logger: silent });
-      await broker.stats("q"); // the scripts are known: the lost answer is a real run's
-      const draws = [0];
-      server.faults = { dropRate: 0.5, random: () => draws.shift() ?? 1 };
-      const [sent] = await broker.enqueue([new Message({ queue: "q", actor: "a", args: [1] })]);
-      server.faults = {};
-      assert.equal(dropped.length, 1);
-      assert.deepEqual(await broker.stats("q"), { ready: 1, delayed: 0, leased: 0, dead: 0 });
-      const claims = await broker.claim("q", { count: 5 });
-      assert.deepEqual(claims.map((claim) => claim.id), [sent.id]);
-      assert.deepEqual(await broker.ack("q", claims), [true]);
-    } finally {
-      await server.close();
-    }
-  },
+  () =>
+    checkLostEnqueue({ UpstashBroker, Message }, createRedis, local, Deno.env.toObject(), prefix()),
 );
 
 withPool(

@@ -200,3 +200,51 @@ export async function checkActors(skiff, broker, prefix) {
   }
   return { runs };
 }
+
+/**
+ * Given a broker on a client of skiff's own (`createRedis` of `skiff/node` or `skiff/deno`)
+ * in front of a local server that loses the first answer of an enqueue, then the client sends
+ * it again and the message is stored once: one ready, claimed and acked once.
+ *
+ * @param {{ UpstashBroker: any, Message: any }} skiff The skiff module as this runtime loads it.
+ * @param {(options: { url: string, token: string }) => any} createRedis The client to check.
+ * @param {{ startLocalServer: Function }} local The `skiff/local` module.
+ * @param {Record<string, string | undefined>} env The environment (`SKIFF_TEST_REDIS_URL`).
+ * @param {string} namespace A namespace of this check's own.
+ */
+export async function checkLostEnqueue(skiff, createRedis, local, env, namespace) {
+  const redisUrl = env.SKIFF_TEST_REDIS_URL;
+  if (!redisUrl) throw new Error("SKIFF_TEST_REDIS_URL is not set: run scripts/test.sh");
+  const token = "lost-enqueue-token";
+  const dropped = [];
+  const server = await local.startLocalServer({
+    redis: redisUrl,
+    token,
+    port: 0,
+    log: (line) => line.includes("dropped") && dropped.push(line),
+    faults: { dropRate: 0 },
+  });
+  try {
+    const redis = createRedis({ url: server.url, token });
+    const silent = { debug() {}, info() {}, warn() {}, error() {} };
+    const broker = new skiff.UpstashBroker({ redis, namespace, logger: silent });
+    await broker.stats("q"); // the scripts are known: the lost answer is a real run's
+    const draws = [0];
+    server.faults = { dropRate: 0.5, random: () => draws.shift() ?? 1 };
+    const [sent] = await broker.enqueue([new skiff.Message({ queue: "q", actor: "a", args: [1] })]);
+    server.faults = {};
+    const stats = JSON.stringify(await broker.stats("q"));
+    const claims = await broker.claim("q", { count: 5 });
+    const acked = await broker.ack("q", claims);
+    const seen = JSON.stringify([dropped.length, stats, claims.map((c) => c.id), acked]);
+    const expected = JSON.stringify([
+      1,
+      JSON.stringify({ ready: 1, delayed: 0, leased: 0, dead: 0 }),
+      [sent.id],
+      [true],
+    ]);
+    if (seen !== expected) throw new Error(`a lost enqueue gave ${seen}, expected ${expected}`);
+  } finally {
+    await server.close();
+  }
+}

@@ -22,10 +22,10 @@ import { actor, Message, Push, UpstashBroker } from "skiff";
 // @ts-types="../../../src/hono/mod.ts"
 import { workerApp } from "skiff/hono";
 // @ts-types="../../../src/local/mod.ts"
-import { startLocalServer } from "skiff/local";
+import * as local from "skiff/local";
 // @ts-types="../../../src/node/mod.ts"
 import { createRedis, nodeFetch, redisFromEnv } from "skiff/node";
-import { cleanup, randomPrefix, upstashEnv } from "../smoke.mjs";
+import { checkLostEnqueue, cleanup, randomPrefix, upstashEnv } from "../smoke.mjs";
 
 const env = upstashEnv(process.env);
 const prefix = randomPrefix("node-http");
@@ -113,33 +113,13 @@ test("a broker on createRedis sends in as many requests as on @upstash/redis", a
 });
 
 test("given an enqueue whose answer is lost, the client sends it again and the message is stored once", async () => {
-  const redisUrl = process.env.SKIFF_TEST_REDIS_URL;
-  assert.ok(redisUrl, "SKIFF_TEST_REDIS_URL is not set: run scripts/test.sh");
-  const token = "node-http-fault-token";
-  const dropped = [];
-  const server = await startLocalServer({
-    redis: redisUrl,
-    token,
-    port: 0,
-    log: (line) => line.includes("dropped") && dropped.push(line),
-    faults: { dropRate: 0 },
-  });
-  try {
-    const redis = createRedis({ url: server.url, token });
-    const broker = new UpstashBroker({ redis, namespace: `${prefix}lost`, logger: silent });
-    await broker.stats("q"); // the scripts are known: the lost answer is a real run's
-    const draws = [0];
-    server.faults = { dropRate: 0.5, random: () => draws.shift() ?? 1 };
-    const [sent] = await broker.enqueue([new Message({ queue: "q", actor: "a", args: [1] })]);
-    server.faults = {};
-    assert.equal(dropped.length, 1);
-    assert.deepEqual(await broker.stats("q"), { ready: 1, delayed: 0, leased: 0, dead: 0 });
-    const claims = await broker.claim("q", { count: 5 });
-    assert.deepEqual(claims.map((claim) => claim.id), [sent.id]);
-    assert.deepEqual(await broker.ack("q", claims), [true]);
-  } finally {
-    await server.close();
-  }
+  await checkLostEnqueue(
+    { UpstashBroker, Message },
+    createRedis,
+    local,
+    process.env,
+    `${prefix}lost`,
+  );
 });
 
 test("a Push over nodeFetch reaches a workerApp on @hono/node-server, which runs the message once", async () => {
