@@ -2,6 +2,7 @@
  * What `skiff/node` and `skiff/deno` share of their HTTP clients: one exchange's shape, and
  * a `fetch` made of it for `Push`. Private to skiff.
  */
+
 /**
  * Marks a `fetch` that takes the URL and init, as the global one does: `Push` then builds no
  * `Request` for it (under Node that is a web stream per push). Set by {@linkcode fetchOver}

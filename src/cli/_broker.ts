@@ -220,7 +220,6 @@ function redactUrls(text: string): string {
   return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)(?:[^@/\s]*@)?([^/\s?#)]*)[^\s)]*/gi, "$1$2");
 }
 
-/** Whether Node is told to send `fetch` through `HTTP(S)_PROXY` (`NODE_USE_ENV_PROXY`). */
 /**
  * The Redis client of the CLI: on Node skiff/node's, on Deno skiff/deno's (each runtime's
  * `fetch` costs more CPU per request than its sockets), `@upstash/redis`'s elsewhere. Not

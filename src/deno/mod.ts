@@ -55,9 +55,9 @@ export function redisFromEnv(): Redis {
  * Creates an `@upstash/redis` client that speaks the Upstash REST protocol over Deno's own
  * sockets (`Deno.connect`, `Deno.connectTls`), HTTP/1.1 on kept-alive connections: the same
  * commands and answers as `new Redis({ url, token })`, for less CPU per request than Deno's
- * `fetch` (docs/runtimes.md has the benchmark's figures). For long-running
- * Deno servers and workers; a request that got no answer is sent again (5 times by default,
- * backing off), as `@upstash/redis` does. It does not stream (`subscribe`), and it reads no
+ * `fetch` (docs/runtimes.md has the benchmark's figures). For long-running Deno servers and
+ * workers; a request that got no answer is sent again (5 times by default, backing off), as
+ * `@upstash/redis` does. It does not stream (`subscribe`), and it reads no
  * `HTTP(S)_PROXY`: where requests must go through a proxy, use `redisFromEnv()`.
  *
  * @example
