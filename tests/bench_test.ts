@@ -64,7 +64,8 @@ async function quickRun(runtime: string, command: string, args: string[]): Promi
   assert.equal(sending, client, stdout);
   // Every HTTP request is counted, whichever client sent it: the push row counts some.
   const requests = rows.find((row) => row.startsWith("| HTTP requests per message"))!;
-  assert.match(requests.split(" | ")[1], /\/ [1-9][\d.]* *$/, requests);
+  const push = Number(requests.split(" | ")[1].split(" / ").at(-1));
+  assert.ok(push > 0, requests);
   for (const row of rows) {
     const skiff = row.split(" | ")[1];
     assert.match(skiff, /\d/, `a figure in '${row}'`);
