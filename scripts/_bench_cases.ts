@@ -106,8 +106,22 @@ async function concurrently(n: number, concurrency: number, fn: () => Promise<un
   }));
 }
 
+/**
+ * What skiff sends its HTTP requests with: `@upstash/redis` and the global `fetch`, or the
+ * Redis client and `fetch` of `skiff/node` or `skiff/deno`.
+ */
+const CLIENTS = {
+  fetch: {
+    redis: (credentials: { url: string; token: string }) =>
+      new Redis({ ...credentials, enableTelemetry: false }),
+    fetch: undefined,
+  },
+  node: { redis: createNodeRedis, fetch: nodeFetch },
+  deno: { redis: createDenoRedis, fetch: denoFetch },
+};
+
 /** What skiff sends its HTTP requests with: `fetch`, `skiff/node` or `skiff/deno`. */
-export type HttpClient = "fetch" | "node" | "deno";
+export type HttpClient = keyof typeof CLIENTS;
 
 /** Whether this runs on Node itself. */
 export const ON_NODE = onNode();
@@ -128,12 +142,10 @@ export class SkiffCases {
   constructor(services: BenchServices, options: { client: HttpClient }) {
     this.#services = services;
     this.#client = options.client;
-    const credentials = { url: services.local.url, token: services.token };
-    this.#redis = options.client === "node"
-      ? createNodeRedis(credentials)
-      : options.client === "deno"
-      ? createDenoRedis(credentials)
-      : new Redis({ ...credentials, enableTelemetry: false });
+    this.#redis = CLIENTS[options.client].redis({
+      url: services.local.url,
+      token: services.token,
+    });
   }
 
   #broker(): UpstashBroker {
@@ -243,11 +255,7 @@ export class SkiffCases {
     const push = new Push({
       url: `${server.url}/messages`,
       signingKey: SECRET,
-      ...(this.#client === "node"
-        ? { fetch: nodeFetch }
-        : this.#client === "deno"
-        ? { fetch: denoFetch }
-        : {}),
+      fetch: CLIENTS[this.#client].fetch,
     });
     sender.addMiddleware(push);
     const close = async () => {

@@ -14,9 +14,7 @@ import process from "node:process";
 import { readFileSync } from "node:fs";
 import { Socket } from "node:net";
 import { startPrivateRedis } from "./_redis_server.ts";
-
-/** The channel skiff's own HTTP client (`skiff/deno`, `skiff/node`) tells of each request on. */
-const SKIFF_REQUEST_START = "skiff.http.request.start";
+import { requestStart } from "../src/_socket_http.ts";
 
 /** The running services. */
 export interface BenchServices {
@@ -185,7 +183,7 @@ export async function startBenchServices(cli: string[]): Promise<BenchServices> 
     if ((message as { url: URL }).url.host === host) requests.rest++;
     else requests.other++;
   };
-  diagnostics.subscribe(SKIFF_REQUEST_START, onSkiff);
+  diagnostics.subscribe(requestStart.name, onSkiff);
   await resp.send("CONFIG", "RESETSTAT");
   return {
     port: redis.port,
@@ -202,7 +200,7 @@ export async function startBenchServices(cli: string[]): Promise<BenchServices> 
     async close() {
       globalThis.fetch = original;
       diagnostics.unsubscribe("http.client.request.start", onHttp);
-      diagnostics.unsubscribe(SKIFF_REQUEST_START, onSkiff);
+      diagnostics.unsubscribe(requestStart.name, onSkiff);
       local.kill("SIGTERM");
       await localExited;
       resp.close();

@@ -236,6 +236,38 @@ class Reader {
     return true;
   }
 
+  /**
+   * Reads until `n` bytes are at hand.
+   *
+   * @throws {Error} When the connection ends first (`NoAnswer` if nothing came at all).
+   */
+  async atLeast(n: number, within: string): Promise<void> {
+    while (this.available < n) {
+      if (!(await this.fill())) this.#closed(within);
+    }
+  }
+
+  /**
+   * Reads until a `\r\n\r\n` (or `\r\n` when `line`) is at hand; the length up to and
+   * with it.
+   *
+   * @throws {Error} When more than `MAX_HEAD_BYTES` come without it (`tooLong`), or the
+   *   connection ends first (`NoAnswer` if nothing came at all).
+   */
+  async through(line: boolean, tooLong: string, within: string): Promise<number> {
+    let length: number;
+    while ((length = this.find(line)) < 0) {
+      if (this.available > MAX_HEAD_BYTES) throw new Error(`Cannot read answer: ${tooLong}`);
+      if (!(await this.fill())) this.#closed(within);
+    }
+    return length;
+  }
+
+  #closed(within: string): never {
+    if (!this.any) throw new NoAnswer();
+    throw new Error(`Cannot read answer: the connection closed within ${within}`);
+  }
+
   /** The index just past the first `\r\n\r\n` (or `\r\n` when `line`), or -1. */
   find(line: boolean): number {
     const b = this.#buffer;
@@ -300,11 +332,7 @@ async function exchange(
       throw new Error("Cannot read answer: its Content-Length is not a number");
     }
     const n = Number(length);
-    while (reader.available < n) {
-      if (!(await reader.fill())) {
-        throw new Error("Cannot read answer: the connection closed within its body");
-      }
-    }
+    await reader.atLeast(n, "its body");
     body = reader.take(n);
   } else {
     while (await reader.fill());
@@ -323,16 +351,7 @@ async function readHead(reader: Reader): Promise<{
   statusText: string;
   headers: Record<string, string | string[]>;
 }> {
-  let headLength: number;
-  while ((headLength = reader.find(false)) < 0) {
-    if (reader.available > MAX_HEAD_BYTES) {
-      throw new Error("Cannot read answer: its head is too long");
-    }
-    if (!(await reader.fill())) {
-      if (!reader.any) throw new NoAnswer();
-      throw new Error("Cannot read answer: the connection closed within its head");
-    }
-  }
+  const headLength = await reader.through(false, "its head is too long", "its head");
   const lines = reader.text(headLength).split("\r\n");
   const status = /^HTTP\/1\.([01]) (\d{3})(?: (.*))?$/.exec(lines[0]);
   if (!status) throw new Error("Cannot read answer: it is not HTTP/1.x");
@@ -354,15 +373,7 @@ async function chunked(reader: Reader): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
   let total = 0;
   const line = async () => {
-    let end: number;
-    while ((end = reader.find(true)) < 0) {
-      if (reader.available > MAX_HEAD_BYTES) {
-        throw new Error("Cannot read answer: a chunk line is too long");
-      }
-      if (!(await reader.fill())) {
-        throw new Error("Cannot read answer: the connection closed within its body");
-      }
-    }
+    const end = await reader.through(true, "a chunk line is too long", "its body");
     return reader.text(end).slice(0, -2);
   };
   while (true) {
@@ -371,11 +382,7 @@ async function chunked(reader: Reader): Promise<Uint8Array> {
       throw new Error("Cannot read answer: a chunk size is not hex");
     }
     if (size === 0) break;
-    while (reader.available < size + 2) {
-      if (!(await reader.fill())) {
-        throw new Error("Cannot read answer: the connection closed within its body");
-      }
-    }
+    await reader.atLeast(size + 2, "its body");
     parts.push(reader.take(size));
     reader.take(2);
     total += size;

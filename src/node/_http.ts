@@ -16,28 +16,27 @@ class SocketConnection implements Connection {
 
   constructor(socket: Socket) {
     this.#socket = socket;
-    const wake = () => {
-      const resume = this.#wake;
-      this.#wake = undefined;
-      resume?.();
+    const ended = () => {
+      this.#ended = true;
+      this.#resume();
     };
     socket.on("data", (chunk: Uint8Array) => {
       this.#chunks.push(chunk);
-      wake();
+      this.#resume();
     });
-    socket.on("end", () => {
-      this.#ended = true;
-      wake();
-    });
-    socket.on("close", () => {
-      this.#ended = true;
-      wake();
-    });
+    socket.on("end", ended);
+    socket.on("close", ended);
     socket.on("error", (error) => {
       this.#error ??= error;
-      this.#ended = true;
-      wake();
+      ended();
     });
+  }
+
+  /** Wakes the `read()` waiting, if any. */
+  #resume(): void {
+    const resume = this.#wake;
+    this.#wake = undefined;
+    resume?.();
   }
 
   /** Closed by the peer, or holding bytes nobody asked for: not to be reused. */
@@ -68,11 +67,9 @@ class SocketConnection implements Connection {
   }
 
   close(): void {
-    this.#ended = true;
     this.#socket.destroy();
-    const resume = this.#wake;
-    this.#wake = undefined;
-    resume?.();
+    this.#ended = true;
+    this.#resume();
   }
 
   unref(): void {
