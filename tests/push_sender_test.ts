@@ -90,6 +90,61 @@ Deno.test("Push: given more ids than maxIds, then they are split into requests",
   assert.deepEqual(sizes.toSorted(), [1, 2, 2]);
 });
 
+Deno.test("Push: given more pushes than concurrency, then that many are in flight and every one arrives", async () => {
+  const broker = new MemoryBroker({ logger: silentLogger });
+  const app = workerApp({ broker, signingKeys: [SECRET] });
+  let inFlight = 0;
+  let most = 0;
+  const statuses: number[] = [];
+  const push = new Push({
+    url: "https://worker.example/messages",
+    signingKey: SECRET,
+    maxIds: 1,
+    concurrency: 3,
+    fetch: async (request) => {
+      most = Math.max(most, ++inFlight);
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      const response = await app.fetch(request);
+      statuses.push(response.status);
+      inFlight--;
+      return response;
+    },
+  });
+  broker.addMiddleware(push);
+  const queue = unique("q");
+  let ran = 0;
+  const task = actor(unique("t"), () => void ran++, { broker, queue });
+  await broker.enqueue(Array.from({ length: 10 }, () => task.message()));
+  await push.flush();
+  assert.equal(most, 3);
+  assert.deepEqual(statuses, Array(10).fill(200));
+  assert.equal(ran, 10);
+  assert.deepEqual(await broker.stats(queue), { ready: 0, delayed: 0, leased: 0, dead: 0 });
+});
+
+Deno.test("Push: given pushes waiting their turn, then their timeout starts when they leave", async () => {
+  const lines: string[] = [];
+  const logger: Logger = { ...silentLogger, warn: (line: string) => void lines.push(line) };
+  const { requests, fetch } = recorder();
+  // One at a time, 60 ms each: the last leaves after 420 ms, past the 400 ms timeout.
+  const push = new Push({
+    url: "https://worker.example/messages",
+    signingKey: SECRET,
+    maxIds: 1,
+    concurrency: 1,
+    timeoutMs: 400,
+    logger,
+    fetch: async (request) => {
+      await new Promise((resolve) => setTimeout(resolve, 60));
+      return await fetch(request);
+    },
+  });
+  const reports = await push.push(unique("q"), Array.from({ length: 8 }, (_, i) => `id-${i}`));
+  assert.deepEqual(reports.map((r) => r.status), Array(8).fill(200));
+  assert.equal(requests.length, 8);
+  assert.deepEqual(lines, []);
+});
+
 Deno.test("Push: given delayed messages or other queues, then they are not pushed", async () => {
   const queue = unique("q");
   const { broker, push, requests } = setup({ queues: [queue] });
@@ -198,6 +253,7 @@ Deno.test("Push: given bad options, then TypeError or RangeError without the sec
     [{ signingKey: "short" }, TypeError],
     [{ maxIds: 0 }, RangeError],
     [{ timeoutMs: 1.5 }, RangeError],
+    [{ concurrency: 0 }, RangeError],
     [{ queues: ["bad queue{"] }, TypeError],
   ];
   for (const [options, type] of cases) {

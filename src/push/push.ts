@@ -39,6 +39,14 @@ export interface PushOptions {
   queues?: readonly string[];
   /** Give up on a push after this many milliseconds (default 60 000). */
   timeoutMs?: number;
+  /**
+   * The most push requests in flight at once (default 64); the others wait their turn, and
+   * their `timeoutMs` starts when they leave. A burst (an `enqueue()` of 30 000 messages is
+   * 300 pushes) then neither floods the endpoint nor takes every connection the runtime
+   * allows at once (Bun's `fetch` holds 256, and an endpoint served by the same process
+   * needs some for its own Redis requests).
+   */
+  concurrency?: number;
   /** Where to log failed pushes (default: the broker's logger, else `console`). */
   logger?: Logger;
 }
@@ -94,6 +102,10 @@ export class Push extends Middleware {
   readonly #maxIds: number;
   readonly #queues?: ReadonlySet<string>;
   readonly #timeoutMs: number;
+  readonly #concurrency: number;
+  /** Push requests in flight, and the ones waiting for a turn. */
+  #active = 0;
+  readonly #waiting: (() => void)[] = [];
   #logger?: Logger;
   /** Ids waiting for the end of the current turn, by queue. */
   #pending = new Map<string, string[]>();
@@ -105,7 +117,8 @@ export class Push extends Middleware {
    *
    * @param options The endpoint, the signing key, and how to send.
    * @throws {TypeError} On a URL that is not http(s), a short signing key, or a bad queue.
-   * @throws {RangeError} On `maxIds` or `timeoutMs` that is not a positive integer.
+   * @throws {RangeError} On `maxIds`, `timeoutMs` or `concurrency` that is not a positive
+   *   integer.
    */
   constructor(options: PushOptions) {
     super();
@@ -124,8 +137,8 @@ export class Push extends Middleware {
         `${what}: 'signingKey' must be a string of at least ${MIN_SECRET_LENGTH} characters`,
       );
     }
-    const { maxIds = 100, timeoutMs = 60_000 } = options;
-    for (const [name, value] of Object.entries({ maxIds, timeoutMs })) {
+    const { maxIds = 100, timeoutMs = 60_000, concurrency = 64 } = options;
+    for (const [name, value] of Object.entries({ maxIds, timeoutMs, concurrency })) {
       if (!Number.isInteger(value) || value < 1) {
         throw new RangeError(
           `${what}: '${name}' must be a positive integer, received ${describe(value)}`,
@@ -149,6 +162,7 @@ export class Push extends Middleware {
       : (url, init) => given(new Request(url, init));
     this.#maxIds = maxIds;
     this.#timeoutMs = timeoutMs;
+    this.#concurrency = concurrency;
     this.#logger = options.logger;
     // What the broker's own transitions enqueue (a cancel's failure callbacks) is pushed too.
     hearEnqueued(this, (broker, enqueued) => this.continued(broker, enqueued));
@@ -245,6 +259,20 @@ export class Push extends Middleware {
   }
 
   async #post(queue: string, ids: string[]): Promise<PushReport> {
+    // A free slot is taken at once (no extra turn); a busy Push hands each freed slot to the
+    // next waiting request.
+    if (this.#active < this.#concurrency) this.#active++;
+    else await new Promise<void>((go) => this.#waiting.push(go));
+    try {
+      return await this.#request(queue, ids);
+    } finally {
+      const next = this.#waiting.shift();
+      if (next) next();
+      else this.#active--;
+    }
+  }
+
+  async #request(queue: string, ids: string[]): Promise<PushReport> {
     const body = JSON.stringify({ queue, ids });
     let status = 0;
     // A timer cleared once the answer is read, not `AbortSignal.timeout`: its timer and the
