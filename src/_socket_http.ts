@@ -99,7 +99,7 @@ export function http1Client(open: Open): Http1Client {
     for (let reused = true;;) {
       const idle: Connection | undefined = reused ? take(origin) : undefined;
       reused = idle !== undefined;
-      const connection = idle ?? await open(secure, hostname, port, tls.caCerts);
+      const connection = idle ?? await opening(open(secure, hostname, port, tls.caCerts), signal);
       if (signal?.aborted) {
         give(origin, connection);
         signal.throwIfAborted();
@@ -154,6 +154,23 @@ export function http1Client(open: Open): Http1Client {
       pools.clear();
     },
   };
+}
+
+/**
+ * A connection being opened, or the signal's reason when it aborts first (a peer that never
+ * answers the handshake would hold the request for the system's connect timeout, minutes);
+ * a connection that comes after is closed.
+ */
+function opening(pending: Promise<Connection>, signal?: AbortSignal | null): Promise<Connection> {
+  if (!signal) return pending;
+  return new Promise((resolve, reject) => {
+    const abort = () => {
+      reject(signal.reason);
+      pending.then(closeQuietly, () => {});
+    };
+    signal.addEventListener("abort", abort, { once: true });
+    pending.then(resolve, reject).finally(() => signal.removeEventListener("abort", abort));
+  });
 }
 
 function closeQuietly(connection: Connection): void {

@@ -13,7 +13,7 @@ import { actor } from "../src/actor.ts";
 import { UpstashBroker } from "../src/brokers/upstash.ts";
 import { chooseBroker } from "../src/cli/_broker.ts";
 import { createRedis, denoFetch } from "../src/deno/mod.ts";
-import { requestStart, tls } from "../src/_socket_http.ts";
+import { type Connection, http1Client, requestStart, tls } from "../src/_socket_http.ts";
 import { closeIdle } from "../src/deno/_http.ts";
 import { workerApp } from "../src/hono/mod.ts";
 import * as local from "../src/local/mod.ts";
@@ -363,6 +363,61 @@ withPool(
     }
   },
 );
+
+withPool(
+  "createRedis gives up on a try without answer after timeoutMs, closes its connection, and tries again within retries",
+  async () => {
+    const server = rawServer(() => "hold");
+    const token = "a-token-never-shown-0123";
+    try {
+      const redis = createRedis({ url: server.url, token, timeoutMs: 100, retries: 1 });
+      await assert.rejects(redis.get("k"), (error: Error) => {
+        assert.equal(error.name, "TimeoutError");
+        assert.match(error.message, /no answer within 100 ms/);
+        assert(!error.message.includes(token));
+        return true;
+      });
+      // The first try and one more, each on a connection of its own, both closed.
+      assert.deepEqual(server.seen.map((r) => r.connection), [1, 2]);
+      while (server.open() > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    } finally {
+      await server.close();
+    }
+  },
+);
+
+Deno.test("createRedis refuses retries or timeoutMs out of range, naming the option, never the token", () => {
+  const token = "a-token-never-shown-0123";
+  for (const bad of [{ retries: -1 }, { retries: 1.5 }, { timeoutMs: 0 }, { timeoutMs: NaN }]) {
+    assert.throws(
+      () => createRedis({ url: "http://127.0.0.1:1", token, ...bad }),
+      (error: Error) => {
+        assert(error instanceof RangeError);
+        assert.match(error.message, new RegExp(`'${Object.keys(bad)[0]}'`));
+        assert(!error.message.includes(token));
+        return true;
+      },
+    );
+  }
+});
+
+Deno.test("a request aborted while its connection opens rejects at once; the connection, when it comes, is closed", async () => {
+  let arrive!: (connection: Connection) => void;
+  const client = http1Client(() => new Promise((resolve) => arrive = resolve));
+  const abort = new AbortController();
+  const url = new URL("http://127.0.0.1:1/");
+  const pending = client.send({ url, method: "GET", headers: {}, signal: abort.signal });
+  abort.abort(new DOMException("given up", "TimeoutError"));
+  await assert.rejects(pending, { name: "TimeoutError", message: "given up" });
+  let closed = false;
+  arrive({
+    read: () => Promise.resolve(null),
+    write: (bytes) => Promise.resolve(bytes.length),
+    close: () => void (closed = true),
+  });
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert(closed);
+});
 
 withPool("a new connection that gets no answer rejects, and is not sent again", async () => {
   const server = rawServer(() => "drop");

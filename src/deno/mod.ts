@@ -57,7 +57,8 @@ export function redisFromEnv(): Redis {
  * commands and answers as `new Redis({ url, token })`, for less CPU per request than Deno's
  * `fetch` (docs/runtimes.md has the benchmark's figures). For long-running Deno servers and
  * workers; a request that got no answer is sent again (5 times by default, backing off), as
- * `@upstash/redis` does. It does not stream (`subscribe`), and it reads no
+ * `@upstash/redis` does, and one with none in `timeoutMs` (30 s) counts as one without
+ * answer. It does not stream (`subscribe`), and it reads no
  * `HTTP(S)_PROXY`: where requests must go through a proxy, use `redisFromEnv()`.
  *
  * @example
@@ -70,9 +71,10 @@ export function redisFromEnv(): Redis {
  * });
  * ```
  *
- * @param options The REST endpoint and token.
+ * @param options The REST endpoint and token, the retries and the timeout of a try.
  * @returns A client for the endpoint.
  * @throws {TypeError} When the URL is not http(s) or the token is empty.
+ * @throws {RangeError} When `retries` or `timeoutMs` is out of range.
  */
 export function createRedis(options: CreateRedisOptions): Redis {
   return new RestRedis(options, httpSend);

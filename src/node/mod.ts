@@ -27,7 +27,8 @@ export type { CreateRedisOptions, FetchLike, RestEnv };
  * Creates an `@upstash/redis` client that speaks the Upstash REST protocol, HTTP/1.1 over
  * `node:net`/`node:tls` sockets kept alive: the same commands and answers as
  * `new Redis({ url, token })`, for less CPU per request on Node. A request that got no
- * answer is sent again (5 times by default, backing off), as `@upstash/redis` does. It runs
+ * answer is sent again (5 times by default, backing off), as `@upstash/redis` does; one
+ * with none in `timeoutMs` (30 s) counts as one without answer. It runs
  * on Node, and on Deno and Bun through their `node:` modules (on Deno, `skiff/deno`'s client
  * costs less; on Bun, its own `fetch`); it does not stream (`subscribe`).
  *
@@ -41,9 +42,10 @@ export type { CreateRedisOptions, FetchLike, RestEnv };
  * });
  * ```
  *
- * @param options The REST endpoint and token.
+ * @param options The REST endpoint and token, the retries and the timeout of a try.
  * @returns A client for the endpoint.
  * @throws {TypeError} When the URL is not http(s) or the token is empty.
+ * @throws {RangeError} When `retries` or `timeoutMs` is out of range.
  */
 export function createRedis(options: CreateRedisOptions): Redis {
   return new RestRedis(options, httpSend);

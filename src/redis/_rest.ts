@@ -22,17 +22,26 @@ export interface CreateRedisOptions {
   token: string;
   /** Tries again after a request that got no answer (default 5, as `@upstash/redis`). */
   retries?: number;
+  /**
+   * Gives up on a try that has no answer after this many milliseconds (default 30 000): its
+   * connection is closed and it counts as a request without answer, tried again within
+   * `retries`. A connection whose peer vanished then costs a request this long, not forever.
+   */
+  timeoutMs?: number;
 }
 
 const UTF8 = new TextDecoder();
+/** The longest `timeoutMs`: what `setTimeout` holds (about 24.8 days). */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 /**
  * A `Requester` for `new Redis(requester)`: POSTs each command or pipeline as JSON and
  * answers the parsed body. A request that got no answer (a refused connection, a socket
- * closed under it) is sent again up to `retries` times, after 50 ms × e^attempt, as
- * `@upstash/redis` does; skiff's scripts are safe to run twice.
+ * closed under it, no answer within `timeoutMs`) is sent again up to `retries` times, after
+ * 50 ms × e^attempt, as `@upstash/redis` does; skiff's scripts are safe to run twice.
  *
  * @throws {TypeError} When the URL is not http(s).
+ * @throws {RangeError} When `retries` or `timeoutMs` is out of range.
  */
 export function restRequester(options: CreateRedisOptions, send: HttpSend): Requester {
   const base = new URL(options.url);
@@ -43,7 +52,17 @@ export function restRequester(options: CreateRedisOptions, send: HttpSend): Requ
   }
   const root = base.href.replace(/\/$/, "");
   const authorization = `Bearer ${options.token}`;
-  const retries = options.retries ?? 5;
+  const { retries = 5, timeoutMs = 30_000 } = options;
+  if (!Number.isInteger(retries) || retries < 0) {
+    throw new RangeError(
+      `Cannot create Redis client: 'retries' must be a whole number of tries, 0 or more, received ${retries}`,
+    );
+  }
+  if (typeof timeoutMs !== "number" || !(timeoutMs > 0) || timeoutMs > MAX_TIMEOUT_MS) {
+    throw new RangeError(
+      `Cannot create Redis client: 'timeoutMs' must be a number of milliseconds above 0, at most ${MAX_TIMEOUT_MS}, received ${timeoutMs}`,
+    );
+  }
   const urls = new Map<string, URL>();
   const requester: Requester = {
     readYourWrites: true,
@@ -67,12 +86,29 @@ export function restRequester(options: CreateRedisOptions, send: HttpSend): Requ
       const body = JSON.stringify(req.body);
       let answer: HttpAnswer;
       for (let attempt = 0;; attempt++) {
+        // Each try has its own deadline; the caller's signal, if any, aborts it too.
+        const abort = new AbortController();
+        const timer = setTimeout(
+          () =>
+            abort.abort(
+              new DOMException(
+                `The REST endpoint gave no answer within ${timeoutMs} ms`,
+                "TimeoutError",
+              ),
+            ),
+          timeoutMs,
+        );
+        const cancel = () => abort.abort(req.signal?.reason);
+        req.signal?.addEventListener("abort", cancel, { once: true });
         try {
-          answer = await send({ url, method: "POST", headers, body, signal: req.signal });
+          answer = await send({ url, method: "POST", headers, body, signal: abort.signal });
           break;
         } catch (error) {
           if (attempt >= retries || req.signal?.aborted) throw error;
           await sleep(Math.exp(attempt) * 50, req.signal);
+        } finally {
+          clearTimeout(timer);
+          req.signal?.removeEventListener("abort", cancel);
         }
       }
       const token = answer.headers["upstash-sync-token"];
@@ -98,6 +134,7 @@ export function restRequester(options: CreateRedisOptions, send: HttpSend): Requ
  * default.
  *
  * @throws {TypeError} When the URL is not http(s) or the token is empty.
+ * @throws {RangeError} When `retries` or `timeoutMs` is out of range.
  */
 export class RestRedis extends Redis {
   constructor(options: CreateRedisOptions, send: HttpSend) {

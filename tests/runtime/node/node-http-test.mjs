@@ -241,6 +241,38 @@ test("given a kept-alive socket the server closed, nodeFetch sends once more on 
   }
 });
 
+test("createRedis gives up on a try without answer after timeoutMs, closes its socket, and tries again within retries", async () => {
+  // A server that reads each request and never answers.
+  const held = [];
+  let closed = 0;
+  const server = createServer((req) => {
+    held.push(req.socket);
+    req.socket.on("close", () => closed++);
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const token = "a-token-never-shown-0123";
+  try {
+    const redis = createRedis({
+      url: `http://127.0.0.1:${server.address().port}`,
+      token,
+      timeoutMs: 100,
+      retries: 1,
+    });
+    await assert.rejects(redis.get("k"), (error) => {
+      assert.equal(error.name, "TimeoutError");
+      assert.match(error.message, /no answer within 100 ms/);
+      assert(!error.message.includes(token));
+      return true;
+    });
+    assert.equal(held.length, 2);
+    assert.notEqual(held[0], held[1]);
+    while (closed < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
+});
+
 test("a script that used createRedis ends on its own: idle sockets keep no process alive", async () => {
   const script = `import { createRedis } from "skiff/node";
 const redis = createRedis({ url: process.env.UPSTASH_REDIS_REST_URL, token: process.env.UPSTASH_REDIS_REST_TOKEN });
