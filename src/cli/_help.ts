@@ -66,8 +66,8 @@ Options:
                             declared on); each must have a declared actor
   --concurrency <n>         messages processed at once, an integer from 1 to 1024 (default 8)
   --prefetch <n>            messages held unacked at most (claimed ahead, running, acking),
-                            an integer from 1 to 65536 (default twice --concurrency, at
-                            least 64); a crash runs again at most this many
+                            an integer from 1 to 65536 (default four times --concurrency,
+                            at least 64); a crash runs again at most this many
   --shutdown-timeout <ms>   how long messages in flight may finish after the first
                             signal, an integer (default 30000)
   --metrics-port <n>        serve Prometheus metrics at http://<host>:<n>/metrics (0: a
