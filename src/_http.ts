@@ -4,11 +4,12 @@
  */
 
 /**
- * Marks a `fetch` that takes the URL and init, as the global one does: `Push` then builds no
- * `Request` for it (under Node that is a web stream per push). Set by {@linkcode fetchOver}
- * on `nodeFetch` and `denoFetch`.
+ * The {@linkcode HttpSend} under a `fetch` made by {@linkcode fetchOver} (`nodeFetch`,
+ * `denoFetch`): `Push` sends through it directly, building no `Request`, `Headers` or
+ * `Response` per push (under Node, whose `Response` a server such as `@hono/node-server`
+ * replaces, reading one back built a web stream per push).
  */
-export const TAKES_URL_AND_INIT: unique symbol = Symbol.for("skiff.fetch.takesUrlAndInit");
+export const HTTP_SEND: unique symbol = Symbol("skiff.http.send");
 
 /** A request to send; `body` goes as is, with its length. */
 export interface HttpCall {
@@ -35,8 +36,8 @@ export type FetchLike = (input: Request | URL | string, init?: RequestInit) => P
 
 /**
  * A `fetch` over `send`: it reads the whole answer before resolving and follows no
- * redirects. Bodies: a string, bytes, or a `Request`'s body. `Push` calls it with the URL
- * and init, building no `Request` first.
+ * redirects. Bodies: a string, bytes, or a `Request`'s body. `Push` sends through `send`
+ * itself ({@linkcode HTTP_SEND}).
  */
 export function fetchOver(send: HttpSend, name: string): FetchLike {
   const fetchLike: FetchLike = async (input, init) => {
@@ -77,6 +78,6 @@ export function fetchOver(send: HttpSend, name: string): FetchLike {
       headers: out,
     });
   };
-  Object.defineProperty(fetchLike, TAKES_URL_AND_INIT, { value: true });
+  Object.defineProperty(fetchLike, HTTP_SEND, { value: send });
   return fetchLike;
 }

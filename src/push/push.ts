@@ -11,7 +11,7 @@ import { describe, errorName, NAME_PATTERN } from "../_util.ts";
 import type { Broker, EnqueuedMessage, Logger } from "../broker.ts";
 import type { LogFields } from "../logger.ts";
 import type { Message } from "../message.ts";
-import { TAKES_URL_AND_INIT } from "../_http.ts";
+import { HTTP_SEND, type HttpSend } from "../_http.ts";
 import { Middleware } from "../middleware/middleware.ts";
 import { MIN_SECRET_LENGTH, SIGNATURE_HEADER, signPush } from "./signature.ts";
 import { vercelWaitUntil, type WaitUntil } from "./_wait_until.ts";
@@ -30,7 +30,8 @@ export interface PushOptions {
   waitUntil?: (promise: Promise<unknown>) => void;
   /**
    * The `fetch` to push with, called with a `Request` (default the global `fetch`, called
-   * with the URL and init). `nodeFetch` from `skiff/node` is called with the URL and init too.
+   * with the URL and init). With `nodeFetch` (`skiff/node`) or `denoFetch` (`skiff/deno`), a
+   * push goes through their HTTP client directly, with no `Request` or `Response` built.
    */
   fetch?: (request: Request) => Promise<Response>;
   /** The most ids per request; more are split (default 100, the endpoint's default). */
@@ -51,8 +52,13 @@ export interface PushOptions {
   logger?: Logger;
 }
 
-/** How a push is sent: the URL and init, as the global `fetch` takes them. */
-type Send = (url: URL, init: RequestInit) => Promise<Response>;
+/** Sends one push and reads its answer to the end; resolves with the answer's status. */
+type Send = (
+  url: URL,
+  headers: Record<string, string>,
+  body: string,
+  signal: AbortSignal,
+) => Promise<number>;
 
 /** What one push request came to. */
 export interface PushReport {
@@ -155,11 +161,18 @@ export class Push extends Middleware {
     this.#secret = options.signingKey;
     this.#waitUntil = options.waitUntil;
     const given = options.fetch;
-    this.#transport = given === undefined
-      ? (url, init) => fetch(url, init)
-      : TAKES_URL_AND_INIT in given
-      ? given as unknown as Send
-      : (url, init) => given(new Request(url, init));
+    const direct = (given as { [HTTP_SEND]?: HttpSend } | undefined)?.[HTTP_SEND];
+    this.#transport = direct
+      ? async (url, headers, body, signal) =>
+        (await direct({ url, method: "POST", headers, body, signal })).status
+      : async (url, headers, body, signal) => {
+        const init = { method: "POST", headers, body, signal };
+        const response = await (given ? given(new Request(url, init)) : fetch(url, init));
+        // Read to the end: a body cancelled before it arrived closes the connection (undici),
+        // and a new one per push costs both sides more than the push itself.
+        await response.arrayBuffer();
+        return response.status;
+      };
     this.#maxIds = maxIds;
     this.#timeoutMs = timeoutMs;
     this.#concurrency = concurrency;
@@ -288,16 +301,12 @@ export class Push extends Middleware {
         path: this.url.pathname,
         body,
       });
-      const response = await this.#transport(this.url, {
-        method: "POST",
-        headers: { "content-type": "application/json", [SIGNATURE_HEADER]: signature },
+      status = await this.#transport(
+        this.url,
+        { "content-type": "application/json", [SIGNATURE_HEADER]: signature },
         body,
-        signal: abort.signal,
-      });
-      status = response.status;
-      // Read to the end: a body cancelled before it arrived closes the connection (undici),
-      // and a new one per push costs both sides more than the push itself.
-      await response.arrayBuffer();
+        abort.signal,
+      );
     } catch (error) {
       this.#log(
         `Cannot push ${ids.length} message(s) of queue '${queue}': ${errorName(error)}`,
