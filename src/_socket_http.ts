@@ -169,7 +169,14 @@ function opening(pending: Promise<Connection>, signal?: AbortSignal | null): Pro
       pending.then(closeQuietly, () => {});
     };
     signal.addEventListener("abort", abort, { once: true });
-    pending.then(resolve, reject).finally(() => signal.removeEventListener("abort", abort));
+    // The listener goes in the same turn as the outcome: an abort after it closes nothing.
+    pending.then((connection) => {
+      signal.removeEventListener("abort", abort);
+      resolve(connection);
+    }, (error) => {
+      signal.removeEventListener("abort", abort);
+      reject(error);
+    });
   });
 }
 

@@ -12,7 +12,7 @@ import {
   type UpstashResponse,
 } from "@upstash/redis";
 import type { HttpAnswer, HttpSend } from "../_http.ts";
-import { sleep } from "../_util.ts";
+import { describe, sleep } from "../_util.ts";
 
 /** Options of `createRedis` (`skiff/node`, `skiff/deno`). */
 export interface CreateRedisOptions {
@@ -55,12 +55,16 @@ export function restRequester(options: CreateRedisOptions, send: HttpSend): Requ
   const { retries = 5, timeoutMs = 30_000 } = options;
   if (!Number.isInteger(retries) || retries < 0) {
     throw new RangeError(
-      `Cannot create Redis client: 'retries' must be a whole number of tries, 0 or more, received ${retries}`,
+      `Cannot create Redis client: 'retries' must be a whole number of tries, 0 or more, received ${
+        describe(retries)
+      }`,
     );
   }
   if (typeof timeoutMs !== "number" || !(timeoutMs > 0) || timeoutMs > MAX_TIMEOUT_MS) {
     throw new RangeError(
-      `Cannot create Redis client: 'timeoutMs' must be a number of milliseconds above 0, at most ${MAX_TIMEOUT_MS}, received ${timeoutMs}`,
+      `Cannot create Redis client: 'timeoutMs' must be a number of milliseconds above 0, at most ${MAX_TIMEOUT_MS}, received ${
+        describe(timeoutMs)
+      }`,
     );
   }
   const urls = new Map<string, URL>();
@@ -86,6 +90,7 @@ export function restRequester(options: CreateRedisOptions, send: HttpSend): Requ
       const body = JSON.stringify(req.body);
       let answer: HttpAnswer;
       for (let attempt = 0;; attempt++) {
+        req.signal?.throwIfAborted();
         // Each try has its own deadline; the caller's signal, if any, aborts it too.
         const abort = new AbortController();
         const timer = setTimeout(
