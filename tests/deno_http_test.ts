@@ -239,85 +239,102 @@ function rawServer(reply: (request: { head: string; body: string; connection: nu
   };
 }
 
-withPool(
-  "denoFetch sends a Request or a URL and init, reads chunked, interim and closed answers, and returns 3xx and 204 as they are",
-  async () => {
-    const server = rawServer(({ head }) => {
-      const path = head.split(" ")[1];
-      if (path === "/moved") {
-        return "HTTP/1.1 307 Temporary Redirect\r\nlocation: /elsewhere\r\ncontent-length: 0\r\n\r\n";
-      }
-      if (path === "/empty") return "HTTP/1.1 204 No Content\r\n\r\n";
-      if (path === "/chunked") {
-        return "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n4\r\nhél\r\n3;x=1\r\nlo!\r\n0\r\ntrailer: t\r\n\r\n";
-      }
-      if (path === "/hinted") {
-        return "HTTP/1.1 103 Early Hints\r\nlink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nhi";
-      }
-      if (path === "/closed") return "HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nuntil the end";
-      const body = JSON.stringify({ got: head.split("\r\n")[0] });
-      return `HTTP/1.1 201 Created\r\ncontent-type: application/json\r\nx-twice: a\r\nX-Twice: b\r\ncontent-length: ${
-        new TextEncoder().encode(body).length
-      }\r\n\r\n${body}`;
-    });
+/** A test against a fresh {@linkcode rawServer}, closed after it. */
+function withRawServer(
+  name: string,
+  reply: Parameters<typeof rawServer>[0],
+  fn: (server: ReturnType<typeof rawServer>) => Promise<void>,
+): void {
+  withPool(name, async () => {
+    const server = rawServer(reply);
     try {
-      const created = await denoFetch(`${server.url}/items?x=1`, {
-        method: "POST",
-        headers: { "content-type": "text/plain" },
-        body: "héllo",
-      });
-      assert.equal(created.status, 201);
-      assert.equal(created.statusText, "Created");
-      assert.equal(created.headers.get("x-twice"), "a, b");
-      assert.deepEqual(await created.json(), { got: "POST /items?x=1 HTTP/1.1" });
-      const fromRequest = await denoFetch(
-        new Request(`${server.url}/req`, { method: "PUT", body: new Uint8Array([104, 105]) }),
-      );
-      assert.equal(fromRequest.status, 201);
-      await fromRequest.body?.cancel();
-      const moved = await denoFetch(`${server.url}/moved`);
-      assert.equal(moved.status, 307);
-      assert.equal(moved.headers.get("location"), "/elsewhere");
-      const empty = await denoFetch(`${server.url}/empty`, { method: "DELETE" });
-      assert.equal(empty.status, 204);
-      assert.equal(empty.body, null);
-      assert.equal(await (await denoFetch(`${server.url}/chunked`)).text(), "héllo!");
-      const hinted = await denoFetch(`${server.url}/hinted`);
-      assert.equal(hinted.status, 200);
-      assert.equal(hinted.headers.get("link"), null);
-      assert.equal(await hinted.text(), "hi");
-      assert.equal(await (await denoFetch(`${server.url}/closed`)).text(), "until the end");
-      const [first, ...rest] = server.seen;
-      assert.match(first.head, /^POST \/items\?x=1 HTTP\/1\.1\r\nhost: 127\.0\.0\.1:\d+\r\n/);
-      assert.match(first.head, /\r\ncontent-type: text\/plain\r\ncontent-length: 6$/);
-      assert.equal(first.body, "héllo");
-      assert.deepEqual(rest.map((r) => [r.head.split(" ").slice(0, 2).join(" "), r.body]), [
-        ["PUT /req", "hi"],
-        ["GET /moved", ""],
-        ["DELETE /empty", ""],
-        ["GET /chunked", ""],
-        ["GET /hinted", ""],
-        ["GET /closed", ""],
-      ]);
-      // Kept alive: one connection for all of them (the last closes it).
-      assert.deepEqual(new Set(server.seen.map((r) => r.connection)), new Set([1]));
-      await assert.rejects(
-        denoFetch(server.url, { method: "POST", body: new Blob(["x"]) }),
-        /must be a string or bytes/,
-      );
-      await assert.rejects(denoFetch("ftp://example.com/"), /only http:\/\/ and https:\/\//);
-      await assert.rejects(
-        denoFetch(server.url, { headers: { "x-bad": "a\r\nb" } }),
-        /a header holds a line break/,
-      );
-      const aborted = new AbortController();
-      aborted.abort();
-      await assert.rejects(denoFetch(server.url, { signal: aborted.signal }), {
-        name: "AbortError",
-      });
+      await fn(server);
     } finally {
       await server.close();
     }
+  });
+}
+
+/** Waits until `check()` holds, looking every 5 ms. */
+async function eventually(check: () => boolean): Promise<void> {
+  while (!check()) await new Promise((resolve) => setTimeout(resolve, 5));
+}
+
+withRawServer(
+  "denoFetch sends a Request or a URL and init, reads chunked, interim and closed answers, and returns 3xx and 204 as they are",
+  ({ head }) => {
+    const path = head.split(" ")[1];
+    if (path === "/moved") {
+      return "HTTP/1.1 307 Temporary Redirect\r\nlocation: /elsewhere\r\ncontent-length: 0\r\n\r\n";
+    }
+    if (path === "/empty") return "HTTP/1.1 204 No Content\r\n\r\n";
+    if (path === "/chunked") {
+      return "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n4\r\nhél\r\n3;x=1\r\nlo!\r\n0\r\ntrailer: t\r\n\r\n";
+    }
+    if (path === "/hinted") {
+      return "HTTP/1.1 103 Early Hints\r\nlink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nhi";
+    }
+    if (path === "/closed") return "HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nuntil the end";
+    const body = JSON.stringify({ got: head.split("\r\n")[0] });
+    return `HTTP/1.1 201 Created\r\ncontent-type: application/json\r\nx-twice: a\r\nX-Twice: b\r\ncontent-length: ${
+      new TextEncoder().encode(body).length
+    }\r\n\r\n${body}`;
+  },
+  async (server) => {
+    const created = await denoFetch(`${server.url}/items?x=1`, {
+      method: "POST",
+      headers: { "content-type": "text/plain" },
+      body: "héllo",
+    });
+    assert.equal(created.status, 201);
+    assert.equal(created.statusText, "Created");
+    assert.equal(created.headers.get("x-twice"), "a, b");
+    assert.deepEqual(await created.json(), { got: "POST /items?x=1 HTTP/1.1" });
+    const fromRequest = await denoFetch(
+      new Request(`${server.url}/req`, { method: "PUT", body: new Uint8Array([104, 105]) }),
+    );
+    assert.equal(fromRequest.status, 201);
+    await fromRequest.body?.cancel();
+    const moved = await denoFetch(`${server.url}/moved`);
+    assert.equal(moved.status, 307);
+    assert.equal(moved.headers.get("location"), "/elsewhere");
+    const empty = await denoFetch(`${server.url}/empty`, { method: "DELETE" });
+    assert.equal(empty.status, 204);
+    assert.equal(empty.body, null);
+    assert.equal(await (await denoFetch(`${server.url}/chunked`)).text(), "héllo!");
+    const hinted = await denoFetch(`${server.url}/hinted`);
+    assert.equal(hinted.status, 200);
+    assert.equal(hinted.headers.get("link"), null);
+    assert.equal(await hinted.text(), "hi");
+    assert.equal(await (await denoFetch(`${server.url}/closed`)).text(), "until the end");
+    const [first, ...rest] = server.seen;
+    assert.match(first.head, /^POST \/items\?x=1 HTTP\/1\.1\r\nhost: 127\.0\.0\.1:\d+\r\n/);
+    assert.match(first.head, /\r\ncontent-type: text\/plain\r\ncontent-length: 6$/);
+    assert.equal(first.body, "héllo");
+    assert.deepEqual(rest.map((r) => [r.head.split(" ").slice(0, 2).join(" "), r.body]), [
+      ["PUT /req", "hi"],
+      ["GET /moved", ""],
+      ["DELETE /empty", ""],
+      ["GET /chunked", ""],
+      ["GET /hinted", ""],
+      ["GET /closed", ""],
+    ]);
+    // Kept alive: one connection for all of them (the last closes it).
+    assert.deepEqual(new Set(server.seen.map((r) => r.connection)), new Set([1]));
+    await assert.rejects(
+      denoFetch(server.url, { method: "POST", body: new Blob(["x"]) }),
+      /must be a string or bytes/,
+    );
+    await assert.rejects(denoFetch("ftp://example.com/"), /only http:\/\/ and https:\/\//);
+    await assert.rejects(
+      denoFetch(server.url, { headers: { "x-bad": "a\r\nb" } }),
+      /a header holds a line break/,
+    );
+    const aborted = new AbortController();
+    aborted.abort();
+    await assert.rejects(denoFetch(server.url, { signal: aborted.signal }), {
+      name: "AbortError",
+    });
   },
 );
 
@@ -346,43 +363,35 @@ withPool(
   },
 );
 
-withPool(
+withRawServer(
   "a request aborted while it waits for its answer rejects with the signal's reason and closes its connection",
-  async () => {
-    const server = rawServer(() => "hold");
-    try {
-      const abort = new AbortController();
-      const pending = denoFetch(server.url, { signal: abort.signal });
-      while (server.seen.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
-      abort.abort();
-      await assert.rejects(pending, { name: "AbortError" });
-      // Its connection closed: the server sees the end of it.
-      while (server.open() > 0) await new Promise((resolve) => setTimeout(resolve, 5));
-    } finally {
-      await server.close();
-    }
+  () => "hold",
+  async (server) => {
+    const abort = new AbortController();
+    const pending = denoFetch(server.url, { signal: abort.signal });
+    await eventually(() => server.seen.length > 0);
+    abort.abort();
+    await assert.rejects(pending, { name: "AbortError" });
+    // Its connection closed: the server sees the end of it.
+    await eventually(() => server.open() === 0);
   },
 );
 
-withPool(
+withRawServer(
   "createRedis gives up on a try without answer after timeoutMs, closes its connection, and tries again within retries",
-  async () => {
-    const server = rawServer(() => "hold");
+  () => "hold",
+  async (server) => {
     const token = "a-token-never-shown-0123";
-    try {
-      const redis = createRedis({ url: server.url, token, timeoutMs: 100, retries: 1 });
-      await assert.rejects(redis.get("k"), (error: Error) => {
-        assert.equal(error.name, "TimeoutError");
-        assert.match(error.message, /no answer within 100 ms/);
-        assert(!error.message.includes(token));
-        return true;
-      });
-      // The first try and one more, each on a connection of its own, both closed.
-      assert.deepEqual(server.seen.map((r) => r.connection), [1, 2]);
-      while (server.open() > 0) await new Promise((resolve) => setTimeout(resolve, 5));
-    } finally {
-      await server.close();
-    }
+    const redis = createRedis({ url: server.url, token, timeoutMs: 100, retries: 1 });
+    await assert.rejects(redis.get("k"), (error: Error) => {
+      assert.equal(error.name, "TimeoutError");
+      assert.match(error.message, /no answer within 100 ms/);
+      assert(!error.message.includes(token));
+      return true;
+    });
+    // The first try and one more, each on a connection of its own, both closed.
+    assert.deepEqual(server.seen.map((r) => r.connection), [1, 2]);
+    await eventually(() => server.open() === 0);
   },
 );
 
